@@ -1,0 +1,134 @@
+"""The audit pipeline: collect -> estate -> rule evaluation -> findings document.
+
+`run_audit` is the one function `pathaudit audit` calls; everything it returns is data, rendering
+happens in `auditor.report`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from auditor import __version__
+from auditor.catalog import Rule, data_dir, load_catalog
+from auditor.collect.files import RawInputs, read_inputs
+from auditor.config import Config
+from auditor.estate import Estate, build_estate
+from auditor.findings import SEVERITIES, SEVERITY_RANK, Finding, NotAssessed
+from auditor.problems import FILE_NOT_READ, Problem, sort_key
+from auditor.rules.context import AuditContext
+from auditor.rules.engine import evaluate
+
+FINDINGS_SCHEMA = "pathaudit/findings@1"
+
+
+def demo_dir() -> Path:
+    installed = data_dir("demo-contoso")
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parent.parent / "fixtures" / "estates" / "demo-contoso"
+
+
+@dataclass
+class AuditResult:
+    estate: Estate
+    findings: list[Finding]
+    not_assessed: list[NotAssessed]
+    catalog: dict[str, Rule]
+    config: Config
+
+    @property
+    def problems(self) -> list[Problem]:
+        return sorted(self.estate.problems, key=sort_key)
+
+    @property
+    def complete(self) -> bool:
+        return not self.estate.problems
+
+    @property
+    def unreadable(self) -> list[Problem]:
+        return [p for p in self.problems if p.effect == FILE_NOT_READ]
+
+    def failing(self, fail_on: str) -> list[Finding]:
+        if fail_on == "never":
+            return []
+        limit = SEVERITY_RANK[fail_on]
+        return [
+            f for f in self.findings
+            if f.suppression is None and f.status != "refuted" and SEVERITY_RANK.get(f.severity, 9) <= limit
+        ]
+
+    def exit_code(self, fail_on: str, allow_incomplete: bool) -> int:
+        """contracts §4: 2 unreadable input, 1 findings at/above --fail-on, 3 incomplete coverage, else 0."""
+        if self.unreadable:
+            return 2
+        if self.failing(fail_on):
+            return 1
+        if not self.complete and not allow_incomplete:
+            return 3
+        return 0
+
+    def document(self) -> dict[str, Any]:
+        return findings_document(self)
+
+
+def estate_sha256(estate: Estate) -> str:
+    """Hash of the canonicalised estate: one record per id, sorted, keys sorted.
+
+    Canonical records are shape-independent (normalize.canonical), so the same estate exported as
+    Resource Graph rows, an ARM array or az CLI output hashes the same.
+    """
+    digest = hashlib.sha256()
+    for key in sorted(estate.records):
+        digest.update(orjson.dumps(estate.records[key], option=orjson.OPT_SORT_KEYS))
+        digest.update(b"\n")
+    for nic in sorted(estate.effective_routes):
+        digest.update(orjson.dumps({nic: estate.effective_routes[nic]}, option=orjson.OPT_SORT_KEYS))
+    return digest.hexdigest()
+
+
+def findings_document(result: AuditResult) -> dict[str, Any]:
+    estate = result.estate
+    summary = {s: 0 for s in SEVERITIES}
+    suppressed = 0
+    for f in result.findings:
+        if f.suppression is not None:
+            suppressed += 1
+        else:
+            summary[f.severity] = summary.get(f.severity, 0) + 1
+    summary["suppressed"] = suppressed
+    return {
+        "schema": FINDINGS_SCHEMA,
+        "tool": {"name": "pathaudit", "version": __version__},
+        "estate": {
+            "sha256": estate_sha256(estate),
+            "collected_at": estate.collected_at,
+            "resources": estate.resource_count,
+            "inputs": list(estate.inputs),
+        },
+        "coverage": {
+            "complete": result.complete,
+            "skipped": [p.to_dict() for p in result.problems],
+            "not_assessed": [n.to_dict() for n in result.not_assessed],
+        },
+        "summary": summary,
+        "findings": [f.to_dict() for f in result.findings],
+    }
+
+
+def load_estate(inputs: list[Path], display: dict[Path, str] | None = None) -> Estate:
+    raw: RawInputs = read_inputs(inputs, display)
+    return build_estate(raw)
+
+
+def run_audit(inputs: list[Path], config: Config, display: dict[Path, str] | None = None,
+              only: set[str] | None = None) -> AuditResult:
+    estate = load_estate(inputs, display)
+    catalog = load_catalog()
+    ctx = AuditContext(estate=estate, config=config, catalog=catalog)
+    findings, not_assessed = evaluate(ctx, only)
+    return AuditResult(estate, findings, not_assessed, catalog, config)

@@ -1,0 +1,100 @@
+"""The rule catalog: one YAML file per rule in `rules/`, shipped inside the wheel.
+
+Metadata lives beside the code that implements it (Prowler/Checkov style) so that reports, SARIF
+rule descriptors and `pathaudit rules show` all read one source of truth.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import UsageError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REQUIRED = ("id", "title", "severity", "family", "check", "rationale", "remediation", "references", "mappings")
+
+
+def data_dir(name: str) -> Path:
+    """Installed wheel: auditor/_data/<name>; source checkout: the top-level folder."""
+    installed = PACKAGE_DIR / "_data" / name
+    if installed.is_dir():
+        return installed
+    return PACKAGE_DIR.parent / name
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    severity: str
+    family: str
+    check_ref: str
+    default_status: str
+    rationale: str
+    remediation: str
+    references: tuple[dict[str, str], ...]
+    mappings: dict[str, Any]
+    resource_types: tuple[str, ...] = ()
+    notes: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def help_uri(self) -> str:
+        return self.references[0]["url"] if self.references else ""
+
+    def check(self) -> Callable[..., Any]:
+        module, _, func = self.check_ref.partition(":")
+        return getattr(importlib.import_module(module), func)
+
+
+def parse_rule(doc: dict[str, Any], source: Path) -> Rule:
+    missing = [k for k in REQUIRED if k not in doc]
+    if missing:
+        raise UsageError(f"{source}: rule file lacks {', '.join(missing)}")
+    return Rule(
+        id=str(doc["id"]),
+        title=str(doc["title"]),
+        severity=str(doc["severity"]),
+        family=str(doc["family"]),
+        check_ref=str(doc["check"]),
+        default_status=str(doc.get("default_status") or "confirmed"),
+        rationale=str(doc["rationale"]).strip(),
+        remediation=str(doc["remediation"]).strip(),
+        references=tuple(doc.get("references") or ()),
+        mappings=dict(doc.get("mappings") or {}),
+        resource_types=tuple(doc.get("resource_types") or ()),
+        notes=str(doc["notes"]).strip() if doc.get("notes") else None,
+        raw=doc,
+    )
+
+
+@cache
+def load_catalog(directory: Path | None = None) -> dict[str, Rule]:
+    import yaml  # lazy: keeps `pathaudit --help` fast
+
+    directory = directory or data_dir("rules")
+    rules: dict[str, Rule] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        with path.open(encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh)
+        if not isinstance(doc, dict):
+            raise UsageError(f"{path}: not a rule definition")
+        rule = parse_rule(doc, path)
+        rules[rule.id] = rule
+    return dict(sorted(rules.items()))
+
+
+def implemented(catalog: dict[str, Rule]) -> dict[str, Rule]:
+    """Rules whose check module exists in this build (rules land issue by issue)."""
+    out = {}
+    for rid, rule in catalog.items():
+        module = rule.check_ref.partition(":")[0]
+        if importlib.util.find_spec(module) is not None:
+            out[rid] = rule
+    return out

@@ -1,0 +1,155 @@
+"""Command line: parse, call one pipeline function, render. No logic lives here.
+
+Heavy imports (Azure SDKs, scapy, networkx, rich) happen inside commands so `pathaudit --help`
+stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from auditor import __version__
+from auditor.errors import PathauditError
+
+SEVERITY_CHOICES = ["high", "medium", "low", "info", "never"]
+MAX_PROBLEM_LINES = 20
+
+EPILOG_AUDIT = """\b
+Examples:
+  pathaudit audit                                  # the bundled demo estate
+  pathaudit audit estate/ --format json --out findings.json
+  pathaudit audit vnets.json nics.json.gz --fail-on medium
+  az graph query -q "Resources | where type =~ 'microsoft.network/virtualnetworks'" \\
+      --first 1000 -o json > vnets.json && pathaudit audit vnets.json
+
+\b
+Exit codes: 0 nothing at/above --fail-on; 1 findings at/above --fail-on;
+2 usage error or unreadable input; 3 coverage incomplete (see --allow-incomplete).
+"""
+
+
+def err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def report_problems(problems: list) -> None:
+    for p in problems[:MAX_PROBLEM_LINES]:
+        err(f"pathaudit: warning: {p.line()}")
+    if len(problems) > MAX_PROBLEM_LINES:
+        err(f"pathaudit: warning: ... and {len(problems) - MAX_PROBLEM_LINES} more (all listed in coverage.skipped)")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="pathaudit")
+def cli() -> None:
+    """Audit Azure estates that put Azure OpenAI behind private endpoints, firewalls/NVAs and an API gateway.
+
+    Finds asymmetric private-endpoint flows, missing SNAT / disableSnatOnPL, API keys left enabled and
+    paths that bypass the gateway, from exported ARM / Resource Graph JSON or live collection.
+    """
+
+
+@cli.command(epilog=EPILOG_AUDIT)
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Output format.")
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), help="Write the output to FILE.")
+@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="high", show_default=True,
+              help="Exit 1 when a finding at or above this severity is active.")
+@click.option("--allow-incomplete", is_flag=True, help="Exit 0/1 even when some input could not be assessed.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Config file (default: ./pathaudit.toml or [tool.pathaudit] in ./pyproject.toml).")
+@click.option("--rule", "rules", multiple=True, metavar="ID", help="Only evaluate these rule ids (repeatable).")
+def audit(inputs: tuple[Path, ...], fmt: str, out: Path | None, fail_on: str, allow_incomplete: bool,
+          config_path: Path | None, rules: tuple[str, ...]) -> None:
+    """Audit exported estate files or directories (*.json, *.json.gz). No INPUT: the bundled demo estate."""
+    from auditor.audit import demo_dir, run_audit
+    from auditor.config import load_config
+
+    display: dict[Path, str] = {}
+    paths = list(inputs)
+    if not paths:
+        demo = demo_dir()
+        paths = [demo]
+        for f in sorted(demo.rglob("*.json")):
+            display[f] = f"bundled:demo-contoso/{f.relative_to(demo).as_posix()}"
+        err(f"pathaudit: no INPUT given: auditing the bundled demo estate ({demo})")
+    config = load_config(config_path)
+    result = run_audit(paths, config, display, set(rules) if rules else None)
+    report_problems(result.problems)
+    document = result.document()
+    render(document, fmt, out)
+    code = result.exit_code(fail_on, allow_incomplete)
+    if code == 3:
+        err("pathaudit: coverage incomplete: exit 3 (use --allow-incomplete to accept partial coverage)")
+    sys.exit(code)
+
+
+def render(document: dict, fmt: str, out: Path | None) -> None:
+    from auditor.report.json_doc import dumps
+    from auditor.report.table import render_table
+
+    if fmt == "json":
+        data = dumps(document)
+        if out:
+            out.write_bytes(data)
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        return
+    if out:
+        with out.open("w", encoding="utf-8") as fh:
+            render_table(document, fh)
+    else:
+        render_table(document)
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def rules(ctx: click.Context) -> None:
+    """List the rule catalog (`pathaudit rules show ID` prints one rule in full)."""
+    if ctx.invoked_subcommand is None:
+        from auditor.report.catalog_text import catalog_table
+
+        click.echo(catalog_table(), nl=False)
+
+
+@rules.command("show")
+@click.argument("rule_id")
+def rules_show(rule_id: str) -> None:
+    """Print one rule: rationale, remediation, references and control mappings."""
+    from auditor.report.catalog_text import rule_text
+
+    click.echo(rule_text(rule_id.upper()), nl=False)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        err("pathaudit: aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except PathauditError as exc:
+        err(f"pathaudit: error: {exc}")
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+    except KeyboardInterrupt:
+        err("pathaudit: interrupted")
+        sys.exit(130)
+    except Exception as exc:  # no traceback reaches the user unless asked for
+        if os.environ.get("PATHAUDIT_DEBUG"):
+            raise
+        err(f"pathaudit: internal error: {type(exc).__name__}: {exc} (set PATHAUDIT_DEBUG=1 for details)")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,881 @@
+"""Raw inputs -> Estate: canonicalise, merge by id, type the resources pathaudit uses, index them.
+
+Loading runs on every audit of estates up to 100k resources, so this is a single pass over the
+records with plain dict access; the costly part stays the JSON parse (see tests/bench/load.py).
+A resource that cannot be understood is skipped with a Problem naming file, id and field; a bad
+value inside an otherwise usable resource is ignored with a Problem; the rest is still audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from auditor.collect.files import RawInputs
+from auditor.estate import enums
+from auditor.estate.model import (
+    AiAccount,
+    AiAccountPeConnection,
+    ApiManagement,
+    Connection,
+    Estate,
+    Firewall,
+    FirewallPolicy,
+    HubConnection,
+    IpConfig,
+    IpOwner,
+    LoadBalancer,
+    LoadBalancerFrontend,
+    LocalNetworkGateway,
+    NetworkAcls,
+    NetworkInterface,
+    NetworkSecurityGroup,
+    Peering,
+    PrivateEndpoint,
+    PrivateLinkConnection,
+    Route,
+    RouteTable,
+    RoutingIntent,
+    RoutingPolicy,
+    RuleCollectionGroup,
+    ScaleSet,
+    ScaleSetInstance,
+    SecurityRule,
+    Subnet,
+    VirtualHub,
+    VirtualMachine,
+    VirtualNetwork,
+    VirtualNetworkGateway,
+)
+from auditor.estate.normalize import canonical, extract_children, merge, type_from_id
+from auditor.ipnet import Cidr, PrefixError, parse_cidr, parse_ip
+from auditor.problems import CONFLICT, RESOURCE_SKIPPED, VALUE_IGNORED, Problem
+
+
+class FieldError(Exception):
+    """A resource is unusable because of one field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(problem)
+        self.field = field
+        self.problem = problem
+
+
+class Pending:
+    """Children parsed before their parents are linked (routes, NSG rules)."""
+
+    def __init__(self) -> None:
+        self.routes: list[tuple[str, Route]] = []
+        self.rules: list[tuple[str, SecurityRule]] = []
+
+
+class Ctx:
+    """Per-resource parsing context: records value-level problems against the right resource."""
+
+    __slots__ = ("estate", "file", "pending", "rid")
+
+    def __init__(self, estate: Estate, pending: Pending, rid: str, file: str) -> None:
+        self.estate = estate
+        self.pending = pending
+        self.rid = rid
+        self.file = file
+
+    def ignore(self, field: str, problem: str) -> None:
+        self.estate.problems.append(Problem(self.file, self.rid, field, problem, VALUE_IGNORED))
+
+
+# ---------------------------------------------------------------- field access helpers
+
+def props_of(rec: dict[str, Any]) -> dict[str, Any]:
+    props = rec.get("properties")
+    if not isinstance(props, dict):
+        raise FieldError("properties", f"expected an object, got {type(props).__name__}")
+    return props
+
+
+def ref(value: Any) -> str | None:
+    """An ARM reference `{"id": ...}` (or a bare id string) -> id."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def ref_list(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [r for r in (ref(v) for v in value) if r]
+
+
+def as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return value is True
+
+
+def str_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, list):
+        return tuple(str(v) for v in value if v is not None and v != "")
+    return ()
+
+
+def cidrs(ctx: Ctx, values: Any, field: str) -> tuple[Cidr, ...]:
+    """IPv4 prefixes from a list; IPv6 and malformed entries are ignored with a problem."""
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, list):
+        raise FieldError(field, f"expected a list of prefixes, got {type(values).__name__}")
+    out = []
+    for i, value in enumerate(values):
+        try:
+            out.append(parse_cidr(value))
+        except PrefixError as exc:
+            ctx.ignore(f"{field}[{i}]", exc.problem)
+    return tuple(out)
+
+
+def ip_of(ctx: Ctx, value: Any, field: str) -> tuple[int | None, str | None]:
+    if value is None or value == "":
+        return None, None
+    text = str(value)
+    try:
+        if "/" in text:  # NIC IP prefixes (privateIPAddressPrefixLength) are written a.b.c.d/n
+            return parse_cidr(text).net, text
+        return parse_ip(text), text
+    except PrefixError as exc:
+        ctx.ignore(field, exc.problem)
+        return None, text
+
+
+def tags_of(rec: dict[str, Any]) -> dict[str, Any]:
+    tags = rec.get("tags")
+    return dict(tags) if isinstance(tags, dict) else {}
+
+
+def parent_id(rid: str, levels: int = 2) -> str:
+    return rid.rsplit("/", levels)[0]
+
+
+# ---------------------------------------------------------------- per-type parsers
+
+def p_vnet(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    space = props.get("addressSpace") or {}
+    if not isinstance(space, dict):
+        raise FieldError("properties.addressSpace", "expected an object")
+    prefixes = cidrs(ctx, space.get("addressPrefixes"), "properties.addressSpace.addressPrefixes")
+    if not prefixes:
+        raise FieldError("properties.addressSpace.addressPrefixes", "no usable IPv4 address range")
+    ctx.estate.vnets[rec["id"].lower()] = VirtualNetwork(
+        rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1], str(rec.get("location") or ""), prefixes, file=ctx.file
+    )
+
+
+def p_subnet(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    values = props.get("addressPrefixes") or props.get("addressPrefix")
+    field = "properties.addressPrefixes" if props.get("addressPrefixes") else "properties.addressPrefix"
+    prefixes = cidrs(ctx, values, field)
+    if not prefixes:
+        raise FieldError(field, "no usable IPv4 address prefix")
+    raw_policy = props.get("privateEndpointNetworkPolicies")
+    policy = enums.canon_enum(raw_policy, enums.PE_POLICIES, "Disabled")
+    ctx.estate.subnets[rec["id"].lower()] = Subnet(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        vnet_id=parent_id(rec["id"]),
+        prefixes=prefixes,
+        route_table_id=ref(props.get("routeTable")),
+        nsg_id=ref(props.get("networkSecurityGroup")),
+        pe_policies=policy or "Disabled",
+        pe_policies_set=raw_policy not in (None, ""),
+        service_endpoints=tuple(
+            str(se.get("service")) for se in props.get("serviceEndpoints") or [] if isinstance(se, dict) and se.get("service")
+        ),
+        delegations=tuple(
+            str((d.get("properties") or {}).get("serviceName") or d.get("serviceName") or "")
+            for d in props.get("delegations") or []
+            if isinstance(d, dict)
+        ),
+        file=ctx.file,
+    )
+
+
+def p_peering(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    remote_space = props.get("remoteAddressSpace") or {}
+    remote = cidrs(ctx, remote_space.get("addressPrefixes") if isinstance(remote_space, dict) else None,
+                   "properties.remoteAddressSpace.addressPrefixes")
+    ctx.estate.peerings[rec["id"].lower()] = Peering(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        vnet_id=parent_id(rec["id"]),
+        remote_vnet_id=ref(props.get("remoteVirtualNetwork")),
+        remote_prefixes=remote,
+        state=enums.canon_enum(props.get("peeringState"), enums.PEERING_STATES, "") or "",
+        allow_vnet_access=props.get("allowVirtualNetworkAccess", True) is not False,
+        allow_forwarded_traffic=as_bool(props.get("allowForwardedTraffic")),
+        allow_gateway_transit=as_bool(props.get("allowGatewayTransit")),
+        use_remote_gateways=as_bool(props.get("useRemoteGateways")),
+    )
+
+
+def parse_route(ctx: Ctx, rid: str, name: str, props: dict[str, Any], field: str) -> Route | None:
+    text = props.get("addressPrefix")
+    if not isinstance(text, str) or not text:
+        ctx.ignore(f"{field}.addressPrefix", "route has no addressPrefix")
+        return None
+    prefix: Cidr | None = None
+    if any(c.isdigit() for c in text.split("/")[0][:1]) or "/" in text or ":" in text:
+        try:
+            prefix = parse_cidr(text)
+        except PrefixError as exc:
+            ctx.ignore(f"{field}.addressPrefix", f"route {name!r}: {exc.problem}")
+            return None
+    hop_ip, hop_text = None, None
+    hop = props.get("nextHopIpAddress")
+    if hop:
+        hop_ip, hop_text = ip_of(ctx, hop, f"{field}.nextHopIpAddress")
+    return Route(
+        id=rid,
+        name=name,
+        prefix=prefix,
+        prefix_text=text,
+        next_hop_type=enums.canon_next_hop(props.get("nextHopType")),
+        next_hop_ip=hop_ip,
+        next_hop_ip_text=hop_text,
+    )
+
+
+def p_route_table(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    ctx.estate.route_tables[rec["id"].lower()] = RouteTable(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        location=str(rec.get("location") or ""),
+        routes=[],
+        disable_bgp_route_propagation=as_bool(props.get("disableBgpRoutePropagation")),
+        subnet_ids=ref_list(props.get("subnets")),
+        file=ctx.file,
+    )
+
+
+def p_route(ctx: Ctx, rec: dict[str, Any]) -> None:
+    route = parse_route(ctx, rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1], props_of(rec), "properties")
+    if route is not None:
+        ctx.pending.routes.append((parent_id(rec["id"]).lower(), route))
+
+
+def p_nsg(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    ctx.estate.nsgs[rec["id"].lower()] = NetworkSecurityGroup(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        rules=[],
+        subnet_ids=ref_list(props.get("subnets")),
+        nic_ids=ref_list(props.get("networkInterfaces")),
+    )
+
+
+def p_security_rule(ctx: Ctx, rec: dict[str, Any], default: bool = False) -> None:
+    props = props_of(rec)
+    priority = props.get("priority")
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        raise FieldError("properties.priority", f"expected an integer, got {priority!r}")
+
+    def both(single: str, plural: str) -> tuple[str, ...]:
+        return str_list(props.get(plural)) or str_list(props.get(single))
+
+    rule = SecurityRule(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        priority=priority,
+        direction=enums.canon_enum(props.get("direction"), enums.DIRECTIONS, "") or "",
+        access=enums.canon_enum(props.get("access"), enums.ACCESS, "") or "",
+        protocol=enums.canon_enum(props.get("protocol"), enums.PROTOCOLS, "*") or "*",
+        source_prefixes=both("sourceAddressPrefix", "sourceAddressPrefixes"),
+        destination_prefixes=both("destinationAddressPrefix", "destinationAddressPrefixes"),
+        source_ports=both("sourcePortRange", "sourcePortRanges"),
+        destination_ports=both("destinationPortRange", "destinationPortRanges"),
+        source_asgs=tuple(ref_list(props.get("sourceApplicationSecurityGroups"))),
+        destination_asgs=tuple(ref_list(props.get("destinationApplicationSecurityGroups"))),
+        default=default,
+    )
+    ctx.pending.rules.append((parent_id(rec["id"]).lower(), rule))
+
+
+def ip_configs(ctx: Ctx, props: dict[str, Any]) -> list[IpConfig]:
+    configs = props.get("ipConfigurations")
+    if configs is None:
+        return []
+    if not isinstance(configs, list):
+        raise FieldError("properties.ipConfigurations", f"expected a list, got {type(configs).__name__}")
+    out = []
+    for i, cfg in enumerate(configs):
+        if not isinstance(cfg, dict):
+            ctx.ignore(f"properties.ipConfigurations[{i}]", "not an object")
+            continue
+        cp = cfg.get("properties") if isinstance(cfg.get("properties"), dict) else cfg
+        ip, text = ip_of(ctx, cp.get("privateIPAddress"), f"properties.ipConfigurations[{i}].properties.privateIPAddress")
+        out.append(
+            IpConfig(
+                name=str(cfg.get("name") or ""),
+                ip=ip,
+                ip_text=text,
+                subnet_id=ref(cp.get("subnet")),
+                primary=as_bool(cp.get("primary")),
+                lb_backend_pool_ids=tuple(ref_list(cp.get("loadBalancerBackendAddressPools"))),
+            )
+        )
+    return out
+
+
+def p_nic(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    rid = rec["id"]
+    vmss_vm = None
+    if rec["type"].startswith("microsoft.compute/virtualmachinescalesets/"):
+        vmss_vm = parent_id(rid)
+    ctx.estate.nics[rid.lower()] = NetworkInterface(
+        id=rid,
+        name=rec.get("name") or rid.rsplit("/", 1)[-1],
+        ip_forwarding=as_bool(props.get("enableIPForwarding")),
+        ip_configs=ip_configs(ctx, props),
+        vm_id=ref(props.get("virtualMachine")) or vmss_vm,
+        private_endpoint_id=ref(props.get("privateEndpoint")),
+        nsg_id=ref(props.get("networkSecurityGroup")),
+        tags=tags_of(rec),
+        vmss_vm_id=vmss_vm,
+        file=ctx.file,
+    )
+
+
+def p_vm(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    net = props.get("networkProfile") or {}
+    ctx.estate.vms[rec["id"].lower()] = VirtualMachine(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        nic_ids=ref_list(net.get("networkInterfaces") if isinstance(net, dict) else None),
+        vmss_id=ref(props.get("virtualMachineScaleSet")),
+        tags=tags_of(rec),
+    )
+
+
+def p_vmss(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    profile = (props.get("virtualMachineProfile") or {}).get("networkProfile") or {}
+    forwarding = False
+    for conf in profile.get("networkInterfaceConfigurations") or []:
+        if isinstance(conf, dict):
+            cp = conf.get("properties") if isinstance(conf.get("properties"), dict) else conf
+            forwarding = forwarding or as_bool(cp.get("enableIPForwarding"))
+    ctx.estate.scale_sets[rec["id"].lower()] = ScaleSet(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        orchestration_mode=str(props.get("orchestrationMode") or "Uniform"),
+        tags=tags_of(rec),
+        ip_forwarding=forwarding,
+    )
+
+
+def p_vmss_vm(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    net = props.get("networkProfile") or {}
+    ctx.estate.scale_set_instances[rec["id"].lower()] = ScaleSetInstance(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        vmss_id=parent_id(rec["id"]),
+        tags=tags_of(rec),
+        nic_ids=ref_list(net.get("networkInterfaces") if isinstance(net, dict) else None),
+    )
+
+
+def p_private_endpoint(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    conns = []
+    for key, manual in (("privateLinkServiceConnections", False), ("manualPrivateLinkServiceConnections", True)):
+        for i, conn in enumerate(props.get(key) or []):
+            if not isinstance(conn, dict):
+                ctx.ignore(f"properties.{key}[{i}]", "not an object")
+                continue
+            cp = conn.get("properties") if isinstance(conn.get("properties"), dict) else conn
+            state = cp.get("privateLinkServiceConnectionState") or {}
+            conns.append(
+                PrivateLinkConnection(
+                    name=str(conn.get("name") or ""),
+                    target_id=ref(cp.get("privateLinkServiceId")),
+                    group_ids=str_list(cp.get("groupIds")),
+                    status=enums.canon_enum(state.get("status") if isinstance(state, dict) else None,
+                                            enums.CONNECTION_STATUS, "") or "",
+                    manual=manual,
+                )
+            )
+    static = []
+    for i, cfg in enumerate(props.get("ipConfigurations") or []):
+        if isinstance(cfg, dict):
+            cp = cfg.get("properties") if isinstance(cfg.get("properties"), dict) else cfg
+            ip, _ = ip_of(ctx, cp.get("privateIPAddress"), f"properties.ipConfigurations[{i}].properties.privateIPAddress")
+            if ip is not None:
+                static.append(ip)
+    dns = []
+    for i, cfg in enumerate(props.get("customDnsConfigs") or []):
+        if isinstance(cfg, dict):
+            for j, addr in enumerate(cfg.get("ipAddresses") or []):
+                ip, _ = ip_of(ctx, addr, f"properties.customDnsConfigs[{i}].ipAddresses[{j}]")
+                if ip is not None:
+                    dns.append(ip)
+    ctx.estate.private_endpoints[rec["id"].lower()] = PrivateEndpoint(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        subnet_id=ref(props.get("subnet")),
+        nic_ids=ref_list(props.get("networkInterfaces")),
+        connections=conns,
+        static_ips=tuple(static),
+        dns_ips=tuple(dns),
+        file=ctx.file,
+    )
+
+
+def p_firewall(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    sku = props.get("sku") or rec.get("sku") or {}
+    ip, subnet = None, None
+    for i, cfg in enumerate(props.get("ipConfigurations") or []):
+        if isinstance(cfg, dict):
+            cp = cfg.get("properties") if isinstance(cfg.get("properties"), dict) else cfg
+            got, _ = ip_of(ctx, cp.get("privateIPAddress"), f"properties.ipConfigurations[{i}].properties.privateIPAddress")
+            if got is not None and ip is None:
+                ip, subnet = got, ref(cp.get("subnet"))
+    hub_ips = props.get("hubIPAddresses") or {}
+    if ip is None and isinstance(hub_ips, dict):
+        ip, _ = ip_of(ctx, hub_ips.get("privateIPAddress"), "properties.hubIPAddresses.privateIPAddress")
+    additional = props.get("additionalProperties")
+    ctx.estate.firewalls[rec["id"].lower()] = Firewall(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        sku_name=str(sku.get("name") or "") if isinstance(sku, dict) else "",
+        sku_tier=str(sku.get("tier") or "") if isinstance(sku, dict) else "",
+        private_ip=ip,
+        subnet_id=subnet,
+        policy_id=ref(props.get("firewallPolicy")),
+        hub_id=ref(props.get("virtualHub")),
+        additional_properties=dict(additional) if isinstance(additional, dict) else {},
+        file=ctx.file,
+    )
+
+
+def p_firewall_policy(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    snat = props.get("snat") or {}
+    ranges: list[str] | None = None
+    if isinstance(snat, dict) and snat.get("privateRanges") is not None:
+        value = snat["privateRanges"]
+        if isinstance(value, str):  # the doc sample writes "[255.255.255.255/32]" (azure-facts §5.3)
+            value = [v.strip() for v in value.strip().strip("[]").split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise FieldError("properties.snat.privateRanges", f"expected a list, got {type(value).__name__}")
+        ranges = [str(v) for v in value]
+    ctx.estate.firewall_policies[rec["id"].lower()] = FirewallPolicy(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        snat_private_ranges=ranges,
+        auto_learn_private_ranges=(snat.get("autoLearnPrivateRanges") if isinstance(snat, dict) else None),
+        base_policy_id=ref(props.get("basePolicy")),
+        rule_collection_group_ids=ref_list(props.get("ruleCollectionGroups")),
+    )
+
+
+def p_rule_collection_group(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    collections = props.get("ruleCollections") or []
+    if not isinstance(collections, list):
+        raise FieldError("properties.ruleCollections", "expected a list")
+    priority = props.get("priority")
+    ctx.estate.rule_collection_groups[rec["id"].lower()] = RuleCollectionGroup(
+        id=rec["id"],
+        policy_id=parent_id(rec["id"]),
+        priority=priority if isinstance(priority, int) else None,
+        rule_collections=[c for c in collections if isinstance(c, dict)],
+    )
+
+
+def p_load_balancer(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    frontends = []
+    for i, fe in enumerate(props.get("frontendIPConfigurations") or []):
+        if isinstance(fe, dict):
+            fp = fe.get("properties") if isinstance(fe.get("properties"), dict) else fe
+            ip, _ = ip_of(ctx, fp.get("privateIPAddress"), f"properties.frontendIPConfigurations[{i}].properties.privateIPAddress")
+            frontends.append(LoadBalancerFrontend(str(fe.get("name") or ""), ip, ref(fp.get("subnet"))))
+    ctx.estate.load_balancers[rec["id"].lower()] = LoadBalancer(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        frontends=frontends,
+        backend_pool_ids=ref_list(props.get("backendAddressPools")),
+    )
+
+
+def p_vnet_gateway(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    subnet = None
+    for cfg in props.get("ipConfigurations") or []:
+        if isinstance(cfg, dict):
+            cp = cfg.get("properties") if isinstance(cfg.get("properties"), dict) else cfg
+            subnet = subnet or ref(cp.get("subnet"))
+    ctx.estate.vnet_gateways[rec["id"].lower()] = VirtualNetworkGateway(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        gateway_type=enums.canon_enum(props.get("gatewayType"), enums.GATEWAY_TYPES, "") or "",
+        subnet_id=subnet,
+        vnet_id=parent_id(subnet) if subnet else None,
+        bgp_enabled=as_bool(props.get("enableBgp")),
+    )
+
+
+def p_local_gateway(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    space = props.get("localNetworkAddressSpace") or {}
+    ctx.estate.local_gateways[rec["id"].lower()] = LocalNetworkGateway(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        prefixes=cidrs(ctx, space.get("addressPrefixes") if isinstance(space, dict) else None,
+                       "properties.localNetworkAddressSpace.addressPrefixes"),
+    )
+
+
+def p_connection(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    ctx.estate.connections[rec["id"].lower()] = Connection(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        connection_type=str(props.get("connectionType") or ""),
+        gateway_id=ref(props.get("virtualNetworkGateway1")),
+        local_gateway_id=ref(props.get("localNetworkGateway2")) or ref(props.get("virtualNetworkGateway2")),
+        status=str(props.get("connectionStatus") or ""),
+    )
+
+
+def p_virtual_hub(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    prefix = None
+    if props.get("addressPrefix"):
+        got = cidrs(ctx, [props["addressPrefix"]], "properties.addressPrefix")
+        prefix = got[0] if got else None
+    ctx.estate.virtual_hubs[rec["id"].lower()] = VirtualHub(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        prefix=prefix,
+        firewall_id=ref(props.get("azureFirewall")),
+        virtual_wan_id=ref(props.get("virtualWan")),
+    )
+
+
+def p_routing_intent(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    policies = []
+    for i, pol in enumerate(props.get("routingPolicies") or []):
+        if not isinstance(pol, dict):
+            ctx.ignore(f"properties.routingPolicies[{i}]", "not an object")
+            continue
+        pp = pol.get("properties") if isinstance(pol.get("properties"), dict) else pol
+        policies.append(RoutingPolicy(str(pol.get("name") or ""), str_list(pp.get("destinations")), ref(pp.get("nextHop"))))
+    ctx.estate.routing_intents[rec["id"].lower()] = RoutingIntent(rec["id"], parent_id(rec["id"]), policies)
+
+
+def p_hub_connection(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    ctx.estate.hub_connections[rec["id"].lower()] = HubConnection(
+        rec["id"], parent_id(rec["id"]), ref(props.get("remoteVirtualNetwork"))
+    )
+
+
+def p_apim(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    sku = rec.get("sku") or {}
+    vnet_conf = props.get("virtualNetworkConfiguration") or {}
+    ctx.estate.apims[rec["id"].lower()] = ApiManagement(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        sku=str(sku.get("name") or "") if isinstance(sku, dict) else "",
+        vnet_type=enums.canon_enum(props.get("virtualNetworkType"), enums.VNET_TYPES, "None") or "None",
+        subnet_id=ref(vnet_conf.get("subnetResourceId")) if isinstance(vnet_conf, dict) else None,
+        private_ips=str_list(props.get("privateIPAddresses")),
+        public_ips=str_list(props.get("publicIPAddresses")),
+        outbound_public_ips=str_list(props.get("outboundPublicIPAddresses")),
+        public_network_access=props.get("publicNetworkAccess"),
+    )
+
+
+def p_ai_account(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    acls = props.get("networkAcls")
+    network_acls = None
+    if acls is not None:
+        if not isinstance(acls, dict):
+            raise FieldError("properties.networkAcls", f"expected an object, got {type(acls).__name__}")
+        network_acls = NetworkAcls(
+            default_action=enums.canon_enum(acls.get("defaultAction"), enums.ACCESS),
+            bypass=enums.canon_enum(acls.get("bypass"), enums.BYPASS),
+            ip_rules=tuple(str(r.get("value")) for r in acls.get("ipRules") or [] if isinstance(r, dict) and r.get("value")),
+            virtual_network_rules=tuple(ref_list(acls.get("virtualNetworkRules"))),
+        )
+    conns = []
+    for i, conn in enumerate(props.get("privateEndpointConnections") or []):
+        if not isinstance(conn, dict):
+            ctx.ignore(f"properties.privateEndpointConnections[{i}]", "not an object")
+            continue
+        cp = conn.get("properties") if isinstance(conn.get("properties"), dict) else conn
+        state = cp.get("privateLinkServiceConnectionState") or {}
+        conns.append(
+            AiAccountPeConnection(
+                id=conn.get("id"),
+                private_endpoint_id=ref(cp.get("privateEndpoint")),
+                status=enums.canon_enum(state.get("status") if isinstance(state, dict) else None,
+                                        enums.CONNECTION_STATUS, "") or "",
+            )
+        )
+    pna = props.get("publicNetworkAccess")
+    ctx.estate.ai_accounts[rec["id"].lower()] = AiAccount(
+        id=rec["id"],
+        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        kind=str(rec.get("kind") or ""),
+        disable_local_auth=props.get("disableLocalAuth"),
+        public_network_access=enums.canon_enum(pna, enums.PUBLIC_ACCESS) if pna is not None else None,
+        network_acls=network_acls,
+        pe_connections=conns,
+        custom_subdomain=props.get("customSubDomainName"),
+        file=ctx.file,
+    )
+
+
+PARSERS: dict[str, Callable[[Ctx, dict[str, Any]], None]] = {
+    "microsoft.network/virtualnetworks": p_vnet,
+    "microsoft.network/virtualnetworks/subnets": p_subnet,
+    "microsoft.network/virtualnetworks/virtualnetworkpeerings": p_peering,
+    "microsoft.network/routetables": p_route_table,
+    "microsoft.network/routetables/routes": p_route,
+    "microsoft.network/networksecuritygroups": p_nsg,
+    "microsoft.network/networksecuritygroups/securityrules": p_security_rule,
+    "microsoft.network/networksecuritygroups/defaultsecurityrules": lambda c, r: p_security_rule(c, r, True),
+    "microsoft.network/networkinterfaces": p_nic,
+    "microsoft.compute/virtualmachinescalesets/virtualmachines/networkinterfaces": p_nic,
+    "microsoft.compute/virtualmachines": p_vm,
+    "microsoft.compute/virtualmachinescalesets": p_vmss,
+    "microsoft.compute/virtualmachinescalesets/virtualmachines": p_vmss_vm,
+    "microsoft.network/privateendpoints": p_private_endpoint,
+    "microsoft.network/azurefirewalls": p_firewall,
+    "microsoft.network/firewallpolicies": p_firewall_policy,
+    "microsoft.network/firewallpolicies/rulecollectiongroups": p_rule_collection_group,
+    "microsoft.network/loadbalancers": p_load_balancer,
+    "microsoft.network/virtualnetworkgateways": p_vnet_gateway,
+    "microsoft.network/localnetworkgateways": p_local_gateway,
+    "microsoft.network/connections": p_connection,
+    "microsoft.network/virtualhubs": p_virtual_hub,
+    "microsoft.network/virtualhubs/routingintent": p_routing_intent,
+    "microsoft.network/virtualhubs/hubvirtualnetworkconnections": p_hub_connection,
+    "microsoft.apimanagement/service": p_apim,
+    "microsoft.cognitiveservices/accounts": p_ai_account,
+}
+
+
+# ---------------------------------------------------------------- the build
+
+def merge_records(raw: RawInputs, estate: Estate) -> None:
+    records = estate.records
+    files = estate.files
+    problems = estate.problems
+
+    def put(rec: dict[str, Any], file: str) -> None:
+        key = rec["id"].lower()
+        seen = records.get(key)
+        if seen is None:
+            records[key] = rec
+            files[key] = file
+            return
+        kept, conflict = merge(seen, rec)
+        if kept is not seen:
+            records[key] = kept
+        if conflict:
+            problems.append(
+                Problem(file, rec["id"], None,
+                        f"seen twice with conflicting content (also in {files[key]}); kept the richer copy",
+                        CONFLICT)
+            )
+            if kept is rec:
+                files[key] = file
+
+    for item in raw.resources:
+        obj, file = item.data, item.file
+        rid, rtype = obj.get("id"), obj.get("type")
+        if not isinstance(rid, str) or not rid.strip():
+            name = obj.get("name")
+            problems.append(Problem(file, f"(name {name!r})" if name else None, "id",
+                                    "resource has no id", RESOURCE_SKIPPED))
+            continue
+        if not isinstance(rtype, str) or not rtype.strip():
+            inferred = type_from_id(rid)
+            if inferred is None:
+                problems.append(Problem(file, rid, "type", "resource has no type and its id names none",
+                                        RESOURCE_SKIPPED))
+                continue
+            obj = {**obj, "type": inferred}
+        if "properties" in obj and not isinstance(obj["properties"], dict) and obj["properties"] is not None:
+            problems.append(Problem(file, rid, "properties",
+                                    f"expected an object, got {type(obj['properties']).__name__}", RESOURCE_SKIPPED))
+            continue
+        rec = canonical(obj)
+        for child in extract_children(rec):
+            if "__invalid_child__" in child:
+                problems.append(Problem(file, rid, f"properties.{child['prop']}",
+                                        "child element without an id", VALUE_IGNORED))
+                continue
+            put(child, file)
+        put(rec, file)
+
+
+def link(estate: Estate, pending: Pending) -> None:
+    """Parent/child links, back-references and the private-IP ownership index."""
+    for parent, route in pending.routes:
+        table = estate.route_tables.get(parent)
+        if table is not None:
+            table.routes.append(route)
+    for parent, rule in pending.rules:
+        nsg = estate.nsgs.get(parent)
+        if nsg is not None:
+            nsg.rules.append(rule)
+    for table in estate.route_tables.values():
+        table.routes.sort(key=lambda r: r.id.lower())
+    for nsg in estate.nsgs.values():
+        nsg.rules.sort(key=lambda r: (r.default, r.priority, r.name))
+
+    for sid, subnet in estate.subnets.items():
+        vnet = estate.vnets.get(subnet.vnet_id.lower())
+        if vnet is not None:
+            vnet.subnet_ids.append(subnet.id)
+        if subnet.route_table_id:
+            table = estate.route_tables.get(subnet.route_table_id.lower())
+            if table is not None and all(s.lower() != sid for s in table.subnet_ids):
+                table.subnet_ids.append(subnet.id)
+        if subnet.nsg_id:
+            nsg = estate.nsgs.get(subnet.nsg_id.lower())
+            if nsg is not None and all(s.lower() != sid for s in nsg.subnet_ids):
+                nsg.subnet_ids.append(subnet.id)
+    # a route table may name subnets whose own record lacks the back-reference
+    for table in estate.route_tables.values():
+        for sid in table.subnet_ids:
+            subnet = estate.subnets.get(sid.lower())
+            if subnet is not None and subnet.route_table_id is None:
+                subnet.route_table_id = table.id
+    for peering in estate.peerings.values():
+        vnet = estate.vnets.get(peering.vnet_id.lower())
+        if vnet is not None:
+            vnet.peering_ids.append(peering.id)
+
+    for vm in estate.vms.values():
+        for nic_id in vm.nic_ids:
+            nic = estate.nics.get(nic_id.lower())
+            if nic is not None and nic.vm_id is None:
+                nic.vm_id = vm.id
+    for nic in estate.nics.values():
+        if nic.vm_id:
+            vm = estate.vms.get(nic.vm_id.lower())
+            if vm is not None and all(n.lower() != nic.id.lower() for n in vm.nic_ids):
+                vm.nic_ids.append(nic.id)
+            inst = estate.scale_set_instances.get(nic.vm_id.lower())
+            if inst is not None and all(n.lower() != nic.id.lower() for n in inst.nic_ids):
+                inst.nic_ids.append(nic.id)
+    for inst in estate.scale_set_instances.values():
+        vmss = estate.scale_sets.get(inst.vmss_id.lower())
+        if vmss is not None:
+            vmss.instance_ids.append(inst.id)
+
+    owners = estate.ip_owners
+
+    def own(ip: int | None, owner: IpOwner) -> None:
+        if ip is not None:
+            owners.setdefault(ip, []).append(owner)
+
+    pe_by_nic = {}
+    for pe in estate.private_endpoints.values():
+        for nic_id in pe.nic_ids:
+            pe_by_nic[nic_id.lower()] = pe
+    for nic in estate.nics.values():
+        pe = None
+        if nic.private_endpoint_id:
+            pe = estate.private_endpoints.get(nic.private_endpoint_id.lower())
+        pe = pe or pe_by_nic.get(nic.id.lower())
+        for cfg in nic.ip_configs:
+            if pe is not None:
+                if cfg.ip is not None and cfg.ip not in pe.ips:
+                    pe.ips.append(cfg.ip)
+                own(cfg.ip, IpOwner("private-endpoint", pe.id, cfg.subnet_id or pe.subnet_id))
+            else:
+                own(cfg.ip, IpOwner("nic", nic.id, cfg.subnet_id))
+        if pe is not None and all(n.lower() != nic.id.lower() for n in pe.nic_ids):
+            pe.nic_ids.append(nic.id)
+    for pe in estate.private_endpoints.values():
+        if not pe.ips:  # NIC not exported: static IP configurations, then DNS configs (azure-facts §7.3)
+            for ip in pe.static_ips or pe.dns_ips:
+                if ip not in pe.ips:
+                    pe.ips.append(ip)
+                    own(ip, IpOwner("private-endpoint", pe.id, pe.subnet_id))
+    for fw in estate.firewalls.values():
+        own(fw.private_ip, IpOwner("azure-firewall", fw.id, fw.subnet_id))
+    for lb in estate.load_balancers.values():
+        for fe in lb.frontends:
+            own(fe.ip, IpOwner("lb-frontend", lb.id, fe.subnet_id))
+    for apim in estate.apims.values():
+        for text in apim.private_ips:
+            try:
+                own(parse_ip(text), IpOwner("apim", apim.id, apim.subnet_id))
+            except PrefixError:
+                estate.problems.append(Problem(None, apim.id, "properties.privateIPAddresses",
+                                               f"{text!r} is not an IPv4 address", VALUE_IGNORED))
+    for ip_list in owners.values():
+        ip_list.sort(key=lambda o: (o.kind, o.id.lower()))
+
+
+def resolve_effective_routes(raw: RawInputs, estate: Estate) -> None:
+    by_name: dict[str, list[str]] = {}
+    for nic in estate.nics.values():
+        by_name.setdefault(nic.name.lower(), []).append(nic.id)
+    for owner, routes in raw.effective_routes.items():
+        if owner.startswith("name:"):
+            matches = by_name.get(owner[5:].lower(), [])
+            if len(matches) != 1:
+                estate.problems.append(Problem(None, None, None,
+                                               f"effective routes for NIC named {owner[5:]!r}: {len(matches)} NICs have that name",
+                                               VALUE_IGNORED))
+                continue
+            owner = matches[0]
+        estate.effective_routes[owner.lower()] = routes
+
+
+def build_estate(raw: RawInputs) -> Estate:
+    estate = Estate(records={}, files={})
+    estate.problems.extend(raw.problems)
+    estate.inputs = list(raw.inputs)
+    estate.collected_at = raw.collected_at
+    pending = Pending()
+    merge_records(raw, estate)
+    for key, rec in estate.records.items():
+        parser = PARSERS.get(rec["type"])
+        if parser is None:
+            estate.unknown_types[rec["type"]] = estate.unknown_types.get(rec["type"], 0) + 1
+            continue
+        ctx = Ctx(estate, pending, rec["id"], estate.files[key])
+        try:
+            parser(ctx, rec)
+        except FieldError as exc:
+            estate.problems.append(Problem(ctx.file, rec["id"], exc.field, exc.problem, RESOURCE_SKIPPED))
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:
+            # a shape no parser anticipated: name it, skip the resource, keep auditing
+            estate.problems.append(Problem(ctx.file, rec["id"], None,
+                                           f"unexpected shape ({type(exc).__name__}: {exc})", RESOURCE_SKIPPED))
+    link(estate, pending)
+    resolve_effective_routes(raw, estate)
+    return estate

@@ -1,0 +1,187 @@
+"""Bring every input shape to one canonical record per resource id.
+
+Resource Graph rows, ARM arrays and az CLI output describe the same resources with different
+envelopes (lower-cased types, extra row columns, properties flattened to the top level, children
+nested or standalone). Everything downstream, including the estate hash, sees one record per id,
+so the same estate in any shape audits to the same bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Keys that live at the top of an ARM resource; anything else at the top of an az CLI object is a
+# flattened property.
+TOP_LEVEL = frozenset(
+    {
+        "id", "name", "type", "location", "tags", "etag", "sku", "kind", "identity", "zones", "plan",
+        "managedBy", "extendedLocation", "properties", "resourceGroup", "subscriptionId", "tenantId",
+        "systemData", "apiVersion",
+    }
+)
+# Envelope keys kept in the canonical record (the rest are Resource Graph / CLI bookkeeping).
+KEPT = ("name", "location", "kind", "sku", "tags", "zones", "identity", "plan", "extendedLocation", "managedBy")
+# Child collections whose elements are full sub-resources (az CLI flattens them too).
+CHILD_LISTS = frozenset(
+    {
+        "subnets", "virtualNetworkPeerings", "routes", "securityRules", "defaultSecurityRules",
+        "ipConfigurations", "privateLinkServiceConnections", "manualPrivateLinkServiceConnections",
+        "privateEndpointConnections", "frontendIPConfigurations", "backendAddressPools",
+        "loadBalancingRules", "inboundNatRules", "routingPolicies",
+    }
+)
+REFERENCE_KEYS = frozenset({"id", "resourceGroup", "name", "type", "etag"})
+
+# Nested children extracted to records of their own, so a standalone export of the child merges
+# with the nested copy by id: (parent type, property list, child type).
+EXTRACTED_CHILDREN = {
+    "microsoft.network/virtualnetworks": (
+        ("subnets", "microsoft.network/virtualnetworks/subnets"),
+        ("virtualNetworkPeerings", "microsoft.network/virtualnetworks/virtualnetworkpeerings"),
+    ),
+    "microsoft.network/routetables": (("routes", "microsoft.network/routetables/routes"),),
+    "microsoft.network/networksecuritygroups": (
+        ("securityRules", "microsoft.network/networksecuritygroups/securityrules"),
+        ("defaultSecurityRules", "microsoft.network/networksecuritygroups/defaultsecurityrules"),
+    ),
+}
+
+
+def type_from_id(rid: str) -> str | None:
+    """`/subscriptions/s/resourceGroups/g/providers/Ns/t1/n1/t2/n2` -> `ns/t1/t2`.
+
+    Real ARM GETs of child resources (subnets, routes) sometimes omit `type`; the id says it.
+    """
+    head, sep, tail = rid.rpartition("/providers/")
+    if not sep:
+        return None
+    parts = tail.strip("/").split("/")
+    if len(parts) < 3 or len(parts) % 2 == 0:
+        return None
+    return "/".join([parts[0], *parts[1::2]]).lower()
+
+
+def is_flattened(obj: dict[str, Any]) -> bool:
+    return "properties" not in obj and any(k not in TOP_LEVEL for k in obj)
+
+
+def unflatten(obj: dict[str, Any]) -> dict[str, Any]:
+    """az CLI shape -> ARM shape: non-envelope keys move under `properties`, recursively for children.
+
+    az CLI prints unset properties as null and adds `resourceGroup` to every reference; both are
+    dropped so the result equals the ARM document the CLI was printing.
+    """
+    out: dict[str, Any] = {}
+    props: dict[str, Any] = {}
+    for key, value in obj.items():
+        if value is None:
+            continue
+        if key in TOP_LEVEL:
+            if key not in ("resourceGroup", "etag"):
+                out[key] = strip_cli(value)
+        else:
+            props[key] = strip_cli(value, key)
+    out["properties"] = props
+    return out
+
+
+def strip_cli(value: Any, key: str | None = None) -> Any:
+    if isinstance(value, dict):
+        if key in CHILD_LISTS and is_flattened(value):
+            return unflatten(value)
+        if "id" in value and set(value) <= REFERENCE_KEYS:
+            return {"id": value["id"]}
+        return {k: strip_cli(v, k) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        if key in CHILD_LISTS:
+            return [unflatten(v) if isinstance(v, dict) and is_flattened(v) else strip_cli(v) for v in value]
+        return [strip_cli(v) for v in value]
+    return value
+
+
+def canonical(obj: dict[str, Any]) -> dict[str, Any]:
+    """The canonical record: id, lower-case type, kept envelope keys that carry a value, properties."""
+    if is_flattened(obj):
+        obj = unflatten(obj)
+    rec: dict[str, Any] = {"id": obj["id"], "type": obj["type"].lower()}
+    for key in KEPT:
+        value = obj.get(key)
+        if value not in (None, "", {}, []):
+            rec[key] = value
+    props = obj.get("properties")
+    rec["properties"] = props if props is not None else {}
+    return rec
+
+
+def extract_children(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Split nested children off a canonical parent record; returns the children as records."""
+    spec = EXTRACTED_CHILDREN.get(rec["type"])
+    props = rec["properties"]
+    if not spec or not isinstance(props, dict):
+        return []
+    children: list[dict[str, Any]] = []
+    taken = False
+    for prop, child_type in spec:
+        items = props.get(prop)
+        if not isinstance(items, list):
+            continue
+        if not taken:
+            rec["properties"] = props = dict(props)
+            taken = True
+        del props[prop]
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                # kept for the estate builder to report against the parent
+                children.append({"__invalid_child__": item, "parent": rec["id"], "prop": prop})
+                continue
+            child = {"id": item["id"], "type": child_type}
+            if item.get("name"):
+                child["name"] = item["name"]
+            if item.get("etag") is not None:
+                pass
+            child_props = item.get("properties")
+            if child_props is None and is_flattened(item):
+                child_props = unflatten(item)["properties"]
+            child["properties"] = child_props if child_props is not None else {}
+            children.append(child)
+    return children
+
+
+def leaves(value: Any) -> int:
+    if isinstance(value, dict):
+        return sum(leaves(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(leaves(v) for v in value)
+    return 1
+
+
+def fold(value: Any, key: str | None = None) -> Any:
+    """Comparison form: ids and types compare case-insensitively; empty values equal absent ones."""
+    if isinstance(value, dict):
+        return {k: fold(v, k) for k, v in value.items() if v not in (None, "", {}, [])}
+    if isinstance(value, list):
+        return [fold(v) for v in value]
+    if isinstance(value, str) and key in ("id", "type"):
+        return value.lower()
+    return value
+
+
+def subsumes(big: Any, small: Any) -> bool:
+    """True when every value in `small` is present and equal in `big` (both folded)."""
+    if isinstance(small, dict):
+        return isinstance(big, dict) and all(k in big and subsumes(big[k], v) for k, v in small.items())
+    if isinstance(small, list):
+        if not isinstance(big, list) or len(big) != len(small):
+            return False
+        return all(subsumes(b, s) for b, s in zip(big, small, strict=True))
+    return big == small
+
+
+def merge(existing: dict[str, Any], incoming: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Keep the richer copy; report a conflict when neither copy contains the other."""
+    a, b = fold(existing), fold(incoming)
+    if a == b or subsumes(a, b):
+        return existing, False
+    if subsumes(b, a):
+        return incoming, False
+    return (incoming if leaves(b) > leaves(a) else existing), True

@@ -1,0 +1,86 @@
+"""Findings as contracts §2 defines them, with stable fingerprints and the canonical sort order."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+SEVERITIES = ("high", "medium", "low", "info")
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+STATUSES = ("suspected", "confirmed", "refuted", "inconclusive")
+
+
+@dataclass(slots=True)
+class Evidence:
+    kind: str              # property | route | log | pcap | path
+    id: str
+    path: str | None = None
+    value: Any = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "id": self.id, "path": self.path, "value": self.value}
+        if self.note is not None:
+            out["note"] = self.note
+        return out
+
+
+@dataclass(slots=True)
+class Finding:
+    rule_id: str
+    severity: str
+    status: str
+    resource_id: str
+    title: str
+    message: str
+    remediation: str
+    related_ids: list[str] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+    flow: dict[str, Any] | None = None
+    suppression: dict[str, Any] | None = None
+    fingerprint: str = ""
+
+    def compute_fingerprint(self) -> str:
+        """Stable across runs and input shapes: rule id, lower-cased ids and the flow endpoints."""
+        parts = [self.rule_id, self.resource_id.lower(), *sorted(r.lower() for r in self.related_ids)]
+        if self.flow:
+            parts += [
+                str(self.flow.get("source", "")).lower(),
+                str(self.flow.get("destination", "")).lower(),
+                str(self.flow.get("destination_ip", "")),
+                str(self.flow.get("port", "")),
+            ]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+    def sort_key(self) -> tuple[int, str, str, str]:
+        return (SEVERITY_RANK.get(self.severity, 9), self.rule_id, self.resource_id.lower(), self.fingerprint)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "rule_id": self.rule_id,
+            "severity": self.severity,
+            "status": self.status,
+            "resource_id": self.resource_id,
+            "related_ids": sorted(set(self.related_ids), key=str.lower),
+            "title": self.title,
+            "message": self.message,
+        }
+        if self.flow is not None:
+            out["flow"] = self.flow
+        out["evidence"] = [e.to_dict() for e in self.evidence]
+        out["remediation"] = self.remediation
+        out["fingerprint"] = self.fingerprint
+        out["suppression"] = self.suppression
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class NotAssessed:
+    """A rule that could not be evaluated on this estate (e.g. AOAI005 without a gateway)."""
+
+    rule_id: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"rule_id": self.rule_id, "reason": self.reason}

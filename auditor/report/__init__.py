@@ -1,0 +1,1 @@
+"""Report stage: render a findings document for people (table, HTML, Markdown) and machines."""

@@ -1,0 +1,27 @@
+"""AOAI001: API keys enabled on an AI account (Azure Policy 71ef260a: disableLocalAuth notEquals true)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.findings import Evidence, Finding
+from auditor.rules.context import AuditContext
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    for account in ctx.estate.ai_accounts.values():
+        value = account.disable_local_auth
+        if value is True:
+            continue
+        if value is None:
+            why = "disableLocalAuth is not set, so API keys are accepted (the default)"
+        elif value is False:
+            why = "disableLocalAuth is false, so API keys are accepted"
+        else:
+            why = f"disableLocalAuth is {value!r}, not the boolean true, so API keys are not known to be disabled"
+        yield ctx.finding(
+            "AOAI001",
+            account.id,
+            f"{account.kind or 'AI'} account {account.name}: {why}; anyone holding a key can call it without Entra ID.",
+            evidence=[Evidence("property", account.id, "properties.disableLocalAuth", value)],
+        )

@@ -1,0 +1,62 @@
+"""AOAI003: AI account network rules admit sources other than the gateway."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.findings import Evidence, Finding
+from auditor.ipnet import PrefixError, parse_cidr, parse_ip
+from auditor.rules.context import AuditContext
+
+
+def gateway_public_ips(ctx: AuditContext) -> set[int]:
+    ips: set[int] = set()
+    for apim in ctx.estate.apims.values():
+        for text in (*apim.public_ips, *apim.outbound_public_ips):
+            try:
+                ips.add(parse_ip(text))
+            except PrefixError:
+                continue
+    return ips
+
+
+def admits_only_gateway(rule: str, gateway_ips: set[int]) -> bool:
+    """An IP rule is fine only when every address it admits is a gateway address."""
+    try:
+        cidr = parse_cidr(rule)
+    except PrefixError:
+        return False
+    size = 1 << (32 - cidr.plen)
+    if size > len(gateway_ips):
+        return False
+    return all(ip in gateway_ips for ip in range(cidr.net, cidr.net + size))
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    gateway_ips = gateway_public_ips(ctx)
+    gateway_subnets = ctx.gateway_subnet_ids
+    no_gateway = not gateway_ips and not gateway_subnets
+    for account in ctx.estate.ai_accounts.values():
+        acls = account.network_acls
+        if account.public_network_access == "Disabled" or acls is None or acls.default_action != "Deny":
+            continue
+        bad_ips = [r for r in acls.ip_rules if not admits_only_gateway(r, gateway_ips)]
+        bad_subnets = [s for s in acls.virtual_network_rules if s.lower() not in gateway_subnets]
+        if not bad_ips and not bad_subnets:
+            continue
+        evidence = [Evidence("property", account.id, "properties.networkAcls.ipRules", r) for r in bad_ips]
+        evidence += [Evidence("property", account.id, "properties.networkAcls.virtualNetworkRules", s) for s in bad_subnets]
+        if acls.bypass == "AzureServices":
+            evidence.append(Evidence("property", account.id, "properties.networkAcls.bypass", "AzureServices",
+                                     "trusted Azure services are admitted too"))
+        admitted = ", ".join([*bad_ips, *(ctx.estate.name_of(s) for s in bad_subnets)])
+        suffix = (" No API gateway is in the estate, so no admitted source is known to be the gateway; declare "
+                  "gateways in the config file if they live elsewhere.") if no_gateway else ""
+        yield ctx.finding(
+            "AOAI003",
+            account.id,
+            f"{account.kind or 'AI'} account {account.name} admits sources other than the API gateway through its "
+            f"network rules: {admitted}.{suffix}",
+            evidence=evidence,
+            related_ids=list(bad_subnets),
+        )
