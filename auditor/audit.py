@@ -6,8 +6,9 @@ happens in `auditor.report`.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,12 @@ class AuditResult:
     not_assessed: list[NotAssessed]
     catalog: dict[str, Rule]
     config: Config
+    # rule id -> ids of the estate resources of the rule's resource_types (JUnit pass/fail cases);
+    # rules not evaluated or not assessed are absent. Not part of the findings document.
+    assessed: dict[str, list[str]] = field(default_factory=dict)
+    # expired suppressions (auditor.suppress.SuppressionWarning) and the --baseline summary
+    warnings: list[Any] = field(default_factory=list)
+    baseline: dict[str, Any] | None = None
 
     @property
     def problems(self) -> list[Problem]:
@@ -59,7 +66,8 @@ class AuditResult:
         limit = SEVERITY_RANK[fail_on]
         return [
             f for f in self.findings
-            if f.suppression is None and f.status != "refuted" and SEVERITY_RANK.get(f.severity, 9) <= limit
+            if f.suppression is None and f.status != "refuted" and f.baseline != "unchanged"
+            and SEVERITY_RANK.get(f.severity, 9) <= limit
         ]
 
     def exit_code(self, fail_on: str, allow_incomplete: bool) -> int:
@@ -101,7 +109,7 @@ def findings_document(result: AuditResult) -> dict[str, Any]:
         else:
             summary[f.severity] = summary.get(f.severity, 0) + 1
     summary["suppressed"] = suppressed
-    return {
+    doc = {
         "schema": FINDINGS_SCHEMA,
         "tool": {"name": "pathaudit", "version": __version__},
         "estate": {
@@ -118,6 +126,12 @@ def findings_document(result: AuditResult) -> dict[str, Any]:
         "summary": summary,
         "findings": [f.to_dict() for f in result.findings],
     }
+    # optional keys (docs/conventions.md "Suppressions and baselines"): present only when they say something
+    if result.warnings:
+        doc["warnings"] = [w.to_dict() for w in result.warnings]
+    if result.baseline is not None:
+        doc["baseline"] = result.baseline
+    return doc
 
 
 def load_estate(inputs: list[Path], display: dict[Path, str] | None = None) -> Estate:
@@ -125,10 +139,34 @@ def load_estate(inputs: list[Path], display: dict[Path, str] | None = None) -> E
     return build_estate(raw)
 
 
+def assessed_resources(estate: Estate, catalog: dict[str, Rule], not_assessed: list[NotAssessed],
+                       only: set[str] | None) -> dict[str, list[str]]:
+    """Per evaluated rule, the ids (as found in the input) of the estate resources of its resource_types."""
+    by_type: dict[str, list[str]] = {}
+    for rec in estate.records.values():
+        by_type.setdefault(rec["type"], []).append(rec["id"])
+    skipped = {n.rule_id for n in not_assessed}
+    out: dict[str, list[str]] = {}
+    for rid, rule in catalog.items():
+        if (only is not None and rid not in only) or rid in skipped:
+            continue
+        ids = [i for t in rule.resource_types for i in by_type.get(t.lower(), ())]
+        out[rid] = sorted(set(ids), key=lambda i: (i.lower(), i))
+    return out
+
+
 def run_audit(inputs: list[Path], config: Config, display: dict[Path, str] | None = None,
-              only: set[str] | None = None) -> AuditResult:
+              only: set[str] | None = None, *, today: dt.date | None = None,
+              baseline: dict[str, Any] | None = None) -> AuditResult:
+    """`today` decides which suppressions have expired (default: the local date); `baseline` is an
+    older findings document to mark findings new/unchanged against."""
+    from auditor.suppress import apply_baseline, apply_suppressions
+
     estate = load_estate(inputs, display)
     catalog = load_catalog()
     ctx = AuditContext(estate=estate, config=config, catalog=catalog)
     findings, not_assessed = evaluate(ctx, only)
-    return AuditResult(estate, findings, not_assessed, catalog, config)
+    warnings = apply_suppressions(findings, config.suppressions, today)
+    summary = apply_baseline(findings, baseline) if baseline is not None else None
+    return AuditResult(estate, findings, not_assessed, catalog, config,
+                       assessed_resources(estate, catalog, not_assessed, only), warnings, summary)

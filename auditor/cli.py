@@ -127,6 +127,49 @@ def rules_show(rule_id: str) -> None:
     click.echo(rule_text(rule_id.upper()), nl=False)
 
 
+EPILOG_ROUTES = """\b
+Examples:
+  pathaudit routes estate.json --subnet spoke-app/snet-app
+  pathaudit routes estate.json --subnet spoke-app/snet-app --ip 10.2.1.4
+  pathaudit routes estate.json --subnet /subscriptions/.../subnets/snet-app --format json
+  az network nic show-effective-route-table -g rg -n vm1-nic -o json > vm1.json
+  pathaudit routes estate.json --subnet spoke-app/snet-app --compare vm1.json
+"""
+
+
+@cli.command(epilog=EPILOG_ROUTES)
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--subnet", "subnet_spec", required=True, metavar="ID|VNET/SUBNET", help="The subnet whose routes to show.")
+@click.option("--ip", metavar="ADDRESS", help="Explain which route wins for this destination and why the others lose.")
+@click.option("--compare", "compare_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="An effective route table exported from Azure for a NIC in this subnet: list every difference.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="json: the shape of `az network nic show-effective-route-table` (or the differences with --compare).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file.")
+def routes(inputs: tuple[Path, ...], subnet_spec: str, ip: str | None, compare_file: Path | None, fmt: str,
+           config_path: Path | None) -> None:
+    """Show a subnet's effective routes as Azure computes them (exit 1 with --compare when they differ)."""
+    from auditor.audit import load_estate
+    from auditor.config import load_config
+    from auditor.report.json_doc import dumps
+    from auditor.report.routes_text import render_routes
+    from auditor.routing.query import answer
+
+    estate = load_estate(list(inputs))
+    report_problems(sorted(estate.problems, key=lambda p: (p.file or "", p.resource_id or "")))
+    ans = answer(estate, load_config(config_path), subnet_spec, ip, compare_file)
+    if fmt == "json":
+        doc = ans.azure_json()
+        if ans.differences is not None:
+            doc = {"subnet": ans.subnet.id, "compared_with": ans.compared_with,
+                   "differences": [d.to_dict() for d in ans.differences]}
+        sys.stdout.buffer.write(dumps(doc))
+    else:
+        click.echo(render_routes(ans), nl=False)
+    if ans.differences and any(d.kind != "note" for d in ans.differences):
+        sys.exit(1)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

@@ -40,6 +40,9 @@ class Finding:
     flow: dict[str, Any] | None = None
     suppression: dict[str, Any] | None = None
     fingerprint: str = ""
+    # optional annotations (auditor.suppress), emitted only when set: docs/conventions.md
+    suppression_expired: dict[str, Any] | None = None
+    baseline: str | None = None            # "new" | "unchanged" with --baseline
 
     def compute_fingerprint(self) -> str:
         """Stable across runs and input shapes: rule id, lower-cased ids and the flow endpoints."""
@@ -72,6 +75,10 @@ class Finding:
         out["remediation"] = self.remediation
         out["fingerprint"] = self.fingerprint
         out["suppression"] = self.suppression
+        if self.suppression_expired is not None:
+            out["suppression_expired"] = self.suppression_expired
+        if self.baseline is not None:
+            out["baseline"] = self.baseline
         return out
 
 

@@ -140,7 +140,7 @@ def absorb(doc: Any, name: str, raw: RawInputs) -> None:
             raw.problems.append(Problem(name, None, "$skipToken", "Resource Graph response has a skip token: later pages were not exported", EXPORT_INCOMPLETE))
     elif "value" in doc and isinstance(doc["value"], list):
         items = doc["value"]
-        if items and all(isinstance(i, dict) and "nextHopType" in i and "id" not in i for i in items) or (
+        if (items and all(isinstance(i, dict) and "nextHopType" in i and "id" not in i for i in items)) or (
             not items and effective_route_owner(doc, name)
         ):
             add_effective_routes(doc, items, name, raw)

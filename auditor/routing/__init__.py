@@ -1,0 +1,6 @@
+"""Routing stage: every subnet's effective routes, computed as Azure does (azure-facts §1-§3, R1-R2)."""
+
+from auditor.routing.engine import RoutingModel
+from auditor.routing.table import EffectiveRoute, RouteTableView
+
+__all__ = ["EffectiveRoute", "RouteTableView", "RoutingModel"]

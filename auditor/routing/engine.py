@@ -1,0 +1,349 @@
+"""Effective routes per route context, as Azure computes them.
+
+Sources (azure-facts.md, which cites Microsoft's docs):
+- default routes: each VNet range -> VnetLocal, 0.0.0.0/0 -> Internet, reserved ranges -> None;
+  a VNet range equal to a reserved prefix turns that route into VnetLocal, a range containing one
+  removes it (§1.2-1.3, learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview).
+  The doc speaks of the VNet's own address space; peered ranges are not applied to reserved routes.
+- peering routes for Connected peerings, VNetGlobalPeering across regions (§1.5, §1.7);
+- gateway routes (local network gateway prefixes, config `on_premises`), also through a hub's
+  gateway with useRemoteGateways/allowGatewayTransit, suppressed by disableBgpRoutePropagation (§2.5);
+- service-endpoint routes as service-tag entries on the subnets that enable them (§1.5);
+- private endpoint /32 InterfaceEndpoint routes in the PE's VNet and directly peered VNets (§3.2);
+- UDRs; selection by longest prefix, ties User > BGP > System, and BGP never beats VNet, peering
+  or service-endpoint routes even when more specific (§2.1-2.3);
+- PE /32 invalidation exactly per R2 (§3.5): policies on the PE's own subnet in {Enabled,
+  RouteTableEnabled}, a UDR of the source context covers the PE IP with a prefix no wider than the
+  PE VNet range containing it (0.0.0.0/0 never); an identical /32 UDR wins by the tie rule anyway.
+- Virtual WAN: spokes connected to a hub learn the hub range and other spokes through the hub
+  (source VirtualNetworkGateway); with routing intent, private (and/or Internet) prefixes point at
+  the policy's next hop. This part is INFERENCE from §10.2; PE /32s are not propagated through a hub
+  (§3.3, unconfirmed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from auditor.config import Config
+from auditor.estate.model import Estate, PrivateEndpoint, Subnet
+from auditor.ipnet import RFC1918, RFC6598, Cidr, fmt_ip, parse_cidr
+from auditor.routing.table import PROTECTED_SYSTEM_HOPS, SOURCE_RANK, EffectiveRoute, RouteTableView
+
+RESERVED = (*RFC1918, RFC6598)
+ROUTE_TABLE_POLICIES = frozenset({"Enabled", "RouteTableEnabled"})
+DEFAULT_ORDER = {"vnet": 0, "peering": 1, "private-endpoint": 2, "internet": 3, "reserved": 4, "service-endpoint": 5}
+CONTEXT_ON_PREMISES = "on-premises"
+
+
+@dataclass(frozen=True, slots=True)
+class PeRoute:
+    pe: PrivateEndpoint
+    ip: int
+    vnet_range: Cidr | None        # the PE VNet range containing the PE IP (R2), None if unknown
+    policies: str                  # privateEndpointNetworkPolicies of the PE's subnet
+    subnet_id: str | None
+
+
+@dataclass
+class RoutingModel:
+    estate: Estate
+    config: Config = field(default_factory=Config)
+    _tables: dict[tuple[str, str | None, tuple[str, ...]], RouteTableView] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ shared per-estate facts
+
+    @cached_property
+    def subnet_keys(self) -> dict[str, tuple[str, str | None, tuple[str, ...]]]:
+        keys = {}
+        for sid, subnet in self.estate.subnets.items():
+            keys[sid] = context_key(subnet)
+        return keys
+
+    @cached_property
+    def contexts(self) -> dict[tuple[str, str | None, tuple[str, ...]], list[Subnet]]:
+        groups: dict[tuple[str, str | None, tuple[str, ...]], list[Subnet]] = {}
+        for sid in sorted(self.estate.subnets):
+            subnet = self.estate.subnets[sid]
+            groups.setdefault(self.subnet_keys[sid], []).append(subnet)
+        return groups
+
+    @cached_property
+    def connected_peerings(self) -> dict[str, list]:
+        """VNet (lower id) -> its Connected peerings."""
+        out: dict[str, list] = {}
+        for p in self.estate.peerings.values():
+            if p.state == "Connected" and p.remote_vnet_id:
+                out.setdefault(p.vnet_id.lower(), []).append(p)
+        for lst in out.values():
+            lst.sort(key=lambda p: p.id.lower())
+        return out
+
+    @cached_property
+    def pe_routes_by_vnet(self) -> dict[str, list[PeRoute]]:
+        """VNet (lower id) -> the PE /32s living in it."""
+        out: dict[str, list[PeRoute]] = {}
+        for pe in sorted(self.estate.private_endpoints.values(), key=lambda p: p.id.lower()):
+            subnet = self.estate.subnets.get((pe.subnet_id or "").lower())
+            if subnet is None:
+                continue
+            vnet = self.estate.vnets.get(subnet.vnet_id.lower())
+            for ip in sorted(pe.ips):
+                rng = None
+                if vnet is not None:
+                    rng = next((r for r in vnet.prefixes if r.contains_ip(ip)), None)
+                out.setdefault(subnet.vnet_id.lower(), []).append(PeRoute(pe, ip, rng, subnet.pe_policies, subnet.id))
+        return out
+
+    @cached_property
+    def gateway_prefixes(self) -> dict[str, list[tuple[Cidr, str]]]:
+        """Virtual network gateway id (lower) -> on-premises prefixes it advertises, with their origin."""
+        out: dict[str, list[tuple[Cidr, str]]] = {}
+        for gw in self.estate.vnet_gateways.values():
+            out[gw.id.lower()] = []
+        for conn in sorted(self.estate.connections.values(), key=lambda c: c.id.lower()):
+            if not conn.gateway_id or not conn.local_gateway_id:
+                continue
+            lgw = self.estate.local_gateways.get(conn.local_gateway_id.lower())
+            if lgw is None or conn.gateway_id.lower() not in out:
+                continue
+            out[conn.gateway_id.lower()].extend((p, lgw.id) for p in lgw.prefixes)
+        for gid, lst in out.items():
+            lst.extend((p, "config:network.on_premises") for p in self.config.on_premises)
+            seen: set[Cidr] = set()
+            out[gid] = [(p, o) for p, o in lst if not (p in seen or seen.add(p))]
+        return out
+
+    @cached_property
+    def vnet_gateways(self) -> dict[str, list[str]]:
+        """VNet (lower id) -> gateways whose routes it learns (its own, or a hub's via transit)."""
+        own: dict[str, list[str]] = {}
+        for gw in self.estate.vnet_gateways.values():
+            if gw.vnet_id:
+                own.setdefault(gw.vnet_id.lower(), []).append(gw.id)
+        out = {k: sorted(v, key=str.lower) for k, v in own.items()}
+        for vnet_id, peerings in self.connected_peerings.items():
+            for p in peerings:
+                if not p.use_remote_gateways:
+                    continue
+                remote = p.remote_vnet_id.lower()
+                back = [q for q in self.connected_peerings.get(remote, []) if q.remote_vnet_id.lower() == vnet_id]
+                if back and not any(q.allow_gateway_transit for q in back):
+                    continue
+                for gid in own.get(remote, []):
+                    out.setdefault(vnet_id, []).append(gid)
+        return out
+
+    @cached_property
+    def hub_of_vnet(self) -> dict[str, str]:
+        return {c.remote_vnet_id.lower(): c.hub_id for c in self.estate.hub_connections.values() if c.remote_vnet_id}
+
+    # ------------------------------------------------------------------ tables
+
+    def table_for_subnet(self, subnet_id: str) -> RouteTableView | None:
+        key = self.subnet_keys.get(subnet_id.lower())
+        return None if key is None else self.table(key)
+
+    def table(self, key: tuple[str, str | None, tuple[str, ...]]) -> RouteTableView:
+        view = self._tables.get(key)
+        if view is None:
+            view = self._compute(key)
+            self._tables[key] = view
+        return view
+
+    def all_tables(self) -> list[RouteTableView]:
+        return [self.table(k) for k in sorted(self.contexts, key=lambda k: (k[0], k[1] or "", k[2]))]
+
+    def _compute(self, key: tuple[str, str | None, tuple[str, ...]]) -> RouteTableView:
+        vnet_key, rt_key, service_endpoints = key
+        estate = self.estate
+        vnet = estate.vnets.get(vnet_key)
+        rt = estate.route_tables.get(rt_key) if rt_key else None
+        subnets = self.contexts.get(key, [])
+        notes: list[str] = []
+        dbp = bool(rt and rt.disable_bgp_route_propagation)
+        routes: list[EffectiveRoute] = []
+
+        def add(**kw) -> None:
+            routes.append(EffectiveRoute(disable_bgp_route_propagation=dbp, **kw))
+
+        # Default routes (§1.2, §1.3)
+        own_ranges = vnet.prefixes if vnet is not None else tuple(p for s in subnets for p in s.prefixes)
+        if vnet is None:
+            notes.append("VNet not in the estate: its subnets' prefixes stand in for its address space")
+        for rng in own_ranges:
+            add(source="Default", prefix=rng, prefix_text=str(rng), next_hop_type="VnetLocal", kind="vnet",
+                origin=vnet.id if vnet else None)
+        add(source="Default", prefix=parse_cidr("0.0.0.0/0"), prefix_text="0.0.0.0/0", next_hop_type="Internet",
+            kind="internet")
+        for reserved in RESERVED:
+            if any(rng == reserved or rng.contains(reserved) for rng in own_ranges):
+                continue  # replaced by the VnetLocal route of that range
+            add(source="Default", prefix=reserved, prefix_text=str(reserved), next_hop_type="None", kind="reserved")
+
+        # Peering routes (§1.5)
+        location = (vnet.location if vnet else "").lower()
+        peered_vnets: list[str] = []
+        for p in self.connected_peerings.get(vnet_key, []):
+            remote = estate.vnets.get(p.remote_vnet_id.lower())
+            prefixes = p.remote_prefixes or (remote.prefixes if remote else ())
+            hop = "VNetPeering"
+            if remote is not None and location and remote.location and remote.location.lower() != location:
+                hop = "VNetGlobalPeering"
+            peered_vnets.append(p.remote_vnet_id.lower())
+            for rng in prefixes:
+                add(source="Default", prefix=rng, prefix_text=str(rng), next_hop_type=hop, kind="peering", origin=p.id)
+
+        # Private endpoint /32s of this VNet and directly peered VNets (§3.2)
+        pe_routes: list[PeRoute] = []
+        for vid in [vnet_key, *peered_vnets]:
+            pe_routes.extend(self.pe_routes_by_vnet.get(vid, []))
+        udrs = list(rt.routes) if rt else []
+        udr_map = [(u.prefix, u) for u in udrs if u.prefix is not None]
+        for per in pe_routes:
+            cidr = Cidr(per.ip, 32)
+            route = EffectiveRoute(source="Default", prefix=cidr, prefix_text=str(cidr), next_hop_type="InterfaceEndpoint",
+                                   kind="private-endpoint", origin=per.pe.id, disable_bgp_route_propagation=dbp)
+            reason = invalidation(per, udr_map)
+            if reason:
+                route.state, route.reason = "Invalid", reason
+            routes.append(route)
+
+        # Service endpoints (§1.5): public prefixes of the service, represented by its tag
+        for service in service_endpoints:
+            add(source="Default", prefix=None, prefix_text=service, next_hop_type="VirtualNetworkServiceEndpoint",
+                kind="service-endpoint")
+
+        # Gateway routes (§1.5, §2.5)
+        gateways = self.vnet_gateways.get(vnet_key, [])
+        if gateways and dbp:
+            notes.append("disableBgpRoutePropagation: gateway routes are not propagated to this route table")
+        elif gateways:
+            for gid in gateways:
+                for prefix, origin in self.gateway_prefixes.get(gid.lower(), []):
+                    add(source="VirtualNetworkGateway", prefix=prefix, prefix_text=str(prefix),
+                        next_hop_type="VirtualNetworkGateway", kind="gateway", origin=origin)
+        hub_id = self.hub_of_vnet.get(vnet_key)
+        if hub_id and not dbp:
+            routes.extend(self._vwan_routes(hub_id, vnet_key, dbp))
+        elif hub_id:
+            notes.append("disableBgpRoutePropagation on a Virtual WAN spoke: it learns no hub routes (§2.5)")
+
+        # UDRs
+        for u in udrs:
+            add(source="User", prefix=u.prefix, prefix_text=u.prefix_text, next_hop_type=u.next_hop_type,
+                next_hop_ip=u.next_hop_ip, next_hop_ip_text=u.next_hop_ip_text, kind="udr", origin=u.id, name=u.name)
+
+        select(routes)
+        routes.sort(key=display_order)
+        return RouteTableView(key, vnet.id if vnet else vnet_key, rt.id if rt else None,
+                              [s.id for s in subnets], routes, notes)
+
+    def _vwan_routes(self, hub_id: str, vnet_key: str, dbp: bool) -> list[EffectiveRoute]:
+        """INFERENCE (azure-facts §10.2): what a VWAN spoke learns from its hub."""
+        estate = self.estate
+        hub = estate.virtual_hubs.get(hub_id.lower())
+        out: list[EffectiveRoute] = []
+        intent = next((ri for ri in estate.routing_intents.values() if ri.hub_id.lower() == hub_id.lower()), None)
+        private_hop = internet_hop = None
+        for pol in intent.policies if intent else []:
+            dests = {d.lower() for d in pol.destinations}
+            if "privatetraffic" in dests:
+                private_hop = pol.next_hop
+            if "internet" in dests:
+                internet_hop = pol.next_hop
+
+        def hop_ip(next_hop: str | None) -> tuple[int | None, str | None]:
+            fw = estate.firewalls.get((next_hop or "").lower())
+            if fw is not None and fw.private_ip is not None:
+                return fw.private_ip, fmt_ip(fw.private_ip)
+            return None, None
+
+        def add(prefix: Cidr, next_hop: str | None, origin: str) -> None:
+            ip, text = hop_ip(next_hop)
+            out.append(EffectiveRoute(source="VirtualNetworkGateway", prefix=prefix, prefix_text=str(prefix),
+                                      next_hop_type="VirtualNetworkGateway", next_hop_ip=ip, next_hop_ip_text=text,
+                                      kind="vwan", origin=origin, disable_bgp_route_propagation=dbp))
+
+        if private_hop:
+            for rng in RFC1918:
+                add(rng, private_hop, intent.id)  # type: ignore[union-attr]
+        if internet_hop:
+            add(parse_cidr("0.0.0.0/0"), internet_hop, intent.id)  # type: ignore[union-attr]
+        if hub is not None and hub.prefix is not None:
+            add(hub.prefix, None, hub.id)
+        for other, other_hub in sorted(self.hub_of_vnet.items()):
+            if other == vnet_key or other_hub.lower() != hub_id.lower():
+                continue
+            remote = estate.vnets.get(other)
+            for rng in remote.prefixes if remote else ():
+                add(rng, private_hop, other_hub)
+        return out
+
+
+def context_key(subnet: Subnet) -> tuple[str, str | None, tuple[str, ...]]:
+    return (subnet.vnet_id.lower(), subnet.route_table_id.lower() if subnet.route_table_id else None,
+            tuple(sorted(subnet.service_endpoints)))
+
+
+def invalidation(per: PeRoute, udrs: list[tuple[Cidr, object]]) -> str | None:
+    """R2: why a UDR of the source context invalidates this PE /32, or None."""
+    if per.policies not in ROUTE_TABLE_POLICIES:
+        return None
+    best = None
+    for prefix, udr in udrs:
+        if prefix.plen == 0 or not prefix.contains_ip(per.ip):
+            continue  # 0.0.0.0/0 never invalidates PE routes (§3.5)
+        if per.vnet_range is not None and prefix.plen < per.vnet_range.plen:
+            continue  # wider than the PE VNet range: does not invalidate (§3.5, R2)
+        if per.vnet_range is None:
+            continue
+        if best is None or prefix.plen > best[0].plen:
+            best = (prefix, udr)
+    if best is None:
+        return None
+    prefix, udr = best
+    return (f"invalidated by UDR {getattr(udr, 'name', '')} {prefix}: PE subnet has privateEndpointNetworkPolicies "
+            f"{per.policies} and /{prefix.plen} is no wider than the PE VNet range {per.vnet_range} (azure-facts §3.5, R2)")
+
+
+def select(routes: list[EffectiveRoute]) -> None:
+    """Mark losers Invalid: same-prefix ties (User > BGP > System) and BGP under protected system routes."""
+    by_prefix: dict[Cidr, list[EffectiveRoute]] = {}
+    protected: list[Cidr] = []
+    for r in routes:
+        if r.prefix is None or r.state != "Active":
+            continue
+        by_prefix.setdefault(r.prefix, []).append(r)
+        if r.source == "Default" and r.next_hop_type in PROTECTED_SYSTEM_HOPS:
+            protected.append(r.prefix)
+    for prefix, group in by_prefix.items():
+        if len(group) < 2:
+            continue
+        group.sort(key=lambda r: SOURCE_RANK.get(r.source, 3))
+        best = group[0]
+        if best.source == "VirtualNetworkGateway" and any(
+            g.source == "Default" and g.next_hop_type in PROTECTED_SYSTEM_HOPS for g in group
+        ):
+            best = next(g for g in group if g.source == "Default" and g.next_hop_type in PROTECTED_SYSTEM_HOPS)
+        for r in group:
+            if r is not best:
+                r.state = "Invalid"
+                r.reason = (f"same prefix {prefix} as a {best.source} route, which has precedence "
+                            "(User > BGP > System, azure-facts §2.2)")
+    for r in routes:
+        if r.source == "VirtualNetworkGateway" and r.state == "Active" and r.prefix is not None:
+            cover = next((p for p in protected if p.contains(r.prefix) and p != r.prefix), None)
+            if cover is not None:
+                r.state = "Invalid"
+                r.reason = (f"inside {cover}, a VNet/peering/service-endpoint system route that BGP routes never "
+                            "override, even when more specific (azure-facts §2.3)")
+
+
+def display_order(r: EffectiveRoute) -> tuple:
+    source = SOURCE_RANK.get(r.source, 3)
+    source = {"Default": 0, "VirtualNetworkGateway": 1, "User": 2}.get(r.source, 3)
+    net = r.prefix.net if r.prefix else -1
+    plen = r.prefix.plen if r.prefix else -1
+    return (source, DEFAULT_ORDER.get(r.kind, 6), net, plen, r.prefix_text, r.next_hop_type, r.origin or "")
