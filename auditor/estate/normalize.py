@@ -52,7 +52,7 @@ def type_from_id(rid: str) -> str | None:
 
     Real ARM GETs of child resources (subnets, routes) sometimes omit `type`; the id says it.
     """
-    head, sep, tail = rid.rpartition("/providers/")
+    _head, sep, tail = rid.rpartition("/providers/")
     if not sep:
         return None
     parts = tail.strip("/").split("/")
