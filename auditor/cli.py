@@ -16,12 +16,16 @@ from auditor import __version__
 from auditor.errors import PathauditError
 
 SEVERITY_CHOICES = ["high", "medium", "low", "info", "never"]
+# auditor.report.outputs.FORMATS (kept literal here so --help imports no renderer)
+REPORT_FORMATS = ["table", "json", "sarif", "junit", "markdown", "csv", "html"]
 MAX_PROBLEM_LINES = 20
 
 EPILOG_AUDIT = """\b
 Examples:
   pathaudit audit                                  # the bundled demo estate
   pathaudit audit estate/ --format json --out findings.json
+  pathaudit audit estate/ --format json --format sarif --format html --out reports/
+  pathaudit audit estate/ --bundle evidence.zip --baseline last-week.json
   pathaudit audit vnets.json nics.json.gz --fail-on medium
   az graph query -q "Resources | where type =~ 'microsoft.network/virtualnetworks'" \\
       --first 1000 -o json > vnets.json && pathaudit audit vnets.json
@@ -55,17 +59,23 @@ def cli() -> None:
 
 @cli.command(epilog=EPILOG_AUDIT)
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="Output format.")
-@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), help="Write the output to FILE.")
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), multiple=True, default=["table"],
+              show_default=True, help="Output format (repeatable; several need --out DIR).")
+@click.option("--out", "out", type=click.Path(path_type=Path),
+              help="Write to FILE (one format) or DIR/findings.<ext> (several formats, or an existing DIR).")
+@click.option("--bundle", "bundle", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write an evidence bundle (zip: findings, HTML, SARIF, inputs, rules, MANIFEST).")
+@click.option("--baseline", "baseline_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Older findings JSON: mark findings new/unchanged, list resolved ones; only new ones fail.")
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="high", show_default=True,
               help="Exit 1 when a finding at or above this severity is active.")
 @click.option("--allow-incomplete", is_flag=True, help="Exit 0/1 even when some input could not be assessed.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Config file (default: ./pathaudit.toml or [tool.pathaudit] in ./pyproject.toml).")
 @click.option("--rule", "rules", multiple=True, metavar="ID", help="Only evaluate these rule ids (repeatable).")
-def audit(inputs: tuple[Path, ...], fmt: str, out: Path | None, fail_on: str, allow_incomplete: bool,
-          config_path: Path | None, rules: tuple[str, ...]) -> None:
+def audit(inputs: tuple[Path, ...], fmt: tuple[str, ...], out: Path | None, bundle: Path | None,
+          baseline_path: Path | None, fail_on: str, allow_incomplete: bool, config_path: Path | None,
+          rules: tuple[str, ...]) -> None:
     """Audit exported estate files or directories (*.json, *.json.gz). No INPUT: the bundled demo estate."""
     from auditor.audit import demo_dir, run_audit
     from auditor.config import load_config
@@ -79,33 +89,49 @@ def audit(inputs: tuple[Path, ...], fmt: str, out: Path | None, fail_on: str, al
             display[f] = f"bundled:demo-contoso/{f.relative_to(demo).as_posix()}"
         err(f"pathaudit: no INPUT given: auditing the bundled demo estate ({demo})")
     config = load_config(config_path)
-    result = run_audit(paths, config, display, set(rules) if rules else None)
+    baseline = None
+    if baseline_path is not None:
+        from auditor.suppress import load_document
+
+        baseline = load_document(baseline_path)
+    result = run_audit(paths, config, display, set(rules) if rules else None, baseline=baseline)
     report_problems(result.problems)
+    report_annotations(result.warnings, result.baseline)
     document = result.document()
-    render(document, fmt, out)
+    render(document, fmt, out, catalog=result.catalog, assessed=result.assessed)
+    if bundle is not None:
+        from auditor.report.bundle import command_line, write_audit_bundle
+
+        write_audit_bundle(bundle, document, result.catalog, paths, display,
+                           command_line("audit", click.get_current_context().params))
     code = result.exit_code(fail_on, allow_incomplete)
     if code == 3:
         err("pathaudit: coverage incomplete: exit 3 (use --allow-incomplete to accept partial coverage)")
     sys.exit(code)
 
 
-def render(document: dict, fmt: str, out: Path | None) -> None:
-    from auditor.report.json_doc import dumps
-    from auditor.report.table import render_table
+def report_annotations(warnings: list, baseline: dict | None) -> None:
+    """Expired suppressions and the baseline comparison, on stderr (also in the document)."""
+    for w in warnings:
+        err(f"pathaudit: warning: {w.message}")
+    if baseline is not None:
+        from auditor.suppress import baseline_lines
 
-    if fmt == "json":
-        data = dumps(document)
-        if out:
-            out.write_bytes(data)
-        else:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-        return
-    if out:
-        with out.open("w", encoding="utf-8") as fh:
-            render_table(document, fh)
-    else:
-        render_table(document)
+        for line in baseline_lines(baseline):
+            err(f"pathaudit: {line}")
+
+
+def render(document: dict, fmt: str | tuple[str, ...] | list[str], out: Path | None, *, catalog: dict | None = None,
+           assessed: dict | None = None) -> None:
+    """Write `document` in one or more formats (auditor.report.outputs); `catalog` defaults to the bundled one."""
+    from auditor.report.outputs import ReportContext, write_reports
+
+    if catalog is None:
+        from auditor.catalog import load_catalog
+
+        catalog = load_catalog()
+    formats = [fmt] if isinstance(fmt, str) else list(fmt)
+    write_reports(ReportContext.for_document(document, catalog, assessed), formats, out)
 
 
 @cli.group(invoke_without_command=True)
@@ -168,6 +194,73 @@ def routes(inputs: tuple[Path, ...], subnet_spec: str, ip: str | None, compare_f
         click.echo(render_routes(ans), nl=False)
     if ans.differences and any(d.kind != "note" for d in ans.differences):
         sys.exit(1)
+
+
+# --- report stage (issue #7): re-render, compare, verify ------------------------------------------
+
+@cli.command("report")
+@click.argument("findings", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), multiple=True, default=["table"],
+              show_default=True, help="Output format (repeatable; several need --out DIR).")
+@click.option("--out", "out", type=click.Path(path_type=Path),
+              help="Write to FILE (one format) or DIR/findings.<ext> (several formats, or an existing DIR).")
+@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="high", show_default=True,
+              help="Exit 1 when a finding at or above this severity is active.")
+@click.option("--allow-incomplete", is_flag=True, help="Exit 0/1 even when the document says coverage is incomplete.")
+def report_cmd(findings: Path, fmt: tuple[str, ...], out: Path | None, fail_on: str, allow_incomplete: bool) -> None:
+    """Re-render a saved findings document (pathaudit/findings@1) without re-auditing.
+
+    SARIF locations are found by reading the input files the document lists, when they still exist.
+    JUnit lists failing resources plus one passing case per rule (the estate is not re-read).
+    """
+    from auditor.report.outputs import document_exit_code
+    from auditor.suppress import load_document
+
+    document = load_document(findings)
+    render(document, fmt, out)
+    sys.exit(document_exit_code(document, fail_on, allow_incomplete))
+
+
+@cli.command("diff")
+@click.argument("old", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="high", show_default=True,
+              help="Exit 1 when a NEW finding at or above this severity is active.")
+def diff_cmd(old: Path, new: Path, fmt: str, fail_on: str) -> None:
+    """Compare two findings documents by fingerprint: new, unchanged and resolved findings."""
+    from auditor.report.diff import diff_exit_code, diff_json, diff_text
+    from auditor.suppress import load_document
+
+    old_doc, new_doc = load_document(old), load_document(new)
+    if fmt == "json":
+        data, comparison = diff_json(old_doc, new_doc)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        text, comparison = diff_text(old_doc, new_doc)
+        click.echo(text, nl=False)
+    sys.exit(diff_exit_code(comparison, fail_on))
+
+
+@cli.command("verify-bundle")
+@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False))
+def verify_bundle_cmd(bundle: Path) -> None:
+    """Check an evidence bundle against its MANIFEST.json: exit 0 intact, 1 tampered (files named), 2 unreadable."""
+    from auditor.report.bundle import BundleUnreadable, verify_bundle
+
+    try:
+        result = verify_bundle(bundle)
+    except BundleUnreadable as exc:
+        err(f"pathaudit: error: {exc}")
+        sys.exit(2)
+    for line in result.lines():
+        click.echo(line)
+    if result.intact:
+        click.echo(f"bundle intact: {result.files} files match MANIFEST.json (manifest sha256 {result.manifest_sha256})")
+        sys.exit(0)
+    err(f"pathaudit: bundle TAMPERED: {len(result.lines())} problem(s) (manifest sha256 {result.manifest_sha256})")
+    sys.exit(1)
 
 
 def main() -> None:

@@ -226,14 +226,16 @@ def p_peering(ctx: Ctx, rec: dict[str, Any]) -> None:
 def parse_route(ctx: Ctx, rid: str, name: str, props: dict[str, Any], field: str) -> Route | None:
     text = props.get("addressPrefix")
     if not isinstance(text, str) or not text:
-        ctx.ignore(f"{field}.addressPrefix", "route has no addressPrefix")
-        return None
+        # the route is dropped, so it is a skipped resource, not an ignored value
+        raise FieldError(f"{field}.addressPrefix", f"route {name!r} has no addressPrefix")
     prefix: Cidr | None = None
     if any(c.isdigit() for c in text.split("/")[0][:1]) or "/" in text or ":" in text:
         try:
             prefix = parse_cidr(text)
         except PrefixError as exc:
-            ctx.ignore(f"{field}.addressPrefix", f"route {name!r}: {exc.problem}")
+            if not exc.ipv6:
+                raise FieldError(f"{field}.addressPrefix", f"route {name!r}: {exc.problem}") from None
+            ctx.ignore(f"{field}.addressPrefix", f"route {name!r}: {exc.problem}")   # IPv6: not modelled
             return None
     hop_ip, hop_text = None, None
     hop = props.get("nextHopIpAddress")
@@ -597,6 +599,11 @@ def p_apim(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
     sku = rec.get("sku") or {}
     vnet_conf = props.get("virtualNetworkConfiguration") or {}
+    # Premium multi-region: each additionalLocations[] entry is a gateway with its own public IPs
+    extra_public: list[str] = []
+    for loc in props.get("additionalLocations") or []:
+        if isinstance(loc, dict):
+            extra_public += str_list(loc.get("publicIPAddresses"))
     ctx.estate.apims[rec["id"].lower()] = ApiManagement(
         id=rec["id"],
         name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
@@ -604,7 +611,7 @@ def p_apim(ctx: Ctx, rec: dict[str, Any]) -> None:
         vnet_type=enums.canon_enum(props.get("virtualNetworkType"), enums.VNET_TYPES, "None") or "None",
         subnet_id=ref(vnet_conf.get("subnetResourceId")) if isinstance(vnet_conf, dict) else None,
         private_ips=str_list(props.get("privateIPAddresses")),
-        public_ips=str_list(props.get("publicIPAddresses")),
+        public_ips=(*str_list(props.get("publicIPAddresses")), *extra_public),
         outbound_public_ips=str_list(props.get("outboundPublicIPAddresses")),
         public_network_access=props.get("publicNetworkAccess"),
     )

@@ -21,13 +21,25 @@ TOP_LEVEL = frozenset(
 )
 # Envelope keys kept in the canonical record (the rest are Resource Graph / CLI bookkeeping).
 KEPT = ("name", "location", "kind", "sku", "tags", "zones", "identity", "plan", "extendedLocation", "managedBy")
-# Child collections whose elements are full sub-resources (az CLI flattens them too).
+# Child collections whose elements are full sub-resources with a `properties` wrapper in ARM (az CLI
+# flattens them too). Not `routingPolicies`: ARM writes those without a wrapper.
 CHILD_LISTS = frozenset(
     {
         "subnets", "virtualNetworkPeerings", "routes", "securityRules", "defaultSecurityRules",
         "ipConfigurations", "privateLinkServiceConnections", "manualPrivateLinkServiceConnections",
         "privateEndpointConnections", "frontendIPConfigurations", "backendAddressPools",
-        "loadBalancingRules", "inboundNatRules", "routingPolicies",
+        "loadBalancingRules", "inboundNatRules", "probes", "outboundRules", "inboundNatPools",
+        "delegations", "serviceAssociationLinks", "resourceNavigationLinks",
+        # VM / VMSS-VM networkProfile.networkInterfaces[]: {id, properties: {primary, deleteOption}}
+        "networkInterfaces",
+        "applicationRuleCollections", "natRuleCollections", "networkRuleCollections",
+    }
+)
+# Types whose ARM document carries `sku` under `properties`, where az CLI prints it at the top.
+PROPERTY_SKU_TYPES = frozenset(
+    {
+        "microsoft.network/azurefirewalls", "microsoft.network/firewallpolicies",
+        "microsoft.network/virtualhubs", "microsoft.network/virtualnetworkgateways",
     }
 )
 REFERENCE_KEYS = frozenset({"id", "resourceGroup", "name", "type", "etag"})
@@ -68,8 +80,9 @@ def is_flattened(obj: dict[str, Any]) -> bool:
 def unflatten(obj: dict[str, Any]) -> dict[str, Any]:
     """az CLI shape -> ARM shape: non-envelope keys move under `properties`, recursively for children.
 
-    az CLI prints unset properties as null and adds `resourceGroup` to every reference; both are
-    dropped so the result equals the ARM document the CLI was printing.
+    az CLI prints unset properties as null and adds `resourceGroup` to every object with an `id`;
+    both are dropped so the result equals the ARM document the CLI was printing (`etag` stays: ARM
+    has it on nested children too).
     """
     out: dict[str, Any] = {}
     props: dict[str, Any] = {}
@@ -77,10 +90,12 @@ def unflatten(obj: dict[str, Any]) -> dict[str, Any]:
         if value is None:
             continue
         if key in TOP_LEVEL:
-            if key not in ("resourceGroup", "etag"):
+            if key != "resourceGroup":
                 out[key] = strip_cli(value)
         else:
             props[key] = strip_cli(value, key)
+    if "sku" in out and "sku" not in props and str(obj.get("type") or "").lower() in PROPERTY_SKU_TYPES:
+        props["sku"] = out.pop("sku")
     out["properties"] = props
     return out
 
@@ -91,7 +106,8 @@ def strip_cli(value: Any, key: str | None = None) -> Any:
             return unflatten(value)
         if "id" in value and set(value) <= REFERENCE_KEYS:
             return {"id": value["id"]}
-        return {k: strip_cli(v, k) for k, v in value.items() if v is not None}
+        return {k: strip_cli(v, k) for k, v in value.items()
+                if v is not None and not (k == "resourceGroup" and "id" in value)}
     if isinstance(value, list):
         if key in CHILD_LISTS:
             return [unflatten(v) if isinstance(v, dict) and is_flattened(v) else strip_cli(v) for v in value]

@@ -15,20 +15,26 @@ def short_name(resource_id: str) -> str:
 def render_table(document: dict[str, Any], out: TextIO | None = None) -> None:
     from rich.console import Console  # lazy: rich costs ~100 ms to import
     from rich.table import Table
+    from rich.text import Text
 
     out = out or sys.stdout
     tty = out.isatty()
     console = Console(file=out, force_terminal=tty, no_color=not tty, width=None if tty else 160,
                       highlight=False, soft_wrap=False)
     findings = document["findings"]
+    baseline = document.get("baseline")
     table = Table(show_lines=False, header_style="bold", expand=False)
-    for col in ("severity", "rule", "status", "resource", "message"):
+    for col in ("severity", "rule", "status", "resource", "message", *(("baseline",) if baseline is not None else ())):
         table.add_column(col, overflow="fold")
     for f in findings:
         sev = f["severity"] if f.get("suppression") is None else f"{f['severity']} (suppressed)"
         style = SEVERITY_STYLE.get(f["severity"], "") if tty else ""
-        table.add_row(f"[{style}]{sev}[/]" if style else sev, f["rule_id"], f["status"], short_name(f["resource_id"]),
-                      f["message"])
+        # estate strings are data, never rich markup
+        cells = [Text(sev, style=style), Text(f["rule_id"]), Text(f["status"]), Text(short_name(f["resource_id"])),
+                 Text(f["message"])]
+        if baseline is not None:
+            cells.append(Text(f.get("baseline") or ""))
+        table.add_row(*cells)
     if findings:
         console.print(table)
     summary = document["summary"]
@@ -40,6 +46,13 @@ def render_table(document: dict[str, Any], out: TextIO | None = None) -> None:
     if coverage["not_assessed"]:
         names = ", ".join(sorted({n["rule_id"] for n in coverage["not_assessed"]}))
         console.print(f"Not assessed: {names} (see --format json for reasons).", markup=False)
+    for w in document.get("warnings") or []:
+        console.print(f"Warning: {w['message']}", markup=False)
+    if baseline is not None:
+        from auditor.suppress import baseline_lines
+
+        for line in baseline_lines(baseline):
+            console.print(line[0].upper() + line[1:], markup=False)
     if not coverage["complete"]:
         console.print(f"Coverage INCOMPLETE: {len(coverage['skipped'])} item(s) skipped; this is not a clean bill of "
                       "health.", markup=False, style="bold" if tty else None)

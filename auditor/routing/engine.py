@@ -323,13 +323,22 @@ def select(routes: list[EffectiveRoute]) -> None:
             continue
         group.sort(key=lambda r: SOURCE_RANK.get(r.source, 3))
         best = group[0]
-        if best.source == "VirtualNetworkGateway" and any(
-            g.source == "Default" and g.next_hop_type in PROTECTED_SYSTEM_HOPS for g in group
-        ):
-            best = next(g for g in group if g.source == "Default" and g.next_hop_type in PROTECTED_SYSTEM_HOPS)
+        system = next((g for g in group if g.source == "Default" and g.next_hop_type in PROTECTED_SYSTEM_HOPS), None)
+        if best.source != "User" and system is not None:
+            # BGP never beats VNet/peering routes (§2.3); a reserved-range None route gives way to the
+            # VNet/peering route of the same prefix instead of winning by list order (§1.3, §1.5)
+            best = system
         for r in group:
-            if r is not best:
-                r.state = "Invalid"
+            if r is best:
+                continue
+            r.state = "Invalid"
+            if best is system and r.source == "Default":
+                r.reason = (f"same prefix {prefix} as the {best.next_hop_type} route: a range in use by a VNet or a "
+                            "peered VNet replaces the reserved-range route (azure-facts §1.3, §1.5)")
+            elif best is system:
+                r.reason = (f"same prefix {prefix} as the {best.next_hop_type} system route, which BGP routes never "
+                            "override (azure-facts §2.3)")
+            else:
                 r.reason = (f"same prefix {prefix} as a {best.source} route, which has precedence "
                             "(User > BGP > System, azure-facts §2.2)")
     for r in routes:

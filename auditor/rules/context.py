@@ -16,7 +16,7 @@ from auditor.estate.model import Estate
 from auditor.findings import Evidence, Finding
 
 if TYPE_CHECKING:
-    pass
+    from auditor.paths.analysis import FlowAnalysis
 
 
 @dataclass
@@ -25,6 +25,13 @@ class AuditContext:
     config: Config
     catalog: dict[str, Rule]
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def flows(self) -> FlowAnalysis:
+        """Forward and return walks for every (route context x private endpoint); computed once."""
+        from auditor.paths.analysis import FlowAnalysis
+
+        return FlowAnalysis(self.estate, self.config)
 
     @cached_property
     def gateway_subnet_ids(self) -> set[str]:

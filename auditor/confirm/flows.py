@@ -1,0 +1,250 @@
+"""What to look for per finding: the flow's endpoints, the appliance it should cross, SNAT addresses.
+
+A finding with a `flow` (contracts §2) becomes a `FlowTarget`. Evidence sources (captures, flow-trace
+exports, Log Analytics) are scanned once for the union of all targets (`TargetSet`) and then
+attributed to each target here, so a 50-finding document does not mean 50 passes over a capture.
+
+Direction vocabulary used throughout `auditor.confirm`:
+- forward: client -> private endpoint (source IP in the flow's source prefixes, or a SNAT address of
+  the appliance; destination = `destination_ip`, destination port = `port`);
+- reverse: private endpoint -> client (the replies: SYN-ACK, RST, data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.ipnet import Cidr, PrefixError, fmt_ip, mask, parse_cidr, parse_ip
+
+# Hop kinds that keep connection state (contracts §2 `forward[].kind`). Unknown kinds that look like
+# an appliance are accepted too, so a new kind name from the path engine is not silently ignored.
+APPLIANCE_KINDS = {"nva", "azure-firewall", "firewall", "virtual-appliance", "hub-nva", "network-virtual-appliance"}
+
+# Azure Firewall SNATs to its instance IPs inside AzureFirewallSubnet, not to the frontend private IP
+# the routes point at. The subnet must be at least a /26; the /26 around the frontend IP is the
+# best guess available from a findings document (azure-facts §5.1 forced tunnelling note).
+AZFW_SNAT_PLEN = 26
+
+# Expectations: which direction the configuration says crosses the appliance.
+FORWARD_ONLY = "forward-only"     # NET001: forward via appliance, return bypasses it
+RETURN_ONLY = "return-only"       # NET008: forward bypasses the hub appliance, return crosses it
+BOTH = "both"                     # appliance on both paths (a symmetric flow: nothing to confirm)
+BYPASS = "bypass"                 # no appliance on either path (e.g. NET005)
+
+
+def is_appliance_kind(kind: object) -> bool:
+    k = str(kind or "").lower()
+    return k in APPLIANCE_KINDS or "firewall" in k or "nva" in k or "appliance" in k
+
+
+def is_azure_firewall_kind(kind: object) -> bool:
+    k = str(kind or "").lower()
+    return "firewall" in k
+
+
+@dataclass(frozen=True, slots=True)
+class Appliance:
+    hop: str
+    kind: str
+    id: str | None
+    ip: str | None
+    side: str  # forward | return | both
+
+    @property
+    def is_azure_firewall(self) -> bool:
+        return is_azure_firewall_kind(self.kind)
+
+    def label(self) -> str:
+        name = self.hop or (self.id or "").rsplit("/", 1)[-1] or "appliance"
+        return f"{self.kind} {name}" + (f" ({self.ip})" if self.ip else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"hop": self.hop, "kind": self.kind, "id": self.id, "ip": self.ip, "side": self.side}
+
+
+@dataclass(slots=True)
+class FlowTarget:
+    """One finding's flow, parsed for matching."""
+
+    index: int                       # position of the finding in the document
+    rule_id: str
+    fingerprint: str
+    source_prefixes: list[Cidr]
+    destination: Cidr                # usually the PE /32
+    port: int | None                 # None: any port
+    appliances: list[Appliance]
+    expectation: str
+    snat_ranges: list[Cidr] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def destination_text(self) -> str:
+        d = self.destination
+        return fmt_ip(d.net) if d.plen == 32 else str(d)
+
+    @property
+    def endpoint_text(self) -> str:
+        return f"{self.destination_text}:{self.port if self.port is not None else '*'}"
+
+    @property
+    def azure_firewalls(self) -> list[Appliance]:
+        return [a for a in self.appliances if a.is_azure_firewall]
+
+    def client_role(self, ip: int) -> str | None:
+        """'source' for the flow's clients, 'snat' for the appliance's own/SNAT addresses, else None."""
+        for c in self.source_prefixes:
+            if (ip & mask(c.plen)) == c.net:
+                return "source"
+        for c in self.snat_ranges:
+            if (ip & mask(c.plen)) == c.net:
+                return "snat"
+        return None
+
+    def matches_pe(self, ip: int, port: int) -> bool:
+        d = self.destination
+        return (ip & mask(d.plen)) == d.net and (self.port is None or port == self.port)
+
+    def bpf(self) -> str:
+        """A capture filter that selects this flow's packets (for the evidence `path`)."""
+        host = f"net {self.destination}" if self.destination.plen != 32 else f"host {self.destination_text}"
+        return f"tcp and {host}" + (f" and port {self.port}" if self.port is not None else "")
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "source_prefixes": [str(c) for c in self.source_prefixes],
+            "destination": self.endpoint_text,
+            "appliances": [a.to_dict() for a in self.appliances],
+            "expectation": self.expectation,
+        }
+
+
+def _appliances(flow: dict[str, Any]) -> list[Appliance]:
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    sides: dict[tuple[str, str], set[str]] = {}
+    for side in ("forward", "return"):
+        for hop in flow.get(side) or []:
+            if not isinstance(hop, dict) or not is_appliance_kind(hop.get("kind")):
+                continue
+            key = (str(hop.get("id") or "").lower(), str(hop.get("ip") or ""))
+            found.setdefault(key, hop)
+            sides.setdefault(key, set()).add(side)
+    out = []
+    for key, hop in found.items():
+        s = sides[key]
+        side = "both" if len(s) == 2 else next(iter(s))
+        out.append(Appliance(hop=str(hop.get("hop") or ""), kind=str(hop.get("kind") or ""),
+                             id=hop.get("id"), ip=hop.get("ip"), side=side))
+    return out
+
+
+def _expectation(appliances: list[Appliance]) -> str:
+    if not appliances:
+        return BYPASS
+    sides = {a.side for a in appliances}
+    if sides == {"forward"}:
+        return FORWARD_ONLY
+    if sides == {"return"}:
+        return RETURN_ONLY
+    if "forward" in sides:
+        return FORWARD_ONLY  # one appliance only forward, another on both: the forward-only one decides
+    if "return" in sides:
+        return RETURN_ONLY
+    return BOTH
+
+
+def target_from_finding(index: int, finding: dict[str, Any]) -> FlowTarget | None:
+    """Parse one finding's flow; None when it has no flow. Bad values become `problems`, not errors."""
+    flow = finding.get("flow")
+    if not isinstance(flow, dict):
+        return None
+    problems: list[str] = []
+    prefixes: list[Cidr] = []
+    for text in flow.get("source_prefixes") or []:
+        try:
+            prefixes.append(parse_cidr(text))
+        except PrefixError as exc:
+            problems.append(f"flow.source_prefixes: {exc.problem}")
+    try:
+        destination = parse_cidr(flow.get("destination_ip"))
+    except PrefixError as exc:
+        problems.append(f"flow.destination_ip: {exc.problem}")
+        destination = Cidr(0, 32)
+    port = flow.get("port")
+    if port is not None and not (isinstance(port, int) and 0 < port < 65536):
+        problems.append(f"flow.port: {port!r} is not a TCP port; matching any port")
+        port = None
+    appliances = _appliances(flow)
+    snat: list[Cidr] = []
+    for a in appliances:
+        if not a.ip:
+            continue
+        try:
+            ip = parse_ip(a.ip)
+        except PrefixError as exc:
+            problems.append(f"appliance {a.hop}: {exc.problem}")
+            continue
+        plen = AZFW_SNAT_PLEN if a.is_azure_firewall else 32
+        c = Cidr(ip & mask(plen), plen)
+        if c not in snat:
+            snat.append(c)
+    return FlowTarget(
+        index=index,
+        rule_id=str(finding.get("rule_id", "")),
+        fingerprint=str(finding.get("fingerprint", "")),
+        source_prefixes=prefixes,
+        destination=destination,
+        port=port,
+        appliances=appliances,
+        expectation=_expectation(appliances),
+        snat_ranges=snat,
+        problems=problems,
+    )
+
+
+def targets_from_document(doc: dict[str, Any]) -> list[FlowTarget]:
+    out = []
+    for i, f in enumerate(doc.get("findings") or []):
+        if isinstance(f, dict):
+            t = target_from_finding(i, f)
+            if t is not None and not any(p.startswith("flow.destination_ip") for p in t.problems):
+                out.append(t)
+    return out
+
+
+@dataclass(slots=True)
+class TargetSet:
+    """The union of all targets, as one scan of an evidence source needs it."""
+
+    pe_hosts: set[int]               # /32 destinations
+    pe_ranges: list[Cidr]            # wider destinations (subnet-level flows)
+    ports: set[int] | None           # None: some target accepts any port
+    client_ranges: list[Cidr]        # source prefixes + SNAT ranges of all targets
+
+    @classmethod
+    def of(cls, targets: list[FlowTarget]) -> TargetSet:
+        hosts: set[int] = set()
+        ranges: list[Cidr] = []
+        ports: set[int] | None = set()
+        clients: list[Cidr] = []
+        for t in targets:
+            if t.destination.plen == 32:
+                hosts.add(t.destination.net)
+            elif t.destination not in ranges:
+                ranges.append(t.destination)
+            if t.port is None:
+                ports = None
+            elif ports is not None:
+                ports.add(t.port)
+            for c in (*t.source_prefixes, *t.snat_ranges):
+                if c not in clients:
+                    clients.append(c)
+        return cls(hosts, ranges, ports, clients)
+
+    def pe_texts(self) -> list[str]:
+        return [f"{fmt_ip(h)}/32" for h in sorted(self.pe_hosts)] + [str(c) for c in self.pe_ranges]
+
+    def is_pe(self, ip: int) -> bool:
+        if ip in self.pe_hosts:
+            return True
+        return any((ip & mask(c.plen)) == c.net for c in self.pe_ranges)

@@ -1,0 +1,266 @@
+"""What sits behind a `VirtualAppliance` next hop, and whether it SNATs traffic to private endpoints.
+
+- Azure Firewall: network rules do not SNAT destinations inside its private ranges (default IANA
+  RFC 1918 + RFC 6598); `255.255.255.255/32` means always SNAT, `0.0.0.0/0` never; a policy's
+  `snat.privateRanges` replaces the classic `Network.SNAT.PrivateRanges`; application rules always
+  SNAT (azure-facts §5.1-5.3, learn.microsoft.com/azure/firewall/snat-private-range).
+- VM-based NVA (NIC with IP forwarding): replies return through it only with SNAT (declared in the
+  config file, since ARM cannot show it) or a valid `disableSnatOnPL=true` tag on its NIC; for a
+  scale set the documented placement is ambiguous (VMSS or instance), so such a tag counts with
+  lower confidence (azure-facts §4.1, §4.5, learn.microsoft.com/azure/private-link/private-link-disable-snat).
+- A next-hop IP owned by nobody, or by a NIC without IP forwarding, drops the traffic (§2.6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from auditor.config import Config
+from auditor.estate.model import Estate, Firewall, NetworkInterface
+from auditor.ipnet import RFC1918, RFC6598, Cidr, PrefixError, fmt_ip, parse_cidr
+
+TAG_KEY = "disableSnatOnPL"
+IANA_DEFAULT = (*RFC1918, RFC6598)
+
+
+@dataclass(frozen=True, slots=True)
+class TagFinding:
+    """Where a disableSnatOnPL-like tag was found and why it does or does not count."""
+
+    resource_id: str
+    key: str
+    value: object
+    effective: bool
+    problem: str | None      # why it is not effective (None when effective)
+    ambiguous: bool = False  # VMSS placement: counts, with lower confidence
+
+
+@dataclass(slots=True)
+class Appliance:
+    kind: str                        # nva | azure-firewall
+    id: str                          # NIC id (VM NVA), firewall id, or LB id (ILB in front of NVAs)
+    name: str
+    ip: int
+    subnet_id: str | None
+    nic_ids: list[str] = field(default_factory=list)   # the NVA NICs (one, or an ILB's backends)
+    hub_id: str | None = None
+    snat_declared: bool = False
+    tags: list[TagFinding] = field(default_factory=list)
+    firewall: Firewall | None = None
+
+    @property
+    def ip_text(self) -> str:
+        return fmt_ip(self.ip)
+
+    @property
+    def valid_tag(self) -> TagFinding | None:
+        return next((t for t in self.tags if t.effective), None)
+
+    @property
+    def primary_resource(self) -> str:
+        """Where the disableSnatOnPL fix belongs: the NIC, or the scale set for a VMSS NVA."""
+        ambiguous = next((t for t in self.tags if t.ambiguous), None)
+        return ambiguous.resource_id if ambiguous else self.id
+
+
+@dataclass(frozen=True, slots=True)
+class Blackhole:
+    ip: int
+    reason: str
+    owner_id: str | None = None
+
+
+def firewall_private_ranges(estate: Estate, fw: Firewall) -> tuple[list[str], str]:
+    """The effective SNAT private-range list of a firewall and where it came from."""
+    if fw.policy_id:
+        policy = estate.firewall_policies.get(fw.policy_id.lower())
+        if policy is not None and policy.snat_private_ranges is not None:
+            return list(policy.snat_private_ranges), f"{policy.id} properties.snat.privateRanges"
+        if policy is None:
+            return ["IANAPrivateRanges"], f"default (policy {fw.policy_id} not in the estate)"
+        return ["IANAPrivateRanges"], f"default ({policy.id} sets no snat.privateRanges)"
+    classic = fw.additional_properties.get("Network.SNAT.PrivateRanges")
+    if isinstance(classic, str) and classic.strip():
+        return [p.strip() for p in classic.split(",") if p.strip()], \
+            f"{fw.id} properties.additionalProperties.Network.SNAT.PrivateRanges"
+    return ["IANAPrivateRanges"], "default (IANA RFC 1918 + RFC 6598)"
+
+
+def firewall_snats(estate: Estate, fw: Firewall, destination: int) -> tuple[bool, str]:
+    """Does a network rule of this firewall SNAT traffic to `destination`? (and why)"""
+    ranges, origin = firewall_private_ranges(estate, fw)
+    cidrs: list[Cidr] = []
+    for text in ranges:
+        if text.lower() == "ianaprivateranges":
+            cidrs.extend(IANA_DEFAULT)
+            continue
+        try:
+            cidrs.append(parse_cidr(text))
+        except PrefixError:
+            continue
+    if any(c.plen == 32 and c.net == 0xFFFFFFFF for c in cidrs):
+        return True, f"private ranges {ranges} include 255.255.255.255/32: always SNAT ({origin})"
+    inside = [c for c in cidrs if c.contains_ip(destination)]
+    if inside:
+        return False, (f"{fmt_ip(destination)} is inside the no-SNAT private range {inside[0]} of {ranges} ({origin}); "
+                       "network rules do not SNAT it")
+    return True, f"{fmt_ip(destination)} is outside the private ranges {ranges} ({origin}): SNAT applies"
+
+
+def tag_findings(estate: Estate, nic: NetworkInterface) -> list[TagFinding]:
+    """Every disableSnatOnPL-like tag around an NVA NIC: NIC, VM, scale set, scale-set instance."""
+    out: list[TagFinding] = []
+    places: list[tuple[str, dict, str]] = [(nic.id, nic.tags, "nic")]
+    vm = estate.vms.get((nic.vm_id or "").lower())
+    if vm is not None:
+        places.append((vm.id, vm.tags, "vm"))
+        if vm.vmss_id:
+            vmss = estate.scale_sets.get(vm.vmss_id.lower())
+            if vmss is not None:
+                places.append((vmss.id, vmss.tags, "vmss"))
+    inst = estate.scale_set_instances.get((nic.vmss_vm_id or nic.vm_id or "").lower())
+    if inst is not None:
+        places.append((inst.id, inst.tags, "vmss-instance"))
+        vmss = estate.scale_sets.get(inst.vmss_id.lower())
+        if vmss is not None:
+            places.append((vmss.id, vmss.tags, "vmss"))
+    seen: set[str] = set()
+    for rid, tags, where in places:
+        if rid.lower() in seen:
+            continue
+        seen.add(rid.lower())
+        for key, value in sorted(tags.items()):
+            if key.lower() != TAG_KEY.lower():
+                continue
+            problems = []
+            if key != TAG_KEY:
+                problems.append(f"key {key!r} is not {TAG_KEY!r} (tags are case-sensitive)")
+            if value != "true":
+                problems.append(f"value {value!r} is not exactly 'true' (case-sensitive)")
+            ambiguous = where in ("vmss", "vmss-instance")
+            if where == "vm":
+                problems.append("the tag is on the VM, not on the NVA's network interface")
+            out.append(TagFinding(rid, key, value, not problems, "; ".join(problems) or None,
+                                  ambiguous and not problems))
+    return out
+
+
+@dataclass
+class ApplianceIndex:
+    estate: Estate
+    config: Config
+    _cache: dict[int, Appliance | Blackhole] = field(default_factory=dict)
+
+    def resolve(self, ip: int) -> Appliance | Blackhole:
+        hit = self._cache.get(ip)
+        if hit is None:
+            hit = self._cache[ip] = self._resolve(ip)
+        return hit
+
+    def _resolve(self, ip: int) -> Appliance | Blackhole:
+        estate = self.estate
+        owners = estate.owners_of(ip)
+        if not owners:
+            return Blackhole(ip, f"no NIC, firewall or load balancer frontend in the estate owns {fmt_ip(ip)}")
+        owner = owners[0]
+        if owner.kind == "azure-firewall":
+            fw = estate.firewalls[owner.id.lower()]
+            return Appliance("azure-firewall", fw.id, fw.name, ip, fw.subnet_id, hub_id=fw.hub_id, firewall=fw,
+                             tags=self._firewall_tags(fw))
+        if owner.kind == "nic":
+            nic = estate.nics[owner.id.lower()]
+            if not nic.ip_forwarding:
+                return Blackhole(ip, f"{fmt_ip(ip)} belongs to NIC {nic.name}, which has enableIPForwarding off: it "
+                                     "drops traffic not addressed to itself", nic.id)
+            vm = estate.vms.get((nic.vm_id or "").lower())
+            return self._nva([nic], nic.id, vm.name if vm is not None else nic.name, ip, owner.subnet_id)
+        if owner.kind == "lb-frontend":
+            lb = estate.load_balancers[owner.id.lower()]
+            pools = {p.lower() for p in lb.backend_pool_ids}
+            backends = [n for n in estate.nics.values()
+                        if any(pid.lower() in pools for c in n.ip_configs for pid in c.lb_backend_pool_ids)]
+            backends.sort(key=lambda n: n.id.lower())
+            if not backends:
+                return Blackhole(ip, f"{fmt_ip(ip)} is a frontend of load balancer {lb.name} with no NVA backends in "
+                                     "the estate", lb.id)
+            if not all(n.ip_forwarding for n in backends):
+                return Blackhole(ip, f"backends of load balancer {lb.name} lack enableIPForwarding", lb.id)
+            return self._nva(backends, lb.id, lb.name, ip, owner.subnet_id)
+        return Blackhole(ip, f"{fmt_ip(ip)} belongs to {owner.kind} {estate.name_of(owner.id)}, which does not "
+                             "forward traffic", owner.id)
+
+    def _nva(self, nics: list[NetworkInterface], rid: str, name: str, ip: int, subnet_id: str | None) -> Appliance:
+        tags: list[TagFinding] = []
+        for nic in nics:
+            tags.extend(tag_findings(self.estate, nic))
+        declared = all((d := self.config.appliance(n.id)) is not None and d.snat for n in nics)
+        return Appliance("nva", rid, name, ip, subnet_id, nic_ids=[n.id for n in nics], snat_declared=declared,
+                         tags=tags)
+
+    def _firewall_tags(self, fw: Firewall) -> list[TagFinding]:
+        rec = self.estate.record(fw.id) or {}
+        tags = rec.get("tags") if isinstance(rec.get("tags"), dict) else {}
+        return [TagFinding(fw.id, k, v, False, "disableSnatOnPL is documented for customer NVA VMs/VMSS only, not "
+                                               "Azure Firewall: use application rules or always-SNAT private ranges")
+                for k, v in sorted(tags.items()) if k.lower() == TAG_KEY.lower()]
+
+
+def _addr_matches(values: list, prefixes: list[Cidr], ip: int | None = None) -> bool:
+    for v in values or []:
+        text = str(v).strip()
+        if text in ("*", "Any", "any"):
+            return True
+        try:
+            c = parse_cidr(text)
+        except PrefixError:
+            continue  # IP groups / service tags: not resolvable offline
+        if ip is not None and c.contains_ip(ip):
+            return True
+        if any(c.contains(p) or p.contains(c) for p in prefixes):
+            return True
+    return False
+
+
+def _port_matches(values: list, port: int) -> bool:
+    for v in values or []:
+        text = str(v).strip()
+        if text == "*":
+            return True
+        lo, _, hi = text.partition("-")
+        if lo.isdigit() and int(lo) <= port <= int(hi or lo):
+            return True
+    return False
+
+
+def firewall_rule_kind(estate: Estate, fw: Firewall, sources: list[Cidr], destination: int, port: int) -> str:
+    """Which rule type would carry the flow: `network`, `application`, or `unknown` (rules not exported).
+
+    Network rules are evaluated before application rules, so a matching network rule decides.
+    """
+    if not fw.policy_id:
+        return "unknown"
+    groups = [g for g in estate.rule_collection_groups.values() if g.policy_id.lower() == fw.policy_id.lower()]
+    if not groups:
+        return "unknown"
+    app = False
+    for group in sorted(groups, key=lambda g: (g.priority or 0, g.id.lower())):
+        for coll in group.rule_collections:
+            action = str(((coll.get("action") or {}).get("type")) or "").lower()
+            if action != "allow":
+                continue
+            for rule in coll.get("rules") or []:
+                if not isinstance(rule, dict):
+                    continue
+                rtype = str(rule.get("ruleType") or "")
+                if not _addr_matches(rule.get("sourceAddresses"), sources):
+                    continue
+                if rtype == "NetworkRule":
+                    protos = {str(p).lower() for p in rule.get("ipProtocols") or []}
+                    if (protos & {"tcp", "any"}) and _addr_matches(rule.get("destinationAddresses"), [], destination) \
+                            and _port_matches(rule.get("destinationPorts"), port):
+                        return "network"
+                elif rtype == "ApplicationRule":
+                    ports = [p.get("port") for p in rule.get("protocols") or [] if isinstance(p, dict)]
+                    if port in ports:
+                        app = True
+    return "application" if app else "unknown"

@@ -1,0 +1,245 @@
+"""Evidence bundle: one deterministic zip an auditor can archive and later check for tampering.
+
+Contents: `findings.json`, `findings.html`, `findings.sarif`, the input estate files under `inputs/`,
+the rule catalog used under `rules/`, confirmation evidence under `evidence/` (if any), and
+`MANIFEST.json` (sha256 and size of every other file, tool version, the command line).
+
+Same inputs give the same bytes: entries sorted by name, timestamps fixed at 1980-01-01 00:00, mode
+0644, DEFLATE level 9, no comments, no extra fields. The command line in the manifest is rebuilt from
+the parsed options (so it holds no secret: options whose name suggests one are redacted) with output
+locations reduced to their file name (where the bundle was written is not evidence).
+
+`verify_bundle` recomputes every hash: a changed, missing or extra file is named. The manifest itself
+is not signed: record `manifest_sha256` (printed by `verify-bundle`) somewhere the bundle is not, to
+detect a rewritten manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zipfile
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import orjson
+
+from auditor import __version__
+
+BUNDLE_SCHEMA = "pathaudit/bundle@1"
+MANIFEST = "MANIFEST.json"
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o100644
+COMPRESS_LEVEL = 9
+SECRET_NAME = re.compile(r"secret|token|password|passwd|credential|api[_-]?key|sas|connection[_-]?string|"
+                         r"client[_-]?cert", re.IGNORECASE)
+OUTPUT_OPTIONS = frozenset({"out", "bundle"})
+
+
+def command_line(command: str, params: dict[str, Any], positional: Iterable[str] = ("inputs",)) -> list[str]:
+    """A canonical, secrets-free command line from click's parsed params (declaration order kept)."""
+    positional = tuple(positional)
+    argv = ["pathaudit", command]
+    for name in positional:
+        for value in params.get(name) or ():
+            argv.append(str(value))
+    for name, value in params.items():
+        if name in positional or value in (None, False, (), []):
+            continue
+        flag = "--" + name.replace("_", "-")
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            if v is True:
+                argv.append(flag)
+                continue
+            if SECRET_NAME.search(name):
+                v = "<redacted>"
+            elif name in OUTPUT_OPTIONS:
+                v = Path(str(v)).name
+            argv += [flag, str(v)]
+    return argv
+
+
+def arcname_for_input(name: str) -> str:
+    """`bundled:demo-contoso/resources.json` -> `inputs/bundled/demo-contoso/resources.json`; absolute
+    and `..` parts are flattened so an entry can never point outside the bundle when extracted."""
+    name = name.replace("\\", "/")
+    if name.startswith("bundled:"):
+        name = "bundled/" + name[len("bundled:"):]
+    parts = [p for p in PurePosixPath(name).parts if p not in ("/", ".", "..", "")]
+    parts = [p.replace(":", "_") for p in parts]
+    return "inputs/" + "/".join(parts or ["input"])
+
+
+@dataclass
+class BundleSpec:
+    findings_json: bytes
+    findings_html: bytes
+    findings_sarif: bytes
+    inputs: list[tuple[str, Path]]                     # (name as in estate.inputs, file on disk)
+    rules_dir: Path
+    command: list[str]
+    estate: dict[str, Any]
+    evidence: list[tuple[str, Path]] = field(default_factory=list)   # (name, file) from `pathaudit confirm`
+
+
+def bundle_files(spec: BundleSpec) -> dict[str, bytes]:
+    files: dict[str, bytes] = {
+        "findings.json": spec.findings_json,
+        "findings.html": spec.findings_html,
+        "findings.sarif": spec.findings_sarif,
+    }
+
+    def add(arc: str, data: bytes) -> None:
+        base, n = arc, 2
+        while arc in files or arc == MANIFEST:
+            arc = f"{base}~{n}"
+            n += 1
+        files[arc] = data
+
+    for name, path in spec.inputs:
+        add(arcname_for_input(name), path.read_bytes())
+    for path in sorted(spec.rules_dir.glob("*.yaml")):
+        add(f"rules/{path.name}", path.read_bytes())
+    for name, path in spec.evidence:
+        add("evidence/" + arcname_for_input(name).removeprefix("inputs/"), path.read_bytes())
+    return files
+
+
+def manifest(spec: BundleSpec, files: dict[str, bytes]) -> bytes:
+    doc = {
+        "schema": BUNDLE_SCHEMA,
+        "tool": {"name": "pathaudit", "version": __version__},
+        "command": spec.command,
+        "estate": {"sha256": spec.estate.get("sha256"), "collected_at": spec.estate.get("collected_at"),
+                   "inputs": list(spec.estate.get("inputs") or [])},
+        "files": [{"path": p, "sha256": hashlib.sha256(files[p]).hexdigest(), "bytes": len(files[p])}
+                  for p in sorted(files)],
+    }
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as zf:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = FILE_MODE << 16
+            zf.writestr(info, files[name], compress_type=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL)
+    return buf.getvalue()
+
+
+def build_bundle(spec: BundleSpec) -> bytes:
+    files = bundle_files(spec)
+    files[MANIFEST] = manifest(spec, files)
+    return zip_bytes(files)
+
+
+def write_bundle(path: Path, spec: BundleSpec) -> None:
+    from auditor.report.outputs import write_atomic
+
+    write_atomic(path, build_bundle(spec))
+
+
+def input_files(paths: list[Path], display: dict[Path, str] | None = None) -> list[tuple[str, Path]]:
+    """The estate files an audit of `paths` reads, named as the findings document names them."""
+    from auditor.collect.files import discover
+
+    out = []
+    for path, error in discover(paths):
+        if error is None and path.is_file():
+            out.append(((display or {}).get(path) or str(path), path))
+    return out
+
+
+# --- verification ------------------------------------------------------------------------------
+
+class BundleUnreadable(Exception):
+    """Not a zip, or no readable manifest: exit 2."""
+
+
+@dataclass
+class Verification:
+    files: int
+    manifest_sha256: str
+    changed: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    duplicate: list[str] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not (self.changed or self.missing or self.extra or self.duplicate)
+
+    def lines(self) -> list[str]:
+        out = [f"changed: {p}" for p in self.changed]
+        out += [f"missing: {p}" for p in self.missing]
+        out += [f"extra: {p}" for p in self.extra]
+        out += [f"duplicate entry: {p}" for p in self.duplicate]
+        return out
+
+
+def verify_bundle(path: Path) -> Verification:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise BundleUnreadable(f"{path}: not a readable zip ({exc})") from None
+    with zf:
+        names = [i.filename for i in zf.infolist()]
+        try:
+            raw_manifest = zf.read(MANIFEST)
+            doc = orjson.loads(raw_manifest)
+        except KeyError:
+            raise BundleUnreadable(f"{path}: no {MANIFEST}: not a pathaudit evidence bundle") from None
+        except (zipfile.BadZipFile, orjson.JSONDecodeError, OSError, EOFError, zlib.error) as exc:
+            raise BundleUnreadable(f"{path}: {MANIFEST} unreadable ({exc})") from None
+        if not isinstance(doc, dict) or doc.get("schema") != BUNDLE_SCHEMA or not isinstance(doc.get("files"), list):
+            raise BundleUnreadable(f"{path}: {MANIFEST} is not a {BUNDLE_SCHEMA} manifest")
+        result = Verification(files=len(doc["files"]), manifest_sha256=hashlib.sha256(raw_manifest).hexdigest())
+        seen: set[str] = set()
+        for n in names:
+            if n in seen and n not in result.duplicate:
+                result.duplicate.append(n)
+            seen.add(n)
+        listed = {}
+        for entry in doc["files"]:
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                listed[entry["path"]] = entry
+        for name in sorted(listed):
+            entry = listed[name]
+            if name not in seen:
+                result.missing.append(name)
+                continue
+            try:
+                data = zf.read(name)
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error):  # CRC mismatch, corrupt stream
+                result.changed.append(name)
+                continue
+            if hashlib.sha256(data).hexdigest() != entry.get("sha256") or len(data) != entry.get("bytes"):
+                result.changed.append(name)
+        result.extra = sorted(n for n in seen if n not in listed and n != MANIFEST)
+        result.duplicate.sort()
+        return result
+
+
+def write_audit_bundle(path: Path, document: dict[str, Any], catalog: dict[str, Any], paths: list[Path],
+                       display: dict[Path, str] | None, command: list[str],
+                       evidence: list[tuple[str, Path]] | None = None) -> None:
+    """`audit --bundle`: findings JSON/HTML/SARIF of `document`, the inputs of `paths`, the catalog."""
+    from auditor.catalog import data_dir
+    from auditor.report.outputs import ReportContext, render
+
+    ctx = ReportContext.for_document(document, catalog)
+    spec = BundleSpec(
+        findings_json=render("json", ctx), findings_html=render("html", ctx), findings_sarif=render("sarif", ctx),
+        inputs=input_files(paths, display), rules_dir=data_dir("rules"), command=command,
+        estate=document["estate"], evidence=list(evidence or []),
+    )
+    write_bundle(path, spec)

@@ -1,0 +1,145 @@
+"""Format dispatch and where output goes: stdout, one file, or `DIR/findings.<ext>` per format.
+
+The one entry point the CLI calls for `audit`, `report` (and later `confirm`): `write_reports`.
+Each renderer is imported only when its format is asked for.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from auditor.catalog import Rule
+from auditor.errors import UsageError
+from auditor.report.locate import SourceLocator
+
+FORMATS = ("table", "json", "sarif", "junit", "markdown", "csv", "html")
+FILENAMES = {
+    "table": "findings.txt",
+    "json": "findings.json",
+    "sarif": "findings.sarif",
+    "junit": "findings.junit.xml",
+    "markdown": "findings.md",
+    "csv": "findings.csv",
+    "html": "findings.html",
+}
+
+
+@dataclass
+class ReportContext:
+    """What renderers may use: the findings document plus what the document does not carry."""
+
+    document: dict[str, Any]
+    catalog: dict[str, Rule]
+    assessed: dict[str, list[str]] | None = None        # JUnit pass cases; None for saved documents
+    locator: SourceLocator | None = None                # SARIF physical locations
+    _cache: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def for_document(cls, document: dict[str, Any], catalog: dict[str, Rule],
+                     assessed: dict[str, list[str]] | None = None) -> ReportContext:
+        return cls(document, catalog, assessed, SourceLocator(document["estate"]["inputs"]))
+
+
+def render(fmt: str, ctx: ReportContext) -> bytes:
+    if fmt in ctx._cache:
+        return ctx._cache[fmt]
+    doc = ctx.document
+    if fmt == "json":
+        from auditor.report.json_doc import dumps
+
+        data = dumps(doc)
+    elif fmt == "table":
+        from auditor.report.table import render_table
+
+        buf = io.StringIO()
+        render_table(doc, buf)
+        data = buf.getvalue().encode("utf-8")
+    elif fmt == "sarif":
+        from auditor.report.sarif import render_sarif
+
+        data = render_sarif(doc, ctx.catalog, ctx.locator)
+    elif fmt == "junit":
+        from auditor.report.junit import render_junit
+
+        data = render_junit(doc, ctx.catalog, ctx.assessed)
+    elif fmt == "markdown":
+        from auditor.report.markdown import render_markdown
+
+        data = render_markdown(doc, ctx.catalog)
+    elif fmt == "csv":
+        from auditor.report.csv_report import render_csv
+
+        data = render_csv(doc)
+    elif fmt == "html":
+        from auditor.report.html import render_html
+
+        data = render_html(doc, ctx.catalog)
+    else:
+        raise UsageError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    ctx._cache[fmt] = data
+    return data
+
+
+def plan(formats: list[str] | tuple[str, ...], out: Path | None) -> list[tuple[str, Path | None]]:
+    """(format, destination) pairs; destination None = stdout. Several formats need `--out DIR`."""
+    fmts = list(dict.fromkeys(formats or ("table",)))
+    for fmt in fmts:
+        if fmt not in FORMATS:
+            raise UsageError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    if out is None:
+        if len(fmts) > 1:
+            raise UsageError(f"{len(fmts)} formats need --out DIR (one file per format: "
+                             f"{', '.join(FILENAMES[f] for f in fmts)})")
+        return [(fmts[0], None)]
+    as_dir = len(fmts) > 1 or out.is_dir() or str(out).endswith(("/", os.sep))
+    if as_dir:
+        return [(f, out / FILENAMES[f]) for f in fmts]
+    return [(fmts[0], out)]
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_reports(ctx: ReportContext, formats: list[str] | tuple[str, ...], out: Path | None,
+                  stdout: BinaryIO | None = None) -> list[Path]:
+    """Render every requested format to its destination; returns the files written."""
+    written = []
+    for fmt, dest in plan(formats, out):
+        if dest is None:
+            if fmt == "table":
+                from auditor.report.table import render_table
+
+                render_table(ctx.document)        # colour when stdout is a terminal
+                continue
+            stream = stdout or sys.stdout.buffer
+            stream.write(render(fmt, ctx))
+            stream.flush()
+            continue
+        write_atomic(dest, render(fmt, ctx))
+        written.append(dest)
+    return written
+
+
+def document_exit_code(document: dict[str, Any], fail_on: str, allow_incomplete: bool) -> int:
+    """contracts §4 for a saved document: 1 findings at/above fail_on (not suppressed, not refuted, not
+    unchanged against a baseline), 3 coverage incomplete, else 0."""
+    from auditor.suppress import is_failing
+
+    if any(is_failing(f, fail_on) and f.get("baseline") != "unchanged" for f in document["findings"]):
+        return 1
+    if not document["coverage"].get("complete", True) and not allow_incomplete:
+        return 3
+    return 0

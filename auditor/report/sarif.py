@@ -1,0 +1,191 @@
+"""SARIF 2.1.0 (OASIS errata01) for code-scanning UIs: GitHub, Azure DevOps, GitLab, VS Code viewers.
+
+One reportingDescriptor per catalog rule; one result per finding with the resource id as a logical
+location and, when the input file can be read, a physical location (file + line of the resource's
+`"id"`). `partialFingerprints["pathaudit/v1"]` is the finding fingerprint so re-runs match up.
+Suppressed findings carry `suppressions` (kind external, status accepted, the reason as justification).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from auditor.catalog import Rule
+from auditor.report.locate import SourceLocator, artifact_location
+from auditor.report.text import short_name, text
+
+SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+LEVEL = {"high": "error", "medium": "warning", "low": "note", "info": "note"}
+# GitHub code scanning buckets: >= 9 critical, 7-8.9 high, 4-6.9 medium, 0.1-3.9 low.
+SECURITY_SEVERITY = {"high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
+FINGERPRINT_KEY = "pathaudit/v1"
+
+
+def rule_name(title: str) -> str:
+    """`API keys enabled on an AI account` -> `ApiKeysEnabledOnAnAiAccount` (SARIF rule names are identifiers)."""
+    words = "".join(ch if ch.isalnum() else " " for ch in title).split()
+    return "".join(w[:1].upper() + w[1:].lower() for w in words) or "Rule"
+
+
+def help_markdown(rule: Rule) -> str:
+    out = ["**Rationale**", "", rule.rationale, "", "**Remediation**", "", rule.remediation]
+    if rule.references:
+        out += ["", "**References**", ""]
+        out += [f"- [{r.get('title') or r.get('url')}]({r.get('url')})" for r in rule.references if r.get("url")]
+    mappings = mapping_lines(rule)
+    if mappings:
+        out += ["", "**Mappings**", ""] + [f"- {m}" for m in mappings]
+    return "\n".join(out)
+
+
+def help_text(rule: Rule) -> str:
+    out = ["Rationale:", rule.rationale, "", "Remediation:", rule.remediation]
+    if rule.references:
+        out += ["", "References:"] + [f"- {r.get('title', '')}: {r.get('url', '')}" for r in rule.references]
+    return "\n".join(out)
+
+
+def mapping_lines(rule: Rule) -> list[str]:
+    out = []
+    for p in rule.mappings.get("azure_policy") or []:
+        out.append(f"Azure Policy {p.get('id')}: {p.get('name', '')}")
+    if rule.mappings.get("mcsb"):
+        out.append("MCSB: " + ", ".join(rule.mappings["mcsb"]))
+    if rule.mappings.get("nist_800_53"):
+        out.append("NIST SP 800-53: " + ", ".join(rule.mappings["nist_800_53"]))
+    return out
+
+
+def rule_tags(rule: Rule) -> list[str]:
+    tags = ["security", "azure", rule.family]
+    tags += [f"mcsb/{c}" for c in rule.mappings.get("mcsb") or []]
+    tags += [f"nist-800-53/{c}" for c in rule.mappings.get("nist_800_53") or []]
+    tags += [f"azure-policy/{p.get('id')}" for p in rule.mappings.get("azure_policy") or [] if p.get("id")]
+    return tags
+
+
+def descriptor(rule: Rule) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "id": rule.id,
+        "name": rule_name(rule.title),
+        "shortDescription": {"text": rule.title},
+        "fullDescription": {"text": rule.rationale},
+        "help": {"text": help_text(rule), "markdown": help_markdown(rule)},
+    }
+    if rule.help_uri:
+        d["helpUri"] = rule.help_uri
+    d["defaultConfiguration"] = {"level": LEVEL.get(rule.severity, "warning")}
+    d["properties"] = {
+        "tags": rule_tags(rule),
+        "security-severity": SECURITY_SEVERITY.get(rule.severity, "5.5"),
+        "precision": "high" if rule.default_status == "confirmed" else "medium",
+        "problem.severity": "error" if rule.severity == "high" else "warning" if rule.severity == "medium" else "recommendation",
+        "family": rule.family,
+    }
+    return d
+
+
+def logical(resource_id: str) -> dict[str, str]:
+    return {"name": text(short_name(resource_id)), "fullyQualifiedName": text(resource_id), "kind": "resource"}
+
+
+def location(resource_id: str, locator: SourceLocator | None, loc_id: int | None = None,
+             message: str | None = None) -> dict[str, Any]:
+    loc: dict[str, Any] = {}
+    if loc_id is not None:
+        loc["id"] = loc_id
+    found = locator.locate(resource_id) if locator is not None else None
+    if found is not None:
+        loc["physicalLocation"] = {"artifactLocation": artifact_location(found.input),
+                                   "region": {"startLine": found.line}}
+    loc["logicalLocations"] = [logical(resource_id)]
+    if message:
+        loc["message"] = {"text": message}
+    return loc
+
+
+def result(f: dict[str, Any], rule_index: dict[str, int], locator: SourceLocator | None) -> dict[str, Any]:
+    r: dict[str, Any] = {"ruleId": f["rule_id"]}
+    if f["rule_id"] in rule_index:
+        r["ruleIndex"] = rule_index[f["rule_id"]]
+    r["level"] = LEVEL.get(f["severity"], "warning")
+    r["message"] = {"text": text(f.get("message") or f.get("title") or f["rule_id"])}
+    r["locations"] = [location(f["resource_id"], locator)]
+    related = [rid for rid in f.get("related_ids") or [] if rid.lower() != f["resource_id"].lower()]
+    if related:
+        r["relatedLocations"] = [location(rid, locator, i + 1, "related resource") for i, rid in enumerate(related)]
+    r["partialFingerprints"] = {FINGERPRINT_KEY: f["fingerprint"]}
+    if f.get("baseline") in ("new", "unchanged"):
+        r["baselineState"] = f["baseline"]
+    sup = f.get("suppression")
+    if sup is not None:
+        justification = text(sup.get("reason"))
+        extra = [f"expires {sup['expires']}" if sup.get("expires") else "",
+                 f"approved by {sup['approved_by']}" if sup.get("approved_by") else ""]
+        extra = [e for e in extra if e]
+        if extra:
+            justification += f" ({'; '.join(extra)})"
+        r["suppressions"] = [{"kind": "external", "status": "accepted", "justification": justification,
+                              "properties": {k: sup.get(k) for k in ("rule", "resource", "expires", "approved_by")}}]
+    props: dict[str, Any] = {"severity": f["severity"], "status": f["status"], "title": f.get("title", "")}
+    flow = f.get("flow")
+    if flow:
+        props["flow"] = {k: flow.get(k) for k in ("source", "destination", "destination_ip", "port", "verdict")}
+    if f.get("suppression_expired"):
+        props["suppression_expired"] = f["suppression_expired"]
+    r["properties"] = props
+    return r
+
+
+def sarif_log(document: dict[str, Any], catalog: dict[str, Rule], locator: SourceLocator | None = None) -> dict[str, Any]:
+    rules = [catalog[rid] for rid in sorted(catalog)]
+    rule_index = {r.id: i for i, r in enumerate(rules)}
+    invocation: dict[str, Any] = {"executionSuccessful": True}
+    notes = []
+    for p in document["coverage"]["skipped"]:
+        where = ", ".join(x for x in (p.get("file"), p.get("resource_id"), p.get("field")) if x)
+        notes.append({"level": "warning",
+                      "message": {"text": text(f"{where}: {p.get('problem')} ({p.get('effect')})")}})
+    if notes:
+        invocation["toolExecutionNotifications"] = notes
+    config_notes = []
+    for n in document["coverage"]["not_assessed"]:
+        note: dict[str, Any] = {"level": "note", "message": {"text": text(f"{n['rule_id']} not assessed: {n['reason']}")}}
+        if n["rule_id"] in rule_index:
+            note["associatedRule"] = {"id": n["rule_id"], "index": rule_index[n["rule_id"]]}
+        config_notes.append(note)
+    for w in document.get("warnings") or []:
+        config_notes.append({"level": "warning", "message": {"text": text(w.get("message"))}})
+    if config_notes:
+        invocation["toolConfigurationNotifications"] = config_notes
+    estate = document["estate"]
+    run: dict[str, Any] = {
+        "tool": {"driver": {
+            "name": "pathaudit",
+            "version": document["tool"]["version"],
+            "semanticVersion": document["tool"]["version"],
+            "rules": [descriptor(r) for r in rules],
+        }},
+        "invocations": [invocation],
+        "originalUriBaseIds": {
+            "%SRCROOT%": {"description": {"text": "The directory pathaudit ran in (input paths are relative to it)."}},
+            "PATHAUDIT_BUNDLED": {"description": {"text": "The estates bundled with pathaudit (fixtures/estates)."}},
+        },
+        "results": [result(f, rule_index, locator) for f in document["findings"]],
+        "properties": {
+            "findingsSchema": document["schema"],
+            "estate": {"sha256": estate["sha256"], "collected_at": estate["collected_at"],
+                       "resources": estate["resources"], "inputs": estate["inputs"]},
+            "coverageComplete": document["coverage"]["complete"],
+            "summary": document["summary"],
+        },
+    }
+    if "baseline" in document:
+        run["properties"]["baseline"] = document["baseline"]
+    return {"$schema": SARIF_SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+def render_sarif(document: dict[str, Any], catalog: dict[str, Rule], locator: SourceLocator | None = None) -> bytes:
+    return orjson.dumps(sarif_log(document, catalog, locator), option=orjson.OPT_INDENT_2) + b"\n"

@@ -1,0 +1,84 @@
+"""Escaping for every output format. Every string that comes from an estate is attacker-controlled.
+
+One helper per context, each total (any value in, safe text out): `h` (HTML text and quoted
+attribute values, also inline SVG), `xml_text` / `xml_attr` (XML 1.0: also drops the characters
+XML cannot carry), `md` / `md_code` (Markdown text and code spans, table-safe), `csv_cell`
+(formula injection). Tests feed them hostile strings; renderers never build markup another way.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+# C0 controls except tab/newline/CR, DEL, C1 controls, lone surrogates, U+FFFE/U+FFFF: not allowed in
+# XML 1.0 and parse errors in HTML. Replaced by U+FFFD so the reader sees something was there.
+_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# Markdown: backslash-escape what starts emphasis, code, links, tables, strikethrough; entities for HTML.
+_MD_PUNCT = re.compile(r"([\\`*_\[\]|~!#])")
+_FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text(value: Any) -> str:
+    """Any value as display text: None -> '', str as is, the rest via str(); invalid characters replaced."""
+    if value is None:
+        return ""
+    s = value if isinstance(value, str) else str(value)
+    return _INVALID.sub("\ufffd", s)
+
+
+def h(value: Any) -> str:
+    """HTML-escape for text nodes and double- or single-quoted attribute values."""
+    return html.escape(text(value), quote=True)
+
+
+def xml_text(value: Any) -> str:
+    return text(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def xml_attr(value: Any) -> str:
+    """For double-quoted XML attributes; newlines/tabs kept as character references (not normalised away)."""
+    return (xml_text(value).replace('"', "&quot;").replace("'", "&apos;")
+            .replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;"))
+
+
+def md(value: Any) -> str:
+    """Markdown inline text, safe inside a GFM table cell: one line, no markup, no raw HTML."""
+    s = text(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    s = _MD_PUNCT.sub(r"\\\1", s)
+    return " ".join(s.split())
+
+
+def md_code(value: Any) -> str:
+    """A Markdown code span holding `value` literally (fence longer than any backtick run inside).
+
+    Pipes are escaped (GFM splits table cells on them even inside code spans); newlines become spaces.
+    """
+    s = " ".join(text(value).split()).replace("|", "\\|")
+    if not s:
+        return ""
+    longest = max((len(m) for m in re.findall(r"`+", s)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+
+def csv_cell(value: Any) -> str:
+    """A CSV cell that spreadsheets show as text: leading = + - @ (and tab/CR) neutralised with a quote."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    s = text(value)
+    if s.startswith(_FORMULA_LEAD):
+        return "'" + s
+    return s
+
+
+def short_name(resource_id: str) -> str:
+    """The last segment of a resource id (its name); the id itself when it has no '/'."""
+    name = (resource_id or "").rstrip("/").rsplit("/", 1)[-1]
+    return name or resource_id or ""
+
+
+def truncate(s: str, limit: int) -> str:
+    return s if len(s) <= limit else s[: max(limit - 1, 0)] + "…"

@@ -1,0 +1,65 @@
+"""AOAI005: a private path to an AI account bypasses the gateway (azure-facts R9, addendum A1-A2).
+
+Sources are every workload subnet (grouped by route context) and on-premises; the gateway's own
+subnets (API Management in a VNet, config-declared gateways) are the only intended callers. A
+source bypasses when its forward path delivers to one of the account's Approved private endpoints
+and no enforced NSG on the endpoint's subnet stops it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.findings import Evidence, Finding, NotAssessed
+from auditor.rules.context import AuditContext
+from auditor.rules.pathutil import source_label
+
+
+def check(ctx: AuditContext) -> Iterator[Finding | NotAssessed]:
+    estate = ctx.estate
+    if not ctx.gateway_subnet_ids:
+        if estate.ai_accounts:
+            yield NotAssessed("AOAI005", "no API gateway in the estate (no API Management in a VNet and no [[gateways]] "
+                                         "in the config file): cannot tell gateway traffic from bypass")
+        return
+    gateway = ctx.gateway_subnet_ids
+    flows_by_pe: dict[str, list] = {}
+    for f in ctx.flows.all_flows:
+        if f.outcome == "delivered":
+            flows_by_pe.setdefault(f.pe.id.lower(), []).append(f)
+    for aid in sorted(estate.ai_accounts):
+        account = estate.ai_accounts[aid]
+        pes = sorted((pe for pe in estate.private_endpoints.values() if pe.approved and any(
+            (c.target_id or "").lower() == aid and c.status == "Approved" for c in pe.connections)),
+            key=lambda p: p.id.lower())
+        bypass = []
+        for pe in pes:
+            for f in flows_by_pe.get(pe.id.lower(), []):
+                subnets = [s for s in f.source_subnets if s.lower() not in gateway]
+                if f.source_kind == "subnet" and not subnets:
+                    continue
+                bypass.append((f, subnets))
+        if not bypass:
+            continue
+        keys_on = account.disable_local_auth is not True
+        labels = []
+        evidence = []
+        for f, subnets in bypass:
+            label = "on-premises" if f.source_kind == "on-premises" else ", ".join(sorted(estate.name_of(s) for s in subnets))
+            if label not in labels:
+                labels.append(label)
+            evidence.append(Evidence(
+                "path", f.source, None,
+                {"source_subnets": sorted(subnets, key=str.lower), "destination": f.pe.id,
+                 "forward": [h.to_dict() for h in f.forward_hops]},
+                f"{source_label(f, estate)} reaches {f.pe.name} without the gateway"))
+        severity = "high" if keys_on else "medium"
+        yield ctx.finding(
+            "AOAI005", account.id,
+            f"{account.kind or 'AI'} account {account.name} is reachable over its private endpoint(s) from sources other "
+            f"than the API gateway: {'; '.join(labels)}."
+            + (" API keys are enabled too (AOAI001), so these callers need no identity." if keys_on else ""),
+            severity=severity,
+            evidence=evidence,
+            related_ids=sorted({pe.id for pe in pes}),
+        )

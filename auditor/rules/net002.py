@@ -1,0 +1,38 @@
+"""NET002: NVA forwards to private endpoints without disableSnatOnPL or SNAT (azure-facts §4.1, §4.5)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.findings import Evidence, Finding
+from auditor.rules.context import AuditContext
+from auditor.rules.pathutil import source_label
+
+
+def nvas_to_endpoints(ctx: AuditContext) -> dict[str, tuple]:
+    """NVA id -> (appliance, delivered flows through it) over all flows to private endpoints."""
+    out: dict[str, tuple] = {}
+    for f in ctx.flows.all_flows:
+        if f.outcome != "delivered":
+            continue
+        for app in f.tail.appliances:
+            if app.kind == "nva":
+                out.setdefault(app.id.lower(), (app, []))[1].append(f)
+    return dict(sorted(out.items()))
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    for app, flows in nvas_to_endpoints(ctx).values():
+        if app.tags or app.snat_declared:
+            continue  # NET003 judges tags that exist; declared SNAT is a mitigation
+        pes = sorted({f.pe.name for f in flows})
+        sources = sorted({source_label(f, ctx.estate) for f in flows})
+        yield ctx.finding(
+            "NET002",
+            app.primary_resource,
+            f"NVA {app.name} ({app.ip_text}) forwards traffic to private endpoints {', '.join(pes)} (from "
+            f"{'; '.join(sources)}) with no disableSnatOnPL tag on its NIC and no SNAT declared in the config file: "
+            "replies from the private endpoints bypass it.",
+            evidence=[Evidence("property", nic, "tags.disableSnatOnPL", None, "tag absent") for nic in app.nic_ids],
+            related_ids=sorted({f.pe.id for f in flows}),
+        )

@@ -1,0 +1,51 @@
+"""NET003: disableSnatOnPL tag present but not effective (azure-facts §4.5)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.findings import Evidence, Finding
+from auditor.rules.context import AuditContext
+from auditor.rules.net002 import nvas_to_endpoints
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    for app, flows in nvas_to_endpoints(ctx).values():
+        if not app.tags or app.snat_declared:
+            continue
+        pes = sorted({f.pe.id for f in flows})
+        valid = [t for t in app.tags if t.effective and not t.ambiguous]
+        if valid:
+            continue
+        ambiguous = [t for t in app.tags if t.effective and t.ambiguous]
+        if ambiguous:
+            t = ambiguous[0]
+            yield ctx.finding(
+                "NET003", t.resource_id,
+                f"Scale-set NVA {app.name}: disableSnatOnPL=true is on {ctx.estate.name_of(t.resource_id)}; the "
+                "documentation is ambiguous about scale-set placement (scale set vs instance), so the opt-in is "
+                "claimed but not certain.",
+                severity="low",
+                evidence=[Evidence("property", t.resource_id, f"tags.{t.key}", t.value)],
+                related_ids=pes,
+            )
+            continue
+        problems = "; ".join(f"{ctx.estate.name_of(t.resource_id)}: {t.problem}" for t in app.tags)
+        yield ctx.finding(
+            "NET003", app.primary_resource,
+            f"NVA {app.name} carries a disableSnatOnPL tag that does not take effect ({problems}); replies from "
+            "private endpoints still bypass it.",
+            evidence=[Evidence("property", t.resource_id, f"tags.{t.key}", t.value, t.problem) for t in app.tags],
+            related_ids=pes,
+        )
+    # Azure Firewall: the tag is not documented for it (§4.5)
+    seen: set[str] = set()
+    for f in ctx.flows.all_flows:
+        if f.outcome != "delivered":
+            continue
+        for app in f.tail.appliances:
+            if app.kind == "azure-firewall" and app.tags and app.id.lower() not in seen:
+                seen.add(app.id.lower())
+                t = app.tags[0]
+                yield ctx.finding("NET003", app.id, f"Azure Firewall {app.name} carries {t.key}={t.value!r}: {t.problem}.",
+                                  evidence=[Evidence("property", app.id, f"tags.{t.key}", t.value)])

@@ -1,0 +1,36 @@
+"""NET004: Azure Firewall does not SNAT traffic to private endpoints (azure-facts §5.1-5.3, R4(b))."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.findings import Evidence, Finding
+from auditor.paths.appliances import firewall_private_ranges, firewall_rule_kind, firewall_snats
+from auditor.rules.context import AuditContext
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    estate = ctx.estate
+    hits: dict[str, tuple] = {}
+    for f in ctx.flows.all_flows:
+        if f.outcome != "delivered":
+            continue
+        for app in f.tail.appliances:
+            if app.kind != "azure-firewall" or app.firewall is None:
+                continue
+            if firewall_rule_kind(estate, app.firewall, f.source_prefixes, f.pe_ip, f.port) == "application":
+                continue
+            snat, why = firewall_snats(estate, app.firewall, f.pe_ip)
+            if not snat:
+                hits.setdefault(app.id.lower(), (app, why, []))[2].append(f)
+    for app, why, flows in (hits[k] for k in sorted(hits)):
+        ranges, origin = firewall_private_ranges(estate, app.firewall)
+        pes = sorted({f.pe.name for f in flows})
+        yield ctx.finding(
+            "NET004", app.id,
+            f"Azure Firewall {app.name} forwards traffic to private endpoints {', '.join(pes)} without SNAT: {why}. "
+            "Replies from the private endpoints bypass the firewall.",
+            evidence=[Evidence("property", app.firewall.policy_id or app.id, "properties.snat.privateRanges", ranges,
+                               origin)],
+            related_ids=sorted({f.pe.id for f in flows} | ({app.firewall.policy_id} if app.firewall.policy_id else set())),
+        )

@@ -1,0 +1,69 @@
+"""NET005: the private endpoint /32 route bypasses the inspection route (azure-facts §3.4-3.5, R5).
+
+Fires only where the appliance route would have won but for the PE /32: a 0.0.0.0/0 UDR that a
+VNet or peering route beats anyway never meant to inspect this traffic (scenarios S10, S22).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.findings import Evidence, Finding
+from auditor.ipnet import fmt_ip
+from auditor.rules.context import AuditContext
+from auditor.rules.pathutil import group_flows, merged_flow_dict, source_label
+
+
+def shadowed_udr(flow):
+    """The VirtualAppliance UDR that would win for the PE IP if the PE /32 were absent."""
+    view = flow.view
+    route = flow.tail.route
+    if view is None or route is None or route.kind != "private-endpoint" or flow.tail.appliances:
+        return None
+    best = None
+    for r in view.routes:
+        if r.state != "Active" or r is route or r.prefix is None or not r.prefix.contains_ip(flow.pe_ip):
+            continue
+        if r.kind == "private-endpoint":
+            continue
+        if best is None or r.prefix.plen > best.prefix.plen or (
+            r.prefix.plen == best.prefix.plen and r.source == "User"
+        ):
+            best = r
+    if best is not None and best.source == "User" and best.next_hop_type == "VirtualAppliance":
+        return best
+    return None
+
+
+def check(ctx: AuditContext) -> Iterator[Finding]:
+    estate = ctx.estate
+    hits = []
+    for f in ctx.flows.all_flows:
+        if f.outcome == "delivered":
+            udr = shadowed_udr(f)
+            if udr is not None:
+                hits.append((f, udr))
+    by_key = group_flows([f for f, _ in hits], lambda f: (f.source, f.pe.id, shadowed_udr(f).next_hop_ip_text))
+    for (_source, pe_id, hop_ip), group in by_key.items():
+        f = group[0]
+        udr = shadowed_udr(f)
+        pe_subnet = estate.subnets.get((f.pe.subnet_id or "").lower())
+        policies = pe_subnet.pe_policies if pe_subnet else "unknown"
+        if policies not in ("Enabled", "RouteTableEnabled"):
+            why = (f"the private endpoint's subnet has privateEndpointNetworkPolicies {policies}, so UDRs cannot "
+                   "override its /32 route")
+        else:
+            why = (f"the UDR prefix {udr.prefix} is wider than the private endpoint's VNet range, so it does not "
+                   "invalidate the /32 route")
+        yield ctx.finding(
+            "NET005", pe_id,
+            f"{source_label(f, estate)} sends {udr.prefix} to the appliance {hop_ip} (UDR {udr.name}), but traffic to "
+            f"private endpoint {f.pe.name} ({fmt_ip(f.pe_ip)}) takes the more specific /32 InterfaceEndpoint route "
+            f"instead: {why}. The appliance never inspects it.",
+            evidence=[Evidence("route", udr.origin or "", None, f"{udr.prefix} -> VirtualAppliance {hop_ip} (User)",
+                               "would have carried the flow"),
+                      Evidence("route", f.pe.id, None, f"{fmt_ip(f.pe_ip)}/32 -> InterfaceEndpoint (Default)",
+                               "wins")],
+            related_ids=sorted({*(s for g in group for s in g.source_subnets), udr.origin or ""} - {""}),
+            flow=merged_flow_dict(group),
+        )

@@ -1,0 +1,48 @@
+"""Helpers shared by the path rules: grouping flows and describing them."""
+
+from __future__ import annotations
+
+from auditor.findings import Evidence
+from auditor.paths.analysis import Flow
+
+
+def group_flows(flows: list[Flow], key) -> dict[tuple, list[Flow]]:
+    groups: dict[tuple, list[Flow]] = {}
+    for f in flows:
+        groups.setdefault(key(f), []).append(f)
+    return dict(sorted(groups.items(), key=lambda kv: tuple(str(k).lower() for k in kv[0])))
+
+
+def merged_flow_dict(flows: list[Flow]) -> dict:
+    """One contracts §2 `flow` for a group: the first flow's hops, all sources' subnets and prefixes."""
+    first = flows[0].to_dict()
+    subnets = sorted({s for f in flows for s in f.source_subnets}, key=str.lower)
+    prefixes: list[str] = []
+    for f in flows:
+        for p in f.to_dict()["source_prefixes"]:
+            if p not in prefixes:
+                prefixes.append(p)
+    first["source_subnets"] = subnets
+    first["source_prefixes"] = prefixes
+    return first
+
+
+def route_evidence(flow: Flow) -> list[Evidence]:
+    out = []
+    for hop in flow.forward_hops:
+        r = hop.route
+        if r is None:
+            continue
+        out.append(Evidence("route", r.origin or hop.id or "", None,
+                            f"{r.prefix_text if r.prefix is None else r.prefix} -> {r.next_hop_type}"
+                            f"{' ' + r.next_hop_ip_text if r.next_hop_ip_text else ''} ({r.source})",
+                            f"decides the hop from {hop.hop}"))
+    return out
+
+
+def source_label(flow: Flow, estate) -> str:
+    if flow.source_kind == "on-premises":
+        return "on-premises (" + ", ".join(str(p) for p in flow.source_prefixes) + ")" if flow.source_prefixes \
+            else "on-premises"
+    names = ", ".join(sorted(estate.name_of(s) for s in flow.source_subnets))
+    return f"{estate.name_of(flow.source)} ({names})" if names and flow.source_subnets != [flow.source] else names
