@@ -21,7 +21,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     estate = ctx.estate
     flows = [f for f in analysis.all_flows
              if f.outcome == "delivered" and f.tail.appliances and f.verdict in ("asymmetric", "return-unroutable")]
-    for (source, pe_id, app_id), group in group_flows(flows, lambda f: (f.source, f.pe.id, f.appliance.id)).items():
+    for (_source, pe_id, _app_id), group in group_flows(flows, lambda f: (f.source, f.pe.id, f.appliance.id)).items():
         f = group[0]
         app = f.appliance
         assert app is not None
