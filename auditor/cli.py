@@ -263,6 +263,42 @@ def verify_bundle_cmd(bundle: Path) -> None:
     sys.exit(1)
 
 
+EPILOG_TRACE = """\b
+Examples:
+  pathaudit trace estate.json --from spoke-app/snet-app --to pe-aoai
+  pathaudit trace estate.json --from 10.1.1.4 --to aoai1 --format json
+  pathaudit trace estate.json --from on-premises --to 10.2.1.4 --format dot | dot -Tsvg > flow.svg
+"""
+
+
+@cli.command(epilog=EPILOG_TRACE)
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--from", "source", required=True, metavar="SUBNET|VNET/SUBNET|IP|on-premises", help="Where the flow starts.")
+@click.option("--to", "destination", required=True, metavar="PE|AI-ACCOUNT|IP", help="The private endpoint (or account).")
+@click.option("--port", type=click.IntRange(1, 65535), default=443, show_default=True, help="Destination TCP port.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "dot"]), default="table", show_default=True)
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file.")
+def trace(inputs: tuple[Path, ...], source: str, destination: str, port: int, fmt: str, config_path: Path | None) -> None:
+    """Trace one flow forward and back: hops, deciding routes, appliances, NSG rules, verdict."""
+    from auditor.audit import load_estate
+    from auditor.config import load_config
+    from auditor.paths.trace import render_trace
+    from auditor.paths.trace import trace as run_trace
+    from auditor.report.json_doc import dumps
+
+    estate = load_estate(list(inputs))
+    report_problems(sorted(estate.problems, key=lambda p: (p.file or "", p.resource_id or "")))
+    result = run_trace(estate, load_config(config_path), source, destination, port)
+    if fmt == "json":
+        sys.stdout.buffer.write(dumps(result.to_dict()))
+    elif fmt == "dot":
+        from auditor.paths.graph import flow_graph, to_dot
+
+        click.echo(to_dot(flow_graph(result.to_dict()["flows"]), f"{source} -> {destination}"), nl=False)
+    else:
+        click.echo(render_trace(result), nl=False)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
