@@ -166,8 +166,13 @@ class FlowAnalysis:
                 app_hop.note = "routing loop"
                 return Tail(route, [app_hop], "loop", f"routing loop through {target.name}", [target])
             if target.hub_id or target.subnet_id is None:
-                # a secured virtual hub's firewall forwards with the hub's routes to the connected spoke
-                return Tail(route, [app_hop, self.destination_hop(dst)], "delivered", appliances=[target])
+                # a secured virtual hub's firewall forwards with the hub's routes: it reaches the VNets
+                # connected to that hub (and the hub itself), nothing else (INFERENCE, azure-facts §10.2)
+                if self.hub_reaches(target.hub_id, dst):
+                    return Tail(route, [app_hop, self.destination_hop(dst)], "delivered", appliances=[target])
+                app_hop.note = "the virtual hub has no route to the destination"
+                return Tail(route, [app_hop], "dropped", f"virtual hub of {target.name} has no route to {fmt_ip(dst)}",
+                            [target])
             next_view = self.routing.table_for_subnet(target.subnet_id)
             if next_view is None:
                 app_hop.note = "appliance subnet not in the estate"
@@ -182,6 +187,20 @@ class FlowAnalysis:
         if t == "Internet":
             return Tail(route, [Hop("internet", "internet", None)], "left", "routed to the Internet")
         return Tail(route, [Hop("drop", "drop", None, note=f"next hop {t}")], "dropped", f"next hop type {t}")
+
+    def hub_reaches(self, hub_id: str | None, dst: int) -> bool:
+        if not hub_id:
+            return False
+        hub = self.estate.virtual_hubs.get(hub_id.lower())
+        if hub is not None and hub.prefix is not None and hub.prefix.contains_ip(dst):
+            return True
+        for vnet_key, connected_hub in self.routing.hub_of_vnet.items():
+            if connected_hub.lower() != hub_id.lower():
+                continue
+            vnet = self.estate.vnets.get(vnet_key)
+            if vnet is not None and any(p.contains_ip(dst) for p in vnet.prefixes):
+                return True
+        return False
 
     # ------------------------------------------------------------------ return
 
