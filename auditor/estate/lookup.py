@@ -20,8 +20,8 @@ def resolve_subnet(estate: Estate, spec: str) -> Subnet:
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            ids = "\n  ".join(sorted(s.id for s in matches))
-            raise UsageError(f"subnet {spec!r} is ambiguous; use one of the ids:\n  {ids}")
+            ids = ", ".join(sorted(s.id for s in matches))
+            raise UsageError(f"subnet {spec!r} is ambiguous ({len(matches)} subnets); use one of the ids: {ids}")
     known = sorted(f"{s.vnet_id.rsplit('/', 1)[-1]}/{s.name}" for s in estate.subnets.values())
     hint = ", ".join(known[:12]) + (" ..." if len(known) > 12 else "")
     raise UsageError(f"no subnet {spec!r} in the estate (known: {hint or 'none'})")

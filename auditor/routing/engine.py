@@ -123,14 +123,20 @@ class RoutingModel:
             if gw.vnet_id:
                 own.setdefault(gw.vnet_id.lower(), []).append(gw.id)
         out = {k: sorted(v, key=str.lower) for k, v in own.items()}
+        # (vnet, remote) -> does any Connected vnet->remote peering allow gateway transit; indexed once
+        # so a hub with thousands of spokes is not rescanned per spoke
+        transit: dict[tuple[str, str], bool] = {}
+        for vnet_id, peerings in self.connected_peerings.items():
+            for q in peerings:
+                key = (vnet_id, q.remote_vnet_id.lower())
+                transit[key] = transit.get(key, False) or q.allow_gateway_transit
         for vnet_id, peerings in self.connected_peerings.items():
             for p in peerings:
                 if not p.use_remote_gateways:
                     continue
                 remote = p.remote_vnet_id.lower()
-                back = [q for q in self.connected_peerings.get(remote, []) if q.remote_vnet_id.lower() == vnet_id]
-                if back and not any(q.allow_gateway_transit for q in back):
-                    continue
+                if transit.get((remote, vnet_id)) is False:
+                    continue  # the hub side is known and allows no gateway transit
                 for gid in own.get(remote, []):
                     out.setdefault(vnet_id, []).append(gid)
         return out
