@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	@$(BIN)/pathaudit audit --fail-on never
+	@$(BIN)/pathaudit audit --fail-on never --format json --format sarif --format html --format markdown \
+		--format junit --format csv --out reports/demo 2>/dev/null
+	@echo "Reports of the demo estate: reports/demo/ (findings.html, .json, .sarif, .md, .junit.xml, .csv)"
 
 test: $(STAMP)
 	@$(BIN)/python -m ruff check auditor tests

@@ -6,6 +6,7 @@ stays fast.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import click
 
 from auditor import __version__
+from auditor.collect.credentials import CLOUDS, CREDENTIAL_KINDS, DEFAULT_TOKEN_ENV
 from auditor.errors import PathauditError
 
 SEVERITY_CHOICES = ["high", "medium", "low", "info", "never"]
@@ -47,6 +49,55 @@ def report_problems(problems: list) -> None:
         err(f"pathaudit: warning: ... and {len(problems) - MAX_PROBLEM_LINES} more (all listed in coverage.skipped)")
 
 
+# Scope, credential and endpoint of live collection: shared by `collect` and `audit --live`, handed to
+# the command as one `live` dict (auditor.collect.live.CollectOptions.from_cli).
+LIVE_OPTIONS = [
+    click.option("--subscription", "subscriptions", multiple=True, metavar="ID",
+                 help="[live] Subscription to collect (repeatable). Default: every subscription the identity sees."),
+    click.option("--management-group", "management_groups", multiple=True, metavar="MG",
+                 help="[live] Collect every subscription under this management group (repeatable)."),
+    click.option("--tenant", metavar="TENANT", help="[live] Microsoft Entra tenant to sign in to (id or domain)."),
+    click.option("--credential", type=click.Choice(CREDENTIAL_KINDS), default="default", show_default=True,
+                 help="[live] How to sign in; `token`: a bearer token from the --token-env variable."),
+    click.option("--token-env", default=DEFAULT_TOKEN_ENV, show_default=True, metavar="VAR",
+                 help="[live] Environment variable holding the bearer token for --credential token."),
+    click.option("--cloud", type=click.Choice(list(CLOUDS)), default="AzureCloud", show_default=True,
+                 help="[live] Azure cloud."),
+    click.option("--arm-endpoint", metavar="URL",
+                 help="[live] Resource Manager endpoint (https; token scope URL/.default). "
+                      "TLS trust: REQUESTS_CA_BUNDLE or SSL_CERT_FILE."),
+    click.option("--effective-routes", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+                 help="[live] Also fetch Azure's effective route tables of up to N NICs (NVA NICs first)."),
+    click.option("--fresh-accounts", is_flag=True,
+                 help="[live] Re-read AI accounts from ARM (Resource Graph can lag recent changes)."),
+    click.option("--request-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+                 metavar="SECONDS", help="[live] Read timeout of each request to Azure."),
+]
+LIVE_PARAMS = ("subscriptions", "management_groups", "tenant", "credential", "token_env", "cloud", "arm_endpoint",
+               "effective_routes", "fresh_accounts", "request_timeout")
+
+
+def live_options(func):
+    """Add LIVE_OPTIONS to a command; their values reach it as one `live` dict."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        live = {name: kwargs.pop(name) for name in LIVE_PARAMS}
+        return func(*args, live=live, **kwargs)
+
+    for option in reversed(LIVE_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def live_given(ctx: click.Context) -> list[str]:
+    """The [live] options set on the command line or through the environment."""
+    from click.core import ParameterSource
+
+    return [p.opts[0] for p in ctx.command.params if p.name in LIVE_PARAMS
+            and ctx.get_parameter_source(p.name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)]
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="pathaudit")
 def cli() -> None:
@@ -73,15 +124,32 @@ def cli() -> None:
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Config file (default: ./pathaudit.toml or [tool.pathaudit] in ./pyproject.toml).")
 @click.option("--rule", "rules", multiple=True, metavar="ID", help="Only evaluate these rule ids (repeatable).")
+@click.option("--live", "live_collect", is_flag=True, help="Collect the estate from Azure now (read-only) and audit it; see `collect`.")
+@live_options
 def audit(inputs: tuple[Path, ...], fmt: tuple[str, ...], out: Path | None, bundle: Path | None,
           baseline_path: Path | None, fail_on: str, allow_incomplete: bool, config_path: Path | None,
-          rules: tuple[str, ...]) -> None:
-    """Audit exported estate files or directories (*.json, *.json.gz). No INPUT: the bundled demo estate."""
+          rules: tuple[str, ...], live_collect: bool, live: dict) -> None:
+    """Audit exported estate files or directories (*.json, *.json.gz). No INPUT: the bundled demo estate.
+
+    With --live: collect from Azure first (the options marked [live], as for `collect`).
+    """
     from auditor.audit import demo_dir, run_audit
     from auditor.config import load_config
 
     display: dict[Path, str] = {}
     paths = list(inputs)
+    if live_collect:
+        if paths:
+            raise click.UsageError("--live collects the estate from Azure: give no INPUT")
+        from auditor.collect.live import CollectOptions, collect_for_audit
+
+        collected = collect_for_audit(CollectOptions.from_cli(**live))
+        click.get_current_context().call_on_close(collected.cleanup)
+        for line in collected.summary():
+            err(line)
+        paths, display = [collected.path], {collected.path: f"live:{collected.path.name}"}
+    elif given := live_given(click.get_current_context()):
+        raise click.UsageError(f"{given[0]} needs --live")
     if not paths:
         demo = demo_dir()
         paths = [demo]
@@ -100,10 +168,10 @@ def audit(inputs: tuple[Path, ...], fmt: tuple[str, ...], out: Path | None, bund
     document = result.document()
     render(document, fmt, out, catalog=result.catalog, assessed=result.assessed)
     if bundle is not None:
-        from auditor.report.bundle import command_line, write_audit_bundle
+        from auditor.report.bundle import command_from_context, write_audit_bundle
 
         write_audit_bundle(bundle, document, result.catalog, paths, display,
-                           command_line("audit", click.get_current_context().params))
+                           command_from_context(click.get_current_context(), "audit"))
     code = result.exit_code(fail_on, allow_incomplete)
     if code == 3:
         err("pathaudit: coverage incomplete: exit 3 (use --allow-incomplete to accept partial coverage)")
@@ -297,6 +365,114 @@ def trace(inputs: tuple[Path, ...], source: str, destination: str, port: int, fm
         click.echo(to_dot(flow_graph(result.to_dict()["flows"]), f"{source} -> {destination}"), nl=False)
     else:
         click.echo(render_trace(result), nl=False)
+
+
+# --- confirm stage (issue #6): evidence from firewall logs and packet captures ----------------------
+
+EPILOG_CONFIRM = """\b
+Examples:
+  pathaudit audit estate/ --format json --out findings.json
+  pathaudit confirm findings.json --pcap nva1-eth0.pcapng --out confirmed.json
+  pathaudit confirm findings.json --flow-trace flowtrace.csv --flow-trace netrule.json
+  pathaudit confirm findings.json --workspace WORKSPACE-GUID --timespan P2D --credential azure-cli
+  pathaudit audit estate/ --format json | pathaudit confirm - --pcap afw-instance0.pcap
+
+\b
+Captures must be taken on the appliance (NVA NIC, Azure Firewall packet capture). The KQL sent to
+the workspace is in checks/log-analytics/ (runnable by hand). Exit codes: 0 nothing at/above
+--fail-on; 1 findings at/above --fail-on that were not refuted; 2 usage error or unreadable input;
+3 a query failed or returned partial results (see --allow-incomplete).
+"""
+
+
+@cli.command(epilog=EPILOG_CONFIRM)
+@click.argument("findings", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
+@click.option("--pcap", "pcaps", multiple=True, type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Packet capture taken on the appliance: pcap or pcapng (repeatable).")
+@click.option("--flow-trace", "flow_traces", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              metavar="FILE", help="AZFWFlowTrace / AZFWNetworkRule export: CSV, JSON (az monitor log-analytics "
+              "query -o json) or Parquet (repeatable).")
+@click.option("--workspace", metavar="ID", help="Log Analytics workspace ID to query AZFWFlowTrace / AZFWNetworkRule.")
+@click.option("--timespan", default="P1D", show_default=True, metavar="DURATION|START/END",
+              help="Time range for --workspace: ISO 8601 duration (P1D, PT6H) or interval.")
+@click.option("--credential", type=click.Choice(["default", "azure-cli", "managed-identity", "workload-identity",
+              "token"]), default="default", show_default=True, help="How to sign in for --workspace.")
+@click.option("--token-env", default="AZURE_ACCESS_TOKEN", show_default=True, metavar="VAR",
+              help="With --credential token: variable holding a Log Analytics access token.")
+@click.option("--cloud", type=click.Choice(["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"]),
+              default="AzureCloud", show_default=True, help="Cloud of the workspace.")
+@click.option("--logs-endpoint", metavar="URL", help="Log Analytics endpoint (https), overriding --cloud's.")
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), help="Write the document to FILE.")
+@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="high", show_default=True,
+              help="Exit 1 when an unrefuted finding at or above this severity is active.")
+@click.option("--allow-incomplete", is_flag=True, help="Exit 0/1 even when a query failed or was partial.")
+def confirm(findings: Path, pcaps: tuple[Path, ...], flow_traces: tuple[Path, ...], workspace: str | None,
+            timespan: str, credential: str, token_env: str, cloud: str, logs_endpoint: str | None,
+            out: Path | None, fail_on: str, allow_incomplete: bool) -> None:
+    """Confirm or refute path findings (NET001, NET008...) with firewall logs and packet captures.
+
+    Writes the findings document again with each flow finding's status set to confirmed, refuted or
+    inconclusive and the evidence attached; other findings are unchanged.
+    """
+    from auditor.confirm import confirm_document, load_findings
+    from auditor.report.json_doc import dumps
+
+    if not (pcaps or flow_traces or workspace):
+        raise click.UsageError("no evidence given: use --pcap, --flow-trace and/or --workspace")
+    document = load_findings(findings)
+    client = None
+    if workspace:
+        from auditor.confirm.loganalytics import open_client
+
+        client = open_client(credential, token_env, cloud, logs_endpoint)
+    result = confirm_document(document, pcaps=[str(p) for p in pcaps], flow_traces=[str(p) for p in flow_traces],
+                              workspace=workspace, timespan=timespan, logs_client=client)
+    for line in result.lines():
+        err(f"pathaudit: {line}")
+    report_problems(result.problems)
+    data = dumps(result.document)
+    if out:
+        out.write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    code = result.exit_code(fail_on, allow_incomplete)
+    if code == 3:
+        err("pathaudit: coverage incomplete: exit 3 (use --allow-incomplete to accept partial evidence)")
+    sys.exit(code)
+
+
+# ---------------------------------------------------------------- live collection
+
+EPILOG_COLLECT = """\b
+Examples:
+  pathaudit collect                                 # every subscription the signed-in identity sees
+  pathaudit collect --management-group mg-prod --out prod.json.gz
+  pathaudit collect --subscription 00000000-0000-0000-0000-000000000000 --credential azure-cli
+  AZURE_ACCESS_TOKEN=$(az account get-access-token --query accessToken -o tsv) \\
+      pathaudit collect --credential token --effective-routes 20
+  pathaudit audit prod.json.gz                      # audit the snapshot later, anywhere
+
+\b
+Needs only the built-in Reader role (docs/live-collection.md). Read-only: Resource Graph queries
+(checks/resource-graph/*.kql) and ARM reads; keys are never listed, secret-looking values are
+redacted. Exit codes: 0 complete; 3 some scope or query failed (named in the summary and in the
+snapshot's coverage.failed); 2 usage, sign-in or connection error.
+"""
+
+
+@cli.command("collect", epilog=EPILOG_COLLECT)
+@live_options
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False),
+              help="Snapshot file (default: ./pathaudit-snapshot-<UTC time>.json.gz; gzip when it ends in .gz).")
+def collect_cmd(out: Path | None, live: dict) -> None:
+    """Collect a snapshot of the estate from Azure: Resource Graph plus a few ARM reads (mode 0600)."""
+    from auditor.collect.live import CollectOptions, collect_to_file
+
+    result = collect_to_file(CollectOptions.from_cli(**live), out)
+    for line in result.summary():
+        err(line)
+    sys.exit(result.exit_code)
 
 
 def main() -> None:

@@ -39,9 +39,13 @@ SECRET_NAME = re.compile(r"secret|token|password|passwd|credential|api[_-]?key|s
 OUTPUT_OPTIONS = frozenset({"out", "bundle"})
 
 
-def command_line(command: str, params: dict[str, Any], positional: Iterable[str] = ("inputs",)) -> list[str]:
-    """A canonical, secrets-free command line from click's parsed params (declaration order kept)."""
+def command_line(command: str, params: dict[str, Any], positional: Iterable[str] = ("inputs",),
+                 flags: dict[str, str] | None = None) -> list[str]:
+    """A canonical, secrets-free command line from click's parsed params (in the order given).
+
+    `flags` maps a parameter name to its option string (`fmt` -> `--format`); default `--<name>`."""
     positional = tuple(positional)
+    flags = flags or {}
     argv = ["pathaudit", command]
     for name in positional:
         for value in params.get(name) or ():
@@ -49,7 +53,7 @@ def command_line(command: str, params: dict[str, Any], positional: Iterable[str]
     for name, value in params.items():
         if name in positional or value in (None, False, (), []):
             continue
-        flag = "--" + name.replace("_", "-")
+        flag = flags.get(name) or "--" + name.replace("_", "-")
         values = value if isinstance(value, (list, tuple)) else [value]
         for v in values:
             if v is True:
@@ -61,6 +65,20 @@ def command_line(command: str, params: dict[str, Any], positional: Iterable[str]
                 v = Path(str(v)).name
             argv += [flag, str(v)]
     return argv
+
+
+def command_from_context(ctx: Any, command: str) -> list[str]:
+    """The command line of a running click command: only parameters the user gave (command line or
+    environment), defaults left out, through `command_line` (secrets redacted, output names only)."""
+    from click.core import ParameterSource
+
+    declared = [p for p in ctx.command.params if p.name in ctx.params]
+    given = {p.name: ctx.params[p.name] for p in declared
+             if ctx.get_parameter_source(p.name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)}
+    flags = {p.name: max((o for o in p.opts if o.startswith("--")), key=len, default=p.opts[0])
+             for p in declared if getattr(p, "opts", None)}
+    positional = [p.name for p in declared if getattr(p, "param_type_name", "") == "argument"]
+    return command_line(command, given, positional, flags)
 
 
 def arcname_for_input(name: str) -> str:

@@ -42,7 +42,7 @@ article.finding{border:1px solid var(--line);border-left:6px solid var(--info);b
  margin:14px 0;break-inside:avoid-page}
 article.finding.high{border-left-color:var(--high)}article.finding.medium{border-left-color:var(--medium)}
 article.finding.low{border-left-color:var(--low)}article.finding.suppressed{opacity:.8;border-style:dashed}
-pre.text{white-space:pre-wrap;font:13px/1.45 inherit;margin:4px 0;background:#f9fafb;padding:8px;border-radius:4px}
+pre.text{white-space:pre-wrap;font-family:inherit;font-size:13px;line-height:1.45;margin:4px 0;background:#f9fafb;padding:8px;border-radius:4px}
 .muted{color:var(--muted)}
 .bar{display:inline-block;height:10px;background:#9ca3af;vertical-align:middle}
 .bar.high{background:var(--high)}.bar.medium{background:var(--medium)}.bar.low{background:var(--low)}
@@ -205,14 +205,14 @@ def _flow(flow: dict[str, Any]) -> list[str]:
     for lane in ("forward", "return"):
         hops = [x for x in flow.get(lane) or [] if isinstance(x, dict)]
         out.append(f"<table><thead><tr><th>{h(lane)} hop</th><th>kind</th><th>ip</th><th>resource</th><th>route</th>"
-                   "</tr></thead><tbody>")
+                   "<th>note</th></tr></thead><tbody>")
         for hop in hops:
             route = hop.get("route") or {}
             rtext = ", ".join(f"{k} {text(v)}" for k, v in sorted(route.items()) if v) if isinstance(route, dict) else ""
             out.append(f"<tr><td>{h(hop.get('hop'))}</td><td>{h(hop.get('kind'))}</td><td>{h(hop.get('ip'))}</td>"
-                       f"<td><code>{h(hop.get('id'))}</code></td><td>{h(rtext)}</td></tr>")
+                       f"<td><code>{h(hop.get('id'))}</code></td><td>{h(rtext)}</td><td>{h(hop.get('note'))}</td></tr>")
         if not hops:
-            out.append('<tr><td colspan="5" class="muted">no hops recorded</td></tr>')
+            out.append('<tr><td colspan="6" class="muted">no hops recorded</td></tr>')
         out.append("</tbody></table>")
     return out
 

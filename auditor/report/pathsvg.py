@@ -55,6 +55,8 @@ def _box(x: int, y: int, hop: dict[str, Any], diverges: bool) -> list[str]:
     route = hop.get("route") or {}
     if isinstance(route, dict) and route:
         tip += " | route " + " ".join(f"{k}={text(v)}" for k, v in sorted(route.items()) if v)
+    if hop.get("note"):
+        tip += " | " + text(hop["note"])
     out = [f'<g class="{" ".join(classes)}"><title>{h(tip)}</title>',
            f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="7"/>',
            f'<text x="{x + 8}" y="{y + 16}" class="kind">{h(truncate(text(hop.get("kind") or "hop"), 24))}</text>',

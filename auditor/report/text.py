@@ -54,8 +54,13 @@ def md_code(value: Any) -> str:
     """A Markdown code span holding `value` literally (fence longer than any backtick run inside).
 
     Pipes are escaped (GFM splits table cells on them even inside code spans); newlines become spaces.
+    Values holding `<`, `>` or `&` are rendered with `md` instead: no raw angle bracket ever reaches
+    the Markdown, whatever renderer (and however lax its code-span parsing) reads it.
     """
-    s = " ".join(text(value).split()).replace("|", "\\|")
+    raw = text(value)
+    if any(c in raw for c in "<>&"):
+        return md(raw)
+    s = " ".join(raw.split()).replace("|", "\\|")
     if not s:
         return ""
     longest = max((len(m) for m in re.findall(r"`+", s)), default=0)
