@@ -37,3 +37,15 @@ def test_secured_hub_firewall_reaches_only_vnets_connected_to_its_hub() -> None:
     assert flow["verdict"] == "blocked"
     assert flow["forward"][-1]["kind"] == "azure-firewall"
     assert "no route" in flow["forward"][-1]["note"]
+
+
+def test_net008_flow_starts_on_premises_and_returns_through_the_hub_firewall() -> None:
+    """azure-facts §10.3: on-premises -> PE bypasses the routing-intent next hop, the reply goes through it."""
+    s19 = next((REPO / "fixtures" / "scenarios").glob("S19-*")) / "resources.json"
+    proc = run("audit", str(s19), "--format", "json", "--fail-on", "never")
+    doc = json.loads(proc.stdout)
+    (finding,) = [f for f in doc["findings"] if f["rule_id"] == "NET008"]
+    flow = finding["flow"]
+    assert flow["source"] == "on-premises" and flow["verdict"] == "asymmetric"
+    assert not [h for h in flow["forward"] if h["kind"] in ("azure-firewall", "nva")]
+    assert [h for h in flow["return"] if h["kind"] == "azure-firewall"]

@@ -8,6 +8,7 @@ value inside an otherwise usable resource is ignored with a Problem; the rest is
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -704,16 +705,15 @@ def merge_records(raw: RawInputs, estate: Estate) -> None:
             files[key] = file
             return
         kept, conflict = merge(seen, rec)
-        if kept is not seen:
-            records[key] = kept
         if conflict:
             problems.append(
                 Problem(file, rec["id"], None,
                         f"seen twice with conflicting content (also in {files[key]}); kept the richer copy",
                         CONFLICT)
             )
-            if kept is rec:
-                files[key] = file
+        if kept is not seen:
+            records[key] = kept
+            files[key] = file     # the file of the copy that is kept
 
     for item in raw.resources:
         obj, file = item.data, item.file
@@ -863,6 +863,19 @@ def resolve_effective_routes(raw: RawInputs, estate: Estate) -> None:
 
 
 def build_estate(raw: RawInputs) -> Estate:
+    """The garbage collector is paused while the estate is built, as during the parse: the build
+    allocates millions of acyclic objects, and cyclic-GC passes over the parsed documents cost about
+    as much as the build itself on large estates (tests/bench/load.py)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(raw)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(raw: RawInputs) -> Estate:
     estate = Estate(records={}, files={})
     estate.problems.extend(raw.problems)
     estate.inputs = list(raw.inputs)

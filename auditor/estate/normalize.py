@@ -35,6 +35,8 @@ CHILD_LISTS = frozenset(
         "applicationRuleCollections", "natRuleCollections", "networkRuleCollections",
     }
 )
+# az CLI prints a property that collides with an envelope key as `<key>Properties<Key>`.
+RENAMED_BY_CLI = {f"{k}Properties{k[0].upper()}{k[1:]}": k for k in ("type", "sku", "kind", "location", "tags", "name", "id")}
 # Types whose ARM document carries `sku` under `properties`, where az CLI prints it at the top.
 PROPERTY_SKU_TYPES = frozenset(
     {
@@ -93,7 +95,8 @@ def unflatten(obj: dict[str, Any]) -> dict[str, Any]:
             if key != "resourceGroup":
                 out[key] = strip_cli(value)
         else:
-            props[key] = strip_cli(value, key)
+            # a property named like an envelope key is printed as e.g. `typePropertiesType` (virtualWans)
+            props[RENAMED_BY_CLI.get(key, key)] = strip_cli(value, key)
     if "sku" in out and "sku" not in props and str(obj.get("type") or "").lower() in PROPERTY_SKU_TYPES:
         props["sku"] = out.pop("sku")
     out["properties"] = props
@@ -110,15 +113,30 @@ def strip_cli(value: Any, key: str | None = None) -> Any:
                 if v is not None and not (k == "resourceGroup" and "id" in value)}
     if isinstance(value, list):
         if key in CHILD_LISTS:
-            return [unflatten(v) if isinstance(v, dict) and is_flattened(v) else strip_cli(v) for v in value]
+            return [unflatten(v) if is_child(v, key) else strip_cli(v) for v in value]
         return [strip_cli(v) for v in value]
     return value
+
+
+def is_child(value: Any, key: str) -> bool:
+    """A flattened sub-resource in a child list. Route-table routes always carry an id; Virtual WAN hub
+    routes (hubRouteTables, virtualHubs.routeTable) share the key `routes` but have no id and no
+    `properties` wrapper in ARM, so they are left as they are."""
+    return isinstance(value, dict) and is_flattened(value) and (key != "routes" or "id" in value)
+
+
+def is_cli_document(obj: dict[str, Any]) -> bool:
+    """az CLI output with `properties` kept nested (`az cognitiveservices account show`): the CLI adds
+    `resourceGroup` at the top, as Resource Graph rows do, but no subscriptionId / tenantId column."""
+    return "resourceGroup" in obj and "subscriptionId" not in obj and "tenantId" not in obj
 
 
 def canonical(obj: dict[str, Any]) -> dict[str, Any]:
     """The canonical record: id, lower-case type, kept envelope keys that carry a value, properties."""
     if is_flattened(obj):
         obj = unflatten(obj)
+    elif is_cli_document(obj) and isinstance(obj.get("properties"), dict):
+        obj = {**obj, "properties": strip_cli(obj["properties"])}
     rec: dict[str, Any] = {"id": obj["id"], "type": obj["type"].lower()}
     for key in KEPT:
         value = obj.get(key)

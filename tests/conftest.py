@@ -1,0 +1,39 @@
+"""Shared test helpers: run the CLI in a subprocess, write JSON inputs, find the repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+# tests/bench holds scripts run by hand (`make bench`), not tests.
+collect_ignore = ["bench"]
+
+
+def run_cli(*args: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None,
+            env: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, str, str]:
+    """Run `python -m auditor ARGS`; returns (exit code, stdout, stderr) as text."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("PATHAUDIT_DEBUG", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditor", *map(str, args)],
+        capture_output=True,
+        cwd=cwd or REPO,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+    )
+    return proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
+
+
+def write_json(tmp_path: Path, name: str, obj: Any) -> Path:
+    """Write `obj` as JSON to tmp_path/name (parent folders created) and return the path."""
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj), encoding="utf-8")
+    return path
