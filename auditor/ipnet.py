@@ -8,6 +8,7 @@ malformed value is reported against its resource instead of silently misrouting.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from socket import AF_INET, inet_pton
 
 MAX32 = 0xFFFFFFFF
 
@@ -27,6 +28,10 @@ def mask(plen: int) -> int:
 
 
 def parse_ip(text: object) -> int:
+    try:  # C fast path: strict dotted decimal; anything else falls through to the checks below
+        return int.from_bytes(inet_pton(AF_INET, text), "big")  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        pass
     if not isinstance(text, str):
         raise PrefixError(repr(text), f"expected an IPv4 address string, got {type(text).__name__}")
     s = text.strip()
