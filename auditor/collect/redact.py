@@ -1,0 +1,76 @@
+"""Keep secrets out of snapshots: values under secret-looking property names are replaced.
+
+Reader role cannot call listKeys, but ARM and Resource Graph still return some secrets inline on
+some resource types (a connection's `sharedKey`, a gateway's RADIUS secret, SAS URLs in
+diagnostics settings). A snapshot is evidence that gets archived and shared, so any property whose
+name looks like a key, secret, password, connection string, SAS or token is replaced by a marker.
+
+Only values that could hold a secret are replaced: strings, numbers and non-empty lists/objects.
+Booleans and nulls are kept, so `disablePasswordAuthentication: true` or `disableLocalAuth` and
+empty lists such as `osProfile.secrets: []` stay as they are.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+REDACTED = "<redacted by pathaudit>"
+# camelCase / snake_case / kebab-case words: `primaryKey` -> primary, key; `SASToken` -> sas, token
+WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+ANYWHERE = frozenset({"password", "passwords", "passwd", "pwd", "secret", "secrets", "sas", "passphrase"})
+LAST = frozenset({"key", "keys", "token", "tokens"})
+JOINED = ("connectionstring", "apikey", "accesskey", "sharedkey")
+
+
+@lru_cache(maxsize=8192)  # property names repeat across resources: decide each once
+def secret_name(name: str) -> bool:
+    """True for names like primaryKey, sharedKey, clientSecret, adminPassword, connectionString,
+    sasUrl, SASToken, access_token, api-key."""
+    words = [w.lower() for w in WORD.findall(name)]
+    if not words:
+        return False
+    joined = "".join(words)
+    return words[-1] in LAST or any(w in ANYWHERE for w in words) or any(j in joined for j in JOINED)
+
+
+def redact(value: Any) -> tuple[Any, int]:
+    """A copy of `value` with secret-looking properties replaced, and how many were replaced.
+
+    Objects without any secret-looking name are returned as they are (no copy).
+    """
+    if isinstance(value, dict):
+        out: dict[str, Any] | None = None
+        count = 0
+        for key, item in value.items():
+            if isinstance(key, str) and secret_name(key) and holds_secret(item):
+                new, n = REDACTED, 1
+            else:
+                new, n = redact(item)
+            if n:
+                if out is None:
+                    out = dict(value)
+                out[key] = new
+                count += n
+        return (out if out is not None else value), count
+    if isinstance(value, list):
+        items: list[Any] | None = None
+        count = 0
+        for index, item in enumerate(value):
+            new, n = redact(item)
+            if n:
+                if items is None:
+                    items = list(value)
+                items[index] = new
+                count += n
+        return (items if items is not None else value), count
+    return value, 0
+
+
+def holds_secret(value: Any) -> bool:
+    if value is None or isinstance(value, bool):
+        return False
+    if isinstance(value, (str, list, dict)):
+        return len(value) > 0 and value != REDACTED
+    return True
