@@ -92,14 +92,17 @@ class FlowTarget:
         return [a for a in self.appliances if a.is_azure_firewall]
 
     def client_role(self, ip: int) -> str | None:
-        """'source' for the flow's clients, 'snat' for the appliance's own/SNAT addresses, else None."""
+        """'source' for the flow's clients, 'snat' for the appliance's own/SNAT addresses, else None.
+
+        A flow without source prefixes (e.g. on-premises with no declared ranges) accepts any client.
+        """
         for c in self.source_prefixes:
             if (ip & mask(c.plen)) == c.net:
                 return "source"
         for c in self.snat_ranges:
             if (ip & mask(c.plen)) == c.net:
                 return "snat"
-        return None
+        return None if self.source_prefixes else "source"
 
     def matches_pe(self, ip: int, port: int) -> bool:
         d = self.destination
@@ -174,6 +177,8 @@ def target_from_finding(index: int, finding: dict[str, Any]) -> FlowTarget | Non
     if port is not None and not (isinstance(port, int) and 0 < port < 65536):
         problems.append(f"flow.port: {port!r} is not a TCP port; matching any port")
         port = None
+    if not prefixes and not problems:
+        problems.append("flow has no source prefixes: traffic from any client is counted")
     appliances = _appliances(flow)
     snat: list[Cidr] = []
     for a in appliances:
@@ -236,7 +241,7 @@ class TargetSet:
                 ports = None
             elif ports is not None:
                 ports.add(t.port)
-            for c in (*t.source_prefixes, *t.snat_ranges):
+            for c in (*(t.source_prefixes or [Cidr(0, 0)]), *t.snat_ranges):
                 if c not in clients:
                     clients.append(c)
         return cls(hosts, ranges, ports, clients)

@@ -57,7 +57,9 @@ class Observation:
     unanswered: int = 0
     pending: int = 0
     offpath_handshakes: int = 0      # client ACKed a SYN-ACK the appliance never saw
+    snat_answered: bool = False      # some SNATed connection of the flow got its replies back
     orphan_replies: int = 0          # SYN-ACKs from the PE without a SYN through the appliance
+    other_sources: int = 0           # connections to the PE from clients outside the flow (capture)
     # logs only
     other_firewall_rows: int = 0
 
@@ -90,7 +92,6 @@ def _direction_note(target: FlowTarget, found: str) -> str:
 def capture_verdict(obs: Observation, target: FlowTarget) -> Verdict:
     ep = target.endpoint_text
     fwd_syn = obs.forward["SYN"]
-    replies = obs.reverse["SYN-ACK"] + obs.reverse["RST"]
     if target.expectation == BYPASS:
         if obs.any_traffic:
             return Verdict(REFUTED, f"packets of this flow to {ep} were captured: if the capture was taken at "
@@ -98,14 +99,16 @@ def capture_verdict(obs: Observation, target: FlowTarget) -> Verdict:
         return Verdict(INCONCLUSIVE, f"no packets to or from {ep}: absence at the capture point cannot prove "
                                      "the bypass")
     if obs.answered:
-        mixed = obs.unanswered_addrs - obs.reply_addrs
+        # replies to the appliance's SNAT address cover the clients whose twins could not be paired
+        mixed = set() if obs.snat_answered else obs.unanswered_addrs - obs.reply_addrs
         if mixed:
             return Verdict(INCONCLUSIVE,
                            f"mixed: {obs.answered} connection(s) to {ep} answered through the capture point, "
                            f"{obs.unanswered} unanswered from other address(es) {', '.join(sorted(mixed)[:5])}")
-        extra = (f"; {obs.unanswered} other connection(s) from the same address(es) unanswered (the PE did not "
-                 "reply; not a routing asymmetry)") if obs.unanswered else ""
-        return Verdict(REFUTED, f"{obs.answered} connection(s) to {ep}: SYN and reply ({replies} SYN-ACK/RST) "
+        extra = (f"; {obs.unanswered} other connection(s) unanswered (the PE did not reply, or their SNATed "
+                 "twin was not recognised; not a routing asymmetry)") if obs.unanswered else ""
+        parts = [f"{obs.reverse['SYN-ACK']} SYN-ACK"] + ([f"{obs.reverse['RST']} RST"] if obs.reverse["RST"] else [])
+        return Verdict(REFUTED, f"{obs.answered} connection(s) to {ep}: the SYNs and the replies ({', '.join(parts)}) "
                                 f"both cross the capture point, so the return path crosses the appliance"
                                 f"{_snat_note(obs)}{extra}")
     if obs.unanswered:
@@ -115,7 +118,7 @@ def capture_verdict(obs: Observation, target: FlowTarget) -> Verdict:
                        "a SYN-ACK the appliance never saw)")
         retrans = obs.unanswered - obs.offpath_handshakes
         if retrans > 0:
-            how.append(f"{retrans} retransmitted or left unanswered for more than 3 s")
+            how.append(f"{retrans} with retransmitted SYNs or unanswered for more than 3 s")
         return Verdict(CONFIRMED, f"{fwd_syn} SYN(s) in {obs.unanswered} connection(s) from the source prefixes "
                                   f"to {ep} crossed the capture point and no SYN-ACK came back through it: "
                                   + "; ".join(how) + _snat_note(obs) + _direction_note(target, "forward"))
@@ -136,7 +139,8 @@ def capture_verdict(obs: Observation, target: FlowTarget) -> Verdict:
     if obs.pending:
         return Verdict(INCONCLUSIVE, f"{obs.pending} SYN(s) to {ep} seen only in the last 3 s of the capture: "
                                      "the reply may simply not have been captured")
-    return Verdict(INCONCLUSIVE, f"no matching traffic: no TCP packets between the source prefixes and {ep}")
+    others = f"; {obs.other_sources} connection(s) to {ep} from other sources ignored" if obs.other_sources else ""
+    return Verdict(INCONCLUSIVE, f"no matching traffic: no TCP packets between the source prefixes and {ep}{others}")
 
 
 def log_verdict(obs: Observation, target: FlowTarget, *, flowtrace_rows: int | None, partial: bool,
@@ -187,7 +191,10 @@ def log_verdict(obs: Observation, target: FlowTarget, *, flowtrace_rows: int | N
         if no_trace:
             return Verdict(INCONCLUSIVE, f"no matching traffic for {ep} in {where}, and AZFWFlowTrace has no rows "
                                          f"at all: {FLOW_TRACE_HINT}")
-        return Verdict(INCONCLUSIVE, f"no matching traffic: no rows between the source prefixes and {ep} in {where}")
+        others = (f"; {obs.other_firewall_rows} matching row(s) came from other firewalls than this flow's"
+                  if obs.other_firewall_rows else "")
+        return Verdict(INCONCLUSIVE, f"no matching traffic: no rows between the source prefixes and {ep} in "
+                                     f"{where}{others}")
     if partial:
         return Verdict(INCONCLUSIVE, f"partial results: {v.reason}; the missing part may hold the replies")
     return v
