@@ -402,20 +402,22 @@ the workspace is in checks/log-analytics/ (runnable by hand). Exit codes: 0 noth
 @click.option("--cloud", type=click.Choice(["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"]),
               default="AzureCloud", show_default=True, help="Cloud of the workspace.")
 @click.option("--logs-endpoint", metavar="URL", help="Log Analytics endpoint (https), overriding --cloud's.")
-@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), help="Write the document to FILE.")
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), multiple=True, default=["json"],
+              show_default=True, help="Output format (repeatable; several need --out DIR), as for `audit`.")
+@click.option("--out", "out", type=click.Path(path_type=Path),
+              help="Write to FILE (one format) or DIR/findings.<ext> (several formats, or an existing DIR).")
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="high", show_default=True,
               help="Exit 1 when an unrefuted finding at or above this severity is active.")
 @click.option("--allow-incomplete", is_flag=True, help="Exit 0/1 even when a query failed or was partial.")
 def confirm(findings: Path, pcaps: tuple[Path, ...], flow_traces: tuple[Path, ...], workspace: str | None,
             timespan: str, credential: str, token_env: str, cloud: str, logs_endpoint: str | None,
-            out: Path | None, fail_on: str, allow_incomplete: bool) -> None:
+            fmt: tuple[str, ...], out: Path | None, fail_on: str, allow_incomplete: bool) -> None:
     """Confirm or refute path findings (NET001, NET008...) with firewall logs and packet captures.
 
     Writes the findings document again with each flow finding's status set to confirmed, refuted or
     inconclusive and the evidence attached; other findings are unchanged.
     """
     from auditor.confirm import confirm_document, load_findings
-    from auditor.report.json_doc import dumps
 
     if not (pcaps or flow_traces or workspace):
         raise click.UsageError("no evidence given: use --pcap, --flow-trace and/or --workspace")
@@ -430,12 +432,7 @@ def confirm(findings: Path, pcaps: tuple[Path, ...], flow_traces: tuple[Path, ..
     for line in result.lines():
         err(f"pathaudit: {line}")
     report_problems(result.problems)
-    data = dumps(result.document)
-    if out:
-        out.write_bytes(data)
-    else:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+    render(result.document, fmt, out)
     code = result.exit_code(fail_on, allow_incomplete)
     if code == 3:
         err("pathaudit: coverage incomplete: exit 3 (use --allow-incomplete to accept partial evidence)")
