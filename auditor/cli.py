@@ -406,12 +406,15 @@ the workspace is in checks/log-analytics/ (runnable by hand). Exit codes: 0 noth
               show_default=True, help="Output format (repeatable; several need --out DIR), as for `audit`.")
 @click.option("--out", "out", type=click.Path(path_type=Path),
               help="Write to FILE (one format) or DIR/findings.<ext> (several formats, or an existing DIR).")
+@click.option("--bundle", "bundle", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write an evidence bundle: the confirmed findings (JSON, HTML, SARIF), the estate files the "
+                   "document names (when present), the captures and log exports used, the rules, MANIFEST.")
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="high", show_default=True,
               help="Exit 1 when an unrefuted finding at or above this severity is active.")
 @click.option("--allow-incomplete", is_flag=True, help="Exit 0/1 even when a query failed or was partial.")
 def confirm(findings: Path, pcaps: tuple[Path, ...], flow_traces: tuple[Path, ...], workspace: str | None,
             timespan: str, credential: str, token_env: str, cloud: str, logs_endpoint: str | None,
-            fmt: tuple[str, ...], out: Path | None, fail_on: str, allow_incomplete: bool) -> None:
+            fmt: tuple[str, ...], out: Path | None, bundle: Path | None, fail_on: str, allow_incomplete: bool) -> None:
     """Confirm or refute path findings (NET001, NET008...) with firewall logs and packet captures.
 
     Writes the findings document again with each flow finding's status set to confirmed, refuted or
@@ -433,6 +436,14 @@ def confirm(findings: Path, pcaps: tuple[Path, ...], flow_traces: tuple[Path, ..
         err(f"pathaudit: {line}")
     report_problems(result.problems)
     render(result.document, fmt, out)
+    if bundle is not None:
+        from auditor.catalog import load_catalog
+        from auditor.report.bundle import command_from_context, write_audit_bundle
+
+        estate_files = [Path(p) for p in result.document["estate"]["inputs"] if Path(p).is_file()]
+        write_audit_bundle(bundle, result.document, load_catalog(), estate_files, None,
+                           command_from_context(click.get_current_context(), "confirm"),
+                           evidence=[(p.name, p) for p in (*pcaps, *flow_traces)])
     code = result.exit_code(fail_on, allow_incomplete)
     if code == 3:
         err("pathaudit: coverage incomplete: exit 3 (use --allow-incomplete to accept partial evidence)")

@@ -48,8 +48,9 @@ def command_line(command: str, params: dict[str, Any], positional: Iterable[str]
     flags = flags or {}
     argv = ["pathaudit", command]
     for name in positional:
-        for value in params.get(name) or ():
-            argv.append(str(value))
+        value = params.get(name)
+        for item in value if isinstance(value, (list, tuple)) else ([] if value is None else [value]):
+            argv.append(str(item))
     for name, value in params.items():
         if name in positional or value in (None, False, (), []):
             continue
