@@ -19,7 +19,8 @@ from auditor.catalog import Rule, data_dir, load_catalog
 from auditor.collect.files import RawInputs, read_inputs
 from auditor.config import Config
 from auditor.estate import Estate, build_estate
-from auditor.findings import SEVERITIES, SEVERITY_RANK, Finding, NotAssessed
+from auditor.exitcodes import decide, fails
+from auditor.findings import SEVERITIES, Finding, NotAssessed
 from auditor.problems import FILE_NOT_READ, Problem, sort_key
 from auditor.rules.context import AuditContext
 from auditor.rules.engine import evaluate
@@ -61,24 +62,12 @@ class AuditResult:
         return [p for p in self.problems if p.effect == FILE_NOT_READ]
 
     def failing(self, fail_on: str) -> list[Finding]:
-        if fail_on == "never":
-            return []
-        limit = SEVERITY_RANK[fail_on]
-        return [
-            f for f in self.findings
-            if f.suppression is None and f.status != "refuted" and f.baseline != "unchanged"
-            and SEVERITY_RANK.get(f.severity, 9) <= limit
-        ]
+        return [f for f in self.findings
+                if fails(f.severity, f.status, f.suppression is not None, fail_on, f.baseline == "unchanged")]
 
     def exit_code(self, fail_on: str, allow_incomplete: bool) -> int:
-        """contracts §4: 2 unreadable input, 1 findings at/above --fail-on, 3 incomplete coverage, else 0."""
-        if self.unreadable:
-            return 2
-        if self.failing(fail_on):
-            return 1
-        if not self.complete and not allow_incomplete:
-            return 3
-        return 0
+        return decide(unreadable=bool(self.unreadable), failing=bool(self.failing(fail_on)), complete=self.complete,
+                      allow_incomplete=allow_incomplete)
 
     def document(self) -> dict[str, Any]:
         return findings_document(self)

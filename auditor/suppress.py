@@ -162,14 +162,6 @@ def apply_baseline(findings: Iterable[Finding], old: dict[str, Any]) -> dict[str
     return compare(old, current).summary()
 
 
-def is_failing(f: dict[str, Any], fail_on: str) -> bool:
-    """A finding (document form) that fails a run: active, not refuted, at or above `fail_on`."""
-    if fail_on == "never":
-        return False
-    return (f.get("suppression") is None and f.get("status") != "refuted"
-            and SEVERITY_RANK.get(f.get("severity", ""), 9) <= SEVERITY_RANK[fail_on])
-
-
 def baseline_lines(baseline: dict[str, Any]) -> list[str]:
     """Human lines for stderr / table: counts, then every resolved finding."""
     resolved = baseline.get("resolved") or []

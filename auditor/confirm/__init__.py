@@ -23,7 +23,8 @@ from typing import Any
 from auditor.confirm.flows import FlowTarget, TargetSet, targets_from_document
 from auditor.confirm.verdict import INCONCLUSIVE, REFUTED, Observation, Verdict, combine
 from auditor.errors import InputError
-from auditor.findings import SEVERITIES, SEVERITY_RANK
+from auditor.exitcodes import decide, fails_doc
+from auditor.findings import SEVERITIES
 from auditor.problems import EXPORT_INCOMPLETE, FILE_NOT_READ, SCOPE_FAILED, VALUE_IGNORED, Problem, sort_key
 
 FINDINGS_SCHEMA = "pathaudit/findings@1"
@@ -54,22 +55,11 @@ class ConfirmResult:
 
     def failing(self, fail_on: str) -> list[dict[str, Any]]:
         """Findings at/above `fail_on` that still stand: refuted and suppressed findings never fail."""
-        if fail_on == "never":
-            return []
-        limit = SEVERITY_RANK[fail_on]
-        return [f for f in self.document.get("findings", [])
-                if f.get("suppression") is None and f.get("status") != REFUTED
-                and SEVERITY_RANK.get(f.get("severity"), 9) <= limit]
+        return [f for f in self.document.get("findings", []) if fails_doc(f, fail_on)]
 
     def exit_code(self, fail_on: str, allow_incomplete: bool) -> int:
-        """contracts §4: 1 findings at/above --fail-on, 3 incomplete coverage, else 0."""
-        if any(p.effect == FILE_NOT_READ for p in self.problems):
-            return 2
-        if self.failing(fail_on):
-            return 1
-        if not self.complete and not allow_incomplete:
-            return 3
-        return 0
+        return decide(unreadable=any(p.effect == FILE_NOT_READ for p in self.problems),
+                      failing=bool(self.failing(fail_on)), complete=self.complete, allow_incomplete=allow_incomplete)
 
 
 def load_findings(path: str | Path) -> dict[str, Any]:

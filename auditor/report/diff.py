@@ -6,12 +6,13 @@ from typing import Any
 
 import orjson
 
-from auditor.suppress import Comparison, compare, is_failing
+from auditor.exitcodes import fails_doc
+from auditor.suppress import Comparison, compare
 
 
 def diff_exit_code(comparison: Comparison, fail_on: str) -> int:
     """1 when a new finding is at or above fail_on (and not suppressed or refuted), else 0."""
-    return 1 if any(is_failing(f, fail_on) for f in comparison.new) else 0
+    return 1 if any(fails_doc(f, fail_on) for f in comparison.new) else 0
 
 
 def _line(tag: str, f: dict[str, Any]) -> str:

@@ -136,10 +136,7 @@ def write_reports(ctx: ReportContext, formats: list[str] | tuple[str, ...], out:
 def document_exit_code(document: dict[str, Any], fail_on: str, allow_incomplete: bool) -> int:
     """contracts §4 for a saved document: 1 findings at/above fail_on (not suppressed, not refuted, not
     unchanged against a baseline), 3 coverage incomplete, else 0."""
-    from auditor.suppress import is_failing
+    from auditor.exitcodes import decide, fails_doc
 
-    if any(is_failing(f, fail_on) and f.get("baseline") != "unchanged" for f in document["findings"]):
-        return 1
-    if not document["coverage"].get("complete", True) and not allow_incomplete:
-        return 3
-    return 0
+    return decide(unreadable=False, failing=any(fails_doc(f, fail_on) for f in document["findings"]),
+                  complete=document["coverage"].get("complete", True), allow_incomplete=allow_incomplete)
