@@ -1,23 +1,39 @@
 """All-pairs flow analysis: every (route context x private endpoint) and every on-premises entry.
 
 Sources are route contexts, not subnet pairs: subnets with the same VNet and route table share a
-forward walk (computed once and cached per context and destination), and only NSG checks are per
-subnet. This keeps `audit` close to linear in contexts x endpoints (tests/bench/paths.py).
+forward walk, and only NSG checks are per subnet. Per private endpoint, each routing view is walked
+once (walks that end in a drop are shared by every destination behind the same route; the part of a
+walk behind an appliance is shared by every view that sends the destination to that appliance), and
+NSG checks are made per class of subnets that the NSG's rules cannot tell apart. Firewall rule kinds,
+SNAT decisions and mitigations are cached; return hops are built only when a flow is rendered. This
+keeps `audit` close to linear in contexts x endpoints (tests/bench/paths.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 from auditor.config import Config
-from auditor.estate.model import Estate, PrivateEndpoint, Subnet
+from auditor.estate.model import Estate, NetworkSecurityGroup, PrivateEndpoint, Subnet
 from auditor.ipnet import Cidr, fmt_ip
 from auditor.paths import nsg as nsgs
-from auditor.paths.appliances import Appliance, ApplianceIndex, Blackhole, firewall_rule_kind, firewall_snats
+from auditor.paths.appliances import (
+    Appliance,
+    ApplianceIndex,
+    Blackhole,
+    FirewallRules,
+    firewall_rules,
+    firewall_snats,
+    rule_kind,
+)
 from auditor.paths.walk import Hop, Tail, fmt_prefixes, ip_text, representative, route_dict
-from auditor.routing.engine import CONTEXT_ON_PREMISES, RoutingModel
+from auditor.routing.engine import CONTEXT_ON_PREMISES, RoutingModel, select
+from auditor.routing.lpm import PrefixMap
 from auditor.routing.table import EffectiveRoute, RouteTableView
 
 NSG_POLICIES = frozenset({"Enabled", "NetworkSecurityGroupEnabled"})
@@ -27,6 +43,10 @@ PLATFORM_SUBNETS = frozenset({"gatewaysubnet", "azurefirewallsubnet", "azurefire
                               "routeserversubnet"})
 MAX_HOPS = 8
 STORAGE_TYPE = "microsoft.storage/storageaccounts"
+DELIVERING_HOPS = frozenset({"InterfaceEndpoint", "VnetLocal", "VNetPeering", "VNetGlobalPeering"})
+SNAT_HOW = ("snat", "snat-declared")
+_MISSING = object()
+ALL: Any = frozenset({"all"})     # _blocked_members: every member of the group is blocked
 
 
 @dataclass(slots=True)
@@ -49,12 +69,24 @@ class Flow:
     source_hop: Hop
     outcome: str                      # delivered | blocked
     verdict: str                      # symmetric | asymmetric | return-unroutable | blocked
-    return_hops: list[Hop] = field(default_factory=list)
     mitigation: Mitigation | None = None
-    nsg: list[dict[str, Any]] = field(default_factory=list)
+    nsg: list[dict[str, Any]] = field(default_factory=list)   # NSG decisions (nsg_check: trace, on-premises)
     notes: list[str] = field(default_factory=list)
     entry_gateway: str | None = None
     view: RouteTableView | None = None
+    source_key: object = None         # identifies source_prefixes for the analysis' caches
+    _return: list[Hop] | None = None  # built on first use (FlowAnalysis.return_hops_for)
+    _analysis: FlowAnalysis | None = None
+
+    @property
+    def return_hops(self) -> list[Hop]:
+        if self._return is None:
+            self._return = self._analysis.return_hops_for(self) if self._analysis is not None else []
+        return self._return
+
+    @return_hops.setter
+    def return_hops(self, hops: list[Hop]) -> None:
+        self._return = hops
 
     @property
     def appliance(self) -> Appliance | None:
@@ -78,6 +110,25 @@ class Flow:
         }
 
 
+@dataclass(slots=True)
+class SourceGroup:
+    """The subnets of one routing view sharing a route context id (route table, or the subnet itself)."""
+
+    key: tuple[str, int]              # source_key of its flows
+    ctx_id: str
+    name: str
+    view: RouteTableView
+    members: list[Subnet]
+    member_ids: list[str]
+    prefixes: list[Cidr]
+    nsg_members: list[Subnet]         # members with an NSG in the estate (outbound checks)
+    vid: int = 0                      # id(view): the key of its walks
+    hops: dict[int, Hop] = field(default_factory=dict)                 # id(route) -> source hop
+    in_results: dict[tuple, Any] = field(default_factory=dict)         # inbound NSG outcome per PE-side key
+    out_classes: list[tuple[NetworkSecurityGroup, tuple, list[Subnet]]] | None = None
+    in_classes: dict[str, list[tuple[tuple, list[Subnet]]]] = field(default_factory=dict)
+
+
 @dataclass
 class FlowAnalysis:
     estate: Estate
@@ -86,6 +137,21 @@ class FlowAnalysis:
     routing: RoutingModel = field(init=False)
     appliances: ApplianceIndex = field(init=False)
     _tails: dict[tuple, Tail] = field(default_factory=dict)
+    _system: dict[tuple, PrefixMap[EffectiveRoute]] = field(default_factory=dict)
+    _fixed: dict[tuple, Tail] = field(default_factory=dict)
+    _dest_hops: dict[int, Hop] = field(default_factory=dict)
+    _fw_rules: dict[str, FirewallRules | None] = field(default_factory=dict)
+    _fw_candidates: dict[tuple, tuple] = field(default_factory=dict)
+    _fw_kinds: dict[tuple, str] = field(default_factory=dict)
+    _fw_snat: dict[tuple, tuple[bool, str]] = field(default_factory=dict)
+    _mitigations: dict[tuple, Mitigation | None] = field(default_factory=dict)
+    _mit_memo: dict[tuple, tuple[list, Mitigation | None]] = field(default_factory=dict)
+    _canon: dict[tuple, tuple] = field(default_factory=dict)
+    _nsg_rules: dict[tuple[str, str], tuple[nsgs.CompiledRule, ...]] = field(default_factory=dict)
+    _rulesets: dict[tuple, tuple[nsgs.CompiledRule, ...]] = field(default_factory=dict)
+    _vnet_tags: dict[tuple, tuple[list[Cidr], PrefixMap[bool]]] = field(default_factory=dict)
+    _verdicts: dict[tuple, bool | None] = field(default_factory=dict)     # -> denied (None: per member)
+    _pe_nsgs: dict[str, tuple | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.routing = RoutingModel(self.estate, self.config)
@@ -115,6 +181,21 @@ class FlowAnalysis:
         return out
 
     @cached_property
+    def source_groups(self) -> list[SourceGroup]:
+        """`sources` split by route context id, in the order flows are reported."""
+        out: list[SourceGroup] = []
+        for view, subnets in self.sources:
+            groups: dict[str, list[Subnet]] = {}
+            for s in subnets:
+                groups.setdefault(self.context_id(s), []).append(s)
+            for ctx_id, members in sorted(groups.items()):
+                with_nsg = [s for s in members if s.nsg_id and s.nsg_id.lower() in self.estate.nsgs]
+                out.append(SourceGroup(("context", len(out)), ctx_id, self.estate.name_of(ctx_id), view, members,
+                                       [s.id for s in members], [p for s in members for p in s.prefixes], with_nsg,
+                                       id(view)))
+        return out
+
+    @cached_property
     def on_premises_entries(self) -> list[tuple[str, RouteTableView, list[Cidr]]]:
         """(gateway id, GatewaySubnet route view, on-premises prefixes) per VPN/ExpressRoute gateway."""
         out = []
@@ -131,62 +212,99 @@ class FlowAnalysis:
     # ------------------------------------------------------------------ forward
 
     def tail(self, view: RouteTableView, dst: int, visited: tuple[str, ...] = ()) -> Tail:
-        key = (view.key, dst, visited)
-        hit = self._tails.get(key)
+        return self._walk(view, dst, visited, self._tails)
+
+    def _walk(self, view: RouteTableView, dst: int, visited: tuple[str, ...], cache: dict) -> Tail:
+        key = (id(view), dst, visited)       # views live as long as the routing model: ids are stable
+        hit = cache.get(key)
         if hit is None:
-            hit = self._tails[key] = self._tail(view, dst, visited)
+            hit = cache[key] = self._tail(view, dst, visited, cache)
         return hit
 
     def destination_hop(self, dst: int) -> Hop:
-        owners = self.estate.owners_of(dst)
-        if owners:
-            o = owners[0]
-            kind = "private-endpoint" if o.kind == "private-endpoint" else o.kind
-            return Hop(self.estate.name_of(o.id), kind, o.id, fmt_ip(dst))
-        return Hop(fmt_ip(dst), "address", None, fmt_ip(dst))
+        hop = self._dest_hops.get(dst)
+        if hop is None:
+            owners = self.estate.owners_of(dst)
+            if owners:
+                o = owners[0]
+                kind = "private-endpoint" if o.kind == "private-endpoint" else o.kind
+                hop = Hop(self.estate.name_of(o.id), kind, o.id, fmt_ip(dst))
+            else:
+                hop = Hop(fmt_ip(dst), "address", None, fmt_ip(dst))
+            self._dest_hops[dst] = hop
+        return hop
 
-    def _tail(self, view: RouteTableView, dst: int, visited: tuple[str, ...]) -> Tail:
+    def _tail(self, view: RouteTableView, dst: int, visited: tuple[str, ...], cache: dict) -> Tail:
         route = view.lookup(dst)
-        if route is None:
-            return Tail(None, [Hop("drop", "drop", None, note="no active route")], "dropped", "no active route")
-        t = route.next_hop_type
-        if t in ("InterfaceEndpoint", "VnetLocal", "VNetPeering", "VNetGlobalPeering"):
+        t = route.next_hop_type if route is not None else None
+        if t in DELIVERING_HOPS:
             return Tail(route, [self.destination_hop(dst)], "delivered")
+        if route is not None and ((t == "VirtualAppliance" and route.next_hop_ip is not None)
+                                  or (t == "VirtualNetworkGateway" and route.kind == "vwan" and route.next_hop_ip)):
+            target = self.appliances.resolve(route.next_hop_ip)
+            if not isinstance(target, Blackhole):
+                # the lists are shared by every view sending dst to this appliance: never mutated
+                return Tail(route, *self._via(target, dst, visited, cache))
+        # walks that stop at this hop without reaching anything do not depend on the destination
+        fixed_key = (id(view), id(route), visited)
+        hit = self._fixed.get(fixed_key)
+        if hit is not None:
+            return hit
+        if route is None:
+            return self._fix(fixed_key, Tail(None, [Hop("drop", "drop", None, note="no active route")], "dropped",
+                                             "no active route"))
         if t == "VirtualAppliance" or (t == "VirtualNetworkGateway" and route.kind == "vwan" and route.next_hop_ip):
             if route.next_hop_ip is None:
-                return Tail(route, [Hop("drop", "drop", None, note="next hop has no IP")], "dropped",
-                            "VirtualAppliance route without a next-hop IP")
-            target = self.appliances.resolve(route.next_hop_ip)
-            if isinstance(target, Blackhole):
-                return Tail(route, [Hop(fmt_ip(target.ip), "drop", target.owner_id, fmt_ip(target.ip),
-                                        note=target.reason)], "dropped", target.reason, blackhole=target,
-                            blackhole_route=route)
-            app_hop = Hop(target.name, target.kind, target.id, target.ip_text)
-            if target.id.lower() in visited or len(visited) >= MAX_HOPS:
-                app_hop.note = "routing loop"
-                return Tail(route, [app_hop], "loop", f"routing loop through {target.name}", [target])
-            if target.hub_id or target.subnet_id is None:
-                # a secured virtual hub's firewall forwards with the hub's routes: it reaches the VNets
-                # connected to that hub (and the hub itself), nothing else (INFERENCE, azure-facts §10.2)
-                if self.hub_reaches(target.hub_id, dst):
-                    return Tail(route, [app_hop, self.destination_hop(dst)], "delivered", appliances=[target])
+                return self._fix(fixed_key, Tail(route, [Hop("drop", "drop", None, note="next hop has no IP")],
+                                                 "dropped", "VirtualAppliance route without a next-hop IP"))
+            target = self.appliances.resolve(route.next_hop_ip)   # a Blackhole: the others returned above
+            return self._fix(fixed_key, Tail(route, [Hop(fmt_ip(target.ip), "drop", target.owner_id,
+                                                         fmt_ip(target.ip), note=target.reason)],
+                                             "dropped", target.reason, blackhole=target, blackhole_route=route))
+        if t == "VirtualNetworkGateway":
+            return self._fix(fixed_key, Tail(route, [Hop("on-premises", "gateway", route.origin, None)], "left",
+                                             "routed to the virtual network gateway (on-premises)"))
+        if t == "Internet":
+            return self._fix(fixed_key, Tail(route, [Hop("internet", "internet", None)], "left",
+                                             "routed to the Internet"))
+        return self._fix(fixed_key, Tail(route, [Hop("drop", "drop", None, note=f"next hop {t}")], "dropped",
+                                         f"next hop type {t}"))
+
+    def _fix(self, key: tuple, tail: Tail) -> Tail:
+        self._fixed[key] = tail
+        return tail
+
+    def _via(self, target: Appliance, dst: int, visited: tuple[str, ...], cache: dict) -> tuple:
+        """The walk from an appliance on: the same for every view whose route sends `dst` to it."""
+        key = ("via", target.ip, dst, visited)
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        app_hop = Hop(target.name, target.kind, target.id, target.ip_text)
+        if target.id.lower() in visited or len(visited) >= MAX_HOPS:
+            app_hop.note = "routing loop"
+            out = ([app_hop], "loop", f"routing loop through {target.name}", [target], None, None)
+        elif target.hub_id or target.subnet_id is None:
+            # a secured virtual hub's firewall forwards with the hub's routes: it reaches the VNets
+            # connected to that hub (and the hub itself), nothing else (INFERENCE, azure-facts §10.2)
+            if self.hub_reaches(target.hub_id, dst):
+                out = ([app_hop, self.destination_hop(dst)], "delivered", "", [target], None, None)
+            else:
                 app_hop.note = "the virtual hub has no route to the destination"
-                return Tail(route, [app_hop], "dropped", f"virtual hub of {target.name} has no route to {fmt_ip(dst)}",
-                            [target])
+                out = ([app_hop], "dropped", f"virtual hub of {target.name} has no route to {fmt_ip(dst)}", [target],
+                       None, None)
+        else:
             next_view = self.routing.table_for_subnet(target.subnet_id)
             if next_view is None:
                 app_hop.note = "appliance subnet not in the estate"
-                return Tail(route, [app_hop], "dropped", "appliance subnet not in the estate", [target])
-            rest = self.tail(next_view, dst, (*visited, target.id.lower()))
-            app_hop.route = rest.route
-            return Tail(route, [app_hop, *rest.hops], rest.outcome, rest.reason, [target, *rest.appliances],
-                        rest.blackhole, rest.blackhole_route)
-        if t == "VirtualNetworkGateway":
-            return Tail(route, [Hop("on-premises", "gateway", route.origin, None)], "left",
-                        "routed to the virtual network gateway (on-premises)")
-        if t == "Internet":
-            return Tail(route, [Hop("internet", "internet", None)], "left", "routed to the Internet")
-        return Tail(route, [Hop("drop", "drop", None, note=f"next hop {t}")], "dropped", f"next hop type {t}")
+                out = ([app_hop], "dropped", "appliance subnet not in the estate", [target], None, None)
+            else:
+                rest = self._walk(next_view, dst, (*visited, target.id.lower()), cache)
+                app_hop.route = rest.route
+                out = ([app_hop, *rest.hops], rest.outcome, rest.reason, [target, *rest.appliances], rest.blackhole,
+                       rest.blackhole_route)
+        cache[key] = out
+        return out
 
     def hub_reaches(self, hub_id: str | None, dst: int) -> bool:
         if not hub_id:
@@ -202,27 +320,113 @@ class FlowAnalysis:
                 return True
         return False
 
+    # ------------------------------------------------------------------ firewall rules and SNAT (cached)
+
+    def rule_kind(self, fw, sources: list[Cidr], dst: int, source_key: object = None) -> str:
+        """firewall_rule_kind, with the firewall's rules parsed once and, given a `source_key` naming
+        `sources`, the rules admitting those sources found once."""
+        rules = self._fw_rules.get(fw.id, _MISSING)
+        if rules is _MISSING:
+            rules = self._fw_rules[fw.id] = firewall_rules(self.estate, fw, self.port)
+        if rules is None:
+            return "unknown"
+        if source_key is None:
+            return rules.kind(sources, dst)
+        cand = self._candidates(fw.id, rules, sources, source_key)
+        if not cand[0]:
+            return "application" if cand[1] else "unknown"
+        key = (id(cand), dst)
+        kind = self._fw_kinds.get(key)
+        if kind is None:
+            kind = self._fw_kinds[key] = rule_kind(cand[0], cand[1], dst)
+        return kind
+
+    def _candidates(self, fw_id: str, rules: FirewallRules, sources: list[Cidr], source_key: object) -> tuple:
+        """The rules admitting `sources`; equal answers share one (long-lived) tuple."""
+        key = (fw_id, source_key)
+        cand = self._fw_candidates.get(key)
+        if cand is None:
+            found = rules.candidates(sources)
+            cand = self._fw_candidates[key] = self._canon.setdefault((fw_id, found), found)
+        return cand
+
+    def firewall_snat(self, fw, dst: int) -> tuple[bool, str]:
+        key = (fw.id, dst)
+        hit = self._fw_snat.get(key)
+        if hit is None:
+            hit = self._fw_snat[key] = firewall_snats(self.estate, fw, dst)
+        return hit
+
     # ------------------------------------------------------------------ return
 
-    def mitigation(self, tail: Tail, sources: list[Cidr], dst: int) -> Mitigation | None:
-        for app in tail.appliances:
+    def mitigation(self, tail: Tail, sources: list[Cidr], dst: int, source_key: object = None) -> Mitigation | None:
+        apps = tail.appliances
+        if not apps:
+            return None
+        if source_key is None:
+            return self._find_mitigation(apps, sources, dst, None)
+        # the answer depends on the walk behind the first hop (its appliance list, one per destination and
+        # appliance, shared by every view sending the destination there) and, per firewall, on which of its
+        # rules admit the sources: memoised on those, so sources sharing them share the work. The memo keeps
+        # the list itself, so its id cannot be reused while the entry exists.
+        sig: tuple = ()
+        for app in apps:
             if app.kind == "azure-firewall" and app.firewall is not None:
-                kind = firewall_rule_kind(self.estate, app.firewall, sources, dst, self.port)
+                rules = self._fw_rules.get(app.firewall.id, _MISSING)
+                if rules is _MISSING:
+                    rules = self._fw_rules[app.firewall.id] = firewall_rules(self.estate, app.firewall, self.port)
+                sig += (id(self._candidates(app.firewall.id, rules, sources, source_key)) if rules else None,)
+        key = (id(apps), dst, sig)
+        hit = self._mit_memo.get(key)
+        if hit is None or hit[0] is not apps:
+            hit = self._mit_memo[key] = (apps, self._find_mitigation(apps, sources, dst, source_key))
+        return hit[1]
+
+    def _find_mitigation(self, apps: list[Appliance], sources: list[Cidr], dst: int,
+                         source_key: object) -> Mitigation | None:
+        for app in apps:
+            if app.kind == "azure-firewall" and app.firewall is not None:
+                kind = self.rule_kind(app.firewall, sources, dst, source_key)
                 if kind == "application":
-                    return Mitigation(app, "snat", "an application rule carries the flow: application rules always SNAT")
-                snat, why = firewall_snats(self.estate, app.firewall, dst)
+                    return self._mitigation((app.id, app.ip, "application"), lambda a=app: Mitigation(
+                        a, "snat", "an application rule carries the flow: application rules always SNAT"))
+                snat, why = self.firewall_snat(app.firewall, dst)
                 if snat:
-                    return Mitigation(app, "snat", why)
+                    return self._mitigation((app.id, app.ip, dst), lambda a=app, w=why: Mitigation(a, "snat", w))
             elif app.kind == "nva":
-                if app.snat_declared:
-                    return Mitigation(app, "snat-declared", "the config file declares SNAT on this NVA")
-                tag = app.valid_tag
-                if tag is not None:
-                    how = "tag-ambiguous" if tag.ambiguous else "tag"
-                    return Mitigation(app, how, f"{tag.key}={tag.value} on {self.estate.name_of(tag.resource_id)}")
+                found = self._mitigation((app.id, app.ip, "nva"), lambda a=app: self._nva_mitigation(a))
+                if found is not None:
+                    return found
         return None
 
-    def return_walk(self, flow: Flow) -> None:
+    def _mitigation(self, key: tuple, make) -> Mitigation | None:
+        hit = self._mitigations.get(key, _MISSING)
+        if hit is _MISSING:
+            hit = self._mitigations[key] = make()
+        return hit  # type: ignore[return-value]
+
+    def _nva_mitigation(self, app: Appliance) -> Mitigation | None:
+        if app.snat_declared:
+            return Mitigation(app, "snat-declared", "the config file declares SNAT on this NVA")
+        tag = app.valid_tag
+        if tag is not None:
+            how = "tag-ambiguous" if tag.ambiguous else "tag"
+            return Mitigation(app, how, f"{tag.key}={tag.value} on {self.estate.name_of(tag.resource_id)}")
+        return None
+
+    def return_verdict(self, flow: Flow) -> str:
+        """symmetric | asymmetric | return-unroutable for a delivered flow (see return_hops_for)."""
+        if flow.mitigation is not None:
+            return "symmetric"
+        if flow.source_kind == "on-premises":
+            route = self.system_route_from_pe(flow.pe, representative(flow.source_prefixes))
+            if route is None or route.next_hop_type != "VirtualNetworkGateway":
+                return "return-unroutable"
+        return "asymmetric" if flow.tail.appliances else "symmetric"
+
+    def return_hops_for(self, flow: Flow) -> list[Hop]:
+        """The reply's hops: to the appliance that SNATed (or whose tag brings it back), else straight to
+        the source, since private endpoints ignore UDRs (azure-facts §4.1-4.2, §4.5)."""
         pe_hop = Hop(flow.pe.name, "private-endpoint", flow.pe.id, fmt_ip(flow.pe_ip))
         src_ip = representative(flow.source_prefixes)
         source_end = Hop(flow.source_hop.hop, flow.source_hop.kind, flow.source_hop.id,
@@ -236,21 +440,15 @@ class FlowAnalysis:
                 view = self.routing.table_for_subnet(app.subnet_id)
                 if view is not None:
                     app_hop.route = view.lookup(src_ip)
-            flow.return_hops = [pe_hop, app_hop, source_end]
-            flow.verdict = "symmetric"
-            return
+            return [pe_hop, app_hop, source_end]
         if flow.source_kind == "on-premises":
             route = self.system_route_from_pe(flow.pe, src_ip)
             if route is not None and route.next_hop_type == "VirtualNetworkGateway":
                 pe_hop.route = route
                 pe_hop.note = "private endpoints ignore UDRs: the reply follows system routes to the gateway"
-                flow.return_hops = [pe_hop, Hop("on-premises", "gateway", route.origin), source_end]
-                flow.verdict = "asymmetric" if flow.tail.appliances else "symmetric"
-            else:
-                pe_hop.note = "no system route from the private endpoint's VNet reaches on-premises"
-                flow.return_hops = [pe_hop]
-                flow.verdict = "return-unroutable"
-            return
+                return [pe_hop, source_end]
+            pe_hop.note = "no system route from the private endpoint's VNet reaches on-premises"
+            return [pe_hop]
         route = self.system_route_from_pe(flow.pe, src_ip)
         if route is not None and route.next_hop_type in ("VnetLocal", "VNetPeering", "VNetGlobalPeering"):
             pe_hop.route = route
@@ -258,31 +456,46 @@ class FlowAnalysis:
             pe_hop.route_override = route_dict(",".join(fmt_prefixes(flow.source_prefixes)), "PlatformReturn",
                                                "PrivateEndpoint")
         pe_hop.note = "private endpoints ignore UDRs for replies: straight back to the source (azure-facts §4.2)"
-        flow.return_hops = [pe_hop, source_end]
-        flow.verdict = "asymmetric" if flow.tail.appliances else "symmetric"
+        return [pe_hop, source_end]
+
+    def return_walk(self, flow: Flow) -> None:
+        flow.verdict = self.return_verdict(flow)
+        flow.return_hops = self.return_hops_for(flow)
 
     def system_route_from_pe(self, pe: PrivateEndpoint, ip: int | None) -> EffectiveRoute | None:
-        """The best non-UDR route from the PE's subnet (PEs ignore UDRs for return traffic)."""
+        """The best non-UDR route from the PE's subnet (PEs ignore UDRs for return traffic, §4.2)."""
         if ip is None or not pe.subnet_id:
             return None
         view = self.routing.table_for_subnet(pe.subnet_id)
         if view is None:
             return None
-        best = None
-        for r in view.routes:
-            if r.state != "Active" or r.source == "User" or r.prefix is None or not r.prefix.contains_ip(ip):
-                continue
-            if best is None or r.prefix.plen > best.prefix.plen:
-                best = r
-        return best
+        return self.system_routes(view).get(ip)
+
+    def system_routes(self, view: RouteTableView) -> PrefixMap[EffectiveRoute]:
+        """A context's routes as they would be without its UDRs: the UDRs are dropped and the system
+        routes they had overridden (same prefix, §2.2) take part in the selection again (§2.2-2.3)."""
+        hit = self._system.get(view.key)
+        if hit is None:
+            routes = [replace(r, state="Active", reason=None) for r in view.routes if r.source != "User"]
+            select(routes)
+            hit = self._system[view.key] = PrefixMap((r.prefix, r) for r in routes
+                                                     if r.state == "Active" and r.prefix is not None)
+        return hit
 
     # ------------------------------------------------------------------ NSG
 
     def virtual_network_tag(self, view: RouteTableView) -> list[Cidr]:
         """The VirtualNetwork service tag as seen from a context (addendum A2)."""
-        return [r.prefix for r in view.routes
-                if r.prefix is not None and r.state == "Active"
-                and (r.kind in ("vnet", "peering", "gateway", "vwan") or (r.kind == "udr" and r.prefix.plen > 0))]
+        return self._vnet_tag(view)[0]
+
+    def _vnet_tag(self, view: RouteTableView) -> tuple[list[Cidr], PrefixMap[bool]]:
+        hit = self._vnet_tags.get(view.key)
+        if hit is None:
+            tag = [r.prefix for r in view.routes
+                   if r.prefix is not None and r.state == "Active"
+                   and (r.kind in ("vnet", "peering", "gateway", "vwan") or (r.kind == "udr" and r.prefix.plen > 0))]
+            hit = self._vnet_tags[view.key] = (tag, PrefixMap((p, True) for p in tag))
+        return hit
 
     def nsg_check(self, flow: Flow, subnet: Subnet | None, sources: list[Cidr]) -> bool:
         """False when an NSG definitely blocks the flow (source subnet outbound, PE subnet inbound)."""
@@ -295,18 +508,151 @@ class FlowAnalysis:
                 flow.nsg.append({"subnet": subnet.id, "direction": "Outbound", **v.to_dict()})
                 if v.decision == "deny":
                     return False
-        pe_subnet = self.estate.subnets.get((flow.pe.subnet_id or "").lower())
-        if pe_subnet is not None and pe_subnet.nsg_id and pe_subnet.pe_policies in NSG_POLICIES:
-            nsg = self.estate.nsgs.get(pe_subnet.nsg_id.lower())
-            view = self.routing.table_for_subnet(pe_subnet.id)
-            if nsg is not None and view is not None:
-                snat = flow.mitigation is not None and flow.mitigation.how in ("snat", "snat-declared")
-                srcs = [Cidr(flow.mitigation.appliance.ip, 32)] if snat else sources  # type: ignore[union-attr]
-                v = nsgs.evaluate(nsg, "Inbound", srcs, dest, self.port, self.virtual_network_tag(view))
-                flow.nsg.append({"subnet": pe_subnet.id, "direction": "Inbound", **v.to_dict()})
-                if v.decision == "deny":
-                    return False
+        pe_nsg = self.pe_nsg(flow.pe)
+        if pe_nsg is not None:
+            nsg, view, pe_subnet = pe_nsg
+            snat = flow.mitigation is not None and flow.mitigation.how in SNAT_HOW
+            srcs = [Cidr(flow.mitigation.appliance.ip, 32)] if snat else sources  # type: ignore[union-attr]
+            v = nsgs.evaluate(nsg, "Inbound", srcs, dest, self.port, self.virtual_network_tag(view))
+            flow.nsg.append({"subnet": pe_subnet.id, "direction": "Inbound", **v.to_dict()})
+            if v.decision == "deny":
+                return False
         return True
+
+    def pe_nsg(self, pe: PrivateEndpoint) -> tuple[NetworkSecurityGroup, RouteTableView, Subnet] | None:
+        """The NSG enforced on a PE's subnet (policies Enabled / NetworkSecurityGroupEnabled, §3.6), its view."""
+        key = (pe.subnet_id or "").lower()
+        hit = self._pe_nsgs.get(key, _MISSING)
+        if hit is _MISSING:
+            hit = None
+            pe_subnet = self.estate.subnets.get(key)
+            if pe_subnet is not None and pe_subnet.nsg_id and pe_subnet.pe_policies in NSG_POLICIES:
+                nsg = self.estate.nsgs.get(pe_subnet.nsg_id.lower())
+                view = self.routing.table_for_subnet(pe_subnet.id)
+                if nsg is not None and view is not None:
+                    hit = (nsg, view, pe_subnet)
+            self._pe_nsgs[key] = hit
+        return hit  # type: ignore[return-value]
+
+    def _rules(self, nsg: NetworkSecurityGroup, direction: str) -> tuple[nsgs.CompiledRule, ...]:
+        """Compiled rules; NSGs with the same rules share one tuple, so classes and verdicts computed for
+        one serve them all (estates stamp the same NSG out per spoke)."""
+        key = (nsg.id, direction)
+        hit = self._nsg_rules.get(key)
+        if hit is None:
+            rules = tuple(nsgs.compile_rules(nsg, direction, self.port))
+            hit = self._nsg_rules[key] = self._rulesets.setdefault(rules, rules)
+        return hit
+
+    def _inbound(self, pe_side: tuple | None, ip: int) -> tuple | None:
+        """Per destination: the PE subnet NSG's compiled inbound rules and their destination matches."""
+        if pe_side is None:
+            return None
+        nsg, pe_view, _ = pe_side
+        rules = self._rules(nsg, "Inbound")
+        vnet_list, vnet_map = self._vnet_tag(pe_view)
+        return rules, pe_view, vnet_list, tuple(r.dst.match_ip(ip, vnet_map) for r in rules)
+
+    def _blocked_members(self, g: SourceGroup, ip: int, inbound: tuple | None, mit: Mitigation | None):
+        """The members of `g` an NSG definitely blocks towards `ip` (outbound on their own subnet, inbound
+        on the PE subnet), decided per class of members the rules cannot tell apart: None when none is,
+        ALL when all are, else the set of their ids."""
+        blocked: set[int] = set()
+        if g.nsg_members:
+            if g.out_classes is None:
+                vnet_list = self._vnet_tag(g.view)[0]
+                classes: dict[tuple, tuple] = {}
+                for s in g.nsg_members:
+                    nsg = self.estate.nsgs[s.nsg_id.lower()]  # type: ignore[union-attr]
+                    rules = self._rules(nsg, "Outbound")
+                    vec = tuple(r.src.match(list(s.prefixes), vnet_list) for r in rules)
+                    classes.setdefault((id(rules), vec), (rules, vec, []))[2].append(s)
+                g.out_classes = list(classes.values())  # type: ignore[assignment]
+            vnet_map = self._vnet_tag(g.view)[1]
+            for rules, vec, members in g.out_classes:  # type: ignore[misc]
+                dvec = tuple(r.dst.match_ip(ip, vnet_map) for r in rules)
+                key = (id(rules), vec, dvec)
+                denied = self._verdicts.get(key)
+                if denied is None:
+                    denied = self._verdicts[key] = nsgs.decide("", rules, lambda i, _s, vec=vec: vec[i],
+                                                               lambda i, _s, d=dvec: d[i]).decision == "deny"
+                if denied:
+                    if len(members) == len(g.members):
+                        return ALL
+                    blocked.update(id(s) for s in members)
+        if inbound is not None:
+            snat_ip = mit.appliance.ip if mit is not None and mit.how in SNAT_HOW else None
+            rules, pe_view, _, dvec = inbound
+            key = (id(rules), id(pe_view), dvec, snat_ip)
+            result = g.in_results.get(key, _MISSING)
+            if result is _MISSING:
+                result = g.in_results[key] = self._inbound_blocked(g, inbound, snat_ip)
+            if result is ALL:
+                return ALL
+            if result:
+                blocked |= result
+        if len(blocked) == len(g.members):
+            return ALL
+        return blocked or None
+
+    def _inbound_blocked(self, g: SourceGroup, inbound: tuple, snat_ip: int | None):
+        """The members the PE subnet's NSG denies (ALL, a set of ids, or None); the same for every PE of
+        that subnet with the same destination matches."""
+        blocked: set[int] = set()
+        rules, pe_view, vnet_list, dvec = inbound
+        if snat_ip is not None:
+            # the PE sees the appliance's address (§4.1)
+            src = [Cidr(snat_ip, 32)]
+            denied = nsgs.decide("", rules, lambda _i, s: s.match(src, vnet_list),
+                                 lambda i, _s: dvec[i]).decision == "deny"
+            return ALL if denied else None
+        in_classes = g.in_classes.get(id(rules))
+        if in_classes is None:
+            by_vec: dict[tuple, list[Subnet]] = {}
+            for s in g.members:
+                by_vec.setdefault(tuple(r.src.fixed(list(s.prefixes)) for r in rules), []).append(s)
+            in_classes = g.in_classes[id(rules)] = list(by_vec.items())
+        for vec, members in in_classes:
+            key = (id(rules), vec, dvec)
+            denied = self._verdicts.get(key, _MISSING)  # type: ignore[arg-type]
+            if denied is _MISSING:
+                denied = self._verdicts[key] = self._class_denies(rules, vec, dvec)
+            if denied is not None:
+                if denied:
+                    if len(members) == len(g.members):
+                        return ALL
+                    blocked.update(id(s) for s in members)
+                continue
+            for s in members:  # a VirtualNetwork rule was reached: its match depends on the member
+                mkey = (id(rules), s.id, id(pe_view), dvec)
+                mdenied = self._verdicts.get(mkey)
+                if mdenied is None:
+                    prefixes = list(s.prefixes)
+                    mdenied = self._verdicts[mkey] = nsgs.decide(
+                        "", rules, lambda _i, side, p=prefixes: side.match(p, vnet_list),
+                        lambda i, _s: dvec[i]).decision == "deny"
+                if mdenied:
+                    blocked.add(id(s))
+        if len(blocked) == len(g.members):
+            return ALL
+        return blocked or None
+
+    @staticmethod
+    def _class_denies(rules: tuple[nsgs.CompiledRule, ...], vec: tuple, dvec: tuple) -> bool | None:
+        """Whether the rules deny every member whose rule matches are `vec`, or None when deciding needs
+        the VirtualNetwork tag's match of each member's own prefixes."""
+        class NeedsMember(Exception):
+            pass
+
+        def src(i: int, side: nsgs.Side) -> str:
+            if side.needs_vnet(vec[i]):
+                raise NeedsMember
+            return vec[i]
+
+        try:
+            return nsgs.decide("", rules, src, lambda i, _s: dvec[i]).decision == "deny"  # type: ignore[arg-type]
+        except NeedsMember:
+            return None
 
     # ------------------------------------------------------------------ flows
 
@@ -328,59 +674,139 @@ class FlowAnalysis:
 
     def flows_to(self, pe: PrivateEndpoint, ip: int) -> list[Flow]:
         """Every source's flow to one PE IP, one Flow per (context, subnet NSG outcome)."""
+        return self._flows(pe, ip, delivered_only=False)
+
+    def _may_deliver(self, view: RouteTableView, ip: int) -> bool:
+        """Whether a walk from `view` to `ip` can be delivered at all: _tail delivers only through a
+        delivering next hop or an appliance that is not a blackhole; everything else drops or leaves."""
+        route = view.lookup(ip)
+        if route is None:
+            return False
+        t = route.next_hop_type
+        if t in DELIVERING_HOPS:
+            return True
+        if (t == "VirtualAppliance" and route.next_hop_ip is not None) or (
+                t == "VirtualNetworkGateway" and route.kind == "vwan" and route.next_hop_ip):
+            return not isinstance(self.appliances.resolve(route.next_hop_ip), Blackhole)  # type: ignore[arg-type]
+        return False
+
+    @cached_property
+    def _reachable_groups(self) -> list[list[SourceGroup]]:
+        """Per endpoint (index in `endpoints`): the source groups, in order, whose view may deliver to it.
+        One route lookup per (view, endpoint) instead of a walk per (group, endpoint)."""
+        ips = [ip for _, ip in self.endpoints]
+        out: list[list[SourceGroup]] = [[] for _ in ips]
+        per_view: dict[int, list[int]] = {}
+        for g in self.source_groups:
+            idx = per_view.get(g.vid)
+            if idx is None:
+                idx = per_view[g.vid] = [i for i, ip in enumerate(ips) if self._may_deliver(g.view, ip)]
+            for i in idx:
+                out[i].append(g)
+        return out
+
+    def _flows(self, pe: PrivateEndpoint, ip: int, delivered_only: bool,
+               groups: list[SourceGroup] | None = None) -> list[Flow]:
         out: list[Flow] = []
-        for view, subnets in self.sources:
-            groups: dict[tuple[str, bool], list[Subnet]] = {}
-            for s in subnets:
-                groups.setdefault((self.context_id(s), True), []).append(s)
-            for (ctx_id, _), members in sorted(groups.items()):
-                prefixes = [p for s in members for p in s.prefixes]
-                delivered: list[Subnet] = []
-                blocked: list[Subnet] = []
-                nsg_records: list[dict[str, Any]] = []
-                template = self.build_flow(ctx_id, "subnet", members, prefixes, view, pe, ip,
-                                           Hop(self.estate.name_of(ctx_id), "subnet", ctx_id))
-                if template.outcome != "delivered":
-                    out.append(template)
+        cache: dict = {}          # walks to this destination, per view
+        dest = self.destination_hop(ip)
+        # a delivered walk always ends at destination_hop(ip): does that hop stand for this PE?
+        reaches = dest.id is not None and dest.id.lower() == pe.id.lower()
+        inbound = self._inbound(self.pe_nsg(pe), ip)
+        port = self.port
+        for g in self.source_groups if groups is None else groups:
+            key = (g.vid, ip, ())
+            tail = cache.get(key)
+            if tail is None:
+                tail = cache[key] = self._tail(g.view, ip, (), cache)
+            if tail.outcome != "delivered" or not reaches:
+                if not delivered_only:
+                    out.append(Flow(g.ctx_id, "subnet", list(g.member_ids), g.prefixes, pe, ip, port, tail,
+                                    self._source_hop(g, tail), "blocked", "blocked",
+                                    notes=[tail.reason or "not delivered"], view=g.view, source_key=g.key, _return=[]))
+                continue
+            mit = self.mitigation(tail, g.prefixes, ip, g.key)
+            blocked_ids = self._blocked_members(g, ip, inbound, mit) if (inbound or g.nsg_members) else None
+            if blocked_ids is None:
+                # return_verdict for a subnet source: an appliance without mitigation loses the reply
+                verdict = "asymmetric" if tail.appliances and mit is None else "symmetric"
+                out.append(Flow(g.ctx_id, "subnet", g.member_ids, g.prefixes, pe, ip, port, tail,
+                                self._source_hop(g, tail), "delivered", verdict, mit, view=g.view, source_key=g.key,
+                                _analysis=self))
+                continue
+            if blocked_ids is ALL:
+                if delivered_only:
                     continue
-                for s in members:
-                    probe = Flow(ctx_id, "subnet", [s.id], list(s.prefixes), pe, ip, self.port, template.tail,
-                                 template.source_hop, "delivered", template.verdict, mitigation=template.mitigation)
-                    ok = self.nsg_check(probe, s, list(s.prefixes))
-                    nsg_records.extend(probe.nsg)
-                    (delivered if ok else blocked).append(s)
-                if delivered:
-                    flow = self.build_flow(ctx_id, "subnet", delivered, [p for s in delivered for p in s.prefixes],
-                                           view, pe, ip, Hop(self.estate.name_of(ctx_id), "subnet", ctx_id))
-                    flow.nsg = [n for n in nsg_records if n["subnet"].lower() in {s.id.lower() for s in delivered}
-                                or n["direction"] == "Inbound"]
-                    out.append(flow)
-                if blocked:
-                    flow = self.build_flow(ctx_id, "subnet", blocked, [p for s in blocked for p in s.prefixes],
-                                           view, pe, ip, Hop(self.estate.name_of(ctx_id), "subnet", ctx_id))
-                    flow.outcome, flow.verdict, flow.return_hops = "blocked", "blocked", []
-                    flow.notes.append("an NSG denies the flow")
-                    flow.nsg = nsg_records
-                    out.append(flow)
+                delivered, blocked = [], g.members
+            else:
+                delivered = [s for s in g.members if id(s) not in blocked_ids]
+                blocked = [s for s in g.members if id(s) in blocked_ids]
+            hop = self._source_hop(g, tail)
+            if delivered:
+                prefixes = [p for s in delivered for p in s.prefixes]
+                flow = Flow(g.ctx_id, "subnet", [s.id for s in delivered], prefixes, pe, ip, port, tail, hop,
+                            "delivered", "", self.mitigation(tail, prefixes, ip), view=g.view, _analysis=self)
+                flow.verdict = self.return_verdict(flow)
+                out.append(flow)
+            if not delivered_only:
+                prefixes = [p for s in blocked for p in s.prefixes]
+                out.append(Flow(g.ctx_id, "subnet", [s.id for s in blocked], prefixes, pe, ip, port, tail, hop,
+                                "blocked", "blocked", self.mitigation(tail, prefixes, ip),
+                                notes=["an NSG denies the flow"], view=g.view, _return=[]))
         for gw_id, view, prefixes in self.on_premises_entries:
             flow = self.build_flow(CONTEXT_ON_PREMISES, "on-premises", [], prefixes, view, pe, ip,
                                    Hop("on-premises", "gateway", gw_id), gw_id)
+            flow.source_key = ("on-premises", gw_id)
             if flow.outcome == "delivered" and not self.nsg_check(flow, None, prefixes):
                 flow.outcome, flow.verdict, flow.return_hops = "blocked", "blocked", []
                 flow.notes.append("an NSG denies the flow")
-            out.append(flow)
+            if flow.outcome == "delivered" or not delivered_only:
+                out.append(flow)
         return out
+
+    @staticmethod
+    def _source_hop(g: SourceGroup, tail: Tail) -> Hop:
+        hop = g.hops.get(id(tail.route))
+        if hop is None:
+            hop = g.hops[id(tail.route)] = Hop(g.name, "subnet", g.ctx_id, route=tail.route)
+        return hop
 
     @cached_property
     def all_flows(self) -> list[Flow]:
+        """Every flow, blocked ones included (what trace-like consumers and tests look at)."""
         flows: list[Flow] = []
-        for pe, ip in self.endpoints:
-            flows.extend(self.flows_to(pe, ip))
+        with gc_paused():
+            for pe, ip in self.endpoints:
+                flows.extend(self._flows(pe, ip, delivered_only=False))
+        return flows
+
+    @cached_property
+    def delivered_flows(self) -> list[Flow]:
+        """The flows that reach their private endpoint, in `all_flows` order: what the rules judge."""
+        flows: list[Flow] = []
+        with gc_paused():
+            reachable = self._reachable_groups
+            for i, (pe, ip) in enumerate(self.endpoints):
+                flows.extend(self._flows(pe, ip, delivered_only=True, groups=reachable[i]))
         return flows
 
     def is_storage(self, pe: PrivateEndpoint) -> bool:
         return any((c.target_id or "").lower().split("/providers/")[-1].startswith("microsoft.storage/storageaccounts")
                    for c in pe.connections)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Flows are hundreds of thousands of long-lived objects: with the cyclic collector running, each
+    collection walks all of them again, about half the analysis time at 10k subnets (tests/bench/paths.py).
+    Nothing built here is cyclic garbage, so it is paused meanwhile (as auditor.collect.files does)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def hop_text(h: Hop) -> str:

@@ -47,6 +47,9 @@ class Appliance:
     snat_declared: bool = False
     tags: list[TagFinding] = field(default_factory=list)
     firewall: Firewall | None = None
+    # per NVA NIC, the tag findings around it (an ILB has several NICs; each needs its own opt-in)
+    nic_tags: dict[str, list[TagFinding]] = field(default_factory=dict)
+    vmss_id: str | None = None       # the scale set all NVA NICs belong to, if any
 
     @property
     def ip_text(self) -> str:
@@ -54,11 +57,17 @@ class Appliance:
 
     @property
     def valid_tag(self) -> TagFinding | None:
+        """An effective disableSnatOnPL tag, provided every NVA NIC behind this next hop has one: a
+        connection may land on any backend of an ILB, and an untagged one still loses the replies (§4.5)."""
+        if self.nic_tags and not all(any(t.effective for t in tags) for tags in self.nic_tags.values()):
+            return None
         return next((t for t in self.tags if t.effective), None)
 
     @property
     def primary_resource(self) -> str:
-        """Where the disableSnatOnPL fix belongs: the NIC, or the scale set for a VMSS NVA."""
+        """Where the disableSnatOnPL fix belongs: the NIC, or the scale set for a VMSS NVA (conventions)."""
+        if self.vmss_id:
+            return self.vmss_id
         ambiguous = next((t for t in self.tags if t.ambiguous), None)
         return ambiguous.resource_id if ambiguous else self.id
 
@@ -107,13 +116,27 @@ def firewall_snats(estate: Estate, fw: Firewall, destination: int) -> tuple[bool
     return True, f"{fmt_ip(destination)} is outside the private ranges {ranges} ({origin}): SNAT applies"
 
 
+def nic_scale_set(estate: Estate, nic: NetworkInterface) -> str | None:
+    """The scale set an NVA NIC belongs to: Uniform (instance NIC) or Flexible (VM in a scale set)."""
+    inst = estate.scale_set_instances.get((nic.vmss_vm_id or nic.vm_id or "").lower())
+    if inst is not None:
+        vmss = estate.scale_sets.get(inst.vmss_id.lower())
+        return vmss.id if vmss is not None else inst.vmss_id
+    vm = estate.vms.get((nic.vm_id or "").lower())
+    if vm is not None and vm.vmss_id:
+        vmss = estate.scale_sets.get(vm.vmss_id.lower())
+        return vmss.id if vmss is not None else vm.vmss_id
+    return None
+
+
 def tag_findings(estate: Estate, nic: NetworkInterface) -> list[TagFinding]:
     """Every disableSnatOnPL-like tag around an NVA NIC: NIC, VM, scale set, scale-set instance."""
     out: list[TagFinding] = []
     places: list[tuple[str, dict, str]] = [(nic.id, nic.tags, "nic")]
     vm = estate.vms.get((nic.vm_id or "").lower())
     if vm is not None:
-        places.append((vm.id, vm.tags, "vm"))
+        # a Flexible scale set's instances are ordinary VMs: a tag there is on "the scale set instance"
+        places.append((vm.id, vm.tags, "vmss-instance" if vm.vmss_id else "vm"))
         if vm.vmss_id:
             vmss = estate.scale_sets.get(vm.vmss_id.lower())
             if vmss is not None:
@@ -191,11 +214,15 @@ class ApplianceIndex:
 
     def _nva(self, nics: list[NetworkInterface], rid: str, name: str, ip: int, subnet_id: str | None) -> Appliance:
         tags: list[TagFinding] = []
+        nic_tags: dict[str, list[TagFinding]] = {}
         for nic in nics:
-            tags.extend(tag_findings(self.estate, nic))
+            nic_tags[nic.id] = tag_findings(self.estate, nic)
+            tags.extend(nic_tags[nic.id])
         declared = all((d := self.config.appliance(n.id)) is not None and d.snat for n in nics)
+        scale_sets = {nic_scale_set(self.estate, n) for n in nics}
+        vmss = scale_sets.pop() if len(scale_sets) == 1 else None
         return Appliance("nva", rid, name, ip, subnet_id, nic_ids=[n.id for n in nics], snat_declared=declared,
-                         tags=tags)
+                         tags=tags, nic_tags=nic_tags, vmss_id=vmss)
 
     def _firewall_tags(self, fw: Firewall) -> list[TagFinding]:
         rec = self.estate.record(fw.id) or {}
@@ -205,20 +232,41 @@ class ApplianceIndex:
                 for k, v in sorted(tags.items()) if k.lower() == TAG_KEY.lower()]
 
 
-def _addr_matches(values: list, prefixes: list[Cidr], ip: int | None = None) -> bool:
-    for v in values or []:
+@dataclass(frozen=True, slots=True)
+class Addresses:
+    """A firewall rule's address list, parsed once: `*`/`Any` matches everything; IP groups and FQDN
+    tags cannot be resolved offline and match nothing."""
+
+    star: bool
+    cidrs: tuple[Cidr, ...]
+
+    def matches_ip(self, ip: int) -> bool:
+        return self.star or any(c.contains_ip(ip) for c in self.cidrs)
+
+    def matches(self, prefixes: list[Cidr], ip: int | None = None) -> bool:
+        if self.star:
+            return True
+        for c in self.cidrs:
+            if ip is not None and c.contains_ip(ip):
+                return True
+            if any(c.contains(p) or p.contains(c) for p in prefixes):
+                return True
+        return False
+
+
+def addresses(values: object) -> Addresses:
+    star = False
+    cidrs: list[Cidr] = []
+    for v in values or []:  # type: ignore[attr-defined]
         text = str(v).strip()
         if text in ("*", "Any", "any"):
-            return True
+            star = True
+            continue
         try:
-            c = parse_cidr(text)
+            cidrs.append(parse_cidr(text))
         except PrefixError:
             continue  # IP groups / service tags: not resolvable offline
-        if ip is not None and c.contains_ip(ip):
-            return True
-        if any(c.contains(p) or p.contains(c) for p in prefixes):
-            return True
-    return False
+    return Addresses(star, tuple(cidrs))
 
 
 def _port_matches(values: list, port: int) -> bool:
@@ -232,17 +280,39 @@ def _port_matches(values: list, port: int) -> bool:
     return False
 
 
-def firewall_rule_kind(estate: Estate, fw: Firewall, sources: list[Cidr], destination: int, port: int) -> str:
-    """Which rule type would carry the flow: `network`, `application`, or `unknown` (rules not exported).
+@dataclass(frozen=True, slots=True)
+class FirewallRules:
+    """The allow rules of a firewall policy that can carry TCP traffic to one port."""
 
-    Network rules are evaluated before application rules, so a matching network rule decides.
-    """
+    network: tuple[tuple[Addresses, Addresses], ...]      # (sources, destinations)
+    application: tuple[Addresses, ...]                     # sources
+
+    def candidates(self, sources: list[Cidr]) -> tuple[tuple[Addresses, ...], bool]:
+        """The destinations of the network rules admitting `sources`, and whether an application rule does."""
+        return (tuple(dst for src, dst in self.network if src.matches(sources)),
+                any(src.matches(sources) for src in self.application))
+
+    def kind(self, sources: list[Cidr], destination: int) -> str:
+        destinations, app = self.candidates(sources)
+        return rule_kind(destinations, app, destination)
+
+
+def rule_kind(destinations: tuple[Addresses, ...], app: bool, destination: int) -> str:
+    # network rules are evaluated before application rules: a matching one decides, whatever the priorities
+    if any(d.matches_ip(destination) for d in destinations):
+        return "network"
+    return "application" if app else "unknown"
+
+
+def firewall_rules(estate: Estate, fw: Firewall, port: int) -> FirewallRules | None:
+    """The policy's rules for `port`, or None when they are not known (no policy, no rule collection groups)."""
     if not fw.policy_id:
-        return "unknown"
+        return None
     groups = [g for g in estate.rule_collection_groups.values() if g.policy_id.lower() == fw.policy_id.lower()]
     if not groups:
-        return "unknown"
-    app = False
+        return None
+    network: list[tuple[Addresses, Addresses]] = []
+    application: list[Addresses] = []
     for group in sorted(groups, key=lambda g: (g.priority or 0, g.id.lower())):
         for coll in group.rule_collections:
             action = str(((coll.get("action") or {}).get("type")) or "").lower()
@@ -251,16 +321,23 @@ def firewall_rule_kind(estate: Estate, fw: Firewall, sources: list[Cidr], destin
             for rule in coll.get("rules") or []:
                 if not isinstance(rule, dict):
                     continue
-                rtype = str(rule.get("ruleType") or "")
-                if not _addr_matches(rule.get("sourceAddresses"), sources):
-                    continue
-                if rtype == "NetworkRule":
+                rtype = str(rule.get("ruleType") or "").lower()   # enums compare case-insensitively
+                if rtype == "networkrule":
                     protos = {str(p).lower() for p in rule.get("ipProtocols") or []}
-                    if (protos & {"tcp", "any"}) and _addr_matches(rule.get("destinationAddresses"), [], destination) \
-                            and _port_matches(rule.get("destinationPorts"), port):
-                        return "network"
-                elif rtype == "ApplicationRule":
+                    if protos & {"tcp", "any"} and _port_matches(rule.get("destinationPorts"), port):
+                        network.append((addresses(rule.get("sourceAddresses")),
+                                        addresses(rule.get("destinationAddresses"))))
+                elif rtype == "applicationrule":
                     ports = [p.get("port") for p in rule.get("protocols") or [] if isinstance(p, dict)]
                     if port in ports:
-                        app = True
-    return "application" if app else "unknown"
+                        application.append(addresses(rule.get("sourceAddresses")))
+    return FirewallRules(tuple(network), tuple(application))
+
+
+def firewall_rule_kind(estate: Estate, fw: Firewall, sources: list[Cidr], destination: int, port: int) -> str:
+    """Which rule type would carry the flow: `network`, `application`, or `unknown` (rules not exported).
+
+    Network rules are evaluated before application rules, so a matching network rule decides.
+    """
+    rules = firewall_rules(estate, fw, port)
+    return "unknown" if rules is None else rules.kind(sources, destination)

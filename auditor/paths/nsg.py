@@ -2,7 +2,8 @@
 
 Rules are processed by priority, first match decides; security rules are stateful. A rule whose
 address is a service tag pathaudit cannot resolve offline (e.g. `AzureCloud.westeurope`) or an
-application security group "may match": it is reported as such, never silently as "no match".
+application security group "may match": it is reported as such, never silently as "no match"; an
+Allow rule that may match makes any later deny uncertain, so the flow counts as possible (allow).
 For a source subnet, a rule that covers only part of its prefix is a partial match: an allow lets
 some hosts through (reachable), a partial deny leaves the rest to later rules.
 """
@@ -39,32 +40,141 @@ def _port_ok(ranges: tuple[str, ...], port: int) -> bool:
     return False
 
 
-def _match(values: tuple[str, ...], asgs: tuple[str, ...], prefixes: list[Cidr],
-           virtual_network: list[Cidr]) -> str:
-    """full | partial | may | none: how a rule's address list matches a set of prefixes."""
-    if asgs:
-        return "may"
-    best = "none"
+RANK = {"none": 0, "may": 1, "partial": 2, "full": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One side (source or destination) of a rule, parsed once.
+
+    How it matches a set of prefixes: `full` if `*` / `Any` / `0.0.0.0/0`, or one CIDR covers every
+    prefix, or the VirtualNetwork tag covers every prefix; else `partial` if something overlaps; else
+    `may` if an ASG or a tag pathaudit cannot resolve is involved (an ASG always makes it `may`); else
+    `none`. The result does not depend on the order of the values.
+    """
+
+    asg: bool
+    star: bool
+    cidrs: tuple[Cidr, ...]
+    may: bool        # an address that is neither a prefix nor a known tag (e.g. AzureCloud.westeurope)
+    vnet: bool       # the VirtualNetwork service tag: depends on where it is evaluated (addendum A2)
+
+    def fixed(self, prefixes: list[Cidr]) -> str:
+        """The match without the VirtualNetwork tag's part."""
+        if self.asg:
+            return "may"
+        if self.star:
+            return "full"
+        best = "may" if self.may else "none"
+        for c in self.cidrs:
+            if prefixes and all(c.contains(p) for p in prefixes):
+                return "full"
+            if best != "partial" and any(c.contains(p) or p.contains(c) for p in prefixes):
+                best = "partial"
+        return best
+
+    def needs_vnet(self, fixed: str) -> bool:
+        return self.vnet and not self.asg and fixed != "full"
+
+    @staticmethod
+    def vnet_match(prefixes: list[Cidr], virtual_network: list[Cidr]) -> str:
+        if prefixes and all(any(c.contains(p) for c in virtual_network) for p in prefixes):
+            return "full"
+        if any(c.contains(p) or p.contains(c) for c in virtual_network for p in prefixes):
+            return "partial"
+        return "none"
+
+    def match_ip(self, ip: int, virtual_network) -> str:
+        """match([ip/32], ...) for one address; `virtual_network` maps an address to a truthy value when the
+        VirtualNetwork tag covers it (an LPM map of the tag's prefixes). A /32 is either inside a prefix or
+        disjoint from it, so it never matches partially."""
+        if self.asg:
+            return "may"
+        if self.star:
+            return "full"
+        for c in self.cidrs:
+            if c.contains_ip(ip):
+                return "full"
+        if self.vnet and virtual_network.get(ip):
+            return "full"
+        return "may" if self.may else "none"
+
+    def match(self, prefixes: list[Cidr], virtual_network: list[Cidr]) -> str:
+        fixed = self.fixed(prefixes)
+        if not self.needs_vnet(fixed):
+            return fixed
+        return combine(fixed, self.vnet_match(prefixes, virtual_network))
+
+
+def combine(a: str, b: str) -> str:
+    return a if RANK[a] >= RANK[b] else b
+
+
+def side(values: tuple[str, ...], asgs: tuple[str, ...]) -> Side:
+    star = may = vnet = False
+    cidrs: list[Cidr] = []
     for text in values or ():
         t = text.strip()
-        if t in ("*", "Any", "0.0.0.0/0"):
-            return "full"
         low = t.lower()
-        if low == "virtualnetwork":
-            cands = virtual_network
+        if t in ("*", "Any", "0.0.0.0/0"):
+            star = True
+        elif low == "virtualnetwork":
+            vnet = True
         elif low in ("internet", "azureloadbalancer"):
             continue  # private estate addresses are neither
         else:
             try:
-                cands = [parse_cidr(t)]
+                cidrs.append(parse_cidr(t))
             except PrefixError:
-                best = "may" if best == "none" else best
-                continue
-        if prefixes and all(any(c.contains(p) for c in cands) for p in prefixes):
-            return "full"
-        if any(c.contains(p) or p.contains(c) for c in cands for p in prefixes):
-            best = "partial"
-    return best
+                may = True
+    return Side(bool(asgs), star, tuple(cidrs), may, vnet)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    label: str          # "name (priority)"
+    access: str
+    src: Side
+    dst: Side
+
+
+def compile_rules(nsg: NetworkSecurityGroup, direction: str, port: int) -> list[CompiledRule]:
+    """The rules that can apply to TCP `port` in `direction`, in evaluation order, defaults included."""
+    rules = list(nsg.rules) if default_rules_present(nsg.rules) else [*nsg.rules, *DEFAULT_RULES]
+    out = []
+    for rule in sorted(rules, key=lambda r: (r.priority, r.default, r.name)):
+        if rule.direction != direction or rule.protocol not in TCP_OK or not _port_ok(rule.destination_ports, port):
+            continue
+        out.append(CompiledRule(f"{rule.name} ({rule.priority})", rule.access,
+                                side(rule.source_prefixes, rule.source_asgs),
+                                side(rule.destination_prefixes, rule.destination_asgs)))
+    return out
+
+
+def decide(nsg_id: str, rules: list[CompiledRule], src_match, dst_match) -> NsgVerdict:
+    """First match decides (addendum A1). `src_match(i, side)` / `dst_match(i, side)` give rule i's match,
+    computed lazily: the destination side of a rule is only looked at when its source side matches."""
+    uncertain: list[str] = []
+    may_allow: str | None = None     # an Allow rule that may match, ahead of whatever denies
+    for i, rule in enumerate(rules):
+        src = src_match(i, rule.src)
+        if src == "none":
+            continue
+        dst = dst_match(i, rule.dst)
+        if dst == "none":
+            continue
+        label = rule.label
+        if src == "may" or dst == "may":
+            uncertain.append(label)
+            if rule.access == "Allow" and may_allow is None:
+                may_allow = label
+            continue
+        if rule.access == "Allow":
+            return NsgVerdict(nsg_id, "allow", label, uncertain)
+        if src == "full" and dst == "full":
+            return _deny(nsg_id, label, uncertain, may_allow)
+        uncertain.append(f"{label} partially")
+    return _deny(nsg_id, "no rule matched", uncertain, may_allow)
 
 
 def _default(name: str, priority: int, direction: str, access: str, src: str, dst: str) -> SecurityRule:
@@ -86,25 +196,17 @@ DEFAULT_RULES = (
 
 def evaluate(nsg: NetworkSecurityGroup, direction: str, sources: list[Cidr], destinations: list[Cidr], port: int,
              virtual_network: list[Cidr]) -> NsgVerdict:
-    uncertain: list[str] = []
-    rules = list(nsg.rules) if default_rules_present(nsg.rules) else [*nsg.rules, *DEFAULT_RULES]
-    for rule in sorted(rules, key=lambda r: (r.priority, r.default, r.name)):
-        if rule.direction != direction or rule.protocol not in TCP_OK or not _port_ok(rule.destination_ports, port):
-            continue
-        src = _match(rule.source_prefixes, rule.source_asgs, sources, virtual_network)
-        dst = _match(rule.destination_prefixes, rule.destination_asgs, destinations, virtual_network)
-        if src == "none" or dst == "none":
-            continue
-        label = f"{rule.name} ({rule.priority})"
-        if src == "may" or dst == "may":
-            uncertain.append(label)
-            continue
-        if rule.access == "Allow":
-            return NsgVerdict(nsg.id, "allow", label, uncertain)
-        if src == "full" and dst == "full":
-            return NsgVerdict(nsg.id, "deny", label, uncertain)
-        uncertain.append(f"{label} partially")
-    return NsgVerdict(nsg.id, "deny", "no rule matched", uncertain)
+    return decide(nsg.id, compile_rules(nsg, direction, port),
+                  lambda _i, s: s.match(sources, virtual_network),
+                  lambda _i, s: s.match(destinations, virtual_network))
+
+
+def _deny(nsg_id: str, label: str, uncertain: list[str], may_allow: str | None) -> NsgVerdict:
+    """A deny is only definite when no earlier Allow rule may have matched (addendum A3: an unresolved
+    rule is "may match", never silently "no match"); otherwise the flow stays possible."""
+    if may_allow is not None:
+        return NsgVerdict(nsg_id, "allow", f"{may_allow}, which may match (else {label})", uncertain)
+    return NsgVerdict(nsg_id, "deny", label, uncertain)
 
 
 def default_rules_present(rules: list[SecurityRule]) -> bool:

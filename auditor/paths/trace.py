@@ -11,6 +11,7 @@ from auditor.estate.lookup import resolve_subnet
 from auditor.estate.model import Estate, PrivateEndpoint, Subnet
 from auditor.ipnet import Cidr, PrefixError, fmt_ip, parse_ip
 from auditor.paths.analysis import Flow, FlowAnalysis
+from auditor.paths.appliances import firewall_rule_kind, firewall_snats
 from auditor.paths.walk import Hop
 from auditor.routing.engine import CONTEXT_ON_PREMISES
 
@@ -89,15 +90,20 @@ def resolve_source(estate: Estate, spec: str) -> Subnet | str:
 def decisions_for(analysis: FlowAnalysis, flow: Flow) -> list[dict[str, Any]]:
     """For every forward hop that routes, the winning route and why the others lost."""
     out = []
-    views = [flow.view]
+    # the subnet each walk step starts from: a context without a route table is named by that subnet
+    # (not by whichever subnet happens to come first in the shared routing view)
+    gateway = analysis.estate.vnet_gateways.get((flow.entry_gateway or "").lower())
+    first = flow.source_subnets[0] if flow.source_subnets else (gateway.subnet_id if gateway else None)
+    steps = [(flow.source_hop.hop, flow.view, first)]
     for app in flow.tail.appliances:
-        views.append(analysis.routing.table_for_subnet(app.subnet_id) if app.subnet_id else None)
-    names = [flow.source_hop.hop, *(a.name for a in flow.tail.appliances)]
-    for name, view in zip(names, views, strict=False):
+        steps.append((app.name, analysis.routing.table_for_subnet(app.subnet_id) if app.subnet_id else None,
+                      app.subnet_id))
+    for name, view, subnet_id in steps:
         if view is None:
             continue
         d = view.decide(flow.pe_ip)
-        out.append({"at": name, "route_context": view.route_table_id or view.subnet_ids[0] if view.subnet_ids else None,
+        context = view.route_table_id or subnet_id or (view.subnet_ids[0] if view.subnet_ids else None)
+        out.append({"at": name, "route_context": context,
                     "candidates": [{"route": c.route.describe(), "outcome": c.outcome, "why": c.why}
                                    for c in d.candidates]})
     return out
@@ -130,8 +136,33 @@ def trace(estate: Estate, config: Config, source_spec: str, destination_spec: st
                 flow.outcome, flow.verdict, flow.return_hops = "blocked", "blocked", []
                 flow.notes.append("an NSG denies the flow")
             result.flows.append(flow)
+    for flow in result.flows:
+        if flow.outcome == "delivered" and flow.mitigation is None:
+            flow.notes.extend(no_snat_reasons(analysis, flow))
+        if not flow.pe.approved and flow.outcome == "delivered":
+            status = ", ".join(sorted({c.status or "unknown" for c in flow.pe.connections})) or "none"
+            flow.outcome, flow.verdict, flow.return_hops = "blocked", "blocked", []
+            flow.notes.append(f"the private endpoint's connection is not Approved ({status}): only Approved "
+                              "connections pass traffic (azure-facts §3.7)")
     result.decisions = [decisions_for(analysis, f) for f in result.flows]
     return result
+
+
+def no_snat_reasons(analysis: FlowAnalysis, flow: Flow) -> list[str]:
+    """Why each appliance on a delivered, unmitigated path lets the reply bypass it (NET002-NET004)."""
+    out = []
+    for app in flow.tail.appliances:
+        if app.kind == "azure-firewall" and app.firewall is not None:
+            kind = firewall_rule_kind(analysis.estate, app.firewall, flow.source_prefixes, flow.pe_ip, flow.port)
+            _, why = firewall_snats(analysis.estate, app.firewall, flow.pe_ip)
+            rule = "a network rule carries the flow" if kind == "network" else \
+                "no application rule is known to carry the flow"
+            out.append(f"{app.name} does not SNAT it: {why}; {rule} (NET004)")
+        elif app.kind == "nva":
+            bad = "; ".join(f"{analysis.estate.name_of(t.resource_id)}: {t.problem}" for t in app.tags if t.problem)
+            out.append(f"{app.name} does not SNAT it: no effective disableSnatOnPL tag on its NIC"
+                       + (f" ({bad})" if bad else "") + " and no SNAT declared in the config file")
+    return out
 
 
 def render_trace(result: TraceResult) -> str:

@@ -24,7 +24,7 @@ def check(ctx: AuditContext) -> Iterator[Finding | NotAssessed]:
         return
     gateway = ctx.gateway_subnet_ids
     flows_by_pe: dict[str, list] = {}
-    for f in ctx.flows.all_flows:
+    for f in ctx.flows.delivered_flows:
         if f.outcome == "delivered":
             flows_by_pe.setdefault(f.pe.id.lower(), []).append(f)
     for aid in sorted(estate.ai_accounts):

@@ -19,7 +19,7 @@ STORAGE_NOTE = (" Field reports describe the platform keeping Storage private en
 def check(ctx: AuditContext) -> Iterator[Finding]:
     analysis = ctx.flows
     estate = ctx.estate
-    flows = [f for f in analysis.all_flows
+    flows = [f for f in analysis.delivered_flows
              if f.outcome == "delivered" and f.tail.appliances and f.verdict in ("asymmetric", "return-unroutable")]
     for (_source, pe_id, _app_id), group in group_flows(flows, lambda f: (f.source, f.pe.id, f.appliance.id)).items():
         f = group[0]

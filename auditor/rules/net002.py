@@ -12,7 +12,7 @@ from auditor.rules.pathutil import source_label
 def nvas_to_endpoints(ctx: AuditContext) -> dict[str, tuple]:
     """NVA id -> (appliance, delivered flows through it) over all flows to private endpoints."""
     out: dict[str, tuple] = {}
-    for f in ctx.flows.all_flows:
+    for f in ctx.flows.delivered_flows:
         if f.outcome != "delivered":
             continue
         for app in f.tail.appliances:
@@ -23,16 +23,24 @@ def nvas_to_endpoints(ctx: AuditContext) -> dict[str, tuple]:
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     for app, flows in nvas_to_endpoints(ctx).values():
-        if app.tags or app.snat_declared:
-            continue  # NET003 judges tags that exist; declared SNAT is a mitigation
+        if app.snat_declared:
+            continue  # declared SNAT is a mitigation
+        # NICs with no disableSnatOnPL-like tag anywhere; NET003 judges tags that exist. Behind an ILB
+        # every backend NIC needs its own tag, so one untagged backend is enough (§4.5).
+        untagged = [nic for nic in app.nic_ids if not app.nic_tags.get(nic)] if app.nic_tags else \
+            ([] if app.tags else list(app.nic_ids))
+        if not untagged:
+            continue
         pes = sorted({f.pe.name for f in flows})
         sources = sorted({source_label(f, ctx.estate) for f in flows})
+        where = "its NIC" if len(app.nic_ids) <= 1 else \
+            "backend NIC(s) " + ", ".join(sorted(ctx.estate.name_of(n) for n in untagged))
         yield ctx.finding(
             "NET002",
             app.primary_resource,
             f"NVA {app.name} ({app.ip_text}) forwards traffic to private endpoints {', '.join(pes)} (from "
-            f"{'; '.join(sources)}) with no disableSnatOnPL tag on its NIC and no SNAT declared in the config file: "
+            f"{'; '.join(sources)}) with no disableSnatOnPL tag on {where} and no SNAT declared in the config file: "
             "replies from the private endpoints bypass it.",
-            evidence=[Evidence("property", nic, "tags.disableSnatOnPL", None, "tag absent") for nic in app.nic_ids],
+            evidence=[Evidence("property", nic, "tags.disableSnatOnPL", None, "tag absent") for nic in untagged],
             related_ids=sorted({f.pe.id for f in flows}),
         )

@@ -14,14 +14,16 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if not app.tags or app.snat_declared:
             continue
         pes = sorted({f.pe.id for f in flows})
-        valid = [t for t in app.tags if t.effective and not t.ambiguous]
-        if valid:
+        # judged per NVA NIC (an ILB fronts several): NICs whose tags all fail are the problem
+        tagged = [tags for tags in (app.nic_tags or {app.id: app.tags}).values() if tags]
+        failed = [t for tags in tagged if not any(x.effective for x in tags) for t in tags]
+        if not failed and all(any(t.effective and not t.ambiguous for t in tags) for tags in tagged):
             continue
         ambiguous = [t for t in app.tags if t.effective and t.ambiguous]
-        if ambiguous:
+        if ambiguous and not failed:
             t = ambiguous[0]
             yield ctx.finding(
-                "NET003", t.resource_id,
+                "NET003", app.primary_resource,
                 f"Scale-set NVA {app.name}: disableSnatOnPL=true is on {ctx.estate.name_of(t.resource_id)}; the "
                 "documentation is ambiguous about scale-set placement (scale set vs instance), so the opt-in is "
                 "claimed but not certain.",
@@ -30,17 +32,17 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 related_ids=pes,
             )
             continue
-        problems = "; ".join(f"{ctx.estate.name_of(t.resource_id)}: {t.problem}" for t in app.tags)
+        problems = "; ".join(f"{ctx.estate.name_of(t.resource_id)}: {t.problem}" for t in failed)
         yield ctx.finding(
             "NET003", app.primary_resource,
             f"NVA {app.name} carries a disableSnatOnPL tag that does not take effect ({problems}); replies from "
             "private endpoints still bypass it.",
-            evidence=[Evidence("property", t.resource_id, f"tags.{t.key}", t.value, t.problem) for t in app.tags],
+            evidence=[Evidence("property", t.resource_id, f"tags.{t.key}", t.value, t.problem) for t in failed],
             related_ids=pes,
         )
     # Azure Firewall: the tag is not documented for it (§4.5)
     seen: set[str] = set()
-    for f in ctx.flows.all_flows:
+    for f in ctx.flows.delivered_flows:
         if f.outcome != "delivered":
             continue
         for app in f.tail.appliances:

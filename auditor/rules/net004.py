@@ -5,22 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.findings import Evidence, Finding
-from auditor.paths.appliances import firewall_private_ranges, firewall_rule_kind, firewall_snats
+from auditor.paths.appliances import firewall_private_ranges
 from auditor.rules.context import AuditContext
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     estate = ctx.estate
     hits: dict[str, tuple] = {}
-    for f in ctx.flows.all_flows:
+    for f in ctx.flows.delivered_flows:
         if f.outcome != "delivered":
             continue
         for app in f.tail.appliances:
             if app.kind != "azure-firewall" or app.firewall is None:
                 continue
-            if firewall_rule_kind(estate, app.firewall, f.source_prefixes, f.pe_ip, f.port) == "application":
+            if ctx.flows.rule_kind(app.firewall, f.source_prefixes, f.pe_ip, f.source_key) == "application":
                 continue
-            snat, why = firewall_snats(estate, app.firewall, f.pe_ip)
+            snat, why = ctx.flows.firewall_snat(app.firewall, f.pe_ip)
             if not snat:
                 hits.setdefault(app.id.lower(), (app, why, []))[2].append(f)
     for app, why, flows in (hits[k] for k in sorted(hits)):

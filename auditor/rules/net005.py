@@ -10,26 +10,26 @@ from collections.abc import Iterator
 
 from auditor.findings import Evidence, Finding
 from auditor.ipnet import fmt_ip
+from auditor.routing.lpm import PrefixMap
 from auditor.rules.context import AuditContext
 from auditor.rules.pathutil import group_flows, merged_flow_dict, source_label
 
 
-def shadowed_udr(flow):
-    """The VirtualAppliance UDR that would win for the PE IP if the PE /32 were absent."""
+def shadowed_udr(flow, maps: dict | None = None):
+    """The VirtualAppliance UDR that would win for the PE IP if the PE /32 were absent.
+
+    That is the longest match among the view's other active routes (one active route per prefix after
+    selection, §2.1-2.2), looked up in an LPM map of them built once per view (`maps`)."""
     view = flow.view
     route = flow.tail.route
     if view is None or route is None or route.kind != "private-endpoint" or flow.tail.appliances:
         return None
-    best = None
-    for r in view.routes:
-        if r.state != "Active" or r is route or r.prefix is None or not r.prefix.contains_ip(flow.pe_ip):
-            continue
-        if r.kind == "private-endpoint":
-            continue
-        if best is None or r.prefix.plen > best.prefix.plen or (
-            r.prefix.plen == best.prefix.plen and r.source == "User"
-        ):
-            best = r
+    maps = {} if maps is None else maps
+    lpm = maps.get(id(view))
+    if lpm is None:
+        lpm = maps[id(view)] = PrefixMap((r.prefix, r) for r in view.routes
+                                         if r.state == "Active" and r.prefix is not None and r.kind != "private-endpoint")
+    best = lpm.get(flow.pe_ip)
     if best is not None and best.source == "User" and best.next_hop_type == "VirtualAppliance":
         return best
     return None
@@ -37,16 +37,23 @@ def shadowed_udr(flow):
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     estate = ctx.estate
-    hits = []
-    for f in ctx.flows.all_flows:
-        if f.outcome == "delivered":
-            udr = shadowed_udr(f)
-            if udr is not None:
-                hits.append((f, udr))
-    by_key = group_flows([f for f, _ in hits], lambda f: (f.source, f.pe.id, shadowed_udr(f).next_hop_ip_text))
+    udrs: dict[int, object] = {}     # id(flow) -> its shadowed UDR
+    seen: dict[tuple, object] = {}     # (view, PE IP) -> shadowed UDR: the same for every flow of a view
+    maps: dict = {}
+    for f in ctx.flows.delivered_flows:
+        if f.outcome != "delivered" or f.tail.appliances or f.tail.route is None \
+                or f.tail.route.kind != "private-endpoint":
+            continue   # shadowed_udr would say None
+        key = (id(f.view), f.pe_ip, id(f.tail.route))
+        if key not in seen:
+            seen[key] = shadowed_udr(f, maps)
+        if seen[key] is not None:
+            udrs[id(f)] = seen[key]
+    hits = [f for f in ctx.flows.delivered_flows if id(f) in udrs]
+    by_key = group_flows(hits, lambda f: (f.source, f.pe.id, udrs[id(f)].next_hop_ip_text))
     for (_source, pe_id, hop_ip), group in by_key.items():
         f = group[0]
-        udr = shadowed_udr(f)
+        udr = udrs[id(f)]
         pe_subnet = estate.subnets.get((f.pe.subnet_id or "").lower())
         policies = pe_subnet.pe_policies if pe_subnet else "unknown"
         if policies not in ("Enabled", "RouteTableEnabled"):

@@ -1,0 +1,677 @@
+"""Flow analysis on small estates built by mutating S01 (issue #4 acceptance 5).
+
+`Rows` copies `fixtures/scenarios/<scenario>/resources.json` and edits it in memory (add a NIC, a load
+balancer, a route table, retarget a private endpoint ...), then writes it under tmp_path and reads it
+back through the real ingestion path. Every expectation below is argued from azure-facts.md (section
+in the test's docstring), not copied from pathaudit's output.
+
+Base (scenarios.md): hub 10.0.0.0/16 (snet-nva with nva1 10.0.2.4, GatewaySubnet with a VPN gateway,
+local network gateway 192.168.0.0/16), spoke-app 10.1.0.0/16 (snet-app 10.1.1.0/24, snet-apim
+10.1.2.0/24, both on rt-spoke: 0.0.0.0/0 and 10.2.0.0/16 -> 10.0.2.4), spoke-ai 10.2.0.0/16 (snet-pe
+with pe-aoai 10.2.1.4, RouteTableEnabled; snet-work). Spokes peer with the hub only.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO
+
+from auditor.audit import findings_document, load_estate, run_audit
+from auditor.config import ApplianceDecl, Config
+from auditor.paths.analysis import FlowAnalysis
+from auditor.paths.appliances import Appliance, Blackhole
+
+SCENARIOS = REPO / "fixtures" / "scenarios"
+SUB = "3f2c8a71-5b0e-4d2a-9c7e-1a2b3c4d5e6f"
+PE_IP = (10 << 24) | (2 << 16) | (1 << 8) | 4          # 10.2.1.4
+NVA_IP = (10 << 24) | (0 << 16) | (2 << 8) | 4         # 10.0.2.4
+APPLIANCE_KINDS = {"nva", "azure-firewall"}
+
+
+def ip(text: str) -> int:
+    a, b, c, d = (int(x) for x in text.split("."))
+    return (a << 24) | (b << 16) | (c << 8) | d
+
+
+def scenario_dir(number: str) -> Path:
+    [path] = [p for p in SCENARIOS.glob(f"{number}-*") if (p / "resources.json").is_file()]
+    return path
+
+
+def rid(rg: str, rtype: str, name: str) -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/{rg}/providers/{rtype}/{name}"
+
+
+class Rows:
+    """A scenario's Resource Graph rows, edited in memory."""
+
+    def __init__(self, number: str = "S01") -> None:
+        self.rows: list[dict[str, Any]] = json.loads((scenario_dir(number) / "resources.json").read_text("utf-8"))
+
+    # ---------------------------------------------------------------- lookup
+
+    def find(self, name: str, rtype: str | None = None) -> dict[str, Any]:
+        hits = [r for r in self.rows if r["name"] == name and (rtype is None or r["type"] == rtype)]
+        assert len(hits) == 1, f"{name}: {len(hits)} rows"
+        return hits[0]
+
+    def id(self, name: str) -> str:
+        return self.find(name)["id"]
+
+    def subnet(self, vnet: str, name: str) -> dict[str, Any]:
+        for s in self.find(vnet, "microsoft.network/virtualnetworks")["properties"]["subnets"]:
+            if s["name"] == name:
+                return s
+        raise KeyError(f"{vnet}/{name}")
+
+    def subnet_id(self, vnet: str, name: str) -> str:
+        return self.subnet(vnet, name)["id"]
+
+    def remove(self, name: str) -> None:
+        self.rows.remove(self.find(name))
+
+    # ---------------------------------------------------------------- edits
+
+    def add_subnet(self, vnet: str, name: str, prefix: str, **props: Any) -> str:
+        row = self.find(vnet, "microsoft.network/virtualnetworks")
+        sid = f"{row['id']}/subnets/{name}"
+        row["properties"]["subnets"].append({
+            "id": sid, "name": name, "type": "Microsoft.Network/virtualNetworks/subnets",
+            "properties": {"addressPrefix": prefix, "delegations": [], "privateEndpointNetworkPolicies": "Disabled",
+                           "privateLinkServiceNetworkPolicies": "Enabled", "provisioningState": "Succeeded", **props}})
+        return sid
+
+    def route_table(self, name: str, routes: list[tuple[str, str, str | None]], subnets: list[str],
+                    rg: str = "rg-hub") -> str:
+        """A route table (cloned from rt-spoke) attached to `subnets` (ids), replacing their old table."""
+        row = copy.deepcopy(self.find("rt-spoke"))
+        tid = rid(rg, "Microsoft.Network/routeTables", name)
+        row.update(id=tid, name=name, resourceGroup=rg)
+        row["properties"]["routes"] = [
+            {"id": f"{tid}/routes/r{i}", "name": f"r{i}", "type": "Microsoft.Network/routeTables/routes",
+             "properties": {"addressPrefix": prefix, "nextHopType": hop, "hasBgpOverride": False,
+                            "provisioningState": "Succeeded", **({"nextHopIpAddress": nh} if nh else {})}}
+            for i, (prefix, hop, nh) in enumerate(routes)]
+        row["properties"]["subnets"] = [{"id": s} for s in subnets]
+        self.rows.append(row)
+        for sid in subnets:
+            self.attach_route_table(sid, tid)
+        return tid
+
+    def attach_route_table(self, subnet_id: str, table_id: str | None) -> None:
+        vnet, name = subnet_id.split("/virtualNetworks/")[1].split("/subnets/")
+        props = self.subnet(vnet, name)["properties"]
+        old = (props.get("routeTable") or {}).get("id")
+        if old:
+            for r in self.rows:
+                if r["id"] == old:
+                    r["properties"]["subnets"] = [s for s in r["properties"]["subnets"] if s["id"] != subnet_id]
+        if table_id:
+            props["routeTable"] = {"id": table_id}
+        else:
+            props.pop("routeTable", None)
+
+    def set_routes(self, table: str, routes: list[tuple[str, str, str | None]]) -> None:
+        row = self.find(table, "microsoft.network/routetables")
+        tid = row["id"]
+        row["properties"]["routes"] = [
+            {"id": f"{tid}/routes/r{i}", "name": f"r{i}", "type": "Microsoft.Network/routeTables/routes",
+             "properties": {"addressPrefix": prefix, "nextHopType": hop, "hasBgpOverride": False,
+                            "provisioningState": "Succeeded", **({"nextHopIpAddress": nh} if nh else {})}}
+            for i, (prefix, hop, nh) in enumerate(routes)]
+
+    def nic(self, name: str, subnet_id: str, address: str, *, forwarding: bool = True,
+            tags: dict[str, str] | None = None, vm: str | None = None, rg: str = "rg-hub",
+            pools: list[str] | None = None) -> str:
+        """A NIC cloned from nva1-nic (and, with `vm`, a VM cloned from nva1 that owns it)."""
+        row = copy.deepcopy(self.find("nva1-nic"))
+        nid = rid(rg, "Microsoft.Network/networkInterfaces", name)
+        row.update(id=nid, name=name, resourceGroup=rg, tags=dict(tags or {}))
+        props = row["properties"]
+        props["enableIPForwarding"] = forwarding
+        cfg = props["ipConfigurations"][0]
+        cfg["id"] = f"{nid}/ipConfigurations/ipconfig1"
+        cfg["properties"].update(privateIPAddress=address, subnet={"id": subnet_id})
+        if pools:
+            cfg["properties"]["loadBalancerBackendAddressPools"] = [{"id": p} for p in pools]
+        props.pop("virtualMachine", None)
+        self.rows.append(row)
+        if vm:
+            vrow = copy.deepcopy(self.find("nva1", "microsoft.compute/virtualmachines"))
+            vid = rid(rg, "Microsoft.Compute/virtualMachines", vm)
+            vrow.update(id=vid, name=vm, resourceGroup=rg, tags={})
+            vrow["properties"]["networkProfile"]["networkInterfaces"][0]["id"] = nid
+            props["virtualMachine"] = {"id": vid}
+            self.rows.append(vrow)
+        return nid
+
+    def internal_lb(self, name: str, subnet_id: str, address: str, rg: str = "rg-hub") -> tuple[str, str]:
+        lid = rid(rg, "Microsoft.Network/loadBalancers", name)
+        pool = f"{lid}/backendAddressPools/nvas"
+        row = copy.deepcopy(self.find("nva1-nic"))
+        row.update(id=lid, name=name, type="microsoft.network/loadbalancers", resourceGroup=rg, tags={},
+                   sku={"name": "Standard", "tier": "Regional"})
+        row["properties"] = {
+            "provisioningState": "Succeeded",
+            "frontendIPConfigurations": [{"id": f"{lid}/frontendIPConfigurations/fe", "name": "fe", "properties": {
+                "privateIPAddress": address, "privateIPAllocationMethod": "Static", "subnet": {"id": subnet_id}}}],
+            "backendAddressPools": [{"id": pool, "name": "nvas", "properties": {}}],
+        }
+        self.rows.append(row)
+        return lid, pool
+
+    def tag(self, name: str, rtype: str, tags: dict[str, str]) -> None:
+        self.find(name, rtype)["tags"] = dict(tags)
+
+    # ---------------------------------------------------------------- run
+
+    def write(self, tmp_path: Path, name: str = "resources.json") -> Path:
+        path = tmp_path / name
+        path.write_text(json.dumps(self.rows), encoding="utf-8")
+        return path
+
+    def estate(self, tmp_path: Path):
+        estate = load_estate([self.write(tmp_path)])
+        assert estate.problems == [], estate.problems[:3]
+        return estate
+
+    def analysis(self, tmp_path: Path, config: Config | None = None) -> FlowAnalysis:
+        return FlowAnalysis(self.estate(tmp_path), config or Config())
+
+    def audit(self, tmp_path: Path, config: Config | None = None) -> dict[str, Any]:
+        doc = findings_document(run_audit([self.write(tmp_path)], config or Config()))
+        assert doc["coverage"]["complete"], doc["coverage"]["skipped"][:3]
+        return doc
+
+
+def triples(doc: dict[str, Any]) -> set[tuple[str, str, str | None]]:
+    """(rule, resource name, source name) for every finding: names keep the assertions readable."""
+    out = set()
+    for f in doc["findings"]:
+        src = (f.get("flow") or {}).get("source") if f["rule_id"] in ("NET001", "NET005") else None
+        out.add((f["rule_id"], f["resource_id"].rsplit("/", 1)[-1], src.rsplit("/", 1)[-1] if src else None))
+    return out
+
+
+def by_rule(doc: dict[str, Any], rule: str) -> list[dict[str, Any]]:
+    return [f for f in doc["findings"] if f["rule_id"] == rule]
+
+
+def flow_from(analysis: FlowAnalysis, subnet_name: str, pe_ip: int = PE_IP):
+    """The flow of `all_flows` whose sources include the named subnet, to `pe_ip`."""
+    hits = [f for f in analysis.all_flows if f.pe_ip == pe_ip
+            and any(s.rsplit("/", 1)[-1] == subnet_name for s in f.source_subnets)]
+    assert len(hits) == 1, [(f.source, f.outcome) for f in hits]
+    return hits[0]
+
+
+def onprem_flow(analysis: FlowAnalysis, pe_ip: int = PE_IP):
+    [flow] = [f for f in analysis.all_flows if f.pe_ip == pe_ip and f.source_kind == "on-premises"]
+    return flow
+
+
+# ---------------------------------------------------------------------------------------------------
+# The unmodified base, seen through FlowAnalysis (sanity for the helpers; S01 in scenarios.md)
+
+def test_base_estate_flows(tmp_path: Path) -> None:
+    """snet-app reaches pe-aoai via nva1 by UDR (R3) and the reply skips nva1 (§4.2); snet-work is in the
+    PE's VNet and uses the /32 directly (§3.2): no appliance, symmetric."""
+    a = Rows().analysis(tmp_path)
+    app = flow_from(a, "snet-app")
+    assert app.outcome == "delivered" and app.verdict == "asymmetric"
+    assert [h.kind for h in app.forward_hops] == ["subnet", "nva", "private-endpoint"]
+    assert app.appliance is not None and app.appliance.ip == NVA_IP
+    assert all(h.kind not in APPLIANCE_KINDS for h in app.return_hops)
+    work = flow_from(a, "snet-work")
+    assert (work.outcome, work.verdict, work.tail.appliances) == ("delivered", "symmetric", [])
+    assert work.tail.route is not None and work.tail.route.next_hop_type == "InterfaceEndpoint"
+    # platform subnets are never sources of their own; on-premises enters through the gateway instead
+    sources = {s.rsplit("/", 1)[-1] for f in a.all_flows for s in f.source_subnets}
+    assert {"GatewaySubnet", "AzureFirewallSubnet"} & sources == set()
+    assert {"snet-app", "snet-apim", "snet-nva", "snet-pe", "snet-work"} <= sources
+    onprem = onprem_flow(a)
+    assert onprem.verdict == "symmetric" and onprem.tail.appliances == []
+
+
+# ---------------------------------------------------------------------------------------------------
+# Appliances behind a next hop
+
+def test_internal_load_balancer_in_front_of_nvas_is_the_next_hop(tmp_path: Path) -> None:
+    """A VirtualAppliance next hop may be an ILB frontend in front of NVAs (R3): the flow crosses the
+    NVAs, so without SNAT / disableSnatOnPL it is asymmetric (§4.1)."""
+    r = Rows()
+    nva_subnet = r.subnet_id("hub", "snet-nva")
+    lb, pool = r.internal_lb("ilb-nva", nva_subnet, "10.0.2.100")
+    r.nic("nva2-nic", nva_subnet, "10.0.2.5", vm="nva2", pools=[pool])
+    r.nic("nva3-nic", nva_subnet, "10.0.2.6", vm="nva3", pools=[pool])
+    r.set_routes("rt-spoke", [("0.0.0.0/0", "VirtualAppliance", "10.0.2.100"),
+                              ("10.2.0.0/16", "VirtualAppliance", "10.0.2.100")])
+    a = r.analysis(tmp_path)
+    target = a.appliances.resolve(ip("10.0.2.100"))
+    assert isinstance(target, Appliance) and target.kind == "nva"
+    assert target.id == lb
+    assert sorted(n.rsplit("/", 1)[-1] for n in target.nic_ids) == ["nva2-nic", "nva3-nic"]
+    flow = flow_from(a, "snet-app")
+    assert flow.outcome == "delivered" and flow.verdict == "asymmetric"
+    assert [h.kind for h in flow.forward_hops] == ["subnet", "nva", "private-endpoint"]
+    assert flow.forward_hops[1].ip == "10.0.2.100"
+    doc = r.audit(tmp_path)
+    assert ("NET001", "pe-aoai", "rt-spoke") in triples(doc)
+    [f] = by_rule(doc, "NET001")
+    assert {lb, *[rid("rg-hub", "Microsoft.Network/networkInterfaces", n) for n in ("nva2-nic", "nva3-nic")]} \
+        <= set(f["related_ids"])
+
+
+def test_load_balancer_with_tagged_backends_mitigates(tmp_path: Path) -> None:
+    """disableSnatOnPL=true on the NVA NICs behind the ILB removes the SNAT need (§4.5)."""
+    r = Rows()
+    nva_subnet = r.subnet_id("hub", "snet-nva")
+    _, pool = r.internal_lb("ilb-nva", nva_subnet, "10.0.2.100")
+    for n, address in (("nva2", "10.0.2.5"), ("nva3", "10.0.2.6")):
+        r.nic(f"{n}-nic", nva_subnet, address, vm=n, pools=[pool], tags={"disableSnatOnPL": "true"})
+    r.set_routes("rt-spoke", [("10.2.0.0/16", "VirtualAppliance", "10.0.2.100")])
+    flow = flow_from(r.analysis(tmp_path), "snet-app")
+    assert flow.verdict == "symmetric" and flow.mitigation is not None and flow.mitigation.how == "tag"
+    assert not {t[0] for t in triples(r.audit(tmp_path))} & {"NET001", "NET002", "NET003"}
+
+
+def test_load_balancer_with_only_one_tagged_backend_is_not_mitigated(tmp_path: Path) -> None:
+    """The ILB may hash a connection to either NVA; the untagged one still loses the replies (§4.5:
+    the tag belongs on each NVA's NIC), so the flow stays asymmetric."""
+    r = Rows()
+    nva_subnet = r.subnet_id("hub", "snet-nva")
+    _, pool = r.internal_lb("ilb-nva", nva_subnet, "10.0.2.100")
+    r.nic("nva2-nic", nva_subnet, "10.0.2.5", vm="nva2", pools=[pool], tags={"disableSnatOnPL": "true"})
+    r.nic("nva3-nic", nva_subnet, "10.0.2.6", vm="nva3", pools=[pool])
+    r.set_routes("rt-spoke", [("10.2.0.0/16", "VirtualAppliance", "10.0.2.100")])
+    flow = flow_from(r.analysis(tmp_path), "snet-app")
+    assert flow.mitigation is None and flow.verdict == "asymmetric"
+    doc = r.audit(tmp_path)
+    assert ("NET001", "pe-aoai", "rt-spoke") in triples(doc)
+    # the NVA finding names the untagged backend (NET002: no tag anywhere on that NIC)
+    [f] = by_rule(doc, "NET002")
+    assert f["resource_id"] == r.id("ilb-nva")
+    assert [e["id"].rsplit("/", 1)[-1] for e in f["evidence"]] == ["nva3-nic"]
+    assert not by_rule(doc, "NET003")
+
+
+def test_load_balancer_without_backends_is_a_blackhole(tmp_path: Path) -> None:
+    """A frontend with no forwarding backend in the estate cannot deliver (§2.6): NET007, no flow."""
+    r = Rows()
+    r.internal_lb("ilb-empty", r.subnet_id("hub", "snet-nva"), "10.0.2.100")
+    r.set_routes("rt-spoke", [("10.2.0.0/16", "VirtualAppliance", "10.0.2.100")])
+    a = r.analysis(tmp_path)
+    assert isinstance(a.appliances.resolve(ip("10.0.2.100")), Blackhole)
+    assert flow_from(a, "snet-app").outcome == "blocked"
+    got = triples(r.audit(tmp_path))
+    assert ("NET007", "rt-spoke", None) in got
+    assert not any(t[0] == "NET001" for t in got)
+
+
+def test_routing_loop_between_two_nvas_is_detected(tmp_path: Path) -> None:
+    """nva1's subnet sends 10.2.0.0/16 to nva2 and nva2's subnet sends it back to nva1: the walk must
+    stop (a loop delivers nothing) instead of recursing forever."""
+    r = Rows()
+    hub = "hub"
+    other = r.add_subnet(hub, "snet-nva2", "10.0.3.0/24")
+    r.nic("nva2-nic", other, "10.0.3.4", vm="nva2")
+    r.route_table("rt-nva1", [("10.2.0.0/16", "VirtualAppliance", "10.0.3.4")], [r.subnet_id(hub, "snet-nva")])
+    r.route_table("rt-nva2", [("10.2.0.0/16", "VirtualAppliance", "10.0.2.4")], [other])
+    a = r.analysis(tmp_path)
+    flow = flow_from(a, "snet-app")
+    assert flow.outcome == "blocked" and flow.verdict == "blocked"
+    assert flow.tail.outcome == "loop"
+    assert any("loop" in (h.note or "") for h in flow.forward_hops)
+    # and the audit itself finishes, with no path finding for a flow that never arrives
+    assert not any(t[0] in ("NET001", "NET002") for t in triples(r.audit(tmp_path)))
+
+
+def test_two_nvas_in_series_both_appear_on_the_path(tmp_path: Path) -> None:
+    """nva1 forwards to nva2 (its subnet's UDR), nva2's subnet has the PE /32 (peered hub, §3.2)."""
+    r = Rows()
+    other = r.add_subnet("hub", "snet-nva2", "10.0.3.0/24")
+    r.nic("nva2-nic", other, "10.0.3.4", vm="nva2")
+    r.route_table("rt-nva1", [("10.2.0.0/16", "VirtualAppliance", "10.0.3.4")], [r.subnet_id("hub", "snet-nva")])
+    flow = flow_from(r.analysis(tmp_path), "snet-app")
+    assert flow.outcome == "delivered" and flow.verdict == "asymmetric"
+    assert [h.hop for h in flow.forward_hops] == ["rt-spoke", "nva1", "nva2", "pe-aoai"]
+    assert [a.name for a in flow.tail.appliances] == ["nva1", "nva2"]
+
+
+@pytest.mark.parametrize("owner", ["private endpoint NIC", "API Management"])
+def test_next_hop_owned_by_something_that_does_not_forward_is_net007(tmp_path: Path, owner: str) -> None:
+    """A VirtualAppliance next hop must be an NVA NIC with IP forwarding, a firewall or an ILB frontend
+    (§2.6). The PE's own NIC (10.2.1.4) or the APIM gateway address do not forward: the route is
+    unusable (NET007) and nothing reaches the PE through it."""
+    r = Rows()
+    target = "10.2.1.4"
+    if owner == "API Management":
+        apim = r.find("apim-gw")
+        target = apim["properties"]["privateIPAddresses"][0]
+    r.set_routes("rt-spoke", [("10.2.0.0/16", "VirtualAppliance", target)])
+    a = r.analysis(tmp_path)
+    hole = a.appliances.resolve(ip(target))
+    assert isinstance(hole, Blackhole)
+    assert "does not forward" in hole.reason
+    assert flow_from(a, "snet-app").outcome == "blocked"
+    got = triples(r.audit(tmp_path))
+    assert ("NET007", "rt-spoke", None) in got
+    assert not any(t[0] in ("NET001", "NET002") for t in got)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Return paths
+
+def test_storage_private_endpoint_net001_mentions_field_reports(tmp_path: Path) -> None:
+    """Field reports say Storage PEs stay symmetric without SNAT, Microsoft documents no exception
+    (§4.4): NET001 still fires (documented risk) and its message says so."""
+    r = Rows()
+    storage = rid("rg-spoke-ai", "Microsoft.Storage/storageAccounts", "stdata1")
+    conn = r.find("pe-aoai")["properties"]["privateLinkServiceConnections"][0]["properties"]
+    conn.update(privateLinkServiceId=storage, groupIds=["blob"])
+    doc = r.audit(tmp_path)
+    [f] = by_rule(doc, "NET001")
+    assert f["resource_id"].endswith("/privateEndpoints/pe-aoai")
+    assert "Storage" in f["message"] and "field reports" in f["message"].lower()
+    # and an AI account PE's message does not carry that caveat
+    (tmp_path / "base").mkdir()
+    [base] = by_rule(Rows().audit(tmp_path / "base"), "NET001")
+    assert "field reports" not in base["message"].lower()
+
+
+def test_on_premises_flow_with_no_gateway_route_in_the_pe_vnet_is_return_unroutable(tmp_path: Path) -> None:
+    """S11's forward path (GatewaySubnet UDR -> nva1 -> PE). spoke-ai stops using the hub's gateway
+    (useRemoteGateways false), so its system routes hold no 192.168.0.0/16 gateway route: the reply,
+    which ignores UDRs (§4.2), has nowhere to go (reserved 192.168/16 -> None, §1.2)."""
+    r = Rows("S11")
+    for p in r.find("spoke-ai", "microsoft.network/virtualnetworks")["properties"]["virtualNetworkPeerings"]:
+        p["properties"]["useRemoteGateways"] = False
+    a = r.analysis(tmp_path)
+    flow = onprem_flow(a)
+    assert flow.outcome == "delivered"
+    assert flow.verdict == "return-unroutable"
+    assert [h.kind for h in flow.return_hops] == ["private-endpoint"]
+    doc = r.audit(tmp_path)
+    [f] = [f for f in by_rule(doc, "NET001") if f["flow"]["source"] == "on-premises"]
+    assert f["flow"]["verdict"] == "return-unroutable"
+    assert "no route back" in f["message"]
+
+
+def test_on_premises_reply_ignores_a_udr_in_the_pe_subnet(tmp_path: Path) -> None:
+    """A route table on snet-pe sending 192.168.0.0/16 to nva1 does not steer the PE's replies:
+    private endpoints ignore UDRs for return traffic (§4.2, [C3]). The reply still follows the system
+    gateway route (useRemoteGateways), so S11's on-premises flow stays asymmetric, not unroutable."""
+    r = Rows("S11")
+    r.route_table("rt-pe", [("192.168.0.0/16", "VirtualAppliance", "10.0.2.4")],
+                  [r.subnet_id("spoke-ai", "snet-pe")], rg="rg-spoke-ai")
+    flow = onprem_flow(r.analysis(tmp_path))
+    assert flow.outcome == "delivered" and flow.verdict == "asymmetric"
+    assert flow.return_hops[0].kind == "private-endpoint"
+    assert flow.return_hops[0].route is not None
+    assert flow.return_hops[0].route.next_hop_type == "VirtualNetworkGateway"
+    assert all(h.kind not in APPLIANCE_KINDS for h in flow.return_hops)
+
+
+def test_on_premises_return_names_the_gateway_once_and_in_order(tmp_path: Path) -> None:
+    """S11: the reply goes PE -> the VPN gateway -> on-premises, skipping nva1. The gateway the flow
+    entered by (vpngw-hub) ends the return path; the local network gateway (on-premises' own side)
+    never stands between the PE and the Azure gateway."""
+    r = Rows("S11")
+    flow = onprem_flow(r.analysis(tmp_path))
+    ids = [h.id for h in flow.return_hops]
+    assert ids[0].endswith("/privateEndpoints/pe-aoai")
+    assert ids[-1] == r.id("vpngw-hub")
+    assert not any("localNetworkGateways" in (i or "") for i in ids[1:])
+    assert len(ids) == len(set(ids)), ids
+
+
+def test_snat_declared_in_config_returns_through_the_nva(tmp_path: Path) -> None:
+    """Config-declared SNAT (contracts §5) is a mitigation: the reply is addressed to nva1 (§4.1)."""
+    r = Rows()
+    cfg = Config(appliances=(ApplianceDecl(r.id("nva1-nic"), True),))
+    flow = flow_from(r.analysis(tmp_path, cfg), "snet-app")
+    assert flow.verdict == "symmetric" and flow.mitigation is not None and flow.mitigation.how == "snat-declared"
+    assert [h.kind for h in flow.return_hops] == ["private-endpoint", "nva", "subnet"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# NSG effects on reachability
+
+def nsg_row(r: Rows, name: str, rules: list[dict[str, Any]], rg: str = "rg-spoke-ai") -> str:
+    row = copy.deepcopy(r.find("rt-spoke"))
+    nid = rid(rg, "Microsoft.Network/networkSecurityGroups", name)
+    row.update(id=nid, name=name, type="microsoft.network/networksecuritygroups", resourceGroup=rg)
+    row["properties"] = {"provisioningState": "Succeeded", "securityRules": [
+        {"id": f"{nid}/securityRules/{x['name']}", "name": x["name"], "properties": {
+            "protocol": "Tcp", "sourcePortRange": "*", "destinationPortRange": "443",
+            "destinationAddressPrefix": "*", **{k: v for k, v in x.items() if k != "name"}}}
+        for x in rules]}
+    r.rows.append(row)
+    return nid
+
+
+def attach_nsg(r: Rows, vnet: str, subnet: str, nsg_id: str) -> None:
+    r.subnet(vnet, subnet)["properties"]["networkSecurityGroup"] = {"id": nsg_id}
+
+
+def test_enforced_nsg_with_asg_allow_before_deny_does_not_silently_block(tmp_path: Path) -> None:
+    """An allow rule whose source is an application security group cannot be resolved offline: it
+    "may match" (addendum A3). The deny-all after it must not make the flow definitely blocked, or
+    AOAI005 would silently drop a source that may well bypass the gateway."""
+    r = Rows()
+    asg = rid("rg-spoke-ai", "Microsoft.Network/applicationSecurityGroups", "asg-callers")
+    nsg = nsg_row(r, "nsg-pe", [
+        {"name": "allow-asg", "priority": 100, "direction": "Inbound", "access": "Allow",
+         "sourceApplicationSecurityGroups": [{"id": asg}]},
+        {"name": "deny-all", "priority": 4000, "direction": "Inbound", "access": "Deny",
+         "sourceAddressPrefix": "*", "destinationPortRange": "*"}])
+    attach_nsg(r, "spoke-ai", "snet-pe", nsg)
+    r.subnet("spoke-ai", "snet-pe")["properties"]["privateEndpointNetworkPolicies"] = "Enabled"
+    a = r.analysis(tmp_path)
+    flow = flow_from(a, "snet-work")
+    assert flow.outcome == "delivered", "a may-match allow ahead of the deny leaves the flow possible"
+    probe = a.build_flow(flow.source, "subnet", [], flow.source_prefixes, flow.view, flow.pe, PE_IP, flow.source_hop)
+    a.nsg_check(probe, None, flow.source_prefixes)
+    [rec] = [n for n in probe.nsg if n["direction"] == "Inbound"]
+    assert any("allow-asg" in u for u in rec["uncertain"])
+    doc = r.audit(tmp_path)
+    [f] = by_rule(doc, "AOAI005")
+    assert "snet-work" in f["message"]
+
+
+def test_enforced_nsg_allowing_only_apim_blocks_other_sources(tmp_path: Path) -> None:
+    """S13's rule set written here by hand (allow 10.1.2.0/24, deny the rest, policies Enabled §3.6):
+    every non-APIM source is blocked, so AOAI005 does not fire; APIM still reaches it via nva1."""
+    r = Rows()
+    nsg = nsg_row(r, "nsg-pe", [
+        {"name": "allow-apim", "priority": 100, "direction": "Inbound", "access": "Allow",
+         "sourceAddressPrefix": "10.1.2.0/24"},
+        {"name": "deny-all", "priority": 4000, "direction": "Inbound", "access": "Deny",
+         "sourceAddressPrefix": "*", "destinationPortRange": "*"}])
+    attach_nsg(r, "spoke-ai", "snet-pe", nsg)
+    r.subnet("spoke-ai", "snet-pe")["properties"]["privateEndpointNetworkPolicies"] = "Enabled"
+    a = r.analysis(tmp_path)
+    delivered = {s.rsplit("/", 1)[-1] for f in a.all_flows if f.outcome == "delivered" for s in f.source_subnets}
+    assert delivered == {"snet-apim"}
+    assert onprem_flow(a).outcome == "blocked"
+    assert not by_rule(r.audit(tmp_path), "AOAI005")
+
+
+def test_nsg_with_snat_sees_the_appliance_address(tmp_path: Path) -> None:
+    """When the appliance SNATs, the PE subnet NSG sees the appliance's address, not the client's
+    (§4.1, addendum A1): an allow for the APIM subnet no longer admits APIM through a SNATing NVA."""
+    r = Rows()
+    nsg = nsg_row(r, "nsg-pe", [
+        {"name": "allow-apim", "priority": 100, "direction": "Inbound", "access": "Allow",
+         "sourceAddressPrefix": "10.1.2.0/24"},
+        {"name": "deny-all", "priority": 4000, "direction": "Inbound", "access": "Deny",
+         "sourceAddressPrefix": "*", "destinationPortRange": "*"}])
+    attach_nsg(r, "spoke-ai", "snet-pe", nsg)
+    r.subnet("spoke-ai", "snet-pe")["properties"]["privateEndpointNetworkPolicies"] = "Enabled"
+    cfg = Config(appliances=(ApplianceDecl(r.id("nva1-nic"), True),))
+    a = r.analysis(tmp_path, cfg)
+    assert not [f for f in a.all_flows if f.outcome == "delivered" and f.source_kind == "subnet"
+                and f.tail.appliances]
+
+
+def test_source_subnet_outbound_nsg_blocks_only_that_subnet(tmp_path: Path) -> None:
+    """An outbound deny on snet-app (addendum A1) blocks snet-app only; snet-apim shares rt-spoke and
+    still reaches the PE, so NET001 for rt-spoke lists snet-apim alone (grouping per route context)."""
+    r = Rows()
+    nsg = nsg_row(r, "nsg-app", [
+        {"name": "deny-ai", "priority": 100, "direction": "Outbound", "access": "Deny",
+         "sourceAddressPrefix": "*", "destinationAddressPrefix": "10.2.0.0/16"}], rg="rg-spoke-app")
+    attach_nsg(r, "spoke-app", "snet-app", nsg)
+    doc = r.audit(tmp_path)
+    [f] = by_rule(doc, "NET001")
+    assert [s.rsplit("/", 1)[-1] for s in f["flow"]["source_subnets"]] == ["snet-apim"]
+    assert f["flow"]["source_prefixes"] == ["10.1.2.0/24"]
+    [aoai] = by_rule(doc, "AOAI005")
+    assert "snet-app" not in aoai["message"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Scale-set NVAs and tag placement (§4.5)
+
+def vmss_rows(r: Rows, tags_on: str | None, *, uniform: bool = True) -> tuple[str, str]:
+    """Replace nva1 by a scale set `vmss-nva` whose instance owns the NIC at 10.0.2.4."""
+    vmss_id = rid("rg-hub", "Microsoft.Compute/virtualMachineScaleSets", "vmss-nva")
+    vm = r.find("nva1", "microsoft.compute/virtualmachines")
+    vmss = copy.deepcopy(vm)
+    vmss.update(id=vmss_id, name="vmss-nva", type="microsoft.compute/virtualmachinescalesets",
+                sku={"name": "Standard_D2s_v5", "capacity": 2}, tags={})
+    vmss["properties"] = {"orchestrationMode": "Uniform" if uniform else "Flexible", "virtualMachineProfile": {
+        "networkProfile": {"networkInterfaceConfigurations": [
+            {"name": "nic", "properties": {"enableIPForwarding": True, "primary": True}}]}}}
+    r.rows.append(vmss)
+    nic = r.find("nva1-nic")
+    if uniform:
+        inst_id = f"{vmss_id}/virtualMachines/0"
+        inst = copy.deepcopy(vm)
+        inst.update(id=inst_id, name="vmss-nva_0", type="microsoft.compute/virtualmachinescalesets/virtualmachines",
+                    tags={})
+        r.rows.remove(vm)
+        r.rows.append(inst)
+        new_nic = f"{inst_id}/networkInterfaces/nic"
+        nic["id"] = new_nic
+        nic["type"] = "microsoft.compute/virtualmachinescalesets/virtualmachines/networkinterfaces"
+        nic["properties"]["ipConfigurations"][0]["id"] = f"{new_nic}/ipConfigurations/ipconfig1"
+        nic["properties"]["virtualMachine"] = {"id": inst_id}
+        inst["properties"]["networkProfile"]["networkInterfaces"][0]["id"] = new_nic
+        holder = {"vmss": vmss, "instance": inst, "nic": nic}
+    else:
+        vm["properties"]["virtualMachineScaleSet"] = {"id": vmss_id}
+        holder = {"vmss": vmss, "instance": vm, "nic": nic}
+    if tags_on:
+        holder[tags_on]["tags"] = {"disableSnatOnPL": "true"}
+    return vmss_id, nic["id"]
+
+
+@pytest.mark.parametrize("uniform", [True, False], ids=["uniform", "flexible"])
+def test_vmss_nva_without_tag_is_net002_on_the_scale_set(tmp_path: Path, uniform: bool) -> None:
+    """Conventions: NET002's resource is the VMSS id for a scale-set NVA (where the tag would go)."""
+    r = Rows()
+    vmss_id, _ = vmss_rows(r, None, uniform=uniform)
+    doc = r.audit(tmp_path)
+    [f] = by_rule(doc, "NET002")
+    assert f["resource_id"] == vmss_id
+    assert ("NET001", "pe-aoai", "rt-spoke") in triples(doc)
+
+
+@pytest.mark.parametrize("where", ["vmss", "instance"])
+@pytest.mark.parametrize("uniform", [True, False], ids=["uniform", "flexible"])
+def test_vmss_tag_counts_with_ambiguous_placement(tmp_path: Path, where: str, uniform: bool) -> None:
+    """§4.5: the docs put the tag on "the virtual machine scale set instance" in the text and on the
+    scale set in the samples; auditor: accept either, flag "placement ambiguous" (NET003, low).
+    A Flexible instance is an ordinary VM in the scale set, so a tag there counts the same way."""
+    r = Rows()
+    vmss_id, _ = vmss_rows(r, where, uniform=uniform)
+    doc = r.audit(tmp_path)
+    got = triples(doc)
+    assert not any(t[0] in ("NET001", "NET002") for t in got), got
+    [f] = by_rule(doc, "NET003")
+    assert f["severity"] == "low"
+    assert "ambiguous" in f["message"]
+    assert f["resource_id"] == vmss_id          # conventions: NET003 names the scale set
+
+
+# ---------------------------------------------------------------------------------------------------
+# The rules read `delivered_flows` (built without the blocked flows, with NSG decisions per class of
+# subnets and cached walks); it must be exactly the delivered part of `all_flows`.
+
+def flow_key(f) -> str:
+    return json.dumps({**f.to_dict(), "outcome": f.outcome,
+                       "mitigation": [f.mitigation.how, f.mitigation.detail] if f.mitigation else None},
+                      sort_keys=True)
+
+
+def nsg_mix(r: Rows) -> Rows:
+    """S13's enforced PE NSG plus an outbound NSG on snet-app and a partial-prefix allow."""
+    nsg = nsg_row(r, "nsg-pe", [
+        {"name": "allow-apim", "priority": 100, "direction": "Inbound", "access": "Allow",
+         "sourceAddressPrefix": "10.1.2.0/25"},
+        {"name": "allow-vnet", "priority": 200, "direction": "Inbound", "access": "Allow",
+         "sourceAddressPrefix": "VirtualNetwork"},
+        {"name": "deny-all", "priority": 4000, "direction": "Inbound", "access": "Deny",
+         "sourceAddressPrefix": "*", "destinationPortRange": "*"}])
+    attach_nsg(r, "spoke-ai", "snet-pe", nsg)
+    r.subnet("spoke-ai", "snet-pe")["properties"]["privateEndpointNetworkPolicies"] = "Enabled"
+    out = nsg_row(r, "nsg-app", [{"name": "deny-ai", "priority": 100, "direction": "Outbound", "access": "Deny",
+                                  "sourceAddressPrefix": "*", "destinationAddressPrefix": "10.2.0.0/16"}],
+                  rg="rg-spoke-app")
+    attach_nsg(r, "spoke-app", "snet-app", out)
+    return r
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Rows("S01"), lambda: Rows("S05"), lambda: Rows("S08"), lambda: Rows("S11"), lambda: Rows("S13"),
+    lambda: nsg_mix(Rows("S01")), lambda: nsg_mix(Rows("S06")), lambda: nsg_mix(Rows("S11")),
+], ids=["S01", "S05", "S08", "S11", "S13", "S01+nsg", "S06+nsg", "S11+nsg"])
+def test_delivered_flows_are_the_delivered_part_of_all_flows(tmp_path: Path, make) -> None:
+    r = make()
+    estate = r.estate(tmp_path)
+    everything = FlowAnalysis(estate, Config()).all_flows
+    delivered = FlowAnalysis(estate, Config()).delivered_flows
+    assert [flow_key(f) for f in delivered] == [flow_key(f) for f in everything if f.outcome == "delivered"]
+    assert delivered, "each case has some delivered flow"
+
+
+def test_nsg_mix_splits_contexts_by_subnet(tmp_path: Path) -> None:
+    """In nsg_mix: snet-app's own NSG denies 10.2.0.0/16 outbound (blocked). snet-apim (10.1.2.0/24) is
+    not in spoke-ai's VirtualNetwork tag (spoke-ai, its peered hub, on-premises: A2), so only the
+    10.1.2.0/25 allow matches, partially, and lets some hosts through (reachable). rt-spoke's context is
+    split: snet-apim delivered, snet-app blocked."""
+    a = nsg_mix(Rows("S01")).analysis(tmp_path)
+    app = [f for f in a.all_flows if f.pe_ip == PE_IP and "snet-app" in {s.rsplit("/", 1)[-1] for s in f.source_subnets}]
+    apim = [f for f in a.all_flows if f.pe_ip == PE_IP and "snet-apim" in {s.rsplit("/", 1)[-1] for s in f.source_subnets}]
+    assert [f.outcome for f in app] == ["blocked"] and "an NSG denies the flow" in app[0].notes
+    assert [f.outcome for f in apim] == ["delivered"]
+    assert apim[0].source_subnets != app[0].source_subnets       # the context was split by subnet
+
+
+def test_benchmark_estate_generator_still_audits(tmp_path: Path) -> None:
+    """tests/bench/paths.py's estate at a small size: complete coverage and each designed finding appears:
+    nva4 (untagged, intra-spoke route) -> NET001 + NET002; afw2 with default SNAT ranges -> NET004;
+    PE subnets without route policies under a /20 UDR -> NET005; unenforced PE NSGs -> NET006; AI accounts
+    in spokes with policies Disabled -> AOAI005. Tagged NVAs, the ILB of tagged NVAs and the always-SNAT
+    firewall produce no NET003 / NET002 for themselves."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "bench.json"
+    subprocess.run([sys.executable, str(REPO / "tests" / "bench" / "paths.py"), "--write", "1000", str(path)],
+                   check=True, capture_output=True)
+    doc = findings_document(run_audit([path], Config()))
+    assert doc["coverage"]["complete"] is True
+    rules = {f["rule_id"] for f in doc["findings"]}
+    assert {"NET001", "NET002", "NET004", "NET005", "NET006", "AOAI005"} <= rules, rules
+    assert "NET003" not in rules and "NET007" not in rules
+    [net002] = [f for f in doc["findings"] if f["rule_id"] == "NET002"]
+    assert net002["resource_id"].endswith("/nva4-nic")
+    [net004] = [f for f in doc["findings"] if f["rule_id"] == "NET004"]
+    assert net004["resource_id"].endswith("/afw2")
