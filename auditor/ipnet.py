@@ -109,3 +109,16 @@ def is_ipv4_text(text: str) -> bool:
 # Azure Firewall's SNAT private ranges (azure-facts §5.1: IANA RFC 1918 + RFC 6598).
 RFC1918 = (parse_cidr("10.0.0.0/8"), parse_cidr("172.16.0.0/12"), parse_cidr("192.168.0.0/16"))
 RFC6598 = parse_cidr("100.64.0.0/10")
+
+
+def port_in_ranges(values: object, port: int) -> bool:
+    """Does `port` fall in any of `values` (`*`, `443`, `1024-65535`)? Unparseable entries never match."""
+    for value in values or ():  # type: ignore[attr-defined]
+        text = str(value).strip()
+        if text == "*":
+            return True
+        lo, _, hi = text.partition("-")
+        hi = hi or lo
+        if lo.isdigit() and hi.isdigit() and int(lo) <= port <= int(hi):
+            return True
+    return False

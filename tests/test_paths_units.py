@@ -22,7 +22,7 @@ from auditor.estate.model import (
     SecurityRule,
     VirtualMachine,
 )
-from auditor.ipnet import Cidr, parse_cidr
+from auditor.ipnet import Cidr, parse_cidr, port_in_ranges
 from auditor.paths import nsg as nsgs
 from auditor.paths.appliances import firewall_private_ranges, firewall_rule_kind, firewall_snats, tag_findings
 
@@ -438,7 +438,7 @@ def ref_evaluate(rules, direction, sources, destinations, port, vn):
     all_rules = rules if any(r.default for r in rules) else [*rules, *nsgs.DEFAULT_RULES]
     uncertain, may_allow = [], None
     for r in sorted(all_rules, key=lambda r: (r.priority, r.default, r.name)):
-        if r.direction != direction or r.protocol not in ("Tcp", "*") or not nsgs._port_ok(r.destination_ports, port):
+        if r.direction != direction or r.protocol not in ("Tcp", "*") or not port_in_ranges(r.destination_ports or ("*",), port):
             continue
         src = ref_match(r.source_prefixes, r.source_asgs, sources, vn)
         dst = ref_match(r.destination_prefixes, r.destination_asgs, destinations, vn)

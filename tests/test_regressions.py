@@ -49,3 +49,14 @@ def test_net008_flow_starts_on_premises_and_returns_through_the_hub_firewall() -
     assert flow["source"] == "on-premises" and flow["verdict"] == "asymmetric"
     assert not [h for h in flow["forward"] if h["kind"] in ("azure-firewall", "nva")]
     assert [h for h in flow["return"] if h["kind"] == "azure-firewall"]
+
+
+def test_port_ranges_match_and_junk_never_crashes() -> None:
+    """NSG and firewall port lists share one matcher; malformed entries (hostile exports) just don't match."""
+    from auditor.ipnet import port_in_ranges
+
+    assert port_in_ranges(["*"], 443)
+    assert port_in_ranges(["80", "443"], 443) and not port_in_ranges(["80"], 443)
+    assert port_in_ranges(["1024-65535"], 1024) and not port_in_ranges(["1024-65535"], 443)
+    assert not port_in_ranges(["80-x", "abc", "-", "", None], 443)
+    assert not port_in_ranges(None, 443) and not port_in_ranges([], 443)

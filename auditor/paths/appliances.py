@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from auditor.config import Config
 from auditor.estate.model import Estate, Firewall, NetworkInterface
-from auditor.ipnet import RFC1918, RFC6598, Cidr, PrefixError, fmt_ip, parse_cidr
+from auditor.ipnet import RFC1918, RFC6598, Cidr, PrefixError, fmt_ip, parse_cidr, port_in_ranges
 
 TAG_KEY = "disableSnatOnPL"
 IANA_DEFAULT = (*RFC1918, RFC6598)
@@ -269,17 +269,6 @@ def addresses(values: object) -> Addresses:
     return Addresses(star, tuple(cidrs))
 
 
-def _port_matches(values: list, port: int) -> bool:
-    for v in values or []:
-        text = str(v).strip()
-        if text == "*":
-            return True
-        lo, _, hi = text.partition("-")
-        if lo.isdigit() and int(lo) <= port <= int(hi or lo):
-            return True
-    return False
-
-
 @dataclass(frozen=True, slots=True)
 class FirewallRules:
     """The allow rules of a firewall policy that can carry TCP traffic to one port."""
@@ -324,7 +313,7 @@ def firewall_rules(estate: Estate, fw: Firewall, port: int) -> FirewallRules | N
                 rtype = str(rule.get("ruleType") or "").lower()   # enums compare case-insensitively
                 if rtype == "networkrule":
                     protos = {str(p).lower() for p in rule.get("ipProtocols") or []}
-                    if protos & {"tcp", "any"} and _port_matches(rule.get("destinationPorts"), port):
+                    if protos & {"tcp", "any"} and port_in_ranges(rule.get("destinationPorts"), port):
                         network.append((addresses(rule.get("sourceAddresses")),
                                         addresses(rule.get("destinationAddresses"))))
                 elif rtype == "applicationrule":

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from auditor.estate.model import NetworkSecurityGroup, SecurityRule
-from auditor.ipnet import Cidr, PrefixError, parse_cidr
+from auditor.ipnet import Cidr, PrefixError, parse_cidr, port_in_ranges
 
 TCP_OK = {"Tcp", "*"}
 
@@ -27,17 +27,6 @@ class NsgVerdict:
 
     def to_dict(self) -> dict:
         return {"nsg": self.nsg_id, "decision": self.decision, "rule": self.rule, "uncertain": self.uncertain}
-
-
-def _port_ok(ranges: tuple[str, ...], port: int) -> bool:
-    for text in ranges or ("*",):
-        text = text.strip()
-        if text == "*":
-            return True
-        lo, _, hi = text.partition("-")
-        if lo.isdigit() and int(lo) <= port <= int(hi or lo):
-            return True
-    return False
 
 
 RANK = {"none": 0, "may": 1, "partial": 2, "full": 3}
@@ -143,7 +132,7 @@ def compile_rules(nsg: NetworkSecurityGroup, direction: str, port: int) -> list[
     rules = list(nsg.rules) if default_rules_present(nsg.rules) else [*nsg.rules, *DEFAULT_RULES]
     out = []
     for rule in sorted(rules, key=lambda r: (r.priority, r.default, r.name)):
-        if rule.direction != direction or rule.protocol not in TCP_OK or not _port_ok(rule.destination_ports, port):
+        if rule.direction != direction or rule.protocol not in TCP_OK or not port_in_ranges(rule.destination_ports or ("*",), port):
             continue
         out.append(CompiledRule(f"{rule.name} ({rule.priority})", rule.access,
                                 side(rule.source_prefixes, rule.source_asgs),
