@@ -151,8 +151,6 @@ def _scan_pcap(fh: BinaryIO, magic: bytes, scan: CaptureScan, targets: TargetSet
         # still count packets, for the evidence summary
     rec = struct.Struct(endian + "IIII")
     rec_unpack = rec.unpack_from
-    ip_unpack = struct.Struct("!II").unpack_from
-    ports_unpack = struct.Struct("!HHI").unpack_from
     hosts = targets.pe_hosts
     ranges = [(c.net, (0xFFFFFFFF << (32 - c.plen)) & 0xFFFFFFFF) for c in targets.pe_ranges]
     ports = targets.ports
@@ -208,32 +206,11 @@ def _scan_pcap(fh: BinaryIO, magic: bytes, scan: CaptureScan, targets: TargetSet
             if (buf[l3 + 6] & 0x1F) or buf[l3 + 7]:
                 continue  # non-first fragment
             tcp += 1
-            src, dst = ip_unpack(buf, l3 + 12)
-            if dst in hosts:
-                fwd = True
-            elif src in hosts:
-                fwd = False
-            elif ranges:
-                if any((dst & m) == n for n, m in ranges):
-                    fwd = True
-                elif any((src & m) == n for n, m in ranges):
-                    fwd = False
-                else:
-                    continue
-            else:
-                continue
-            t = l3 + ((buf[l3] & 15) << 2)
-            if t + 14 > end:
-                continue
-            sport, dport, seq = ports_unpack(buf, t)
-            if fwd and (src in hosts or (ranges and any((src & m) == n for n, m in ranges))):
-                fwd = _direction_both_pe(sport, dport, ports)  # e.g. loopback: decide by the port
-                if fwd is None:
-                    continue
-            elif ports is not None and (dport if fwd else sport) not in ports:
+            hit = _match(buf, l3, end, hosts, ranges, ports)
+            if hit is None:
                 continue
             matched += 1
-            _account(conns, fwd, src, sport, dst, dport, seq, buf[t + 13], sec + frac * scale)
+            _account(conns, *hit, sec + frac * scale)
     if truncated:
         scan.notes.append(f"truncated: the file ends inside packet {packets + 1}; {packets} packets read")
     scan.packets, scan.tcp_packets, scan.matched_packets = packets, tcp, matched
@@ -246,6 +223,41 @@ def _set_times(scan: CaptureScan, first: tuple[int, int] | None, last: tuple[int
         scan.start = first[0] + first[1] * scale
     if last is not None:
         scan.end = last[0] + last[1] * scale
+
+
+_ip_unpack = struct.Struct("!II").unpack_from        # IPv4 source, destination
+_ports_unpack = struct.Struct("!HHI").unpack_from    # TCP source port, destination port, sequence
+
+
+def _match(buf: bytes, l3: int, end: int, hosts: Any, ranges: Any, ports: set[int] | None) -> tuple | None:
+    """A TCP/IPv4 packet (header already checked) toward or from a private endpoint of interest:
+    (forward?, src, sport, dst, dport, seq, flags), or None when it is not part of a watched flow."""
+    src, dst = _ip_unpack(buf, l3 + 12)
+    if dst in hosts:
+        fwd = True
+    elif src in hosts:
+        fwd = False
+    elif ranges:
+        if any((dst & m) == n for n, m in ranges):
+            fwd = True
+        elif any((src & m) == n for n, m in ranges):
+            fwd = False
+        else:
+            return None
+    else:
+        return None
+    t = l3 + ((buf[l3] & 15) << 2)
+    if t + 14 > end:
+        return None
+    sport, dport, seq = _ports_unpack(buf, t)
+    if fwd and (src in hosts or (ranges and any((src & m) == n for n, m in ranges))):
+        both = _direction_both_pe(sport, dport, ports)  # e.g. loopback: decide by the port
+        if both is None:
+            return None
+        fwd = both
+    elif ports is not None and (dport if fwd else sport) not in ports:
+        return None
+    return fwd, src, sport, dst, dport, seq, buf[t + 13]
 
 
 def _direction_both_pe(sport: int, dport: int, ports: set[int] | None) -> bool | None:
@@ -299,8 +311,6 @@ def _account(conns: dict, fwd: bool, src: int, sport: int, dst: int, dport: int,
 
 def _scan_pcapng(fh: BinaryIO, magic: bytes, scan: CaptureScan, targets: TargetSet) -> None:
     scan.format = "pcapng"
-    ip_unpack = struct.Struct("!II").unpack_from
-    ports_unpack = struct.Struct("!HHI").unpack_from
     hosts = targets.pe_hosts
     ranges = [(c.net, (0xFFFFFFFF << (32 - c.plen)) & 0xFFFFFFFF) for c in targets.pe_ranges]
     ports = targets.ports
@@ -405,33 +415,11 @@ def _scan_pcapng(fh: BinaryIO, magic: bytes, scan: CaptureScan, targets: TargetS
         if l3 + 20 > end or buf[l3 + 9] != 6 or (buf[l3] >> 4) != 4 or (buf[l3 + 6] & 0x1F) or buf[l3 + 7]:
             continue
         tcp += 1
-        src, dst = ip_unpack(buf, l3 + 12)
-        if dst in hosts:
-            fwd = True
-        elif src in hosts:
-            fwd = False
-        elif ranges:
-            if any((dst & m) == n for n, m in ranges):
-                fwd = True
-            elif any((src & m) == n for n, m in ranges):
-                fwd = False
-            else:
-                continue
-        else:
-            continue
-        t = l3 + ((buf[l3] & 15) << 2)
-        if t + 14 > end:
-            continue
-        sport, dport, seq = ports_unpack(buf, t)
-        if fwd and (src in hosts or (ranges and any((src & m) == n for n, m in ranges))):
-            fwd = _direction_both_pe(sport, dport, ports)
-            if fwd is None:
-                continue
-        elif ports is not None and (dport if fwd else sport) not in ports:
+        hit = _match(buf, l3, end, hosts, ranges, ports)
+        if hit is None:
             continue
         matched += 1
-        _account(conns, fwd, src, sport, dst, dport, seq, buf[t + 13],
-                 ticks * scale + tsoff if ticks is not None else 0.0)
+        _account(conns, *hit, ticks * scale + tsoff if ticks is not None else 0.0)
     scan.packets, scan.tcp_packets, scan.matched_packets = packets, tcp, matched
 
     scan.start = first[0] * first[1] + first[2] if first else None
