@@ -35,6 +35,13 @@ def demo_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "fixtures" / "estates" / "demo-contoso"
 
 
+def demo_inputs() -> tuple[list[Path], dict[Path, str]]:
+    """The bundled demo estate and the stable names its files carry in outputs (wherever it is installed)."""
+    demo = demo_dir()
+    display = {f: f"bundled:demo-contoso/{f.relative_to(demo).as_posix()}" for f in sorted(demo.rglob("*.json"))}
+    return [demo], display
+
+
 @dataclass
 class AuditResult:
     estate: Estate

@@ -133,7 +133,7 @@ def audit(inputs: tuple[Path, ...], fmt: tuple[str, ...], out: Path | None, bund
 
     With --live: collect from Azure first (the options marked [live], as for `collect`).
     """
-    from auditor.audit import demo_dir, run_audit
+    from auditor.audit import demo_inputs, run_audit
     from auditor.config import load_config
 
     display: dict[Path, str] = {}
@@ -151,11 +151,8 @@ def audit(inputs: tuple[Path, ...], fmt: tuple[str, ...], out: Path | None, bund
     elif given := live_given(click.get_current_context()):
         raise click.UsageError(f"{given[0]} needs --live")
     if not paths:
-        demo = demo_dir()
-        paths = [demo]
-        for f in sorted(demo.rglob("*.json")):
-            display[f] = f"bundled:demo-contoso/{f.relative_to(demo).as_posix()}"
-        err(f"pathaudit: no INPUT given: auditing the bundled demo estate ({demo})")
+        paths, display = demo_inputs()
+        err(f"pathaudit: no INPUT given: auditing the bundled demo estate ({paths[0]})")
     config = load_config(config_path)
     baseline = None
     if baseline_path is not None:
@@ -245,12 +242,13 @@ def routes(inputs: tuple[Path, ...], subnet_spec: str, ip: str | None, compare_f
     """Show a subnet's effective routes as Azure computes them (exit 1 with --compare when they differ)."""
     from auditor.audit import load_estate
     from auditor.config import load_config
+    from auditor.problems import sort_key
     from auditor.report.json_doc import dumps
     from auditor.report.routes_text import render_routes
     from auditor.routing.query import answer
 
     estate = load_estate(list(inputs))
-    report_problems(sorted(estate.problems, key=lambda p: (p.file or "", p.resource_id or "")))
+    report_problems(sorted(estate.problems, key=sort_key))
     ans = answer(estate, load_config(config_path), subnet_spec, ip, compare_file)
     if fmt == "json":
         doc = ans.azure_json()
@@ -352,10 +350,11 @@ def trace(inputs: tuple[Path, ...], source: str, destination: str, port: int, fm
     from auditor.config import load_config
     from auditor.paths.trace import render_trace
     from auditor.paths.trace import trace as run_trace
+    from auditor.problems import sort_key
     from auditor.report.json_doc import dumps
 
     estate = load_estate(list(inputs))
-    report_problems(sorted(estate.problems, key=lambda p: (p.file or "", p.resource_id or "")))
+    report_problems(sorted(estate.problems, key=sort_key))
     result = run_trace(estate, load_config(config_path), source, destination, port)
     if fmt == "json":
         sys.stdout.buffer.write(dumps(result.to_dict()))
