@@ -91,8 +91,10 @@ def test_s01_trace_json_forward_and_return() -> None:
     assert len(won) == 1 and won[0]["route"].startswith("10.2.0.0/16 -> VirtualAppliance 10.0.2.4")
 
 
-def test_s01_trace_table() -> None:
-    code, out, err = trace("S01", "--from", "spoke-app/snet-app", "--to", "pe-aoai")
+@pytest.mark.parametrize("source", ["snet-app", "spoke-app/snet-app", "10.1.1.9"])
+def test_s01_trace_table(source: str) -> None:
+    # the issue's own words: `trace` from snet-app (a bare, unique subnet name) to pe-aoai
+    code, out, err = trace("S01", "--from", source, "--to", "pe-aoai")
     assert code == 0, err
     lines = out.splitlines()
     fwd = lines[lines.index("  forward:") + 1:lines.index("  return:")]

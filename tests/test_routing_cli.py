@@ -92,7 +92,27 @@ def test_ambiguous_subnet_is_a_one_line_usage_error(tmp_path: Path) -> None:
     assert len(err.strip().splitlines()) == 1, err
     assert "ambiguous" in err
     assert a.subnet_id("shared", "app") in err and b.subnet_id("shared", "app") in err
+    # a bare name shared by both is ambiguous too: never guess which one was meant
+    code, out, err = run_cli("routes", estate, "--subnet", "app")
+    assert (code, out) == (2, "")
+    assert "ambiguous" in err and a.subnet_id("shared", "app") in err
     # the full id resolves it
     code, out, _ = run_cli("routes", estate, "--subnet", b.subnet_id("shared", "app"), "--format", "json")
     assert code == 0
     assert ["10.2.0.0/16"] in [r["addressPrefix"] for r in json.loads(out)["value"]]
+
+
+def test_bare_subnet_name_resolves_when_unique_and_lists_vnets_when_not(tmp_path: Path) -> None:
+    e = RowEstate()
+    e.vnet("hub", "10.0.0.0/16")
+    e.vnet("spoke", "10.1.0.0/16")
+    e.subnet("hub", "app", "10.0.1.0/24")
+    e.subnet("spoke", "app", "10.1.1.0/24")
+    e.subnet("spoke", "db", "10.1.2.0/24")
+    estate = write_json(tmp_path, "e.json", e.rows())
+    code, out, err = run_cli("routes", estate, "--subnet", "DB", "--format", "json")   # names match in any case
+    assert code == 0, err
+    assert ["10.1.0.0/16"] in [r["addressPrefix"] for r in json.loads(out)["value"]]
+    code, out, err = run_cli("routes", estate, "--subnet", "app")
+    assert (code, out) == (2, "")
+    assert "ambiguous" in err and "hub/app" in err and "spoke/app" in err
