@@ -21,6 +21,7 @@ from auditor.config import Config
 from auditor.estate import Estate, build_estate
 from auditor.exitcodes import decide, fails
 from auditor.findings import SEVERITIES, Finding, NotAssessed
+from auditor.gcpause import gc_paused
 from auditor.problems import FILE_NOT_READ, Problem, sort_key
 from auditor.rules.context import AuditContext
 from auditor.rules.engine import evaluate
@@ -96,6 +97,11 @@ def estate_sha256(estate: Estate) -> str:
 
 
 def findings_document(result: AuditResult) -> dict[str, Any]:
+    with gc_paused():        # it hashes the whole estate (auditor.gcpause)
+        return _findings_document(result)
+
+
+def _findings_document(result: AuditResult) -> dict[str, Any]:
     estate = result.estate
     summary = {s: 0 for s in SEVERITIES}
     suppressed = 0
@@ -138,16 +144,16 @@ def load_estate(inputs: list[Path], display: dict[Path, str] | None = None) -> E
 def assessed_resources(estate: Estate, catalog: dict[str, Rule], not_assessed: list[NotAssessed],
                        only: set[str] | None) -> dict[str, list[str]]:
     """Per evaluated rule, the ids (as found in the input) of the estate resources of its resource_types."""
-    by_type: dict[str, list[str]] = {}
-    for rec in estate.records.values():
-        by_type.setdefault(rec["type"], []).append(rec["id"])
+    # one sort of every record, then a filter per rule: a sort per rule cost ~0.3 s at 24k records
+    records = estate.records            # keyed by lower-case id: key order is (id.lower(), id) order
+    ordered = [(rec["type"].lower(), rec["id"]) for rec in (records[k] for k in sorted(records))]
     skipped = {n.rule_id for n in not_assessed}
     out: dict[str, list[str]] = {}
     for rid, rule in catalog.items():
         if (only is not None and rid not in only) or rid in skipped:
             continue
-        ids = [i for t in rule.resource_types for i in by_type.get(t.lower(), ())]
-        out[rid] = sorted(set(ids), key=lambda i: (i.lower(), i))
+        types = {t.lower() for t in rule.resource_types}
+        out[rid] = [i for t, i in ordered if t in types]
     return out
 
 
@@ -159,10 +165,11 @@ def run_audit(inputs: list[Path], config: Config, display: dict[Path, str] | Non
     from auditor.suppress import apply_baseline, apply_suppressions
 
     estate = load_estate(inputs, display)
-    catalog = load_catalog()
-    ctx = AuditContext(estate=estate, config=config, catalog=catalog)
-    findings, not_assessed = evaluate(ctx, only)
-    warnings = apply_suppressions(findings, config.suppressions, today)
-    summary = apply_baseline(findings, baseline) if baseline is not None else None
-    return AuditResult(estate, findings, not_assessed, catalog, config,
-                       assessed_resources(estate, catalog, not_assessed, only), warnings, summary)
+    with gc_paused():   # see auditor.gcpause: the rules and the catalog lost a fifth to collections
+        catalog = load_catalog()
+        ctx = AuditContext(estate=estate, config=config, catalog=catalog)
+        findings, not_assessed = evaluate(ctx, only)
+        warnings = apply_suppressions(findings, config.suppressions, today)
+        summary = apply_baseline(findings, baseline) if baseline is not None else None
+        return AuditResult(estate, findings, not_assessed, catalog, config,
+                           assessed_resources(estate, catalog, not_assessed, only), warnings, summary)

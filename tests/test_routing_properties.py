@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import tempfile
+from itertools import pairwise
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -88,6 +89,22 @@ def test_prefix_map_matches_brute_force(prefixes: list[Cidr], extra: list[int]) 
         assert pm.get(ip) == lpm_reference(items, ip), (ip, prefixes)
 
 
+@settings(max_examples=200, deadline=None)
+@given(prefix_sets(), st.lists(addresses, max_size=20))
+def test_prefix_map_intervals_tile_the_address_space_and_agree_with_get(prefixes: list[Cidr], extra: list[int]) -> None:
+    """The flow analysis sweeps endpoints over `intervals()` instead of calling `get` per endpoint."""
+    items = [(c, f"v{i}:{c}") for i, c in enumerate(prefixes)]
+    pm = PrefixMap(items)
+    spans = pm.intervals()
+    assert spans[0][0] == 0 and spans[-1][1] == MAX32
+    assert all(a[1] + 1 == b[0] and a[0] <= a[1] for a, b in pairwise(spans))
+    for first, last, value in spans:
+        assert pm.get(first) == value and pm.get(last) == value
+    for ip in probes(prefixes, extra):
+        [value] = [v for first, last, v in spans if first <= ip <= last]
+        assert value == lpm_reference(items, ip)
+
+
 def test_prefix_map_examples() -> None:
     items = [(parse_cidr("0.0.0.0/0"), "default"), (parse_cidr("10.0.0.0/8"), "ten"),
              (parse_cidr("10.2.0.0/16"), "spoke"), (parse_cidr("10.2.1.4/32"), "pe"),
@@ -105,6 +122,8 @@ def test_prefix_map_examples() -> None:
     assert empty.get(0) is None and empty.get(MAX32) is None
     only_host = PrefixMap([(parse_cidr("0.0.0.0/32"), "zero")])
     assert only_host.get(0) == "zero" and only_host.get(1) is None
+    assert only_host.intervals() == [(0, 0, "zero"), (1, MAX32, None)]
+    assert empty.intervals() == [(0, MAX32, None)]
 
 
 # ------------------------------------------------------------------------------------ R2

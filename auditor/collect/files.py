@@ -7,7 +7,6 @@ rest of the estate is still audited and the output says what was lost.
 
 from __future__ import annotations
 
-import gc
 import gzip
 import os
 from collections.abc import Iterable, Iterator
@@ -17,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from auditor.gcpause import gc_paused
 from auditor.problems import (
     EXPORT_INCOMPLETE,
     FILE_NOT_READ,
@@ -87,26 +87,16 @@ def read_bytes(path: Path, limit: int) -> bytes:
 
 def parse_json(blob: bytes) -> Any:
     """orjson with the garbage collector paused: halves the load time of large estates (stack-notes)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return orjson.loads(blob)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def read_inputs(paths: Iterable[Path], display: dict[Path, str] | None = None) -> RawInputs:
     """Read every input with the garbage collector paused: objects parsed while it was off still
     count towards a collection, so re-enabling it between files made the next allocations trigger
     full passes over everything parsed so far (tests/bench/load.py)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _read_inputs(paths, display)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _read_inputs(paths: Iterable[Path], display: dict[Path, str] | None) -> RawInputs:

@@ -8,7 +8,6 @@ value inside an otherwise usable resource is ignored with a Problem; the rest is
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +48,7 @@ from auditor.estate.model import (
     VirtualNetworkGateway,
 )
 from auditor.estate.normalize import canonical, extract_children, merge, type_from_id
+from auditor.gcpause import gc_paused
 from auditor.ipnet import Cidr, PrefixError, parse_cidr, parse_ip
 from auditor.problems import CONFLICT, RESOURCE_SKIPPED, VALUE_IGNORED, Problem
 
@@ -866,13 +866,8 @@ def build_estate(raw: RawInputs) -> Estate:
     """The garbage collector is paused while the estate is built, as during the parse: the build
     allocates millions of acyclic objects, and cyclic-GC passes over the parsed documents cost about
     as much as the build itself on large estates (tests/bench/load.py)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _build(raw)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _build(raw: RawInputs) -> Estate:

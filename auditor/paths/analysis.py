@@ -11,15 +11,15 @@ keeps `audit` close to linear in contexts x endpoints (tests/bench/paths.py).
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 from auditor.config import Config
 from auditor.estate.model import Estate, NetworkSecurityGroup, PrivateEndpoint, Subnet
+from auditor.gcpause import gc_paused
 from auditor.ipnet import Cidr, fmt_ip
 from auditor.paths import nsg as nsgs
 from auditor.paths.appliances import (
@@ -676,34 +676,73 @@ class FlowAnalysis:
         """Every source's flow to one PE IP, one Flow per (context, subnet NSG outcome)."""
         return self._flows(pe, ip, delivered_only=False)
 
-    def _may_deliver(self, view: RouteTableView, ip: int) -> bool:
-        """Whether a walk from `view` to `ip` can be delivered at all: _tail delivers only through a
-        delivering next hop or an appliance that is not a blackhole; everything else drops or leaves."""
-        route = view.lookup(ip)
-        if route is None:
-            return False
+    def _appliance_of(self, route: EffectiveRoute) -> Appliance | None:
+        """The appliance a route hands traffic to (VirtualAppliance, or a Virtual WAN hub next hop with an
+        IP), None for every other route and for a next hop that is a blackhole (_tail drops those)."""
         t = route.next_hop_type
-        if t in DELIVERING_HOPS:
-            return True
         if (t == "VirtualAppliance" and route.next_hop_ip is not None) or (
                 t == "VirtualNetworkGateway" and route.kind == "vwan" and route.next_hop_ip):
-            return not isinstance(self.appliances.resolve(route.next_hop_ip), Blackhole)  # type: ignore[arg-type]
-        return False
+            target = self.appliances.resolve(route.next_hop_ip)  # type: ignore[arg-type]
+            return None if isinstance(target, Blackhole) else target
+        return None
 
-    @cached_property
-    def _reachable_groups(self) -> list[list[SourceGroup]]:
-        """Per endpoint (index in `endpoints`): the source groups, in order, whose view may deliver to it.
-        One route lookup per (view, endpoint) instead of a walk per (group, endpoint)."""
+    def _groups_per_endpoint(self, keep: Keep | None) -> list[list[SourceGroup]]:
+        """Per endpoint (index in `endpoints`): the source groups, in order, whose flow to it may be
+        delivered and, given `keep`, may matter to it.
+
+        Instead of one route lookup per (view, endpoint), each view's LPM intervals are swept over the
+        endpoint addresses in ascending order: an interval whose route goes nowhere skips all of its
+        endpoints at once, a delivering one takes them all (or, with `keep`, the watched ones and those
+        of a PE /32), and an appliance's one takes those whose walk on from the appliance delivers
+        (and passes `keep`), worked out once per appliance and endpoint (_Through)."""
         ips = [ip for _, ip in self.endpoints]
+        order = sorted(range(len(ips)), key=ips.__getitem__)
+        sorted_ips = [ips[i] for i in order]
+        watched = [p for p, i in enumerate(order)
+                   if keep is not None and self.endpoints[i][0].id.lower() in keep.watched]
+        watched_set = set(watched)
+        through: dict[int, _Through] = {}
         out: list[list[SourceGroup]] = [[] for _ in ips]
         per_view: dict[int, list[int]] = {}
         for g in self.source_groups:
             idx = per_view.get(g.vid)
             if idx is None:
-                idx = per_view[g.vid] = [i for i, ip in enumerate(ips) if self._may_deliver(g.view, ip)]
+                positions: list[int] = []
+                for first, last, route in g.view.lpm.intervals():
+                    if route is None:
+                        continue
+                    a = bisect_left(sorted_ips, first)
+                    b = bisect_right(sorted_ips, last, a)
+                    if a == b:
+                        continue
+                    if route.next_hop_type in DELIVERING_HOPS:
+                        if keep is None or route.kind == "private-endpoint":
+                            positions.extend(range(a, b))
+                        else:
+                            positions.extend(watched[bisect_left(watched, a):bisect_left(watched, b)])
+                        continue
+                    target = self._appliance_of(route)
+                    if target is not None:
+                        t = through.get(target.ip)
+                        if t is None:
+                            t = through[target.ip] = _Through(self, target, sorted_ips, keep, watched_set)
+                        positions.extend(t.kept(a, b))
+                idx = per_view[g.vid] = sorted(order[p] for p in positions)
             for i in idx:
                 out[i].append(g)
         return out
+
+    def quiet(self, app: Appliance, dst: int, reported: Callable[[Appliance], bool]) -> bool:
+        """Whether a flow reaching `app` on its way to `dst` is of no interest to a question that reports
+        the appliances `reported` names: the appliance brings every such reply back (an NVA's SNAT or
+        valid tag, a firewall's SNAT for this destination, whatever the source) and is not reported."""
+        if reported(app):
+            return False
+        if app.kind == "azure-firewall":
+            return app.firewall is not None and self.firewall_snat(app.firewall, dst)[0]
+        if app.kind == "nva":
+            return self._mitigation((app.id, app.ip, "nva"), lambda a=app: self._nva_mitigation(a)) is not None
+        return False
 
     def _flows(self, pe: PrivateEndpoint, ip: int, delivered_only: bool,
                groups: list[SourceGroup] | None = None) -> list[Flow]:
@@ -782,12 +821,23 @@ class FlowAnalysis:
 
     @cached_property
     def delivered_flows(self) -> list[Flow]:
-        """The flows that reach their private endpoint, in `all_flows` order: what the rules judge."""
+        """The flows that reach their private endpoint, in `all_flows` order."""
+        return self._delivered(None)
+
+    def reported_flows(self, reported: Callable[[Appliance], bool], watched: Collection[str]) -> list[Flow]:
+        """`delivered_flows` less the ones no question can report on: the flows to endpoints not in
+        `watched` (PE ids) that are either delivered directly by a route other than a PE /32, or pass
+        only appliances that are `quiet` for them. Those are symmetric, cross no reported appliance
+        and are shadowed by no /32, and they are most of an estate's flows (tests/bench/paths.py):
+        the rules read this (AuditContext.reported_flows); tests check they find the same with all."""
+        return self._delivered(Keep(reported, frozenset(w.lower() for w in watched)))
+
+    def _delivered(self, keep: Keep | None) -> list[Flow]:
         flows: list[Flow] = []
         with gc_paused():
-            reachable = self._reachable_groups
+            groups = self._groups_per_endpoint(keep)
             for i, (pe, ip) in enumerate(self.endpoints):
-                flows.extend(self._flows(pe, ip, delivered_only=True, groups=reachable[i]))
+                flows.extend(self._flows(pe, ip, delivered_only=True, groups=groups[i]))
         return flows
 
     def is_storage(self, pe: PrivateEndpoint) -> bool:
@@ -795,18 +845,52 @@ class FlowAnalysis:
                    for c in pe.connections)
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Flows are hundreds of thousands of long-lived objects: with the cyclic collector running, each
-    collection walks all of them again, about half the analysis time at 10k subnets (tests/bench/paths.py).
-    Nothing built here is cyclic garbage, so it is paused meanwhile (as auditor.collect.files does)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+@dataclass(frozen=True, slots=True)
+class Keep:
+    """Which delivered flows a caller needs (FlowAnalysis.reported_flows)."""
+
+    reported: Callable[[Appliance], bool]     # appliances some question reports on
+    watched: frozenset[str]                    # PE ids (lower case) every flow to which is needed
+
+
+class _Through:
+    """For one appliance: the endpoints (positions in address order) whose walk on from it delivers and
+    is kept. Worked out over the span of positions asked for so far and widened on demand, so an
+    appliance that only a spoke's own range reaches costs that range, not every endpoint."""
+
+    __slots__ = ("analysis", "found", "hi", "ips", "keep", "lo", "target", "watched")
+
+    def __init__(self, analysis: FlowAnalysis, target: Appliance, ips: list[int], keep: Keep | None,
+                 watched: set[int]) -> None:
+        self.analysis, self.target, self.ips, self.keep, self.watched = analysis, target, ips, keep, watched
+        self.lo = self.hi = 0
+        self.found: list[int] = []
+
+    def kept(self, a: int, b: int) -> list[int]:
+        if self.lo == self.hi:
+            self.lo, self.hi, self.found = a, b, self._scan(a, b)
+        else:
+            if a < self.lo:
+                self.found[:0] = self._scan(a, self.lo)
+                self.lo = a
+            if b > self.hi:
+                self.found.extend(self._scan(self.hi, b))
+                self.hi = b
+        found = self.found
+        return found[bisect_left(found, a):bisect_left(found, b)]
+
+    def _scan(self, a: int, b: int) -> list[int]:
+        analysis, target, keep = self.analysis, self.target, self.keep
+        cache = analysis._tails
+        out = []
+        for p in range(a, b):
+            dst = self.ips[p]
+            _hops, outcome, _reason, apps, *_ = analysis._via(target, dst, (), cache)
+            if outcome != "delivered":
+                continue
+            if keep is None or p in self.watched or not all(analysis.quiet(app, dst, keep.reported) for app in apps):
+                out.append(p)
+        return out
 
 
 def hop_text(h: Hop) -> str:

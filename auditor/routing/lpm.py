@@ -56,5 +56,12 @@ class PrefixMap(Generic[T]):
     def get(self, ip: int) -> T | None:
         return self._values[bisect_right(self._starts, ip) - 1]
 
+    def intervals(self) -> list[tuple[int, int, T | None]]:
+        """The map as disjoint (first, last, value) address ranges covering 0.0.0.0-255.255.255.255,
+        ascending: for sweeping a sorted list of addresses instead of looking each one up."""
+        starts, values = self._starts, self._values
+        ends = [s - 1 for s in starts[1:]] + [MAX32]
+        return list(zip(starts, ends, values, strict=True))
+
     def __len__(self) -> int:
         return len(self._starts)

@@ -79,10 +79,16 @@ class RouteTableView:
     def active(self) -> list[EffectiveRoute]:
         return [r for r in self.routes if r.state == "Active"]
 
-    def lookup(self, ip: int) -> EffectiveRoute | None:
+    @property
+    def lpm(self) -> PrefixMap[EffectiveRoute]:
+        """The active routes as an LPM map, built on first use (many contexts are never looked up)."""
         if self._lpm is None:
             self._lpm = PrefixMap((r.prefix, r) for r in self.routes if r.state == "Active" and r.prefix is not None)
-        return self._lpm.get(ip)
+        return self._lpm
+
+    def lookup(self, ip: int) -> EffectiveRoute | None:
+        lpm = self._lpm
+        return (self.lpm if lpm is None else lpm).get(ip)
 
     def decide(self, ip: int) -> Decision:
         """Which route wins for `ip`, and why each other covering route lost."""

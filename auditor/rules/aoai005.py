@@ -24,14 +24,19 @@ def check(ctx: AuditContext) -> Iterator[Finding | NotAssessed]:
         return
     gateway = ctx.gateway_subnet_ids
     flows_by_pe: dict[str, list] = {}
-    for f in ctx.flows.delivered_flows:
+    for f in ctx.reported_flows:
         if f.outcome == "delivered":
             flows_by_pe.setdefault(f.pe.id.lower(), []).append(f)
+    pes_of: dict[str, list] = {}       # account id -> its Approved private endpoints, in id order
+    for pe in sorted(estate.private_endpoints.values(), key=lambda p: p.id.lower()):
+        if pe.approved:
+            for aid in sorted({(c.target_id or "").lower() for c in pe.connections if c.status == "Approved"}):
+                if aid in estate.ai_accounts:
+                    pes_of.setdefault(aid, []).append(pe)
+    names: dict[tuple[str, ...], str] = {}
     for aid in sorted(estate.ai_accounts):
         account = estate.ai_accounts[aid]
-        pes = sorted((pe for pe in estate.private_endpoints.values() if pe.approved and any(
-            (c.target_id or "").lower() == aid and c.status == "Approved" for c in pe.connections)),
-            key=lambda p: p.id.lower())
+        pes = pes_of.get(aid, [])
         bypass = []
         for pe in pes:
             for f in flows_by_pe.get(pe.id.lower(), []):
@@ -42,17 +47,20 @@ def check(ctx: AuditContext) -> Iterator[Finding | NotAssessed]:
         if not bypass:
             continue
         keys_on = account.disable_local_auth is not True
-        labels = []
+        labels: dict[str, None] = {}   # in order of first appearance
         evidence = []
         for f, subnets in bypass:
-            label = "on-premises" if f.source_kind == "on-premises" else ", ".join(sorted(estate.name_of(s) for s in subnets))
-            if label not in labels:
-                labels.append(label)
+            if f.source_kind == "on-premises":
+                label = "on-premises"
+            else:
+                label = names.get(tuple(subnets)) or names.setdefault(
+                    tuple(subnets), ", ".join(sorted(estate.name_of(s) for s in subnets)))
+            labels[label] = None
             evidence.append(Evidence(
                 "path", f.source, None,
                 {"source_subnets": sorted(subnets, key=str.lower), "destination": f.pe.id,
                  "forward": [h.to_dict() for h in f.forward_hops]},
-                f"{source_label(f, estate)} reaches {f.pe.name} without the gateway"))
+                f"{source_label(f, ctx)} reaches {f.pe.name} without the gateway"))
         severity = "high" if keys_on else "medium"
         yield ctx.finding(
             "AOAI005", account.id,

@@ -16,7 +16,8 @@ from auditor.estate.model import Estate
 from auditor.findings import Evidence, Finding
 
 if TYPE_CHECKING:
-    from auditor.paths.analysis import FlowAnalysis
+    from auditor.paths.analysis import Flow, FlowAnalysis
+    from auditor.paths.appliances import Appliance
 
 
 @dataclass
@@ -25,6 +26,9 @@ class AuditContext:
     config: Config
     catalog: dict[str, Rule]
     extras: dict[str, Any] = field(default_factory=dict)
+    # False: the path rules read every delivered flow (tests prove pruning changes no finding)
+    prune_flows: bool = True
+    labels: dict[tuple, str] = field(default_factory=dict)   # pathutil.source_label's memo
 
     @cached_property
     def flows(self) -> FlowAnalysis:
@@ -32,6 +36,20 @@ class AuditContext:
         from auditor.paths.analysis import FlowAnalysis
 
         return FlowAnalysis(self.estate, self.config)
+
+    @cached_property
+    def reported_flows(self) -> list[Flow]:
+        """The delivered flows the path rules read: all of them less those no rule can report on
+        (FlowAnalysis.reported_flows): flows to the private endpoints of AI accounts (AOAI005) are all
+        kept, and so are flows through appliances a rule reports (NET002, NET003) or that may leave a
+        reply unmitigated (NET001, NET004), and flows decided by a PE /32 (NET005). A rule that reads
+        flows for another reason must widen `reported_appliance` or the watched endpoints."""
+        if not self.prune_flows:
+            return self.flows.delivered_flows
+        accounts = set(self.estate.ai_accounts)
+        watched = [pe.id for pe in self.estate.private_endpoints.values()
+                   if any((c.target_id or "").lower() in accounts for c in pe.connections)]
+        return self.flows.reported_flows(reported_appliance, watched)
 
     @cached_property
     def gateway_subnet_ids(self) -> set[str]:
@@ -66,3 +84,11 @@ class AuditContext:
             evidence=list(evidence or []),
             flow=flow,
         )
+
+
+def reported_appliance(app: Appliance) -> bool:
+    """Whether a rule reports on this appliance itself, whatever the flows' replies do."""
+    from auditor.rules.net002 import untagged_nics
+    from auditor.rules.net003 import reports_tags
+
+    return bool(untagged_nics(app)) or reports_tags(app)

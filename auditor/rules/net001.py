@@ -18,8 +18,7 @@ STORAGE_NOTE = (" Field reports describe the platform keeping Storage private en
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     analysis = ctx.flows
-    estate = ctx.estate
-    flows = [f for f in analysis.delivered_flows
+    flows = [f for f in ctx.reported_flows
              if f.outcome == "delivered" and f.tail.appliances and f.verdict in ("asymmetric", "return-unroutable")]
     for (_source, pe_id, _app_id), group in group_flows(flows, lambda f: (f.source, f.pe.id, f.appliance.id)).items():
         f = group[0]
@@ -34,7 +33,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             fix = "use application rules or make the firewall always SNAT (snat.privateRanges 255.255.255.255/32)"
         else:
             fix = "SNAT at the NVA, or tag its NIC disableSnatOnPL=true"
-        message = (f"Traffic from {source_label(f, estate)} to private endpoint {f.pe.name} "
+        message = (f"Traffic from {source_label(f, ctx)} to private endpoint {f.pe.name} "
                    f"({f.to_dict()['destination_ip']}:{f.port}) passes {kind} {app.name} ({app.ip_text}) on the way "
                    f"in, but {reply}: the stateful appliance sees half of each connection. Fix: {fix}.")
         if analysis.is_storage(f.pe):

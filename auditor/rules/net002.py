@@ -5,14 +5,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.findings import Evidence, Finding
+from auditor.paths.appliances import Appliance
 from auditor.rules.context import AuditContext
 from auditor.rules.pathutil import source_label
+
+
+def untagged_nics(app: Appliance) -> list[str]:
+    """The NVA NICs this rule reports: no disableSnatOnPL-like tag anywhere (NET003 judges tags that
+    exist) and no SNAT declared, which is a mitigation. Behind an ILB every backend NIC needs its own
+    tag, so one untagged backend is enough (§4.5)."""
+    if app.kind != "nva" or app.snat_declared:
+        return []
+    if app.nic_tags:
+        return [nic for nic in app.nic_ids if not app.nic_tags.get(nic)]
+    return [] if app.tags else list(app.nic_ids)
 
 
 def nvas_to_endpoints(ctx: AuditContext) -> dict[str, tuple]:
     """NVA id -> (appliance, delivered flows through it) over all flows to private endpoints."""
     out: dict[str, tuple] = {}
-    for f in ctx.flows.delivered_flows:
+    for f in ctx.reported_flows:
         if f.outcome != "delivered":
             continue
         for app in f.tail.appliances:
@@ -23,16 +35,11 @@ def nvas_to_endpoints(ctx: AuditContext) -> dict[str, tuple]:
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     for app, flows in nvas_to_endpoints(ctx).values():
-        if app.snat_declared:
-            continue  # declared SNAT is a mitigation
-        # NICs with no disableSnatOnPL-like tag anywhere; NET003 judges tags that exist. Behind an ILB
-        # every backend NIC needs its own tag, so one untagged backend is enough (§4.5).
-        untagged = [nic for nic in app.nic_ids if not app.nic_tags.get(nic)] if app.nic_tags else \
-            ([] if app.tags else list(app.nic_ids))
+        untagged = untagged_nics(app)
         if not untagged:
             continue
         pes = sorted({f.pe.name for f in flows})
-        sources = sorted({source_label(f, ctx.estate) for f in flows})
+        sources = sorted({source_label(f, ctx) for f in flows})
         where = "its NIC" if len(app.nic_ids) <= 1 else \
             "backend NIC(s) " + ", ".join(sorted(ctx.estate.name_of(n) for n in untagged))
         yield ctx.finding(

@@ -5,20 +5,38 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.findings import Evidence, Finding
+from auditor.paths.appliances import Appliance, TagFinding
 from auditor.rules.context import AuditContext
 from auditor.rules.net002 import nvas_to_endpoints
 
 
+def failed_tags(app: Appliance) -> list[TagFinding] | None:
+    """None when this rule has nothing to say about an NVA's tags (none, SNAT declared, or an effective
+    unambiguous one on every tagged NIC), else the tags that fail (empty: only ambiguous ones).
+    Judged per NVA NIC (an ILB fronts several): NICs whose tags all fail are the problem."""
+    if app.kind != "nva" or not app.tags or app.snat_declared:
+        return None
+    tagged = [tags for tags in (app.nic_tags or {app.id: app.tags}).values() if tags]
+    failed = [t for tags in tagged if not any(x.effective for x in tags) for t in tags]
+    if not failed and all(any(t.effective and not t.ambiguous for t in tags) for tags in tagged):
+        return None
+    return failed
+
+
+def reports_tags(app: Appliance) -> bool:
+    """Whether this rule reports on an appliance's tags (an NVA's failing or ambiguous ones, any on an
+    Azure Firewall)."""
+    if app.kind == "azure-firewall":
+        return bool(app.tags)
+    return failed_tags(app) is not None
+
+
 def check(ctx: AuditContext) -> Iterator[Finding]:
     for app, flows in nvas_to_endpoints(ctx).values():
-        if not app.tags or app.snat_declared:
+        failed = failed_tags(app)
+        if failed is None:
             continue
         pes = sorted({f.pe.id for f in flows})
-        # judged per NVA NIC (an ILB fronts several): NICs whose tags all fail are the problem
-        tagged = [tags for tags in (app.nic_tags or {app.id: app.tags}).values() if tags]
-        failed = [t for tags in tagged if not any(x.effective for x in tags) for t in tags]
-        if not failed and all(any(t.effective and not t.ambiguous for t in tags) for tags in tagged):
-            continue
         ambiguous = [t for t in app.tags if t.effective and t.ambiguous]
         if ambiguous and not failed:
             t = ambiguous[0]
@@ -42,7 +60,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         )
     # Azure Firewall: the tag is not documented for it (§4.5)
     seen: set[str] = set()
-    for f in ctx.flows.delivered_flows:
+    for f in ctx.reported_flows:
         if f.outcome != "delivered":
             continue
         for app in f.tail.appliances:

@@ -12,7 +12,7 @@ from auditor.rules.context import AuditContext
 def check(ctx: AuditContext) -> Iterator[Finding]:
     estate = ctx.estate
     hits: dict[str, tuple] = {}
-    for f in ctx.flows.delivered_flows:
+    for f in ctx.reported_flows:
         if f.outcome != "delivered":
             continue
         for app in f.tail.appliances:

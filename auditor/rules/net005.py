@@ -40,7 +40,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     udrs: dict[int, object] = {}     # id(flow) -> its shadowed UDR
     seen: dict[tuple, object] = {}     # (view, PE IP) -> shadowed UDR: the same for every flow of a view
     maps: dict = {}
-    for f in ctx.flows.delivered_flows:
+    for f in ctx.reported_flows:
         if f.outcome != "delivered" or f.tail.appliances or f.tail.route is None \
                 or f.tail.route.kind != "private-endpoint":
             continue   # shadowed_udr would say None
@@ -49,7 +49,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             seen[key] = shadowed_udr(f, maps)
         if seen[key] is not None:
             udrs[id(f)] = seen[key]
-    hits = [f for f in ctx.flows.delivered_flows if id(f) in udrs]
+    hits = [f for f in ctx.reported_flows if id(f) in udrs]
     by_key = group_flows(hits, lambda f: (f.source, f.pe.id, udrs[id(f)].next_hop_ip_text))
     for (_source, pe_id, hop_ip), group in by_key.items():
         f = group[0]
@@ -64,7 +64,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                    "invalidate the /32 route")
         yield ctx.finding(
             "NET005", pe_id,
-            f"{source_label(f, estate)} sends {udr.prefix} to the appliance {hop_ip} (UDR {udr.name}), but traffic to "
+            f"{source_label(f, ctx)} sends {udr.prefix} to the appliance {hop_ip} (UDR {udr.name}), but traffic to "
             f"private endpoint {f.pe.name} ({fmt_ip(f.pe_ip)}) takes the more specific /32 InterfaceEndpoint route "
             f"instead: {why}. The appliance never inspects it.",
             evidence=[Evidence("route", udr.origin or "", None, f"{udr.prefix} -> VirtualAppliance {hop_ip} (User)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from auditor.findings import Evidence
 from auditor.paths.analysis import Flow
+from auditor.rules.context import AuditContext
 
 
 def group_flows(flows: list[Flow], key) -> dict[tuple, list[Flow]]:
@@ -40,9 +41,17 @@ def route_evidence(flow: Flow) -> list[Evidence]:
     return out
 
 
-def source_label(flow: Flow, estate) -> str:
+def source_label(flow: Flow, ctx: AuditContext) -> str:
+    """How a message names a flow's source: `rt-name (snet-a, snet-b)`, a subnet, or on-premises with its
+    prefixes. Memoised per audit: a context's flows to thousands of endpoints share their sources."""
     if flow.source_kind == "on-premises":
         return "on-premises (" + ", ".join(str(p) for p in flow.source_prefixes) + ")" if flow.source_prefixes \
             else "on-premises"
-    names = ", ".join(sorted(estate.name_of(s) for s in flow.source_subnets))
-    return f"{estate.name_of(flow.source)} ({names})" if names and flow.source_subnets != [flow.source] else names
+    key = (flow.source, tuple(flow.source_subnets))
+    label = ctx.labels.get(key)
+    if label is None:
+        estate = ctx.estate
+        names = ", ".join(sorted(estate.name_of(s) for s in flow.source_subnets))
+        label = f"{estate.name_of(flow.source)} ({names})" if names and flow.source_subnets != [flow.source] else names
+        ctx.labels[key] = label
+    return label
