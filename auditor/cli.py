@@ -230,7 +230,8 @@ Examples:
 
 @cli.command(epilog=EPILOG_ROUTES)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--subnet", "subnet_spec", required=True, metavar="ID|VNET/SUBNET", help="The subnet whose routes to show.")
+@click.option("--subnet", "subnet_spec", required=True, metavar="NAME|VNET/SUBNET|ID",
+              help="The subnet whose routes to show (its name when unique, vnet/subnet, or its id).")
 @click.option("--ip", metavar="ADDRESS", help="Explain which route wins for this destination and why the others lose.")
 @click.option("--compare", "compare_file", type=click.Path(path_type=Path, dir_okay=False),
               help="An effective route table exported from Azure for a NIC in this subnet: list every difference.")
@@ -331,7 +332,8 @@ def verify_bundle_cmd(bundle: Path) -> None:
 
 EPILOG_TRACE = """\b
 Examples:
-  pathaudit trace estate.json --from spoke-app/snet-app --to pe-aoai
+  pathaudit trace estate.json --from snet-app --to pe-aoai
+  pathaudit trace estate.json --from spoke-app/snet-app --to pe-aoai --port 443
   pathaudit trace estate.json --from 10.1.1.4 --to aoai1 --format json
   pathaudit trace estate.json --from on-premises --to 10.2.1.4 --format dot | dot -Tsvg > flow.svg
 """
@@ -339,7 +341,8 @@ Examples:
 
 @cli.command(epilog=EPILOG_TRACE)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--from", "source", required=True, metavar="SUBNET|VNET/SUBNET|IP|on-premises", help="Where the flow starts.")
+@click.option("--from", "source", required=True, metavar="SUBNET|VNET/SUBNET|IP|on-premises", help="Where the flow starts: a subnet (its name when unique, vnet/subnet, or its id), an IP, "
+                   "or on-premises.")
 @click.option("--to", "destination", required=True, metavar="PE|AI-ACCOUNT|IP", help="The private endpoint (or account).")
 @click.option("--port", type=click.IntRange(1, 65535), default=443, show_default=True, help="Destination TCP port.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "dot"]), default="table", show_default=True)

@@ -22,7 +22,7 @@ import pytest
 from conftest import REPO
 
 from auditor.audit import findings_document, load_estate, run_audit
-from auditor.config import ApplianceDecl, Config
+from auditor.config import ApplianceDecl, Config, GatewayDecl
 from auditor.paths.analysis import FlowAnalysis
 from auditor.paths.appliances import Appliance, Blackhole
 
@@ -675,3 +675,56 @@ def test_benchmark_estate_generator_still_audits(tmp_path: Path) -> None:
     assert net002["resource_id"].endswith("/nva4-nic")
     [net004] = [f for f in doc["findings"] if f["rule_id"] == "NET004"]
     assert net004["resource_id"].endswith("/afw2")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Virtual WAN: VNets connected to one hub reach each other through the hub (§10.2)
+
+def vwan_second_spoke(intent: bool) -> Rows:
+    """S19 plus spoke-app (10.1.0.0/16, snet-app) connected to vhub1; without `intent`, no routing intent."""
+    r = Rows("S19")
+    vnet = copy.deepcopy(r.find("spoke-ai", "microsoft.network/virtualnetworks"))
+    vid = rid("rg-spoke-app", "Microsoft.Network/virtualNetworks", "spoke-app")
+    vnet.update(id=vid, name="spoke-app", resourceGroup="rg-spoke-app")
+    vnet["properties"]["addressSpace"]["addressPrefixes"] = ["10.1.0.0/16"]
+    vnet["properties"]["subnets"] = [{"id": f"{vid}/subnets/snet-app", "name": "snet-app",
+                                      "type": "Microsoft.Network/virtualNetworks/subnets",
+                                      "properties": {"addressPrefix": "10.1.1.0/24", "delegations": [],
+                                                     "privateEndpointNetworkPolicies": "Disabled",
+                                                     "provisioningState": "Succeeded"}}]
+    r.rows.append(vnet)
+    conn = copy.deepcopy(r.find("conn-spoke-ai"))
+    conn.update(id=conn["id"].replace("conn-spoke-ai", "conn-spoke-app"), name="conn-spoke-app")
+    conn["properties"]["remoteVirtualNetwork"]["id"] = vid
+    r.rows.append(conn)
+    if not intent:
+        r.remove("ri-vhub1")
+    return r
+
+
+def test_vwan_spokes_on_one_hub_reach_each_other_without_routing_intent(tmp_path: Path) -> None:
+    """Without routing intent the hub router carries VNet-to-VNet traffic (any-to-any, §10.2): the flow
+    is delivered with no appliance on it (symmetric), so AOAI005 sees it as a path that bypasses the
+    gateway; it used to be taken for traffic leaving to on-premises and dropped from the audit."""
+    a = vwan_second_spoke(intent=False).analysis(tmp_path)
+    flow = flow_from(a, "snet-app")
+    assert flow.outcome == "delivered" and flow.verdict == "symmetric"
+    assert [h.kind for h in flow.forward_hops] == ["subnet", "private-endpoint"]
+    assert flow.tail.route.kind == "vwan" and flow.tail.route.next_hop_type == "VirtualNetworkGateway"
+    assert not flow.tail.appliances
+    # with a gateway declared elsewhere (snet-work), snet-app is a bypass of it
+    r = vwan_second_spoke(intent=False)
+    config = Config(gateways=(GatewayDecl("gw", (r.subnet_id("spoke-ai", "snet-work"),)),))
+    (tmp_path / "audit").mkdir()
+    [f] = by_rule(r.audit(tmp_path / "audit", config), "AOAI005")
+    assert "snet-app" in f["message"]
+    # and no flow of the estate is taken for one leaving to on-premises any more
+    assert not [x for x in a.all_flows if x.source_kind == "subnet" and x.tail.outcome == "left"]
+
+
+def test_vwan_spokes_with_private_routing_intent_pass_the_hub_firewall(tmp_path: Path) -> None:
+    a = vwan_second_spoke(intent=True).analysis(tmp_path)
+    flow = flow_from(a, "snet-app")
+    assert flow.outcome == "delivered"
+    assert [h.kind for h in flow.forward_hops] == ["subnet", "azure-firewall", "private-endpoint"]
+    assert [x.name for x in flow.tail.appliances] == ["afw-vhub1"]

@@ -240,7 +240,7 @@ class FlowAnalysis:
     def _tail(self, view: RouteTableView, dst: int, visited: tuple[str, ...], cache: dict) -> Tail:
         route = view.lookup(dst)
         t = route.next_hop_type if route is not None else None
-        if t in DELIVERING_HOPS:
+        if t in DELIVERING_HOPS or (route is not None and self._hub_router_delivers(route, dst)):
             return Tail(route, [self.destination_hop(dst)], "delivered")
         if route is not None and ((t == "VirtualAppliance" and route.next_hop_ip is not None)
                                   or (t == "VirtualNetworkGateway" and route.kind == "vwan" and route.next_hop_ip)):
@@ -308,6 +308,13 @@ class FlowAnalysis:
                        rest.blackhole_route)
         cache[key] = out
         return out
+
+    def _hub_router_delivers(self, route: EffectiveRoute, dst: int) -> bool:
+        """A Virtual WAN route without a routing-intent next hop: the hub's router forwards to the VNets
+        connected to it (any-to-any by default, azure-facts §10.2 INFERENCE), without inspecting
+        anything. `origin` names the hub (auditor.routing.engine._vwan_routes)."""
+        return (route.kind == "vwan" and route.next_hop_type == "VirtualNetworkGateway" and not route.next_hop_ip
+                and self.hub_reaches(route.origin, dst))
 
     def hub_reaches(self, hub_id: str | None, dst: int) -> bool:
         if not hub_id:
@@ -718,7 +725,7 @@ class FlowAnalysis:
                     b = bisect_right(sorted_ips, last, a)
                     if a == b:
                         continue
-                    if route.next_hop_type in DELIVERING_HOPS:
+                    if route.next_hop_type in DELIVERING_HOPS or (route.kind == "vwan" and not route.next_hop_ip):
                         if keep is None or route.kind == "private-endpoint":
                             positions.extend(range(a, b))
                         else:
