@@ -104,11 +104,10 @@ def test_ambiguous_subnet_is_a_one_line_usage_error(tmp_path: Path) -> None:
 
 def test_bare_subnet_name_resolves_when_unique_and_lists_vnets_when_not(tmp_path: Path) -> None:
     e = RowEstate()
-    e.vnet("hub", "10.0.0.0/16")
-    e.vnet("spoke", "10.1.0.0/16")
-    e.subnet("hub", "app", "10.0.1.0/24")
-    e.subnet("spoke", "app", "10.1.1.0/24")
-    e.subnet("spoke", "db", "10.1.2.0/24")
+    for vnet, prefix, subnets in (("hub", "10.0.0.0/16", ["app"]), ("spoke", "10.1.0.0/16", ["app", "db"])):
+        e.vnet(vnet, prefix)
+        for i, name in enumerate(subnets, 1):
+            e.subnet(vnet, name, prefix.replace(".0.0/16", f".{i}.0/24"))
     estate = write_json(tmp_path, "e.json", e.rows())
     code, out, err = run_cli("routes", estate, "--subnet", "DB", "--format", "json")   # names match in any case
     assert code == 0, err
