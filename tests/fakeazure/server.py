@@ -25,21 +25,21 @@ regenerateKey. TLS uses a self-signed certificate made at start-up; `ca_path` is
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import re
 import ssl
-import tempfile
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
+
+from fakeazure.tls import LoopbackHTTPS
 
 # Types Resource Graph keeps in the ComputeResources table (azure-facts §7.1).
 COMPUTE_RESOURCES_TYPES = frozenset(
@@ -195,40 +195,22 @@ class FakeAzure:
         self.operations: dict[str, dict[str, Any]] = {}
         self._cache: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._tmp = tempfile.TemporaryDirectory(prefix="fakeazure-")
-        self.ca_path = str(Path(self._tmp.name) / "ca.pem")
+        self._https = LoopbackHTTPS("fakeazure")
+        self.ca_path = self._https.ca_path
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FakeAzure:
-        cert, key = self_signed_certificate()
-        cert_path = Path(self._tmp.name) / "cert.pem"
-        key_path = Path(self._tmp.name) / "key.pem"
-        cert_path.write_bytes(cert)
-        key_path.write_bytes(key)
-        Path(self.ca_path).write_bytes(cert)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert_path, key_path)
         fake = self
 
         class Handler(FakeHandler):
             pass
 
         Handler.fake = fake
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fakeazure", daemon=True)
-        self._thread.start()
+        self._https.start(Handler)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        self._tmp.cleanup()
+        self._https.stop()
 
     def __enter__(self) -> FakeAzure:
         return self.start()
@@ -238,8 +220,7 @@ class FakeAzure:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"https://127.0.0.1:{self._server.server_address[1]}"
+        return self._https.url
 
     # ------------------------------------------------------------------ what tests check
     def paths(self, method: str | None = None) -> list[str]:
@@ -479,42 +460,3 @@ def encode_token(offset: int) -> str:
 
 def decode_token(token: str) -> int:
     return int(orjson.loads(base64.urlsafe_b64decode(token.encode()))["o"])
-
-
-def self_signed_certificate() -> tuple[bytes, bytes]:
-    """A certificate for 127.0.0.1/localhost that is its own trust anchor (PEM cert, PEM key)."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fakeazure test CA")])
-    now = dt.datetime.now(dt.UTC)
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(ski, critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return (
-        cert.public_bytes(serialization.Encoding.PEM),
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                          serialization.NoEncryption()),
-    )

@@ -16,17 +16,15 @@ enabled). Every request is recorded (path, headers, JSON body).
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import ipaddress
 import json
 import re
-import ssl
-import tempfile
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from fakeazure.tls import LoopbackHTTPS
 
 COLUMNS = [("Table", "string"), ("Firewall", "string"), ("Direction", "string"), ("ClientIp", "string"),
            ("PeIp", "string"), ("PePort", "int"), ("Flag", "string"), ("Rows", "long"), ("FirstSeen", "datetime"),
@@ -114,51 +112,18 @@ def aggregate(query: str, rows: list[dict[str, Any]]) -> list[list[Any]]:
     return out
 
 
-def self_signed_certificate() -> tuple[bytes, bytes]:
-    """PEM certificate (its own CA, valid for 127.0.0.1) and PEM key."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake log analytics")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(hours=2))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                       critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return (cert.public_bytes(serialization.Encoding.PEM),
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()))
-
-
 class FakeLogAnalytics:
     def __init__(self, workspaces: dict[str, Workspace]) -> None:
         self.workspaces = workspaces
         self.requests: list[Recorded] = []
-        self._tmp = tempfile.TemporaryDirectory()
-        self.ca_path = str(Path(self._tmp.name) / "ca.pem")
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._https = LoopbackHTTPS("fakeloganalytics")
+        self.ca_path = self._https.ca_path
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"https://127.0.0.1:{self._server.server_address[1]}"
+        return self._https.url
 
     def start(self) -> FakeLogAnalytics:
-        cert, key = self_signed_certificate()
-        Path(self.ca_path).write_bytes(cert)
-        key_path = Path(self._tmp.name) / "key.pem"
-        key_path.write_bytes(key)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.ca_path, key_path)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -177,17 +142,11 @@ class FakeLogAnalytics:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._https.start(Handler)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        self._tmp.cleanup()
+        self._https.stop()
 
     def __enter__(self) -> FakeLogAnalytics:
         return self.start()
