@@ -89,6 +89,24 @@ def _value(value: Any) -> str:
         return str(value)
 
 
+def _table(headers: list[str], rows: list[str], empty: str | None = None) -> list[str]:
+    """A table: `headers` are HTML (escape what is not literal), `rows` finished `<tr>` lines; with
+    `empty`, a muted row spanning every column stands in for no rows."""
+    if not rows and empty is not None:
+        rows = [f'<tr><td colspan="{len(headers)}" class="muted">{empty}</td></tr>']
+    return ["<table><thead><tr>" + "".join(f"<th>{x}</th>" for x in headers) + "</tr></thead><tbody>", *rows,
+            "</tbody></table>"]
+
+
+def _tr(*cells: str) -> str:
+    """A row of plain cells (each already HTML)."""
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _code(value: Any) -> str:
+    return f"<code>{h(value)}</code>"
+
+
 def _meta(rows: list[tuple[str, str]]) -> list[str]:
     out = ['<dl class="meta">']
     for k, v in rows:
@@ -122,36 +140,28 @@ def _summary(document: dict[str, Any]) -> list[str]:
     summary = document["summary"]
     findings = document["findings"]
     peak = max([summary.get(s, 0) for s in SEVERITIES] + [summary.get("suppressed", 0), 1])
-    out = ['<section id="summary">', "<h2>Summary</h2>",
-           "<table><thead><tr><th>severity</th><th>active findings</th><th></th></tr></thead><tbody>"]
+    out = ['<section id="summary">', "<h2>Summary</h2>"]
+    bars = []
     for s in (*SEVERITIES, "suppressed"):
         n = int(summary.get(s, 0))
         width = round(240 * n / peak)
-        out.append(f'<tr><td>{h(s)}</td><td class="n">{n}</td><td><span class="bar {h(s)}" '
-                   f'style="width:{width}px"></span></td></tr>')
-    out.append("</tbody></table>")
+        bars.append(f'<tr><td>{h(s)}</td><td class="n">{n}</td><td><span class="bar {h(s)}" '
+                    f'style="width:{width}px"></span></td></tr>')
+    out += _table(["severity", "active findings", ""], bars)
     statuses: dict[str, int] = {}
     for f in findings:
         statuses[f["status"]] = statuses.get(f["status"], 0) + 1
-    out.append("<table><thead><tr><th>status</th><th>findings</th></tr></thead><tbody>")
-    if not statuses:
-        out.append('<tr><td colspan="2" class="muted">no findings</td></tr>')
-    for k in sorted(statuses):
-        out.append(f'<tr><td>{h(k)}</td><td class="n">{statuses[k]}</td></tr>')
-    out.append("</tbody></table>")
+    out += _table(["status", "findings"], [f'<tr><td>{h(k)}</td><td class="n">{statuses[k]}</td></tr>'
+                                           for k in sorted(statuses)], empty="no findings")
     baseline = document.get("baseline")
     if baseline is not None:
         resolved = baseline.get("resolved") or []
         out.append(f"<p><strong>Baseline:</strong> {h(baseline.get('new', 0))} new, {h(baseline.get('unchanged', 0))} "
                    f"unchanged, {len(resolved)} resolved.</p>")
         if resolved:
-            out.append("<table><thead><tr><th>resolved rule</th><th>severity</th><th>resource</th><th>fingerprint</th>"
-                       "</tr></thead><tbody>")
-            for r in resolved:
-                out.append(f"<tr><td>{h(r.get('rule_id'))}</td><td>{h(r.get('severity'))}</td>"
-                           f"<td><code>{h(r.get('resource_id'))}</code></td><td><code>{h(r.get('fingerprint'))}</code>"
-                           "</td></tr>")
-            out.append("</tbody></table>")
+            out += _table(["resolved rule", "severity", "resource", "fingerprint"],
+                          [_tr(h(r.get("rule_id")), h(r.get("severity")), _code(r.get("resource_id")),
+                               _code(r.get("fingerprint"))) for r in resolved])
     out.append("</section>")
     return out
 
@@ -169,22 +179,16 @@ def _coverage(document: dict[str, Any], catalog: dict[str, Rule]) -> list[str]:
         out.append(f'<div class="banner warn">{h(w.get("message"))}</div>')
     out.append("<h3>Skipped items</h3>")
     if cov["skipped"]:
-        out.append("<table><thead><tr><th>file</th><th>resource</th><th>field</th><th>problem</th><th>effect</th></tr>"
-                   "</thead><tbody>")
-        for p in cov["skipped"]:
-            out.append(f"<tr><td><code>{h(p.get('file'))}</code></td><td><code>{h(p.get('resource_id'))}</code></td>"
-                       f"<td><code>{h(p.get('field'))}</code></td><td>{h(p.get('problem'))}</td>"
-                       f"<td>{h(p.get('effect'))}</td></tr>")
-        out.append("</tbody></table>")
+        out += _table(["file", "resource", "field", "problem", "effect"],
+                      [_tr(_code(p.get("file")), _code(p.get("resource_id")), _code(p.get("field")), h(p.get("problem")),
+                           h(p.get("effect"))) for p in cov["skipped"]])
     else:
         out.append('<p class="muted">None.</p>')
     out.append("<h3>Rules not assessed</h3>")
     if cov["not_assessed"]:
-        out.append("<table><thead><tr><th>rule</th><th>title</th><th>why</th></tr></thead><tbody>")
-        for n in cov["not_assessed"]:
-            title = catalog[n["rule_id"]].title if n["rule_id"] in catalog else ""
-            out.append(f"<tr><td>{h(n['rule_id'])}</td><td>{h(title)}</td><td>{h(n['reason'])}</td></tr>")
-        out.append("</tbody></table>")
+        out += _table(["rule", "title", "why"],
+                      [_tr(h(n["rule_id"]), h(catalog[n["rule_id"]].title if n["rule_id"] in catalog else ""),
+                           h(n["reason"])) for n in cov["not_assessed"]])
     else:
         out.append('<p class="muted">None: every rule of the catalog was assessed.</p>')
     out.append("</section>")
@@ -203,17 +207,13 @@ def _flow(flow: dict[str, Any]) -> list[str]:
     ])
     out.append(f'<div class="flowwrap">{flow_svg(flow)}</div>')
     for lane in ("forward", "return"):
-        hops = [x for x in flow.get(lane) or [] if isinstance(x, dict)]
-        out.append(f"<table><thead><tr><th>{h(lane)} hop</th><th>kind</th><th>ip</th><th>resource</th><th>route</th>"
-                   "<th>note</th></tr></thead><tbody>")
-        for hop in hops:
+        rows = []
+        for hop in (x for x in flow.get(lane) or [] if isinstance(x, dict)):
             route = hop.get("route") or {}
             rtext = ", ".join(f"{k} {text(v)}" for k, v in sorted(route.items()) if v) if isinstance(route, dict) else ""
-            out.append(f"<tr><td>{h(hop.get('hop'))}</td><td>{h(hop.get('kind'))}</td><td>{h(hop.get('ip'))}</td>"
-                       f"<td><code>{h(hop.get('id'))}</code></td><td>{h(rtext)}</td><td>{h(hop.get('note'))}</td></tr>")
-        if not hops:
-            out.append('<tr><td colspan="6" class="muted">no hops recorded</td></tr>')
-        out.append("</tbody></table>")
+            rows.append(_tr(h(hop.get("hop")), h(hop.get("kind")), h(hop.get("ip")), _code(hop.get("id")), h(rtext),
+                            h(hop.get("note"))))
+        out += _table([f"{h(lane)} hop", "kind", "ip", "resource", "route", "note"], rows, empty="no hops recorded")
     return out
 
 
@@ -267,13 +267,9 @@ def _finding(f: dict[str, Any], index: int, rule: Rule | None) -> list[str]:
     out.append("<h4>Evidence</h4>")
     evidence = f.get("evidence") or []
     if evidence:
-        out.append("<table><thead><tr><th>kind</th><th>resource</th><th>property</th><th>value</th><th>note</th></tr>"
-                   "</thead><tbody>")
-        for e in evidence:
-            out.append(f"<tr><td>{h(e.get('kind'))}</td><td><code>{h(e.get('id'))}</code></td>"
-                       f"<td><code>{h(e.get('path'))}</code></td><td><code>{h(_value(e.get('value')))}</code></td>"
-                       f"<td>{h(e.get('note'))}</td></tr>")
-        out.append("</tbody></table>")
+        out += _table(["kind", "resource", "property", "value", "note"],
+                      [_tr(h(e.get("kind")), _code(e.get("id")), _code(e.get("path")), _code(_value(e.get("value"))),
+                           h(e.get("note"))) for e in evidence])
     else:
         out.append('<p class="muted">No evidence properties recorded.</p>')
     out += ["<h4>Remediation</h4>", f'<pre class="text">{h(f.get("remediation"))}</pre>']
@@ -286,26 +282,21 @@ def _suppressions(document: dict[str, Any]) -> list[str]:
     out = ['<section id="suppressions">', "<h2>Suppressions</h2>"]
     rows = [f for f in document["findings"] if f.get("suppression")]
     if rows:
-        out.append("<table><thead><tr><th>finding</th><th>rule</th><th>resource</th><th>reason</th><th>expires</th>"
-                   "<th>approved by</th><th>suppression glob</th></tr></thead><tbody>")
+        lines = []
         for f in rows:
             s = f["suppression"]
             fp = "".join(c for c in text(f.get("fingerprint")) if c.isalnum())
-            out.append(f'<tr><td><a href="#f-{fp}">{h(fp[:12])}</a></td><td>{h(f["rule_id"])}</td>'
-                       f"<td><code>{h(f['resource_id'])}</code></td><td>{h(s.get('reason'))}</td>"
-                       f"<td>{h(s.get('expires'))}</td><td>{h(s.get('approved_by'))}</td>"
-                       f"<td><code>{h(s.get('resource'))}</code></td></tr>")
-        out.append("</tbody></table>")
+            lines.append(_tr(f'<a href="#f-{fp}">{h(fp[:12])}</a>', h(f["rule_id"]), _code(f["resource_id"]),
+                             h(s.get("reason")), h(s.get("expires")), h(s.get("approved_by")), _code(s.get("resource"))))
+        out += _table(["finding", "rule", "resource", "reason", "expires", "approved by", "suppression glob"], lines)
     else:
         out.append('<p class="muted">No finding is suppressed.</p>')
     expired = document.get("warnings") or []
     if expired:
-        out.append("<h3>Expired suppressions (not applied)</h3><table><thead><tr><th>rule</th><th>resource glob</th>"
-                   "<th>expired</th><th>message</th></tr></thead><tbody>")
-        for w in expired:
-            out.append(f"<tr><td>{h(w.get('rule_id'))}</td><td><code>{h(w.get('resource'))}</code></td>"
-                       f"<td>{h(w.get('expires'))}</td><td>{h(w.get('message'))}</td></tr>")
-        out.append("</tbody></table>")
+        table = _table(["rule", "resource glob", "expired", "message"],
+                       [_tr(h(w.get("rule_id")), _code(w.get("resource")), h(w.get("expires")), h(w.get("message")))
+                        for w in expired])
+        out += ["<h3>Expired suppressions (not applied)</h3>" + table[0], *table[1:]]
     out.append("</section>")
     return out
 
