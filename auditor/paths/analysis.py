@@ -682,10 +682,6 @@ class FlowAnalysis:
         self.return_walk(flow)
         return flow
 
-    def flows_to(self, pe: PrivateEndpoint, ip: int) -> list[Flow]:
-        """Every source's flow to one PE IP, one Flow per (context, subnet NSG outcome)."""
-        return self._flows(pe, ip, delivered_only=False)
-
     def _appliance_of(self, route: EffectiveRoute) -> Appliance | None:
         """The appliance a route hands traffic to (VirtualAppliance, or a Virtual WAN hub next hop with an
         IP), None for every other route and for a next hop that is a blackhole (_tail drops those)."""

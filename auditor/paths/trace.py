@@ -11,7 +11,6 @@ from auditor.estate.lookup import resolve_subnet
 from auditor.estate.model import Estate, PrivateEndpoint, Subnet
 from auditor.ipnet import Cidr, PrefixError, fmt_ip, parse_ip
 from auditor.paths.analysis import Flow, FlowAnalysis
-from auditor.paths.appliances import firewall_rule_kind, firewall_snats
 from auditor.paths.walk import Hop
 from auditor.routing.engine import CONTEXT_ON_PREMISES
 
@@ -153,8 +152,8 @@ def no_snat_reasons(analysis: FlowAnalysis, flow: Flow) -> list[str]:
     out = []
     for app in flow.tail.appliances:
         if app.kind == "azure-firewall" and app.firewall is not None:
-            kind = firewall_rule_kind(analysis.estate, app.firewall, flow.source_prefixes, flow.pe_ip, flow.port)
-            _, why = firewall_snats(analysis.estate, app.firewall, flow.pe_ip)
+            kind = analysis.rule_kind(app.firewall, flow.source_prefixes, flow.pe_ip)
+            _, why = analysis.firewall_snat(app.firewall, flow.pe_ip)
             rule = "a network rule carries the flow" if kind == "network" else \
                 "no application rule is known to carry the flow"
             out.append(f"{app.name} does not SNAT it: {why}; {rule} (NET004)")
