@@ -71,7 +71,8 @@ def test_subnet_by_id_in_any_case_and_by_vnet_slash_subnet() -> None:
 
 
 def test_unknown_subnet_is_a_one_line_usage_error() -> None:
-    for spec in ("spoke-ai/nope", "nope", SNET_WORK.replace("snet-work", "snet-gone")):
+    for spec in ("spoke-ai/nope", "nope", "", "/", "spoke-ai/snet-work/extra", "<script>",
+                 SNET_WORK.replace("snet-work", "snet-gone")):
         code, out, err = run_cli("routes", S08, "--subnet", spec)
         assert code == 2, spec
         assert out == ""
