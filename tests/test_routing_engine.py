@@ -172,7 +172,8 @@ def test_disable_bgp_route_propagation_removes_gateway_routes(tmp_path: Path) ->
     assert rows(off, source="VirtualNetworkGateway") == []
     assert any("disableBgpRoutePropagation" in n for n in off.notes)
     assert all(r.to_azure()["disableBgpRoutePropagation"] is True for r in off.routes)   # echoed per route (§2.5)
-    assert winner(off, "192.168.1.1") == ("192.168.0.0/16", "Default", "None")
+    # no gateway route, and the 0.0.0.0/0 UDR removed the reserved 192.168/16 None route: the appliance
+    assert winner(off, "192.168.1.1") == ("0.0.0.0/0", "User", "VirtualAppliance")
     on = table("spoke", "s-bgp")
     assert len(rows(on, source="VirtualNetworkGateway")) == 2
     assert not any("disableBgpRoutePropagation" in n for n in on.notes)

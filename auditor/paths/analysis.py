@@ -32,10 +32,11 @@ from auditor.paths.appliances import (
     FirewallRules,
     firewall_rules,
     firewall_snats,
+    owner_place,
     rule_kind,
 )
 from auditor.paths.walk import Hop, Tail, fmt_prefixes, ip_text, representative, route_dict
-from auditor.routing.engine import CONTEXT_ON_PREMISES, RoutingModel, select
+from auditor.routing.engine import CONTEXT_ON_PREMISES, RoutingModel, remove_reserved_on_default_override, select
 from auditor.routing.lpm import PrefixMap
 from auditor.routing.table import EffectiveRoute, RouteTableView
 
@@ -142,7 +143,7 @@ class FlowAnalysis:
     _tails: dict[tuple, Tail] = field(default_factory=dict)
     _system: dict[tuple, PrefixMap[EffectiveRoute]] = field(default_factory=dict)
     _fixed: dict[tuple, Tail] = field(default_factory=dict)
-    _dest_hops: dict[int, Hop] = field(default_factory=dict)
+    _dest_hops: dict[tuple, Hop] = field(default_factory=dict)
     _fw_rules: dict[str, FirewallRules | None] = field(default_factory=dict)
     _fw_candidates: dict[tuple, tuple] = field(default_factory=dict)
     _fw_kinds: dict[tuple, str] = field(default_factory=dict)
@@ -158,7 +159,7 @@ class FlowAnalysis:
 
     def __post_init__(self) -> None:
         self.routing = RoutingModel(self.estate, self.config)
-        self.appliances = ApplianceIndex(self.estate, self.config)
+        self.appliances = ApplianceIndex(self.estate, self.config, self.routing.reachable_from)
 
     # ------------------------------------------------------------------ destinations and sources
 
@@ -224,35 +225,76 @@ class FlowAnalysis:
             hit = cache[key] = self._tail(view, dst, visited, cache)
         return hit
 
-    def destination_hop(self, dst: int) -> Hop:
-        hop = self._dest_hops.get(dst)
+    def destination_hop(self, dst: int, where: tuple[str, str] | None = None) -> Hop:
+        """Who receives `dst` where a walk delivers it: `where` is ("pe", PE id) for a PE /32 route,
+        else ("place", VNet or virtual hub id) and the owner of the address there. Addresses are per
+        VNet (RoutingModel.reachable_from): an estate-wide lookup would pick another landing zone's
+        resource that happens to use the same address."""
+        key = (dst, where)
+        hop = self._dest_hops.get(key)
         if hop is None:
-            owners = self.estate.owners_of(dst)
-            if owners:
-                o = owners[0]
-                kind = "private-endpoint" if o.kind == "private-endpoint" else o.kind
-                hop = Hop(self.estate.name_of(o.id), kind, o.id, fmt_ip(dst))
-            else:
-                hop = Hop(fmt_ip(dst), "address", None, fmt_ip(dst))
-            self._dest_hops[dst] = hop
+            hop = self._dest_hops[key] = self._destination_hop(dst, where)
         return hop
+
+    def _destination_hop(self, dst: int, where: tuple[str, str] | None) -> Hop:
+        estate = self.estate
+        if where is not None and where[0] == "pe":
+            pe = estate.private_endpoints.get(where[1].lower())
+            if pe is not None:
+                return Hop(pe.name, "private-endpoint", pe.id, fmt_ip(dst))
+        owners = estate.owners_of(dst)
+        if where is not None:
+            owners = [o for o in owners if owner_place(estate, o) in (where[1], None)]
+        if owners:
+            o = owners[0]
+            return Hop(estate.name_of(o.id), o.kind, o.id, fmt_ip(dst))
+        return Hop(fmt_ip(dst), "address", None, fmt_ip(dst))
+
+    def _delivery(self, vnet: str, route: EffectiveRoute, dst: int) -> tuple[tuple[str, str] | None, str | None]:
+        """For a delivering route: where the packet ends (destination_hop's `where`) and the VNet it
+        enters on the way (None when no peering is crossed)."""
+        t, estate = route.next_hop_type, self.estate
+        if t == "InterfaceEndpoint":
+            pe = estate.private_endpoints.get((route.origin or "").lower())
+            into = pe.subnet_id.lower().split("/subnets/")[0] if pe is not None and pe.subnet_id else None
+            return ("pe", route.origin or ""), into
+        if t == "VnetLocal":
+            return ("place", vnet), None
+        if t in ("VNetPeering", "VNetGlobalPeering"):
+            peering = estate.peerings.get((route.origin or "").lower())
+            remote = (peering.remote_vnet_id or "").lower() if peering is not None else ""
+            return ("place", remote), remote or None
+        place = self.hub_target(route.origin, dst)   # a Virtual WAN hub router (no peering crossed)
+        return (("place", place) if place else None), None
 
     def _tail(self, view: RouteTableView, dst: int, visited: tuple[str, ...], cache: dict) -> Tail:
         route = view.lookup(dst)
         t = route.next_hop_type if route is not None else None
-        if t in DELIVERING_HOPS or (route is not None and self._hub_router_delivers(route, dst)):
-            return Tail(route, [self.destination_hop(dst)], "delivered")
-        if route is not None and ((t == "VirtualAppliance" and route.next_hop_ip is not None)
-                                  or (t == "VirtualNetworkGateway" and route.kind == "vwan" and route.next_hop_ip)):
-            target = self.appliances.resolve(route.next_hop_ip)
+        vnet = view.key[0]
+        blocked: tuple[str, Hop] | None = None
+        if route is not None and (t in DELIVERING_HOPS or self._hub_router_delivers(route, dst)):
+            where, into = self._delivery(vnet, route, dst)
+            why = self.routing.crossing_blocked(vnet, into, bool(visited)) if into else None
+            if why is None:
+                return Tail(route, [self.destination_hop(dst, where)], "delivered")
+            blocked = (why, Hop(fmt_ip(dst), "drop", None, fmt_ip(dst), note=why))
+        elif route is not None and ((t == "VirtualAppliance" and route.next_hop_ip is not None)
+                                    or (t == "VirtualNetworkGateway" and route.kind == "vwan" and route.next_hop_ip)):
+            target = self.appliances.resolve(route.next_hop_ip, vnet)  # type: ignore[arg-type]
             if not isinstance(target, Blackhole):
-                # the lists are shared by every view sending dst to this appliance: never mutated
-                return Tail(route, *self._via(target, dst, visited, cache))
+                why = self.routing.crossing_blocked(vnet, target.subnet_vnet, bool(visited)) \
+                    if target.subnet_vnet else None
+                if why is None:
+                    # the lists are shared by every view sending dst to this appliance: never mutated
+                    return Tail(route, *self._via(target, dst, visited, cache))
+                blocked = (why, Hop(target.name, target.kind, target.id, target.ip_text, note=why))
         # walks that stop at this hop without reaching anything do not depend on the destination
         fixed_key = (id(view), id(route), visited)
         hit = self._fixed.get(fixed_key)
         if hit is not None:
             return hit
+        if blocked is not None:
+            return self._fix(fixed_key, Tail(route, [blocked[1]], "dropped", blocked[0]))
         if route is None:
             return self._fix(fixed_key, Tail(None, [Hop("drop", "drop", None, note="no active route")], "dropped",
                                              "no active route"))
@@ -260,7 +302,7 @@ class FlowAnalysis:
             if route.next_hop_ip is None:
                 return self._fix(fixed_key, Tail(route, [Hop("drop", "drop", None, note="next hop has no IP")],
                                                  "dropped", "VirtualAppliance route without a next-hop IP"))
-            target = self.appliances.resolve(route.next_hop_ip)   # a Blackhole: the others returned above
+            target = self.appliances.resolve(route.next_hop_ip, vnet)   # a Blackhole: the others returned above
             return self._fix(fixed_key, Tail(route, [Hop(fmt_ip(target.ip), "drop", target.owner_id,
                                                          fmt_ip(target.ip), note=target.reason)],
                                              "dropped", target.reason, blackhole=target, blackhole_route=route))
@@ -279,7 +321,7 @@ class FlowAnalysis:
 
     def _via(self, target: Appliance, dst: int, visited: tuple[str, ...], cache: dict) -> tuple:
         """The walk from an appliance on: the same for every view whose route sends `dst` to it."""
-        key = ("via", target.ip, dst, visited)
+        key = ("via", target.id, target.ip, dst, visited)
         hit = cache.get(key)
         if hit is not None:
             return hit
@@ -290,8 +332,9 @@ class FlowAnalysis:
         elif target.hub_id or target.subnet_id is None:
             # a secured virtual hub's firewall forwards with the hub's routes: it reaches the VNets
             # connected to that hub (and the hub itself), nothing else (INFERENCE, azure-facts §10.2)
-            if self.hub_reaches(target.hub_id, dst):
-                out = ([app_hop, self.destination_hop(dst)], "delivered", "", [target], None, None)
+            place = self.hub_target(target.hub_id, dst)
+            if place is not None:
+                out = ([app_hop, self.destination_hop(dst, ("place", place))], "delivered", "", [target], None, None)
             else:
                 app_hop.note = "the virtual hub has no route to the destination"
                 out = ([app_hop], "dropped", f"virtual hub of {target.name} has no route to {fmt_ip(dst)}", [target],
@@ -314,21 +357,23 @@ class FlowAnalysis:
         connected to it (any-to-any by default, azure-facts §10.2 INFERENCE), without inspecting
         anything. `origin` names the hub (auditor.routing.engine._vwan_routes)."""
         return (route.kind == "vwan" and route.next_hop_type == "VirtualNetworkGateway" and not route.next_hop_ip
-                and self.hub_reaches(route.origin, dst))
+                and self.hub_target(route.origin, dst) is not None)
 
-    def hub_reaches(self, hub_id: str | None, dst: int) -> bool:
+    def hub_target(self, hub_id: str | None, dst: int) -> str | None:
+        """Where a virtual hub's router delivers `dst`: the hub itself (lower-case id) when the address is
+        in the hub's range, else the connected VNet whose range holds it; None when nothing does."""
         if not hub_id:
-            return False
+            return None
         hub = self.estate.virtual_hubs.get(hub_id.lower())
         if hub is not None and hub.prefix is not None and hub.prefix.contains_ip(dst):
-            return True
-        for vnet_key, connected_hub in self.routing.hub_of_vnet.items():
+            return hub_id.lower()
+        for vnet_key, connected_hub in sorted(self.routing.hub_of_vnet.items()):
             if connected_hub.lower() != hub_id.lower():
                 continue
             vnet = self.estate.vnets.get(vnet_key)
             if vnet is not None and any(p.contains_ip(dst) for p in vnet.prefixes):
-                return True
-        return False
+                return vnet_key
+        return None
 
     # ------------------------------------------------------------------ firewall rules and SNAT (cached)
 
@@ -487,6 +532,7 @@ class FlowAnalysis:
         hit = self._system.get(view.key)
         if hit is None:
             routes = [replace(r, state="Active", reason=None) for r in view.routes if r.source != "User"]
+            remove_reserved_on_default_override(routes)
             select(routes)
             hit = self._system[view.key] = PrefixMap((r.prefix, r) for r in routes
                                                      if r.state == "Active" and r.prefix is not None)
@@ -682,13 +728,13 @@ class FlowAnalysis:
         self.return_walk(flow)
         return flow
 
-    def _appliance_of(self, route: EffectiveRoute) -> Appliance | None:
+    def _appliance_of(self, route: EffectiveRoute, vnet: str) -> Appliance | None:
         """The appliance a route hands traffic to (VirtualAppliance, or a Virtual WAN hub next hop with an
         IP), None for every other route and for a next hop that is a blackhole (_tail drops those)."""
         t = route.next_hop_type
         if (t == "VirtualAppliance" and route.next_hop_ip is not None) or (
                 t == "VirtualNetworkGateway" and route.kind == "vwan" and route.next_hop_ip):
-            target = self.appliances.resolve(route.next_hop_ip)  # type: ignore[arg-type]
+            target = self.appliances.resolve(route.next_hop_ip, vnet)  # type: ignore[arg-type]
             return None if isinstance(target, Blackhole) else target
         return None
 
@@ -707,7 +753,7 @@ class FlowAnalysis:
         watched = [p for p, i in enumerate(order)
                    if keep is not None and self.endpoints[i][0].id.lower() in keep.watched]
         watched_set = set(watched)
-        through: dict[int, _Through] = {}
+        through: dict[tuple[str, int], _Through] = {}
         out: list[list[SourceGroup]] = [[] for _ in ips]
         per_view: dict[int, list[int]] = {}
         for g in self.source_groups:
@@ -727,11 +773,11 @@ class FlowAnalysis:
                         else:
                             positions.extend(watched[bisect_left(watched, a):bisect_left(watched, b)])
                         continue
-                    target = self._appliance_of(route)
+                    target = self._appliance_of(route, g.view.key[0])
                     if target is not None:
-                        t = through.get(target.ip)
+                        t = through.get((target.id, target.ip))
                         if t is None:
-                            t = through[target.ip] = _Through(self, target, sorted_ips, keep, watched_set)
+                            t = through[(target.id, target.ip)] = _Through(self, target, sorted_ips, keep, watched_set)
                         positions.extend(t.kept(a, b))
                 idx = per_view[g.vid] = sorted(order[p] for p in positions)
             for i in idx:
@@ -754,9 +800,7 @@ class FlowAnalysis:
                groups: list[SourceGroup] | None = None) -> list[Flow]:
         out: list[Flow] = []
         cache: dict = {}          # walks to this destination, per view
-        dest = self.destination_hop(ip)
-        # a delivered walk always ends at destination_hop(ip): does that hop stand for this PE?
-        reaches = dest.id is not None and dest.id.lower() == pe.id.lower()
+        pe_id = pe.id.lower()
         inbound = self._inbound(self.pe_nsg(pe), ip)
         port = self.port
         for g in self.source_groups if groups is None else groups:
@@ -764,7 +808,8 @@ class FlowAnalysis:
             tail = cache.get(key)
             if tail is None:
                 tail = cache[key] = self._tail(g.view, ip, (), cache)
-            if tail.outcome != "delivered" or not reaches:
+            last = tail.hops[-1].id
+            if tail.outcome != "delivered" or last is None or last.lower() != pe_id:
                 if not delivered_only:
                     out.append(Flow(g.ctx_id, "subnet", list(g.member_ids), g.prefixes, pe, ip, port, tail,
                                     self._source_hop(g, tail), "blocked", "blocked",

@@ -13,10 +13,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from auditor.config import Config
-from auditor.estate.model import Estate, Firewall, NetworkInterface
+from auditor.estate.model import Estate, Firewall, IpOwner, NetworkInterface
 from auditor.ipnet import RFC1918, RFC6598, Cidr, PrefixError, fmt_ip, parse_cidr, port_in_ranges
 
 TAG_KEY = "disableSnatOnPL"
@@ -54,6 +55,11 @@ class Appliance:
     @property
     def ip_text(self) -> str:
         return fmt_ip(self.ip)
+
+    @property
+    def subnet_vnet(self) -> str | None:
+        """The VNet (lower-case id) of the appliance's subnet; None for a virtual hub's appliance."""
+        return self.subnet_id.lower().split("/subnets/")[0] if self.subnet_id and not self.hub_id else None
 
     @property
     def valid_tag(self) -> TagFinding | None:
@@ -168,21 +174,56 @@ def tag_findings(estate: Estate, nic: NetworkInterface) -> list[TagFinding]:
     return out
 
 
+def owner_place(estate: Estate, owner: IpOwner) -> str | None:
+    """The VNet (or, for a Virtual WAN hub's firewall or NVA, the virtual hub) an address lives in,
+    lower-case; None when the estate does not say."""
+    if owner.subnet_id:
+        return owner.subnet_id.lower().split("/subnets/")[0]
+    if owner.kind == "azure-firewall":
+        fw = estate.firewalls.get(owner.id.lower())
+        return fw.hub_id.lower() if fw is not None and fw.hub_id else None
+    return None
+
+
 @dataclass
 class ApplianceIndex:
+    """What owns a next-hop address, seen from a VNet: `scope(vnet)` names the places (VNets, virtual
+    hubs) a packet in that VNet can be handed to (RoutingModel.reachable_from). Without a VNet (a
+    route table attached to no subnet) the address is looked up estate-wide."""
+
     estate: Estate
     config: Config
-    _cache: dict[int, Appliance | Blackhole] = field(default_factory=dict)
+    scope: Callable[[str], frozenset[str]] | None = None
+    _cache: dict[tuple[int, str | None], Appliance | Blackhole] = field(default_factory=dict)
 
-    def resolve(self, ip: int) -> Appliance | Blackhole:
-        hit = self._cache.get(ip)
+    def resolve(self, ip: int, vnet: str | None = None) -> Appliance | Blackhole:
+        key = (ip, vnet)
+        hit = self._cache.get(key)
         if hit is None:
-            hit = self._cache[ip] = self._resolve(ip)
+            hit = self._cache[key] = self._resolve(ip, vnet)
         return hit
 
-    def _resolve(self, ip: int) -> Appliance | Blackhole:
+    def owners(self, ip: int, vnet: str | None) -> tuple[list[IpOwner], list[IpOwner]]:
+        """(owners of `ip` reachable from `vnet`, owners elsewhere); all of them without a VNet."""
+        owners = self.estate.owners_of(ip)
+        if vnet is None or self.scope is None:
+            return owners, []
+        reach = self.scope(vnet)
+        inside, elsewhere = [], []
+        for o in owners:
+            place = owner_place(self.estate, o)
+            (inside if place is None or place in reach else elsewhere).append(o)
+        return inside, elsewhere
+
+    def _resolve(self, ip: int, vnet: str | None) -> Appliance | Blackhole:
         estate = self.estate
-        owners = estate.owners_of(ip)
+        owners, elsewhere = self.owners(ip, vnet)
+        if not owners and elsewhere:
+            o = elsewhere[0]
+            where = estate.name_of(owner_place(estate, o))
+            return Blackhole(ip, f"{fmt_ip(ip)} belongs to {estate.name_of(o.id)} in {where}, which "
+                                 f"{estate.name_of(vnet)} is not peered with: a next hop must be directly reachable "
+                                 "(addresses are per VNet)", o.id)
         if not owners:
             return Blackhole(ip, f"no NIC, firewall or load balancer frontend in the estate owns {fmt_ip(ip)}")
         owner = owners[0]

@@ -46,9 +46,10 @@ def resolve_destinations(estate: Estate, spec: str) -> list[tuple[PrivateEndpoin
     except PrefixError:
         ip = None
     if ip is not None:
-        for owner in estate.owners_of(ip):
-            if owner.kind == "private-endpoint":
-                return [(estate.private_endpoints[owner.id.lower()], ip)]
+        # addresses are per VNet: unconnected landing zones may each have an endpoint at this address
+        found = [(estate.private_endpoints[o.id.lower()], ip) for o in estate.owners_of(ip) if o.kind == "private-endpoint"]
+        if found:
+            return found
         raise UsageError(f"--to {spec}: no private endpoint owns this address (trace follows flows to private endpoints)")
     low = spec.lower()
     pes = [pe for pe in estate.private_endpoints.values() if pe.id.lower() == low or pe.name.lower() == low]

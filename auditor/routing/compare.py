@@ -88,6 +88,8 @@ def compare(view: RouteTableView, items: list[dict[str, Any]]) -> list[Differenc
             continue
         model_hop = _hop(m.next_hop_type, [m.next_hop_ip_text] if m.next_hop_ip_text else [])
         if a is None:
+            if m.kind == "reserved" and m.state == "Invalid":
+                continue  # removed by a 0.0.0.0/0 override: Azure lists it as Invalid or not at all
             diffs.append(Difference("extra", prefix, source, None, f"{model_hop} {m.state}"))
             continue
         same_type = a["next_hop_type"] == m.next_hop_type

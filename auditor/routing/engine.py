@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from auditor.config import Config
-from auditor.estate.model import Estate, PrivateEndpoint, Subnet
+from auditor.estate.model import Estate, Peering, PrivateEndpoint, Subnet
 from auditor.ipnet import RFC1918, RFC6598, Cidr, fmt_ip, parse_cidr
 from auditor.routing.table import PROTECTED_SYSTEM_HOPS, SOURCE_RANK, EffectiveRoute, RouteTableView
 
@@ -142,6 +142,60 @@ class RoutingModel:
         return out
 
     @cached_property
+    def peering_to(self) -> dict[tuple[str, str], Peering]:
+        """(VNet, remote VNet), both lower-case -> the Connected peering of the first to the second."""
+        out: dict[tuple[str, str], Peering] = {}
+        for vnet_id, peerings in self.connected_peerings.items():
+            for p in peerings:
+                out.setdefault((vnet_id, p.remote_vnet_id.lower()), p)  # type: ignore[union-attr]
+        return out
+
+    @cached_property
+    def _reachable(self) -> dict[str, frozenset[str]]:
+        out: dict[str, set[str]] = {}
+        for vnet_id, remote in self.peering_to:
+            out.setdefault(vnet_id, {vnet_id}).add(remote)
+        for vnet_id, hub_id in self.hub_of_vnet.items():
+            out.setdefault(vnet_id, {vnet_id}).add(hub_id.lower())
+        return {k: frozenset(v) for k, v in out.items()}
+
+    def reachable_from(self, vnet_key: str) -> frozenset[str]:
+        """Where a packet in this VNet can be handed over directly: the VNet itself, the VNets it is
+        peered with (Connected) and, for a Virtual WAN spoke, its virtual hub (lower-case ids).
+
+        Addresses are per VNet: two VNets that are not connected may use the same ranges (landing
+        zones, dev/prod copies), so a next hop, an appliance or a private endpoint is looked up here,
+        never estate-wide. A `VirtualAppliance` next hop must be directly reachable
+        (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview); peered
+        VNets may not overlap, so inside this set an address is unambiguous
+        (https://learn.microsoft.com/azure/virtual-network/virtual-network-peering-overview)."""
+        return self._reachable.get(vnet_key, frozenset((vnet_key,)))
+
+    def crossing_blocked(self, from_vnet: str, to_vnet: str, forwarded: bool) -> str | None:
+        """Why a peering refuses a packet from one VNet into another, or None.
+
+        `allowVirtualNetworkAccess` false on either side's peering blocks traffic between the two
+        VNets; `allowForwardedTraffic` false on the receiving VNet's peering refuses traffic that did
+        not originate in the sending VNet, i.e. what an NVA or firewall there forwards
+        (https://learn.microsoft.com/azure/virtual-network/virtual-network-manage-peering). Traffic
+        leaving an appliance counts as forwarded. Field reports say forwarded traffic sometimes flows
+        anyway; the hop says which setting decided, so a reader can check."""
+        if from_vnet == to_vnet:
+            return None
+        out_p = self.peering_to.get((from_vnet, to_vnet))
+        back = self.peering_to.get((to_vnet, from_vnet))
+        name = self.estate.name_of
+        for p in (out_p, back):
+            if p is not None and not p.allow_vnet_access:
+                return (f"blocked by peering setting: {name(p.id)} has allowVirtualNetworkAccess false, which blocks "
+                        f"traffic between {name(p.vnet_id)} and {name(p.remote_vnet_id)}")
+        if forwarded and back is not None and not back.allow_forwarded_traffic:
+            return (f"blocked by peering setting: {name(back.id)} ({name(to_vnet)} to {name(from_vnet)}) has "
+                    f"allowForwardedTraffic false, so {name(to_vnet)} refuses traffic an appliance in "
+                    f"{name(from_vnet)} forwards")
+        return None
+
+    @cached_property
     def hub_of_vnet(self) -> dict[str, str]:
         return {c.remote_vnet_id.lower(): c.hub_id for c in self.estate.hub_connections.values() if c.remote_vnet_id}
 
@@ -241,6 +295,7 @@ class RoutingModel:
             add(source="User", prefix=u.prefix, prefix_text=u.prefix_text, next_hop_type=u.next_hop_type,
                 next_hop_ip=u.next_hop_ip, next_hop_ip_text=u.next_hop_ip_text, kind="udr", origin=u.id, name=u.name)
 
+        remove_reserved_on_default_override(routes)
         select(routes)
         routes.sort(key=display_order)
         return RouteTableView(key, vnet.id if vnet else vnet_key, rt.id if rt else None,
@@ -312,6 +367,35 @@ def invalidation(per: PeRoute, udrs: list[tuple[Cidr, object]]) -> str | None:
     prefix, udr = best
     return (f"invalidated by UDR {getattr(udr, 'name', '')} {prefix}: PE subnet has privateEndpointNetworkPolicies "
             f"{per.policies} and /{prefix.plen} is no wider than the PE VNet range {per.vnet_range} (azure-facts §3.5, R2)")
+
+
+UDR_OVERVIEW = "https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview"
+
+
+def remove_reserved_on_default_override(routes: list[EffectiveRoute]) -> None:
+    """A 0.0.0.0/0 override removes the reserved-range `None` routes (10/8, 172.16/12, 192.168/16,
+    100.64/10) from the subnet's table: the UDR overview's routing example says so for a 0.0.0.0/0
+    user-defined route, and says that a 0.0.0.0/0 learned over BGP (forced tunnelling) overrides the
+    default route in the same way, so a BGP 0/0 is taken to remove them as well (marked inferred).
+    This is what makes the landing-zone spoke with only `0.0.0.0/0 -> firewall` send traffic for
+    other spokes to the firewall instead of dropping it. The routes stay listed as Invalid, which is
+    how Azure's effective-route output shows them when it does not omit them (compare.py accepts both)."""
+    udr = next((r for r in routes if r.source == "User" and r.prefix is not None and r.prefix.plen == 0), None)
+    bgp = next((r for r in routes if r.source == "VirtualNetworkGateway" and r.prefix is not None
+                and r.prefix.plen == 0 and r.state == "Active"), None)
+    if udr is None and bgp is None:
+        return
+    if udr is not None:
+        why = (f"removed: the user-defined route {udr.name or ''} 0.0.0.0/0 -> {udr.next_hop_type} overrides the "
+               f"default route, and Azure then removes the reserved-range None routes ({UDR_OVERVIEW}, "
+               "routing example)").replace("route  0", "route 0")
+    else:
+        why = (f"removed (inferred): a 0.0.0.0/0 learned from the gateway ({bgp.next_hop_type}) overrides the "  # type: ignore[union-attr]
+               "default route; the documentation says a 0.0.0.0/0 override removes the reserved-range None "
+               f"routes, and shows it for a user-defined route ({UDR_OVERVIEW}, routing example)")
+    for r in routes:
+        if r.kind == "reserved" and r.state == "Active":
+            r.state, r.reason = "Invalid", why
 
 
 def select(routes: list[EffectiveRoute]) -> None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.findings import Evidence, Finding
-from auditor.paths.appliances import ApplianceIndex, Blackhole
+from auditor.paths.appliances import Blackhole
 from auditor.rules.context import AuditContext
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    index = ApplianceIndex(ctx.estate, ctx.config)
+    """The next hop is resolved from each VNet the table's subnets are in (addresses are per VNet): an
+    NVA in a hub the subnet is no longer peered with is unusable from there, whoever else it serves."""
+    index = ctx.flows.appliances
     for tid in sorted(ctx.estate.route_tables):
         table = ctx.estate.route_tables[tid]
+        vnets = sorted({s.lower().split("/subnets/")[0] for s in table.subnet_ids}) or [None]
         bad = []
         for route in table.routes:
             if route.next_hop_type != "VirtualAppliance":
@@ -20,8 +23,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             if route.next_hop_ip is None:
                 bad.append((route, "VirtualAppliance route without a next-hop IP address"))
                 continue
-            target = index.resolve(route.next_hop_ip)
-            if isinstance(target, Blackhole):
+            target = next((t for t in (index.resolve(route.next_hop_ip, v) for v in vnets)
+                           if isinstance(t, Blackhole)), None)
+            if target is not None:
                 bad.append((route, target.reason))
         if not bad:
             continue
