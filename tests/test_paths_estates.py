@@ -233,7 +233,8 @@ def test_base_estate_flows(tmp_path: Path) -> None:
     # platform subnets are never sources of their own; on-premises enters through the gateway instead
     sources = {s.rsplit("/", 1)[-1] for f in a.all_flows for s in f.source_subnets}
     assert {"GatewaySubnet", "AzureFirewallSubnet"} & sources == set()
-    assert {"snet-app", "snet-apim", "snet-nva", "snet-pe", "snet-work"} <= sources
+    assert {"snet-app", "snet-apim", "snet-nva", "snet-work"} <= sources
+    assert "snet-pe" not in sources    # only private endpoints there: nothing opens a connection
     onprem = onprem_flow(a)
     assert onprem.verdict == "symmetric" and onprem.tail.appliances == []
 

@@ -93,13 +93,14 @@ def bypass_sources(number: str) -> set[str]:
 def test_s01_bypassing_sources_are_everything_but_the_gateway() -> None:
     """scenarios.md S01: snet-app, snet-work, hub subnets and on-premises reach the PE, not only snet-apim.
     Platform subnets (GatewaySubnet, AzureFirewallSubnet) are not workload sources; on-premises stands
-    for what enters through the gateway."""
-    assert bypass_sources("S01") == {"snet-app", "snet-work", "snet-pe", "snet-nva", "on-premises"}
+    for what enters through the gateway. snet-pe holds only the private endpoint: nothing there opens a
+    connection, so it is no source (a subnet of only private endpoints or private link services)."""
+    assert bypass_sources("S01") == {"snet-app", "snet-work", "snet-nva", "on-premises"}
 
 
 def test_s17_blackholed_sources_do_not_bypass() -> None:
     """snet-app's route to the PE is blackholed at 10.0.2.9 (§2.6): it no longer reaches the PE."""
-    assert bypass_sources("S17") == {"snet-work", "snet-pe", "snet-nva", "on-premises"}
+    assert bypass_sources("S17") == {"snet-work", "snet-nva", "on-premises"}
 
 
 def test_s13_enforced_nsg_leaves_only_apim() -> None:

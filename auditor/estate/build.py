@@ -202,6 +202,7 @@ def p_subnet(ctx: Ctx, rec: dict[str, Any]) -> None:
             if isinstance(d, dict)
         ),
         file=ctx.file,
+        ip_config_ids=tuple(ref_list(props.get("ipConfigurations"))),
     )
 
 

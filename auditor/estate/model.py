@@ -28,6 +28,9 @@ class Subnet:
     service_endpoints: tuple[str, ...]
     delegations: tuple[str, ...]
     file: str
+    # the subnet's `ipConfigurations[]` back-references: who holds addresses in it (NICs of VMs, PEs,
+    # private link services, gateways ...), also for resources the export did not include
+    ip_config_ids: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

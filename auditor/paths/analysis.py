@@ -176,10 +176,37 @@ class FlowAnalysis:
         return subnet.route_table_id or subnet.id
 
     @cached_property
+    def endpoint_only_subnets(self) -> frozenset[str]:
+        """Subnets (lower-case ids) that hold private endpoints or private link services and nothing
+        else: nothing in them opens connections, so they are no flow sources. A subnet with a VM or
+        scale-set NIC, a delegation, an API Management service, an address held by anything else, or
+        about which nothing is known stays a source."""
+        estate = self.estate
+        pe_nics = {n.lower() for pe in estate.private_endpoints.values() for n in pe.nic_ids}
+        pe_nics |= {n.id.lower() for n in estate.nics.values() if n.private_endpoint_id}
+        endpoint_subnets = {(pe.subnet_id or "").lower() for pe in estate.private_endpoints.values()}
+        busy: set[str] = {(a.subnet_id or "").lower() for a in estate.apims.values()}
+        for nic in estate.nics.values():
+            if nic.id.lower() not in pe_nics:
+                busy.update((c.subnet_id or "").lower() for c in nic.ip_configs)
+        out = set()
+        for sid, subnet in estate.subnets.items():
+            if subnet.delegations or sid in busy:
+                continue
+            holders = {c.lower().split("/ipconfigurations/")[0] for c in subnet.ip_config_ids}
+            links = {h for h in holders if "/privatelinkservices/" in h}
+            if holders - links - pe_nics:
+                continue   # something else holds an address there
+            if sid in endpoint_subnets or links:
+                out.add(sid)
+        return frozenset(out)
+
+    @cached_property
     def sources(self) -> list[tuple[RouteTableView, list[Subnet]]]:
         out = []
+        skip = self.endpoint_only_subnets
         for key, subnets in sorted(self.routing.contexts.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2])):
-            workload = [s for s in subnets if s.name.lower() not in PLATFORM_SUBNETS]
+            workload = [s for s in subnets if s.name.lower() not in PLATFORM_SUBNETS and s.id.lower() not in skip]
             if workload:
                 out.append((self.routing.table(key), workload))
         return out

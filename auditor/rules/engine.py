@@ -22,7 +22,35 @@ def evaluate(ctx: AuditContext, only: set[str] | None = None) -> tuple[list[Find
                 not_assessed.append(item)
             else:
                 item.fingerprint = item.compute_fingerprint()
+                item.related_ids = related_ids(item)
                 findings.append(item)
     findings.sort(key=Finding.sort_key)
     not_assessed.sort(key=lambda n: (n.rule_id, n.reason))
     return findings, not_assessed
+
+
+def named_ids(value: object, out: set[str]) -> None:
+    """Every Azure resource id a finding's flow or evidence names, at any depth."""
+    if isinstance(value, str):
+        if value.startswith("/subscriptions/") and "/providers/" in value.lower():
+            out.add(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            named_ids(v, out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            named_ids(v, out)
+
+
+def related_ids(finding: Finding) -> list[str]:
+    """`related_ids` holds every resource the flow or the evidence names besides the primary one, so a
+    consumer never parses messages (computed after the fingerprint, which keeps its own key)."""
+    found: set[str] = set(finding.related_ids)
+    named_ids(finding.flow, found)
+    named_ids([(e.id, e.value) for e in finding.evidence], found)
+    primary = finding.resource_id.lower()
+    seen: dict[str, str] = {}
+    for rid in sorted(found):
+        if rid.lower() != primary:
+            seen.setdefault(rid.lower(), rid)
+    return sorted(seen.values(), key=str.lower)
