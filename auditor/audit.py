@@ -169,6 +169,7 @@ def run_audit(inputs: list[Path], config: Config, display: dict[Path, str] | Non
         catalog = load_catalog()
         ctx = AuditContext(estate=estate, config=config, catalog=catalog)
         findings, not_assessed = evaluate(ctx, only)
+        estate.problems.extend(ctx.analysis_gaps())
         warnings = apply_suppressions(findings, config.suppressions, today)
         summary = apply_baseline(findings, baseline) if baseline is not None else None
         return AuditResult(estate, findings, not_assessed, catalog, config,

@@ -16,6 +16,8 @@ VALUE_IGNORED = "value ignored"
 CONFLICT = "conflicting copies"
 EXPORT_INCOMPLETE = "export incomplete"
 SCOPE_FAILED = "scope not collected"
+UNRESOLVED = "decided nothing (unresolved)"
+ASSUMED = "assumed"
 
 
 @dataclass(frozen=True, slots=True)

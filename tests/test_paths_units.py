@@ -24,7 +24,8 @@ from auditor.estate.model import (
 )
 from auditor.ipnet import Cidr, parse_cidr, port_in_ranges
 from auditor.paths import nsg as nsgs
-from auditor.paths.appliances import firewall_private_ranges, firewall_rule_kind, firewall_snats, tag_findings
+from auditor.paths.appliances import firewall_private_ranges, firewall_snats, tag_findings
+from auditor.paths.firewall_rules import firewall_rule_kind
 
 PE = ip("10.2.1.4")
 FW = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/azureFirewalls/afw1"
@@ -169,52 +170,60 @@ def with_rules(*groups: tuple[int, list[dict], str]) -> tuple[Estate, Firewall]:
 
 
 SRC = [parse_cidr("10.1.1.0/24")]
+AOAI_NAMES = ("aoai1.openai.azure.com",)     # what private DNS resolves to the endpoint PE
 
 
 def test_rule_kind_network_rule_match() -> None:
     e, fw = with_rules((200, [network_rule()], "Allow"))
-    assert firewall_rule_kind(e, fw, SRC, PE, 443) == "network"
+    assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "network"
 
 
 def test_rule_kind_application_rule_only() -> None:
     e, fw = with_rules((200, [app_rule()], "Allow"))
-    assert firewall_rule_kind(e, fw, SRC, PE, 443) == "application"
+    assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "application"
 
 
 def test_rule_kind_network_rule_wins_over_application_rule_whatever_the_priority() -> None:
     e, fw = with_rules((100, [app_rule()], "Allow"), (300, [network_rule()], "Allow"))
-    assert firewall_rule_kind(e, fw, SRC, PE, 443) == "network"
+    assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "network"
 
 
 def test_rule_kind_ignores_non_matching_and_deny_rules() -> None:
     e, fw = with_rules((100, [network_rule(port="22"), network_rule(dst="10.9.0.0/16"),
                               network_rule(src="10.7.0.0/16")], "Allow"),
                        (200, [network_rule()], "Deny"), (300, [app_rule()], "Allow"))
-    assert firewall_rule_kind(e, fw, SRC, PE, 443) == "application"
+    assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "application"
 
 
 def test_rule_kind_unknown_without_rule_collection_groups() -> None:
     e = estate()
-    assert firewall_rule_kind(e, firewall(e, policy=None), SRC, PE, 443) == "unknown"
+    assert firewall_rule_kind(e, firewall(e, policy=None), SRC, PE, 443, AOAI_NAMES) == "unknown"
     e = estate()
-    assert firewall_rule_kind(e, firewall(e), SRC, PE, 443) == "unknown"     # classic firewall, no policy
+    assert firewall_rule_kind(e, firewall(e), SRC, PE, 443, AOAI_NAMES) == "unknown"     # classic firewall, no policy
 
 
 def test_rule_kind_compares_rule_types_case_insensitively() -> None:
     """Enum strings compare case-insensitively (contracts §1)."""
     e, fw = with_rules((200, [app_rule(rtype="applicationRule")], "allow"))
-    assert firewall_rule_kind(e, fw, SRC, PE, 443) == "application"
+    assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "application"
     e, fw = with_rules((200, [network_rule(rtype="networkrule")], "Allow"))
-    assert firewall_rule_kind(e, fw, SRC, PE, 443) == "network"
+    assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "network"
 
 
 def test_application_rule_only_means_no_net004_and_no_net001(tmp_path: Path) -> None:
     """S05 with its network rule replaced by an application rule: application rules always SNAT (§4.3)."""
     r = Rows("S05")
     rcg = next(x for x in r.rows if x["type"] == "microsoft.network/firewallpolicies/rulecollectiongroups")
-    rcg["properties"]["ruleCollections"][0]["rules"] = [app_rule()]
+    rule = app_rule()
+    rule["targetFqdns"] = ["aoai1-contoso.openai.azure.com"]      # the account's name, resolved to the PE
+    rcg["properties"]["ruleCollections"][0]["rules"] = [rule]
     got = triples(r.audit(tmp_path))
     assert not {t[0] for t in got} & {"NET001", "NET004"}, got
+    # an application rule for other names does not carry the flow: nothing SNATs it
+    rule["targetFqdns"] = ["*.ubuntu.com", "packages.microsoft.com"]
+    other = tmp_path / "other"
+    other.mkdir()
+    assert {"NET001", "NET004"} <= {t[0] for t in triples(r.audit(other))}
     # and with the network rule (S05 itself) both fire
     base = tmp_path / "base"
     base.mkdir()

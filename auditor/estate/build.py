@@ -23,6 +23,7 @@ from auditor.estate.model import (
     FirewallPolicy,
     HubConnection,
     IpConfig,
+    IpGroup,
     IpOwner,
     LoadBalancer,
     LoadBalancerFrontend,
@@ -426,8 +427,11 @@ def p_private_endpoint(ctx: Ctx, rec: dict[str, Any]) -> None:
             if ip is not None:
                 static.append(ip)
     dns = []
+    fqdns: list[str] = []
     for i, cfg in enumerate(props.get("customDnsConfigs") or []):
         if isinstance(cfg, dict):
+            if isinstance(cfg.get("fqdn"), str) and cfg["fqdn"]:
+                fqdns.append(cfg["fqdn"].lower().rstrip("."))
             for j, addr in enumerate(cfg.get("ipAddresses") or []):
                 ip, _ = ip_of(ctx, addr, f"properties.customDnsConfigs[{i}].ipAddresses[{j}]")
                 if ip is not None:
@@ -441,6 +445,7 @@ def p_private_endpoint(ctx: Ctx, rec: dict[str, Any]) -> None:
         static_ips=tuple(static),
         dns_ips=tuple(dns),
         file=ctx.file,
+        fqdns=fqdns,
     )
 
 
@@ -469,6 +474,13 @@ def p_firewall(ctx: Ctx, rec: dict[str, Any]) -> None:
         hub_id=ref(props.get("virtualHub")),
         additional_properties=dict(additional) if isinstance(additional, dict) else {},
         file=ctx.file,
+    )
+
+
+def p_ip_group(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    ctx.estate.ip_groups[rec["id"].lower()] = IpGroup(
+        rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1], str_list(props.get("ipAddresses"))
     )
 
 
@@ -679,6 +691,7 @@ PARSERS: dict[str, Callable[[Ctx, dict[str, Any]], None]] = {
     "microsoft.network/azurefirewalls": p_firewall,
     "microsoft.network/firewallpolicies": p_firewall_policy,
     "microsoft.network/firewallpolicies/rulecollectiongroups": p_rule_collection_group,
+    "microsoft.network/ipgroups": p_ip_group,
     "microsoft.network/loadbalancers": p_load_balancer,
     "microsoft.network/virtualnetworkgateways": p_vnet_gateway,
     "microsoft.network/localnetworkgateways": p_local_gateway,
@@ -826,6 +839,7 @@ def link(estate: Estate, pending: Pending) -> None:
         if pe is not None and all(n.lower() != nic.id.lower() for n in pe.nic_ids):
             pe.nic_ids.append(nic.id)
     for pe in estate.private_endpoints.values():
+        pe.fqdns = sorted(set(pe.fqdns) | set(pe_names(estate, pe)))
         if not pe.ips:  # NIC not exported: static IP configurations, then DNS configs (azure-facts §7.3)
             for ip in pe.static_ips or pe.dns_ips:
                 if ip not in pe.ips:
@@ -845,6 +859,27 @@ def link(estate: Estate, pending: Pending) -> None:
                                                f"{text!r} is not an IPv4 address", VALUE_IGNORED))
     for ip_list in owners.values():
         ip_list.sort(key=lambda o: (o.kind, o.id.lower()))
+
+
+AI_DOMAINS = ("openai.azure.com", "cognitiveservices.azure.com", "services.ai.azure.com")
+
+
+def pe_names(estate: Estate, pe: PrivateEndpoint) -> list[str]:
+    """The names clients resolve to a private endpoint's address: its NICs' private link FQDNs and, for
+    an AI account, the custom subdomain under the service's public domains (private DNS answers them
+    with the endpoint's IP). Firewall rules that name a destination by FQDN match through these."""
+    names: list[str] = []
+    for nic_id in pe.nic_ids:
+        rec = estate.record(nic_id) or {}
+        for cfg in (props_of(rec).get("ipConfigurations") or []):
+            cp = (cfg.get("properties") if isinstance(cfg.get("properties"), dict) else cfg) if isinstance(cfg, dict) else {}
+            link = cp.get("privateLinkConnectionProperties") or {}
+            names += [str(f).lower().rstrip(".") for f in (link.get("fqdns") or []) if isinstance(link, dict) and f]
+    for conn in pe.connections:
+        account = estate.ai_accounts.get((conn.target_id or "").lower())
+        if account is not None and isinstance(account.custom_subdomain, str) and account.custom_subdomain:
+            names += [f"{account.custom_subdomain.lower()}.{d}" for d in AI_DOMAINS]
+    return names
 
 
 def resolve_effective_routes(raw: RawInputs, estate: Estate) -> None:

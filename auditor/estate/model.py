@@ -179,6 +179,7 @@ class PrivateEndpoint:
     dns_ips: tuple[int, ...]
     ips: list[int] = field(default_factory=list)   # authoritative: its NICs' private IPs
     file: str = ""
+    fqdns: list[str] = field(default_factory=list)  # lower-case names that resolve to it (estate.build.pe_names)
 
     @property
     def approved(self) -> bool:
@@ -215,6 +216,13 @@ class RuleCollectionGroup:
     policy_id: str
     priority: int | None
     rule_collections: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
+class IpGroup:
+    id: str
+    name: str
+    addresses: tuple[str, ...]     # properties.ipAddresses: IPs, CIDRs or ranges, verbatim
 
 
 @dataclass(slots=True)
@@ -356,6 +364,7 @@ class Estate:
     firewalls: dict[str, Firewall] = field(default_factory=dict)
     firewall_policies: dict[str, FirewallPolicy] = field(default_factory=dict)
     rule_collection_groups: dict[str, RuleCollectionGroup] = field(default_factory=dict)
+    ip_groups: dict[str, IpGroup] = field(default_factory=dict)
     load_balancers: dict[str, LoadBalancer] = field(default_factory=dict)
     vnet_gateways: dict[str, VirtualNetworkGateway] = field(default_factory=dict)
     local_gateways: dict[str, LocalNetworkGateway] = field(default_factory=dict)

@@ -25,21 +25,20 @@ from auditor.estate.model import Estate, NetworkSecurityGroup, PrivateEndpoint, 
 from auditor.gcpause import gc_paused
 from auditor.ipnet import Cidr, fmt_ip
 from auditor.paths import nsg as nsgs
-from auditor.paths.appliances import (
-    Appliance,
-    ApplianceIndex,
-    Blackhole,
-    FirewallRules,
-    firewall_rules,
-    firewall_snats,
-    owner_place,
-    rule_kind,
-)
+from auditor.paths.appliances import Appliance, ApplianceIndex, Blackhole, firewall_snats, owner_place
+from auditor.paths.firewall_rules import FirewallRules, Verdict, decide, firewall_rules
 from auditor.paths.walk import Hop, Tail, fmt_prefixes, ip_text, representative, route_dict
-from auditor.routing.engine import CONTEXT_ON_PREMISES, RoutingModel, remove_reserved_on_default_override, select
+from auditor.problems import Problem
+from auditor.routing.engine import (
+    CONTEXT_ON_PREMISES,
+    RoutingModel,
+    remove_reserved_on_default_override,
+    select,
+)
 from auditor.routing.lpm import PrefixMap
 from auditor.routing.table import EffectiveRoute, RouteTableView
 
+UNKNOWN = Verdict("unknown")
 NSG_POLICIES = frozenset({"Enabled", "NetworkSecurityGroupEnabled"})
 # Subnets that host platform components, not workloads: never flow sources of their own (on-premises
 # traffic entering through GatewaySubnet is modelled as the `on-premises` source).
@@ -146,7 +145,10 @@ class FlowAnalysis:
     _dest_hops: dict[tuple, Hop] = field(default_factory=dict)
     _fw_rules: dict[str, FirewallRules | None] = field(default_factory=dict)
     _fw_candidates: dict[tuple, tuple] = field(default_factory=dict)
-    _fw_kinds: dict[tuple, str] = field(default_factory=dict)
+    _fw_kinds: dict[tuple, Verdict] = field(default_factory=dict)
+    _ip_names: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    # what the analysis could not resolve and that mattered (firewall rules it read): incomplete coverage
+    coverage_gaps: dict[tuple[str, str], Problem] = field(default_factory=dict)
     _fw_snat: dict[tuple, tuple[bool, str]] = field(default_factory=dict)
     _mitigations: dict[tuple, Mitigation | None] = field(default_factory=dict)
     _mit_memo: dict[tuple, tuple[list, Mitigation | None]] = field(default_factory=dict)
@@ -405,23 +407,44 @@ class FlowAnalysis:
     # ------------------------------------------------------------------ firewall rules and SNAT (cached)
 
     def rule_kind(self, fw, sources: list[Cidr], dst: int, source_key: object = None) -> str:
-        """firewall_rule_kind, with the firewall's rules parsed once and, given a `source_key` naming
-        `sources`, the rules admitting those sources found once."""
+        """network | application | unresolved | unknown (auditor.paths.firewall_rules)."""
+        return self.rule_verdict(fw, sources, dst, source_key).kind
+
+    def rule_verdict(self, fw, sources: list[Cidr], dst: int, source_key: object = None) -> Verdict:
+        """The firewall rule kind carrying the flow, with the firewall's rules parsed once and, given a
+        `source_key` naming `sources`, the rules admitting those sources found once."""
+        rules = self._firewall_rules(fw)
+        if rules is None:
+            return UNKNOWN
+        fqdns = self.names_of_ip(dst)
+        if source_key is None:
+            return rules.verdict(sources, dst, fqdns)
+        cand = self._candidates(fw.id, rules, sources, source_key)
+        key = (id(cand), dst)
+        verdict = self._fw_kinds.get(key)
+        if verdict is None:
+            verdict = self._fw_kinds[key] = decide(cand, rules.gaps, dst, fqdns)
+        return verdict
+
+    def _firewall_rules(self, fw) -> FirewallRules | None:
         rules = self._fw_rules.get(fw.id, _MISSING)
         if rules is _MISSING:
-            rules = self._fw_rules[fw.id] = firewall_rules(self.estate, fw, self.port)
-        if rules is None:
-            return "unknown"
-        if source_key is None:
-            return rules.kind(sources, dst)
-        cand = self._candidates(fw.id, rules, sources, source_key)
-        if not cand[0]:
-            return "application" if cand[1] else "unknown"
-        key = (id(cand), dst)
-        kind = self._fw_kinds.get(key)
-        if kind is None:
-            kind = self._fw_kinds[key] = rule_kind(cand[0], cand[1], dst)
-        return kind
+            rules = self._fw_rules[fw.id] = firewall_rules(self.estate, fw, self.port, self.endpoint_names)
+            for p in rules.problems if rules is not None else ():
+                self.coverage_gaps.setdefault((p.resource_id or "", p.problem), p)
+        return rules  # type: ignore[return-value]
+
+    @cached_property
+    def endpoint_names(self) -> frozenset[str]:
+        return frozenset(n for pe in self.estate.private_endpoints.values() for n in pe.fqdns)
+
+    def names_of_ip(self, ip: int) -> tuple[str, ...]:
+        """The FQDNs of the private endpoints at an address (firewall rules name destinations by FQDN)."""
+        hit = self._ip_names.get(ip)
+        if hit is None:
+            hit = self._ip_names[ip] = tuple(sorted({n for o in self.estate.owners_of(ip) if o.kind == "private-endpoint"
+                                                     for n in self.estate.private_endpoints[o.id.lower()].fqdns}))
+        return hit
 
     def _candidates(self, fw_id: str, rules: FirewallRules, sources: list[Cidr], source_key: object) -> tuple:
         """The rules admitting `sources`; equal answers share one (long-lived) tuple."""
@@ -454,9 +477,7 @@ class FlowAnalysis:
         sig: tuple = ()
         for app in apps:
             if app.kind == "azure-firewall" and app.firewall is not None:
-                rules = self._fw_rules.get(app.firewall.id, _MISSING)
-                if rules is _MISSING:
-                    rules = self._fw_rules[app.firewall.id] = firewall_rules(self.estate, app.firewall, self.port)
+                rules = self._firewall_rules(app.firewall)
                 sig += (id(self._candidates(app.firewall.id, rules, sources, source_key)) if rules else None,)
         key = (id(apps), dst, sig)
         hit = self._mit_memo.get(key)

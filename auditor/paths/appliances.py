@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from auditor.config import Config
 from auditor.estate.model import Estate, Firewall, IpOwner, NetworkInterface
-from auditor.ipnet import RFC1918, RFC6598, Cidr, PrefixError, fmt_ip, parse_cidr, port_in_ranges
+from auditor.ipnet import RFC1918, RFC6598, Cidr, PrefixError, fmt_ip, parse_cidr
 
 TAG_KEY = "disableSnatOnPL"
 IANA_DEFAULT = (*RFC1918, RFC6598)
@@ -271,103 +271,3 @@ class ApplianceIndex:
         return [TagFinding(fw.id, k, v, False, "disableSnatOnPL is documented for customer NVA VMs/VMSS only, not "
                                                "Azure Firewall: use application rules or always-SNAT private ranges")
                 for k, v in sorted(tags.items()) if k.lower() == TAG_KEY.lower()]
-
-
-@dataclass(frozen=True, slots=True)
-class Addresses:
-    """A firewall rule's address list, parsed once: `*`/`Any` matches everything; IP groups and FQDN
-    tags cannot be resolved offline and match nothing."""
-
-    star: bool
-    cidrs: tuple[Cidr, ...]
-
-    def matches_ip(self, ip: int) -> bool:
-        return self.star or any(c.contains_ip(ip) for c in self.cidrs)
-
-    def matches(self, prefixes: list[Cidr], ip: int | None = None) -> bool:
-        if self.star:
-            return True
-        for c in self.cidrs:
-            if ip is not None and c.contains_ip(ip):
-                return True
-            if any(c.contains(p) or p.contains(c) for p in prefixes):
-                return True
-        return False
-
-
-def addresses(values: object) -> Addresses:
-    star = False
-    cidrs: list[Cidr] = []
-    for v in values or []:  # type: ignore[attr-defined]
-        text = str(v).strip()
-        if text in ("*", "Any", "any"):
-            star = True
-            continue
-        try:
-            cidrs.append(parse_cidr(text))
-        except PrefixError:
-            continue  # IP groups / service tags: not resolvable offline
-    return Addresses(star, tuple(cidrs))
-
-
-@dataclass(frozen=True, slots=True)
-class FirewallRules:
-    """The allow rules of a firewall policy that can carry TCP traffic to one port."""
-
-    network: tuple[tuple[Addresses, Addresses], ...]      # (sources, destinations)
-    application: tuple[Addresses, ...]                     # sources
-
-    def candidates(self, sources: list[Cidr]) -> tuple[tuple[Addresses, ...], bool]:
-        """The destinations of the network rules admitting `sources`, and whether an application rule does."""
-        return (tuple(dst for src, dst in self.network if src.matches(sources)),
-                any(src.matches(sources) for src in self.application))
-
-    def kind(self, sources: list[Cidr], destination: int) -> str:
-        destinations, app = self.candidates(sources)
-        return rule_kind(destinations, app, destination)
-
-
-def rule_kind(destinations: tuple[Addresses, ...], app: bool, destination: int) -> str:
-    # network rules are evaluated before application rules: a matching one decides, whatever the priorities
-    if any(d.matches_ip(destination) for d in destinations):
-        return "network"
-    return "application" if app else "unknown"
-
-
-def firewall_rules(estate: Estate, fw: Firewall, port: int) -> FirewallRules | None:
-    """The policy's rules for `port`, or None when they are not known (no policy, no rule collection groups)."""
-    if not fw.policy_id:
-        return None
-    groups = [g for g in estate.rule_collection_groups.values() if g.policy_id.lower() == fw.policy_id.lower()]
-    if not groups:
-        return None
-    network: list[tuple[Addresses, Addresses]] = []
-    application: list[Addresses] = []
-    for group in sorted(groups, key=lambda g: (g.priority or 0, g.id.lower())):
-        for coll in group.rule_collections:
-            action = str(((coll.get("action") or {}).get("type")) or "").lower()
-            if action != "allow":
-                continue
-            for rule in coll.get("rules") or []:
-                if not isinstance(rule, dict):
-                    continue
-                rtype = str(rule.get("ruleType") or "").lower()   # enums compare case-insensitively
-                if rtype == "networkrule":
-                    protos = {str(p).lower() for p in rule.get("ipProtocols") or []}
-                    if protos & {"tcp", "any"} and port_in_ranges(rule.get("destinationPorts"), port):
-                        network.append((addresses(rule.get("sourceAddresses")),
-                                        addresses(rule.get("destinationAddresses"))))
-                elif rtype == "applicationrule":
-                    ports = [p.get("port") for p in rule.get("protocols") or [] if isinstance(p, dict)]
-                    if port in ports:
-                        application.append(addresses(rule.get("sourceAddresses")))
-    return FirewallRules(tuple(network), tuple(application))
-
-
-def firewall_rule_kind(estate: Estate, fw: Firewall, sources: list[Cidr], destination: int, port: int) -> str:
-    """Which rule type would carry the flow: `network`, `application`, or `unknown` (rules not exported).
-
-    Network rules are evaluated before application rules, so a matching network rule decides.
-    """
-    rules = firewall_rules(estate, fw, port)
-    return "unknown" if rules is None else rules.kind(sources, destination)

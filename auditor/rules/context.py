@@ -14,6 +14,7 @@ from auditor.catalog import Rule
 from auditor.config import Config
 from auditor.estate.model import Estate
 from auditor.findings import Evidence, Finding
+from auditor.problems import Problem
 
 if TYPE_CHECKING:
     from auditor.paths.analysis import Flow, FlowAnalysis
@@ -50,6 +51,12 @@ class AuditContext:
         watched = [pe.id for pe in self.estate.private_endpoints.values()
                    if any((c.target_id or "").lower() in accounts for c in pe.connections)]
         return self.flows.reported_flows(reported_appliance, watched)
+
+    def analysis_gaps(self) -> list[Problem]:
+        """What the flow analysis needed and could not resolve (firewall rules it read, appliances it
+        had to assume): incomplete coverage, reported with the estate's own problems."""
+        analysis = self.__dict__.get("flows")
+        return list(analysis.coverage_gaps.values()) if analysis is not None else []
 
     @cached_property
     def gateway_subnet_ids(self) -> set[str]:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from auditor.findings import Evidence, Finding
 from auditor.rules.context import AuditContext
-from auditor.rules.pathutil import group_flows, merged_flow_dict, route_evidence, source_label
+from auditor.rules.pathutil import group_flows, merged_flow_dict, route_evidence, source_label, unresolved_evidence
 
 STORAGE_NOTE = (" Field reports describe the platform keeping Storage private endpoint flows symmetric without SNAT; "
                 "Microsoft documents no such exception, so this stays suspected until traffic evidence speaks.")
@@ -38,7 +38,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                    f"in, but {reply}: the stateful appliance sees half of each connection. Fix: {fix}.")
         if analysis.is_storage(f.pe):
             message += STORAGE_NOTE
-        evidence = route_evidence(f)
+        evidence = route_evidence(f) + unresolved_evidence(ctx, f)
         if app.kind == "nva":
             evidence.append(Evidence("property", app.id, "tags.disableSnatOnPL",
                                      next((t.value for t in app.tags), None),

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from auditor.findings import Evidence, Finding
 from auditor.paths.appliances import firewall_private_ranges
 from auditor.rules.context import AuditContext
+from auditor.rules.pathutil import unresolved_evidence
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -26,11 +27,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     for app, why, flows in (hits[k] for k in sorted(hits)):
         ranges, origin = firewall_private_ranges(estate, app.firewall)
         pes = sorted({f.pe.name for f in flows})
+        unresolved = next((e for f in flows for e in unresolved_evidence(ctx, f)), None)
         yield ctx.finding(
             "NET004", app.id,
             f"Azure Firewall {app.name} forwards traffic to private endpoints {', '.join(pes)} without SNAT: {why}. "
             "Replies from the private endpoints bypass the firewall.",
             evidence=[Evidence("property", app.firewall.policy_id or app.id, "properties.snat.privateRanges", ranges,
-                               origin)],
+                               origin), *([unresolved] if unresolved else [])],
             related_ids=sorted({f.pe.id for f in flows} | ({app.firewall.policy_id} if app.firewall.policy_id else set())),
         )

@@ -55,3 +55,17 @@ def source_label(flow: Flow, ctx: AuditContext) -> str:
         label = f"{estate.name_of(flow.source)} ({names})" if names and flow.source_subnets != [flow.source] else names
         ctx.labels[key] = label
     return label
+
+
+def unresolved_evidence(ctx: AuditContext, flow: Flow) -> list[Evidence]:
+    """An `unresolved` item per firewall on the flow whose rules could not decide which kind of rule
+    carries it: the finding stands (nothing is assumed to SNAT) and says what was missing."""
+    out = []
+    for app in flow.tail.appliances:
+        if app.kind == "azure-firewall" and app.firewall is not None:
+            verdict = ctx.flows.rule_verdict(app.firewall, flow.source_prefixes, flow.pe_ip, flow.source_key)
+            if verdict.kind == "unresolved":
+                out.append(Evidence("unresolved", app.firewall.policy_id or app.id, "ruleCollectionGroups",
+                                    list(verdict.why), "the firewall's rules could not be resolved: the flow is not "
+                                    "assumed to ride an application rule (which would SNAT it)"))
+    return out
