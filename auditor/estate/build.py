@@ -22,6 +22,7 @@ from auditor.estate.model import (
     Firewall,
     FirewallPolicy,
     HubConnection,
+    HubNva,
     IpConfig,
     IpGroup,
     IpOwner,
@@ -374,16 +375,22 @@ def p_vmss(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
     profile = (props.get("virtualMachineProfile") or {}).get("networkProfile") or {}
     forwarding = False
+    pools: list[str] = []
     for conf in profile.get("networkInterfaceConfigurations") or []:
         if isinstance(conf, dict):
             cp = conf.get("properties") if isinstance(conf.get("properties"), dict) else conf
             forwarding = forwarding or as_bool(cp.get("enableIPForwarding"))
+            for ipc in cp.get("ipConfigurations") or []:
+                if isinstance(ipc, dict):
+                    ipp = ipc.get("properties") if isinstance(ipc.get("properties"), dict) else ipc
+                    pools += ref_list(ipp.get("loadBalancerBackendAddressPools"))
     ctx.estate.scale_sets[rec["id"].lower()] = ScaleSet(
         id=rec["id"],
         name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
         orchestration_mode=str(props.get("orchestrationMode") or "Uniform"),
         tags=tags_of(rec),
         ip_forwarding=forwarding,
+        lb_backend_pool_ids=tuple(pools),
     )
 
 
@@ -590,6 +597,18 @@ def p_virtual_hub(ctx: Ctx, rec: dict[str, Any]) -> None:
     )
 
 
+def p_hub_nva(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    ips = []
+    for i, n in enumerate(props.get("virtualApplianceNics") or []):
+        if isinstance(n, dict) and n.get("privateIpAddress"):
+            ip, _ = ip_of(ctx, n.get("privateIpAddress"), f"properties.virtualApplianceNics[{i}].privateIpAddress")
+            if ip is not None:
+                ips.append(ip)
+    ctx.estate.hub_nvas[rec["id"].lower()] = HubNva(rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+                                                   ref(props.get("virtualHub")), tuple(ips), tags_of(rec))
+
+
 def p_routing_intent(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
     policies = []
@@ -698,6 +717,7 @@ PARSERS: dict[str, Callable[[Ctx, dict[str, Any]], None]] = {
     "microsoft.network/connections": p_connection,
     "microsoft.network/virtualhubs": p_virtual_hub,
     "microsoft.network/virtualhubs/routingintent": p_routing_intent,
+    "microsoft.network/networkvirtualappliances": p_hub_nva,
     "microsoft.network/virtualhubs/hubvirtualnetworkconnections": p_hub_connection,
     "microsoft.apimanagement/service": p_apim,
     "microsoft.cognitiveservices/accounts": p_ai_account,
@@ -847,6 +867,9 @@ def link(estate: Estate, pending: Pending) -> None:
                     own(ip, IpOwner("private-endpoint", pe.id, pe.subnet_id))
     for fw in estate.firewalls.values():
         own(fw.private_ip, IpOwner("azure-firewall", fw.id, fw.subnet_id))
+    for hub_nva in estate.hub_nvas.values():
+        for ip in hub_nva.ips:
+            own(ip, IpOwner("hub-nva", hub_nva.id, None))
     for lb in estate.load_balancers.values():
         for fe in lb.frontends:
             own(fe.ip, IpOwner("lb-frontend", lb.id, fe.subnet_id))
@@ -871,7 +894,8 @@ def pe_names(estate: Estate, pe: PrivateEndpoint) -> list[str]:
     names: list[str] = []
     for nic_id in pe.nic_ids:
         rec = estate.record(nic_id) or {}
-        for cfg in (props_of(rec).get("ipConfigurations") or []):
+        props = rec.get("properties") if isinstance(rec.get("properties"), dict) else {}
+        for cfg in (props.get("ipConfigurations") or []):
             cp = (cfg.get("properties") if isinstance(cfg.get("properties"), dict) else cfg) if isinstance(cfg, dict) else {}
             link = cp.get("privateLinkConnectionProperties") or {}
             names += [str(f).lower().rstrip(".") for f in (link.get("fqdns") or []) if isinstance(link, dict) and f]

@@ -148,6 +148,8 @@ class ScaleSet:
     tags: dict[str, str]
     ip_forwarding: bool
     instance_ids: list[str] = field(default_factory=list)
+    # from the model's network profile: the load balancer backend pools its instances join
+    lb_backend_pool_ids: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -277,6 +279,17 @@ class VirtualHub:
 
 
 @dataclass(slots=True)
+class HubNva:
+    """A network virtual appliance deployed in a Virtual WAN hub (Microsoft.Network/networkVirtualAppliances)."""
+
+    id: str
+    name: str
+    hub_id: str | None
+    ips: tuple[int, ...]
+    tags: dict[str, str]
+
+
+@dataclass(slots=True)
 class RoutingPolicy:
     name: str
     destinations: tuple[str, ...]
@@ -342,7 +355,7 @@ class AiAccount:
 class IpOwner:
     """Who holds a private IP: a NIC (VM, NVA, PE), a firewall, a load balancer frontend or APIM."""
 
-    kind: str          # nic | private-endpoint | azure-firewall | lb-frontend | apim
+    kind: str          # nic | private-endpoint | azure-firewall | lb-frontend | apim | hub-nva
     id: str            # the owning resource (NIC id, PE id, firewall id, LB id, APIM id)
     subnet_id: str | None
 
@@ -371,6 +384,7 @@ class Estate:
     connections: dict[str, Connection] = field(default_factory=dict)
     virtual_hubs: dict[str, VirtualHub] = field(default_factory=dict)
     routing_intents: dict[str, RoutingIntent] = field(default_factory=dict)
+    hub_nvas: dict[str, HubNva] = field(default_factory=dict)
     hub_connections: dict[str, HubConnection] = field(default_factory=dict)
     apims: dict[str, ApiManagement] = field(default_factory=dict)
     ai_accounts: dict[str, AiAccount] = field(default_factory=dict)

@@ -28,7 +28,7 @@ from auditor.paths import nsg as nsgs
 from auditor.paths.appliances import Appliance, ApplianceIndex, Blackhole, firewall_snats, owner_place
 from auditor.paths.firewall_rules import FirewallRules, Verdict, decide, firewall_rules
 from auditor.paths.walk import Hop, Tail, fmt_prefixes, ip_text, representative, route_dict
-from auditor.problems import Problem
+from auditor.problems import ASSUMED, Problem
 from auditor.routing.engine import (
     CONTEXT_ON_PREMISES,
     RoutingModel,
@@ -39,6 +39,10 @@ from auditor.routing.lpm import PrefixMap
 from auditor.routing.table import EffectiveRoute, RouteTableView
 
 UNKNOWN = Verdict("unknown")
+UNKNOWN_ON_PREMISES = ("the on-premises prefixes behind it are unknown (ExpressRoute or BGP-only VPN: learned over BGP, "
+                       "in no ARM resource); its traffic is analysed through the GatewaySubnet's routes, but which "
+                       "addresses it concerns, and NSG decisions on them, are not known: list them under "
+                       "[network] on_premises in pathaudit.toml")
 NSG_POLICIES = frozenset({"Enabled", "NetworkSecurityGroupEnabled"})
 # Subnets that host platform components, not workloads: never flow sources of their own (on-premises
 # traffic entering through GatewaySubnet is modelled as the `on-premises` source).
@@ -147,6 +151,7 @@ class FlowAnalysis:
     _fw_candidates: dict[tuple, tuple] = field(default_factory=dict)
     _fw_kinds: dict[tuple, Verdict] = field(default_factory=dict)
     _ip_names: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    _replies: dict[tuple, Appliance | None] = field(default_factory=dict)
     # what the analysis could not resolve and that mattered (firewall rules it read): incomplete coverage
     coverage_gaps: dict[tuple[str, str], Problem] = field(default_factory=dict)
     _fw_snat: dict[tuple, tuple[bool, str]] = field(default_factory=dict)
@@ -239,6 +244,12 @@ class FlowAnalysis:
             if view is None:
                 continue
             prefixes = [p for p, _ in self.routing.gateway_prefixes.get(gw.id.lower(), [])]
+            if not prefixes:
+                # ExpressRoute or BGP-only VPN: the prefixes are learned over BGP and in no ARM resource.
+                # The entry is still analysed through the GatewaySubnet's routes; coverage says what is missing
+                self.coverage_gaps.setdefault((gw.id.lower(), UNKNOWN_ON_PREMISES), Problem(
+                    self.estate.files.get(gw.id.lower()), gw.id, "on-premises prefixes",
+                    f"gateway {gw.name}: {UNKNOWN_ON_PREMISES}", ASSUMED))
             out.append((gw.id, view, prefixes))
         return out
 
@@ -521,11 +532,43 @@ class FlowAnalysis:
         """symmetric | asymmetric | return-unroutable for a delivered flow (see return_hops_for)."""
         if flow.mitigation is not None:
             return "symmetric"
-        if flow.source_kind == "on-premises":
+        if flow.source_kind == "on-premises" and flow.source_prefixes:
             route = self.system_route_from_pe(flow.pe, representative(flow.source_prefixes))
             if route is None or route.next_hop_type != "VirtualNetworkGateway":
                 return "return-unroutable"
-        return "asymmetric" if flow.tail.appliances else "symmetric"
+        return self.pair_verdict(flow.tail.appliances, None, flow.pe, flow.source_prefixes)
+
+    def pair_verdict(self, forward: list[Appliance], mit: Mitigation | None, pe: PrivateEndpoint,
+                     sources: list[Cidr]) -> str:
+        """symmetric when the reply crosses exactly the stateful appliances the request crossed: the one
+        that SNATed or whose tag brings replies back (the mitigation), or, under Virtual WAN routing
+        intent, the next hop the private endpoint's VNet learned from the hub (reply_appliance);
+        asymmetric otherwise, since private endpoints ignore UDRs for their replies."""
+        if mit is not None:
+            return "symmetric"
+        reply = self.reply_appliance(pe, representative(sources))
+        if reply is None:
+            return "asymmetric" if forward else "symmetric"
+        return "symmetric" if forward and all(a.id == reply.id for a in forward) else "asymmetric"
+
+    def reply_appliance(self, pe: PrivateEndpoint, ip: int | None) -> Appliance | None:
+        """The appliance a private endpoint's reply to `ip` crosses without any SNAT: under Virtual WAN
+        routing intent the endpoint's VNet learns the private prefixes from the hub with the
+        routing-intent next hop, and private endpoints ignore UDRs, not those routes: Microsoft's
+        routing-intent page documents that endpoints in spokes send their replies to on-premises through
+        the next hop (https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies). One model,
+        used for every source: NET001 and NET008 read the same reply path."""
+        key = ((pe.subnet_id or "").lower(), ip)
+        hit = self._replies.get(key, _MISSING)
+        if hit is _MISSING:
+            hit = None
+            route = self.system_route_from_pe(pe, ip)
+            if route is not None and route.kind == "vwan" and route.next_hop_ip is not None:
+                view = self.routing.table_for_subnet(pe.subnet_id or "")
+                target = self.appliances.resolve(route.next_hop_ip, view.key[0] if view is not None else None)
+                hit = target if isinstance(target, Appliance) else None
+            self._replies[key] = hit
+        return hit  # type: ignore[return-value]
 
     def return_hops_for(self, flow: Flow) -> list[Hop]:
         """The reply's hops: to the appliance that SNATed (or whose tag brings it back), else straight to
@@ -544,6 +587,10 @@ class FlowAnalysis:
                 if view is not None:
                     app_hop.route = view.lookup(src_ip)
             return [pe_hop, app_hop, source_end]
+        if flow.source_kind == "on-premises" and not flow.source_prefixes:
+            pe_hop.note = ("private endpoints ignore UDRs: the reply follows the system routes to the gateway "
+                           "(on-premises prefixes unknown: [network] on_premises)")
+            return [pe_hop, source_end]
         if flow.source_kind == "on-premises":
             route = self.system_route_from_pe(flow.pe, src_ip)
             if route is not None and route.next_hop_type == "VirtualNetworkGateway":
@@ -552,6 +599,12 @@ class FlowAnalysis:
                 return [pe_hop, source_end]
             pe_hop.note = "no system route from the private endpoint's VNet reaches on-premises"
             return [pe_hop]
+        reply = self.reply_appliance(flow.pe, src_ip)
+        if reply is not None:
+            pe_hop.route = self.system_route_from_pe(flow.pe, src_ip)
+            pe_hop.note = (f"the reply follows the routes the endpoint's VNet learned from its virtual hub: routing "
+                           f"intent sends private traffic to {reply.name}")
+            return [pe_hop, Hop(reply.name, reply.kind, reply.id, reply.ip_text), source_end]
         route = self.system_route_from_pe(flow.pe, src_ip)
         if route is not None and route.next_hop_type in ("VnetLocal", "VNetPeering", "VNetGlobalPeering"):
             pe_hop.route = route
@@ -866,8 +919,8 @@ class FlowAnalysis:
             mit = self.mitigation(tail, g.prefixes, ip, g.key)
             blocked_ids = self._blocked_members(g, ip, inbound, mit) if (inbound or g.nsg_members) else None
             if blocked_ids is None:
-                # return_verdict for a subnet source: an appliance without mitigation loses the reply
-                verdict = "asymmetric" if tail.appliances and mit is None else "symmetric"
+                # return_verdict for a subnet source
+                verdict = self.pair_verdict(tail.appliances, mit, pe, g.prefixes)
                 out.append(Flow(g.ctx_id, "subnet", g.member_ids, g.prefixes, pe, ip, port, tail,
                                 self._source_hop(g, tail), "delivered", verdict, mit, view=g.view, source_key=g.key,
                                 _analysis=self))
@@ -895,7 +948,7 @@ class FlowAnalysis:
             flow = self.build_flow(CONTEXT_ON_PREMISES, "on-premises", [], prefixes, view, pe, ip,
                                    Hop("on-premises", "gateway", gw_id), gw_id)
             flow.source_key = ("on-premises", gw_id)
-            if flow.outcome == "delivered" and not self.nsg_check(flow, None, prefixes):
+            if flow.outcome == "delivered" and prefixes and not self.nsg_check(flow, None, prefixes):
                 flow.outcome, flow.verdict, flow.return_hops = "blocked", "blocked", []
                 flow.notes.append("an NSG denies the flow")
             if flow.outcome == "delivered" or not delivered_only:

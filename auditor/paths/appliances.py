@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from auditor.config import Config
 from auditor.estate.model import Estate, Firewall, IpOwner, NetworkInterface
 from auditor.ipnet import RFC1918, RFC6598, Cidr, PrefixError, fmt_ip, parse_cidr
+from auditor.problems import ASSUMED, Problem
 
 TAG_KEY = "disableSnatOnPL"
 IANA_DEFAULT = (*RFC1918, RFC6598)
@@ -48,9 +49,14 @@ class Appliance:
     snat_declared: bool = False
     tags: list[TagFinding] = field(default_factory=list)
     firewall: Firewall | None = None
-    # per NVA NIC, the tag findings around it (an ILB has several NICs; each needs its own opt-in)
+    # per NVA NIC, the tag findings around it (an ILB has several NICs; each needs its own opt-in); a
+    # scale set whose instance NICs are not in the input stands for them under its own id
     nic_tags: dict[str, list[TagFinding]] = field(default_factory=dict)
     vmss_id: str | None = None       # the scale set all NVA NICs belong to, if any
+    # the NVAs behind this next hop: NIC id of a VM NVA, or scale set id -> its members (keys of nic_tags).
+    # NET002/NET003 report per NVA, not per load balancer: two NVAs behind one ILB are two findings
+    units: dict[str, list[str]] = field(default_factory=dict)
+    managed: bool = False            # a Virtual WAN hub NVA (Microsoft.Network/networkVirtualAppliances)
 
     @property
     def ip_text(self) -> str:
@@ -68,14 +74,6 @@ class Appliance:
         if self.nic_tags and not all(any(t.effective for t in tags) for tags in self.nic_tags.values()):
             return None
         return next((t for t in self.tags if t.effective), None)
-
-    @property
-    def primary_resource(self) -> str:
-        """Where the disableSnatOnPL fix belongs: the NIC, or the scale set for a VMSS NVA (conventions)."""
-        if self.vmss_id:
-            return self.vmss_id
-        ambiguous = next((t for t in self.tags if t.ambiguous), None)
-        return ambiguous.resource_id if ambiguous else self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,19 +156,29 @@ def tag_findings(estate: Estate, nic: NetworkInterface) -> list[TagFinding]:
         if rid.lower() in seen:
             continue
         seen.add(rid.lower())
-        for key, value in sorted(tags.items()):
-            if key.lower() != TAG_KEY.lower():
-                continue
-            problems = []
-            if key != TAG_KEY:
-                problems.append(f"key {key!r} is not {TAG_KEY!r} (tags are case-sensitive)")
-            if value != "true":
-                problems.append(f"value {value!r} is not exactly 'true' (case-sensitive)")
-            ambiguous = where in ("vmss", "vmss-instance")
-            if where == "vm":
-                problems.append("the tag is on the VM, not on the NVA's network interface")
-            out.append(TagFinding(rid, key, value, not problems, "; ".join(problems) or None,
-                                  ambiguous and not problems))
+        out += judge_tags(rid, tags, where)
+    return out
+
+
+def scale_set_tags(vmss_id: str, tags: dict) -> list[TagFinding]:
+    return judge_tags(vmss_id, tags, "vmss")
+
+
+def judge_tags(rid: str, tags: dict, where: str) -> list[TagFinding]:
+    """The disableSnatOnPL-like tags of one resource (`where`: nic | vm | vmss | vmss-instance), judged."""
+    out = []
+    for key, value in sorted(tags.items()):
+        if key.lower() != TAG_KEY.lower():
+            continue
+        problems = []
+        if key != TAG_KEY:
+            problems.append(f"key {key!r} is not {TAG_KEY!r} (tags are case-sensitive)")
+        if value != "true":
+            problems.append(f"value {value!r} is not exactly 'true' (case-sensitive)")
+        ambiguous = where in ("vmss", "vmss-instance")
+        if where == "vm":
+            problems.append("the tag is on the VM, not on the NVA's network interface")
+        out.append(TagFinding(rid, key, value, not problems, "; ".join(problems) or None, ambiguous and not problems))
     return out
 
 
@@ -182,6 +190,9 @@ def owner_place(estate: Estate, owner: IpOwner) -> str | None:
     if owner.kind == "azure-firewall":
         fw = estate.firewalls.get(owner.id.lower())
         return fw.hub_id.lower() if fw is not None and fw.hub_id else None
+    if owner.kind == "hub-nva":
+        nva = estate.hub_nvas.get(owner.id.lower())
+        return nva.hub_id.lower() if nva is not None and nva.hub_id else None
     return None
 
 
@@ -195,6 +206,9 @@ class ApplianceIndex:
     config: Config
     scope: Callable[[str], frozenset[str]] | None = None
     _cache: dict[tuple[int, str | None], Appliance | Blackhole] = field(default_factory=dict)
+    # what had to be assumed about an appliance (a scale set's model standing for its instances, a load
+    # balancer whose backends are not in the input): incomplete coverage, keyed for determinism
+    gaps: dict[tuple[str, str], Problem] = field(default_factory=dict)
 
     def resolve(self, ip: int, vnet: str | None = None) -> Appliance | Blackhole:
         key = (ip, vnet)
@@ -239,31 +253,65 @@ class ApplianceIndex:
             vm = estate.vms.get((nic.vm_id or "").lower())
             return self._nva([nic], nic.id, vm.name if vm is not None else nic.name, ip, owner.subnet_id)
         if owner.kind == "lb-frontend":
-            lb = estate.load_balancers[owner.id.lower()]
-            pools = {p.lower() for p in lb.backend_pool_ids}
-            backends = [n for n in estate.nics.values()
-                        if any(pid.lower() in pools for c in n.ip_configs for pid in c.lb_backend_pool_ids)]
-            backends.sort(key=lambda n: n.id.lower())
-            if not backends:
-                return Blackhole(ip, f"{fmt_ip(ip)} is a frontend of load balancer {lb.name} with no NVA backends in "
-                                     "the estate", lb.id)
-            if not all(n.ip_forwarding for n in backends):
-                return Blackhole(ip, f"backends of load balancer {lb.name} lack enableIPForwarding", lb.id)
-            return self._nva(backends, lb.id, lb.name, ip, owner.subnet_id)
+            return self._load_balancer(owner, ip)
+        if owner.kind == "hub-nva":
+            nva = estate.hub_nvas[owner.id.lower()]
+            declared = (d := self.config.appliance(nva.id)) is not None and d.snat
+            tags = [TagFinding(nva.id, k, v, False, "disableSnatOnPL is documented for customer NVAs on virtual "
+                                                    "machines or scale sets, not for Virtual WAN hub NVAs")
+                    for k, v in sorted(nva.tags.items()) if k.lower() == TAG_KEY.lower()]
+            return Appliance("nva", nva.id, nva.name, ip, None, hub_id=nva.hub_id, snat_declared=declared, tags=tags,
+                             nic_tags={nva.id: tags}, units={nva.id: [nva.id]}, managed=True)
         return Blackhole(ip, f"{fmt_ip(ip)} belongs to {owner.kind} {estate.name_of(owner.id)}, which does not "
                              "forward traffic", owner.id)
+
+    def _load_balancer(self, owner: IpOwner, ip: int) -> Appliance:
+        """An internal load balancer's frontend as a next hop is never unusable: its backends are the NVAs
+        (the NICs in its pools; else the scale sets whose model joins them, standing for instances the
+        input lacks; else unknown, which is said in the coverage)."""
+        estate = self.estate
+        lb = estate.load_balancers[owner.id.lower()]
+        pools = {p.lower() for p in lb.backend_pool_ids}
+        backends = [n for n in estate.nics.values()
+                    if any(pid.lower() in pools for c in n.ip_configs for pid in c.lb_backend_pool_ids)]
+        backends.sort(key=lambda n: n.id.lower())
+        if backends:
+            return self._nva(backends, lb.id, lb.name, ip, owner.subnet_id)
+        models = sorted((v for v in estate.scale_sets.values() if {p.lower() for p in v.lb_backend_pool_ids} & pools),
+                        key=lambda v: v.id.lower())
+        nic_tags: dict[str, list[TagFinding]] = {}
+        for vmss in models:
+            nic_tags[vmss.id] = scale_set_tags(vmss.id, vmss.tags)
+            self.gap(vmss.id, "instance network interfaces",
+                     f"the instance NICs of scale set {vmss.name} (behind load balancer {lb.name}) are not in the input "
+                     "(Resource Graph table ComputeResources): its model (IP forwarding, backend pool) stands for them, "
+                     "and instance-level tags were not seen")
+        if not models:
+            self.gap(lb.id, "properties.backendAddressPools",
+                     f"the backends of load balancer {lb.name} are not in the input: the NVAs behind {fmt_ip(ip)} are "
+                     "unknown, so nothing can show that they SNAT or carry a disableSnatOnPL tag")
+        declared = bool(models) and all((d := self.config.appliance(v.id)) is not None and d.snat for v in models)
+        return Appliance("nva", lb.id, lb.name, ip, owner.subnet_id, snat_declared=declared,
+                         tags=[t for tags in nic_tags.values() for t in tags], nic_tags=nic_tags,
+                         vmss_id=models[0].id if len(models) == 1 else None, units={v.id: [v.id] for v in models})
+
+    def gap(self, rid: str, field_name: str, text: str) -> None:
+        self.gaps.setdefault((rid.lower(), text), Problem(self.estate.files.get(rid.lower()), rid, field_name, text,
+                                                          ASSUMED))
 
     def _nva(self, nics: list[NetworkInterface], rid: str, name: str, ip: int, subnet_id: str | None) -> Appliance:
         tags: list[TagFinding] = []
         nic_tags: dict[str, list[TagFinding]] = {}
+        units: dict[str, list[str]] = {}
         for nic in nics:
             nic_tags[nic.id] = tag_findings(self.estate, nic)
             tags.extend(nic_tags[nic.id])
+            units.setdefault(nic_scale_set(self.estate, nic) or nic.id, []).append(nic.id)
         declared = all((d := self.config.appliance(n.id)) is not None and d.snat for n in nics)
         scale_sets = {nic_scale_set(self.estate, n) for n in nics}
         vmss = scale_sets.pop() if len(scale_sets) == 1 else None
         return Appliance("nva", rid, name, ip, subnet_id, nic_ids=[n.id for n in nics], snat_declared=declared,
-                         tags=tags, nic_tags=nic_tags, vmss_id=vmss)
+                         tags=tags, nic_tags=nic_tags, vmss_id=vmss, units=units)
 
     def _firewall_tags(self, fw: Firewall) -> list[TagFinding]:
         rec = self.estate.record(fw.id) or {}

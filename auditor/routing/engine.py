@@ -319,6 +319,9 @@ class RoutingModel:
             fw = estate.firewalls.get((next_hop or "").lower())
             if fw is not None and fw.private_ip is not None:
                 return fw.private_ip, fmt_ip(fw.private_ip)
+            nva = estate.hub_nvas.get((next_hop or "").lower())     # a hub NVA: its first instance address
+            if nva is not None and nva.ips:
+                return nva.ips[0], fmt_ip(nva.ips[0])
             return None, None
 
         def add(prefix: Cidr, next_hop: str | None, origin: str) -> None:

@@ -56,7 +56,9 @@ class AuditContext:
         """What the flow analysis needed and could not resolve (firewall rules it read, appliances it
         had to assume): incomplete coverage, reported with the estate's own problems."""
         analysis = self.__dict__.get("flows")
-        return list(analysis.coverage_gaps.values()) if analysis is not None else []
+        if analysis is None:
+            return []
+        return [*analysis.coverage_gaps.values(), *analysis.appliances.gaps.values()]
 
     @cached_property
     def gateway_subnet_ids(self) -> set[str]:
@@ -95,7 +97,7 @@ class AuditContext:
 
 def reported_appliance(app: Appliance) -> bool:
     """Whether a rule reports on this appliance itself, whatever the flows' replies do."""
-    from auditor.rules.net002 import untagged_nics
+    from auditor.rules.net002 import untagged_units
     from auditor.rules.net003 import reports_tags
 
-    return bool(untagged_nics(app)) or reports_tags(app)
+    return bool(untagged_units(app)) or reports_tags(app)

@@ -10,7 +10,13 @@ from collections.abc import Iterator
 
 from auditor.findings import Evidence, Finding
 from auditor.rules.context import AuditContext
-from auditor.rules.pathutil import group_flows, merged_flow_dict, route_evidence, source_label, unresolved_evidence
+from auditor.rules.pathutil import (
+    group_flows,
+    merged_flow_dict,
+    route_evidence,
+    source_label,
+    unresolved_evidence,
+)
 
 STORAGE_NOTE = (" Field reports describe the platform keeping Storage private endpoint flows symmetric without SNAT; "
                 "Microsoft documents no such exception, so this stays suspected until traffic evidence speaks.")

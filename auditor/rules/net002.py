@@ -10,44 +10,56 @@ from auditor.rules.context import AuditContext
 from auditor.rules.pathutil import source_label
 
 
-def untagged_nics(app: Appliance) -> list[str]:
-    """The NVA NICs this rule reports: no disableSnatOnPL-like tag anywhere (NET003 judges tags that
-    exist) and no SNAT declared, which is a mitigation. Behind an ILB every backend NIC needs its own
-    tag, so one untagged backend is enough (§4.5)."""
-    if app.kind != "nva" or app.snat_declared:
+def untagged_units(app: Appliance) -> list[tuple[str, list[str]]]:
+    """The NVAs behind this next hop that this rule reports, as (NVA id, its members): a VM NVA (its NIC)
+    or a scale set, with no disableSnatOnPL-like tag on some member (NET003 judges tags that exist) and
+    no SNAT declared, which is a mitigation. Behind an ILB every NVA needs its own opt-in: one untagged
+    backend loses the replies of the connections it carries. Virtual WAN hub NVAs are not VM-based:
+    the tag is not theirs to carry, so this rule does not speak for them (NET001 still does)."""
+    if app.kind != "nva" or app.snat_declared or app.managed:
         return []
-    if app.nic_tags:
-        return [nic for nic in app.nic_ids if not app.nic_tags.get(nic)]
-    return [] if app.tags else list(app.nic_ids)
+    return [(unit, members) for unit, members in sorted(app.units.items())
+            if not all(app.nic_tags.get(m) for m in members)]
+
+
+def nva_name(ctx: AuditContext, unit: str) -> str:
+    """How messages name an NVA: its VM for a VM NVA's NIC, else the scale set or hub NVA itself."""
+    nic = ctx.estate.nics.get(unit.lower())
+    vm = ctx.estate.vms.get((nic.vm_id or "").lower()) if nic is not None else None
+    return vm.name if vm is not None else ctx.estate.name_of(unit)
 
 
 def nvas_to_endpoints(ctx: AuditContext) -> dict[str, tuple]:
-    """NVA id -> (appliance, delivered flows through it) over all flows to private endpoints."""
+    """NVA unit id (lower) -> (appliance, unit id, members, delivered flows through it) over all flows."""
     out: dict[str, tuple] = {}
     for f in ctx.reported_flows:
         if f.outcome != "delivered":
             continue
         for app in f.tail.appliances:
             if app.kind == "nva":
-                out.setdefault(app.id.lower(), (app, []))[1].append(f)
+                for unit, members in sorted(app.units.items()):
+                    out.setdefault(unit.lower(), (app, unit, members, []))[3].append(f)
     return dict(sorted(out.items()))
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    for app, flows in nvas_to_endpoints(ctx).values():
-        untagged = untagged_nics(app)
-        if not untagged:
+    for app, unit, members, flows in nvas_to_endpoints(ctx).values():
+        if (unit, members) not in untagged_units(app):
             continue
         pes = sorted({f.pe.name for f in flows})
         sources = sorted({source_label(f, ctx) for f in flows})
-        where = "its NIC" if len(app.nic_ids) <= 1 else \
-            "backend NIC(s) " + ", ".join(sorted(ctx.estate.name_of(n) for n in untagged))
+        untagged = [m for m in members if not app.nic_tags.get(m)]
+        name = nva_name(ctx, unit)
+        behind = f" behind load balancer {app.name} ({app.ip_text})" if len(app.units) > 1 or unit != app.id else \
+            f" ({app.ip_text})"
+        where = "its NIC" if untagged == [unit] and not unit.lower().split("/providers/")[-1].startswith(
+            "microsoft.compute/virtualmachinescalesets") else ", ".join(sorted(ctx.estate.name_of(n) for n in untagged))
         yield ctx.finding(
             "NET002",
-            app.primary_resource,
-            f"NVA {app.name} ({app.ip_text}) forwards traffic to private endpoints {', '.join(pes)} (from "
-            f"{'; '.join(sources)}) with no disableSnatOnPL tag on {where} and no SNAT declared in the config file: "
-            "replies from the private endpoints bypass it.",
-            evidence=[Evidence("property", nic, "tags.disableSnatOnPL", None, "tag absent") for nic in untagged],
-            related_ids=sorted({f.pe.id for f in flows}),
+            unit,
+            f"NVA {name}{behind} forwards traffic to private endpoints {', '.join(pes)} (from {'; '.join(sources)}) "
+            f"with no disableSnatOnPL tag on {where} and no SNAT declared in the config file: replies from the "
+            "private endpoints bypass it.",
+            evidence=[Evidence("property", m, "tags.disableSnatOnPL", None, "tag absent") for m in untagged],
+            related_ids=sorted({f.pe.id for f in flows} | {app.id}),
         )

@@ -7,20 +7,23 @@ from collections.abc import Iterator
 from auditor.findings import Evidence, Finding
 from auditor.paths.appliances import Appliance, TagFinding
 from auditor.rules.context import AuditContext
-from auditor.rules.net002 import nvas_to_endpoints
+from auditor.rules.net002 import nva_name, nvas_to_endpoints
 
 
-def failed_tags(app: Appliance) -> list[TagFinding] | None:
-    """None when this rule has nothing to say about an NVA's tags (none, SNAT declared, or an effective
-    unambiguous one on every tagged NIC), else the tags that fail (empty: only ambiguous ones).
-    Judged per NVA NIC (an ILB fronts several): NICs whose tags all fail are the problem."""
-    if app.kind != "nva" or not app.tags or app.snat_declared:
+def unit_tags(app: Appliance, members: list[str]) -> tuple[list[TagFinding], list[TagFinding]] | None:
+    """For one NVA (VM NIC or scale set) behind a next hop: None when this rule has nothing to say (an
+    untagged member, which is NET002's; SNAT declared; an effective, unambiguous tag on every member),
+    else (the tags that fail, the effective tags whose placement is ambiguous)."""
+    if app.kind != "nva" or app.snat_declared:
         return None
-    tagged = [tags for tags in (app.nic_tags or {app.id: app.tags}).values() if tags]
+    tagged = [app.nic_tags.get(m) or [] for m in members]
+    if not all(tagged):
+        return None
     failed = [t for tags in tagged if not any(x.effective for x in tags) for t in tags]
     if not failed and all(any(t.effective and not t.ambiguous for t in tags) for tags in tagged):
         return None
-    return failed
+    ambiguous = [t for tags in tagged for t in tags if t.effective and t.ambiguous]
+    return failed, ambiguous
 
 
 def reports_tags(app: Appliance) -> bool:
@@ -28,21 +31,22 @@ def reports_tags(app: Appliance) -> bool:
     Azure Firewall)."""
     if app.kind == "azure-firewall":
         return bool(app.tags)
-    return failed_tags(app) is not None
+    return any(unit_tags(app, members) is not None for members in app.units.values())
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    for app, flows in nvas_to_endpoints(ctx).values():
-        failed = failed_tags(app)
-        if failed is None:
+    for app, unit, members, flows in nvas_to_endpoints(ctx).values():
+        judged = unit_tags(app, members)
+        if judged is None:
             continue
+        failed, ambiguous = judged
         pes = sorted({f.pe.id for f in flows})
-        ambiguous = [t for t in app.tags if t.effective and t.ambiguous]
+        name = nva_name(ctx, unit)
         if ambiguous and not failed:
             t = ambiguous[0]
             yield ctx.finding(
-                "NET003", app.primary_resource,
-                f"Scale-set NVA {app.name}: disableSnatOnPL=true is on {ctx.estate.name_of(t.resource_id)}; the "
+                "NET003", unit,
+                f"Scale-set NVA {name}: disableSnatOnPL=true is on {ctx.estate.name_of(t.resource_id)}; the "
                 "documentation is ambiguous about scale-set placement (scale set vs instance), so the opt-in is "
                 "claimed but not certain.",
                 severity="low",
@@ -50,12 +54,13 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 related_ids=pes,
             )
             continue
-        problems = "; ".join(f"{ctx.estate.name_of(t.resource_id)}: {t.problem}" for t in failed)
+        problems = "; ".join(dict.fromkeys(f"{ctx.estate.name_of(t.resource_id)}: {t.problem}" for t in failed))
         yield ctx.finding(
-            "NET003", app.primary_resource,
-            f"NVA {app.name} carries a disableSnatOnPL tag that does not take effect ({problems}); replies from "
+            "NET003", unit,
+            f"NVA {name} carries a disableSnatOnPL tag that does not take effect ({problems}); replies from "
             "private endpoints still bypass it.",
-            evidence=[Evidence("property", t.resource_id, f"tags.{t.key}", t.value, t.problem) for t in failed],
+            evidence=[Evidence("property", t.resource_id, f"tags.{t.key}", t.value, t.problem)
+                      for t in {(t.resource_id, t.key): t for t in failed}.values()],
             related_ids=pes,
         )
     # Azure Firewall: the tag is not documented for it (§4.5)

@@ -46,7 +46,7 @@ def source_label(flow: Flow, ctx: AuditContext) -> str:
     prefixes. Memoised per audit: a context's flows to thousands of endpoints share their sources."""
     if flow.source_kind == "on-premises":
         return "on-premises (" + ", ".join(str(p) for p in flow.source_prefixes) + ")" if flow.source_prefixes \
-            else "on-premises"
+            else "on-premises (prefixes unknown: set [network] on_premises)"
     key = (flow.source, tuple(flow.source_subnets))
     label = ctx.labels.get(key)
     if label is None:
