@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_cli
+from conftest import REPO, run_cli, write_json
 from test_paths_estates import scenario_dir
 
 APPLIANCES = {"nva", "azure-firewall"}
@@ -265,9 +265,23 @@ def test_bad_from_or_to_is_a_one_line_usage_error(args: tuple[str, ...], mention
     assert mentions in lines[0]
 
 
-def test_on_premises_without_a_gateway_is_a_usage_error() -> None:
-    code, _, err = trace("S19", "--from", "on-premises", "--to", "pe-aoai")
+def test_on_premises_without_a_gateway_is_a_usage_error(tmp_path: Path) -> None:
+    rows = json.loads((REPO / "fixtures/scenarios/S01-base/resources.json").read_text("utf-8"))
+    rows = [r for r in rows if r["type"] != "microsoft.network/virtualnetworkgateways"]
+    code, _, err = run_cli("trace", write_json(tmp_path, "no-gw.json", rows), "--from", "on-premises", "--to", "pe-aoai")
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "gateway" in err
+
+
+def test_on_premises_through_a_virtual_wan_hub_gateway() -> None:
+    """S19: on-premises enters at the hub's VPN gateway; with route-table policies off on snet-pe the
+    request bypasses the routing-intent firewall while the reply crosses it (the asymmetry NET008 reports)."""
+    code, out, err = trace("S19", "--from", "on-premises", "--to", "pe-aoai", "--format", "json")
+    assert code in (0, 1, 3), err
+    [flow] = json.loads(out)["flows"]
+    assert [h["kind"] for h in flow["forward"]] == ["gateway", "private-endpoint"]
+    assert [h["kind"] for h in flow["return"]] == ["private-endpoint", "azure-firewall", "gateway"]
+    assert flow["verdict"] == "asymmetric"
 
 
 def test_trace_needs_existing_input(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from auditor.estate.model import (
     Firewall,
     FirewallPolicy,
     HubConnection,
+    HubGateway,
     HubNva,
     IpConfig,
     IpGroup,
@@ -48,6 +49,7 @@ from auditor.estate.model import (
     VirtualMachine,
     VirtualNetwork,
     VirtualNetworkGateway,
+    VpnSite,
 )
 from auditor.estate.normalize import canonical, extract_children, merge, type_from_id
 from auditor.gcpause import gc_paused
@@ -609,6 +611,29 @@ def p_hub_nva(ctx: Ctx, rec: dict[str, Any]) -> None:
                                                    ref(props.get("virtualHub")), tuple(ips), tags_of(rec))
 
 
+def p_hub_gateway(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    sites = []
+    for conn in props.get("connections") or []:
+        if isinstance(conn, dict):
+            cp = conn.get("properties") if isinstance(conn.get("properties"), dict) else conn
+            site = ref(cp.get("remoteVpnSite"))
+            if site:
+                sites.append(site)
+    kind = "expressroute" if rec["type"] == "microsoft.network/expressroutegateways" else "vpn"
+    ctx.estate.hub_gateways[rec["id"].lower()] = HubGateway(
+        rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1], kind, ref(props.get("virtualHub")), tuple(sites))
+
+
+def p_vpn_site(ctx: Ctx, rec: dict[str, Any]) -> None:
+    props = props_of(rec)
+    space = props.get("addressSpace") or {}
+    ctx.estate.vpn_sites[rec["id"].lower()] = VpnSite(
+        rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        cidrs(ctx, space.get("addressPrefixes") if isinstance(space, dict) else None,
+              "properties.addressSpace.addressPrefixes"))
+
+
 def p_routing_intent(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
     policies = []
@@ -718,6 +743,9 @@ PARSERS: dict[str, Callable[[Ctx, dict[str, Any]], None]] = {
     "microsoft.network/virtualhubs": p_virtual_hub,
     "microsoft.network/virtualhubs/routingintent": p_routing_intent,
     "microsoft.network/networkvirtualappliances": p_hub_nva,
+    "microsoft.network/vpngateways": p_hub_gateway,
+    "microsoft.network/expressroutegateways": p_hub_gateway,
+    "microsoft.network/vpnsites": p_vpn_site,
     "microsoft.network/virtualhubs/hubvirtualnetworkconnections": p_hub_connection,
     "microsoft.apimanagement/service": p_apim,
     "microsoft.cognitiveservices/accounts": p_ai_account,

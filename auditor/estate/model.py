@@ -290,6 +290,24 @@ class HubNva:
 
 
 @dataclass(slots=True)
+class HubGateway:
+    """A Virtual WAN hub's VPN or ExpressRoute gateway: where on-premises traffic enters a hub."""
+
+    id: str
+    name: str
+    kind: str                      # vpn | expressroute
+    hub_id: str | None
+    site_ids: tuple[str, ...]      # VPN sites of its connections (their address spaces are on-premises)
+
+
+@dataclass(slots=True)
+class VpnSite:
+    id: str
+    name: str
+    prefixes: tuple[Cidr, ...]
+
+
+@dataclass(slots=True)
 class RoutingPolicy:
     name: str
     destinations: tuple[str, ...]
@@ -385,6 +403,8 @@ class Estate:
     virtual_hubs: dict[str, VirtualHub] = field(default_factory=dict)
     routing_intents: dict[str, RoutingIntent] = field(default_factory=dict)
     hub_nvas: dict[str, HubNva] = field(default_factory=dict)
+    hub_gateways: dict[str, HubGateway] = field(default_factory=dict)
+    vpn_sites: dict[str, VpnSite] = field(default_factory=dict)
     hub_connections: dict[str, HubConnection] = field(default_factory=dict)
     apims: dict[str, ApiManagement] = field(default_factory=dict)
     ai_accounts: dict[str, AiAccount] = field(default_factory=dict)

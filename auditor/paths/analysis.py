@@ -21,7 +21,7 @@ from functools import cached_property
 from typing import Any
 
 from auditor.config import Config
-from auditor.estate.model import Estate, NetworkSecurityGroup, PrivateEndpoint, Subnet
+from auditor.estate.model import Estate, HubGateway, NetworkSecurityGroup, PrivateEndpoint, Subnet
 from auditor.gcpause import gc_paused
 from auditor.ipnet import Cidr, fmt_ip
 from auditor.paths import nsg as nsgs
@@ -31,6 +31,7 @@ from auditor.paths.walk import Hop, Tail, fmt_prefixes, ip_text, representative,
 from auditor.problems import ASSUMED, Problem
 from auditor.routing.engine import (
     CONTEXT_ON_PREMISES,
+    ROUTE_TABLE_POLICIES,
     RoutingModel,
     remove_reserved_on_default_override,
     select,
@@ -587,6 +588,12 @@ class FlowAnalysis:
                 if view is not None:
                     app_hop.route = view.lookup(src_ip)
             return [pe_hop, app_hop, source_end]
+        reply = self.reply_appliance(flow.pe, src_ip)
+        if reply is not None:
+            pe_hop.route = self.system_route_from_pe(flow.pe, src_ip)
+            pe_hop.note = (f"the reply follows the routes the endpoint's VNet learned from its virtual hub: routing "
+                           f"intent sends private traffic to {reply.name}")
+            return [pe_hop, Hop(reply.name, reply.kind, reply.id, reply.ip_text), source_end]
         if flow.source_kind == "on-premises" and not flow.source_prefixes:
             pe_hop.note = ("private endpoints ignore UDRs: the reply follows the system routes to the gateway "
                            "(on-premises prefixes unknown: [network] on_premises)")
@@ -599,12 +606,6 @@ class FlowAnalysis:
                 return [pe_hop, source_end]
             pe_hop.note = "no system route from the private endpoint's VNet reaches on-premises"
             return [pe_hop]
-        reply = self.reply_appliance(flow.pe, src_ip)
-        if reply is not None:
-            pe_hop.route = self.system_route_from_pe(flow.pe, src_ip)
-            pe_hop.note = (f"the reply follows the routes the endpoint's VNet learned from its virtual hub: routing "
-                           f"intent sends private traffic to {reply.name}")
-            return [pe_hop, Hop(reply.name, reply.kind, reply.id, reply.ip_text), source_end]
         route = self.system_route_from_pe(flow.pe, src_ip)
         if route is not None and route.next_hop_type in ("VnetLocal", "VNetPeering", "VNetGlobalPeering"):
             pe_hop.route = route
@@ -944,16 +945,81 @@ class FlowAnalysis:
                 out.append(Flow(g.ctx_id, "subnet", [s.id for s in blocked], prefixes, pe, ip, port, tail, hop,
                                 "blocked", "blocked", self.mitigation(tail, prefixes, ip),
                                 notes=["an NSG denies the flow"], view=g.view, _return=[]))
+        out += [f for f in self.on_premises_flows(pe, ip) if f.outcome == "delivered" or not delivered_only]
+        return out
+
+    def on_premises_flows(self, pe: PrivateEndpoint, ip: int) -> list[Flow]:
+        """Flows from on-premises to one endpoint: through each VNet gateway (walked from its
+        GatewaySubnet's routes) and each Virtual WAN hub gateway of the hub the endpoint's VNet is
+        connected to (hub_flow)."""
+        out = []
         for gw_id, view, prefixes in self.on_premises_entries:
             flow = self.build_flow(CONTEXT_ON_PREMISES, "on-premises", [], prefixes, view, pe, ip,
                                    Hop("on-premises", "gateway", gw_id), gw_id)
             flow.source_key = ("on-premises", gw_id)
-            if flow.outcome == "delivered" and prefixes and not self.nsg_check(flow, None, prefixes):
-                flow.outcome, flow.verdict, flow.return_hops = "blocked", "blocked", []
-                flow.notes.append("an NSG denies the flow")
-            if flow.outcome == "delivered" or not delivered_only:
-                out.append(flow)
+            out.append(self._nsg_gate(flow))
+        pe_vnet = (pe.subnet_id or "").lower().split("/subnets/")[0]
+        hub = self.routing.hub_of_vnet.get(pe_vnet)
+        for gw, prefixes in self.hub_entries if hub else ():
+            if (gw.hub_id or "").lower() == hub.lower():  # type: ignore[union-attr]
+                out.append(self._nsg_gate(self.hub_flow(gw, prefixes, pe, ip)))
         return out
+
+    def _nsg_gate(self, flow: Flow) -> Flow:
+        if flow.outcome == "delivered" and flow.source_prefixes and not self.nsg_check(flow, None, flow.source_prefixes):
+            flow.outcome, flow.verdict, flow.return_hops = "blocked", "blocked", []
+            flow.notes.append("an NSG denies the flow")
+        return flow
+
+    @cached_property
+    def hub_entries(self) -> list[tuple[HubGateway, list[Cidr]]]:
+        """(Virtual WAN hub gateway, on-premises prefixes: its VPN sites' address spaces and the config's
+        [network] on_premises) per VPN/ExpressRoute gateway in a hub."""
+        out = []
+        for gw in sorted(self.estate.hub_gateways.values(), key=lambda g: g.id.lower()):
+            if not gw.hub_id:
+                continue
+            prefixes = self.routing.hub_gateway_prefixes(gw)
+            if not prefixes:
+                self.coverage_gaps.setdefault((gw.id.lower(), UNKNOWN_ON_PREMISES), Problem(
+                    self.estate.files.get(gw.id.lower()), gw.id, "on-premises prefixes",
+                    f"gateway {gw.name}: {UNKNOWN_ON_PREMISES}", ASSUMED))
+            out.append((gw, prefixes))
+        return out
+
+    def intent_next_hop(self, hub_id: str) -> Appliance | None:
+        """The appliance a hub's PrivateTraffic routing policy sends private traffic to, if any."""
+        ip = self.routing.intent_private_ip(hub_id)
+        target = self.appliances.resolve(ip, hub_id.lower()) if ip is not None else None
+        return target if isinstance(target, Appliance) else None
+
+    def hub_flow(self, gw: HubGateway, prefixes: list[Cidr], pe: PrivateEndpoint, ip: int) -> Flow:
+        """On-premises to an endpoint in a VNet connected to the gateway's hub. Microsoft's routing-intent
+        page: such traffic bypasses the routing-intent next hop unless route-table network policies are
+        enabled on the endpoint's subnet, while the endpoint's replies go through it
+        (https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies). Without routing intent
+        the hub router delivers it. Hub routing is not exported, so the forward path is built from that
+        statement, and the reply from the endpoint VNet's routes (reply_appliance)."""
+        hub_id = gw.hub_id or ""
+        pe_hop = self.destination_hop(ip, ("pe", pe.id))
+        next_hop = self.intent_next_hop(hub_id)
+        subnet = self.estate.subnets.get((pe.subnet_id or "").lower())
+        policies = subnet.pe_policies if subnet is not None else "Disabled"
+        source_hop = Hop("on-premises", "gateway", gw.id)
+        if next_hop is not None and policies in ROUTE_TABLE_POLICIES:
+            source_hop.note = f"routing intent sends private traffic to {next_hop.name}"
+            app_hop = Hop(next_hop.name, next_hop.kind, next_hop.id, next_hop.ip_text)
+            tail = Tail(None, [app_hop, pe_hop], "delivered", appliances=[next_hop])
+        else:
+            source_hop.note = (f"on-premises traffic to private endpoints in spokes bypasses the routing-intent next "
+                               f"hop {next_hop.name} (privateEndpointNetworkPolicies {policies})"
+                               if next_hop is not None else "the hub router delivers to the connected VNet")
+            tail = Tail(None, [pe_hop], "delivered")
+        flow = Flow(CONTEXT_ON_PREMISES, "on-premises", [], prefixes, pe, ip, self.port, tail, source_hop, "delivered",
+                    "", entry_gateway=gw.id, source_key=("on-premises", gw.id), _analysis=self)
+        flow.mitigation = self.mitigation(tail, prefixes, ip)
+        flow.verdict = self.return_verdict(flow)
+        return flow
 
     @staticmethod
     def _source_hop(g: SourceGroup, tail: Tail) -> Hop:

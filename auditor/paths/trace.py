@@ -116,15 +116,11 @@ def trace(estate: Estate, config: Config, source_spec: str, destination_spec: st
     result = TraceResult(source_spec, destination_spec, port)
     for pe, ip in destinations:
         if source == CONTEXT_ON_PREMISES:
-            if not analysis.on_premises_entries:
-                raise UsageError("--from on-premises: the estate has no VPN/ExpressRoute gateway in a GatewaySubnet")
-            for gw_id, view, prefixes in analysis.on_premises_entries:
-                flow = analysis.build_flow(CONTEXT_ON_PREMISES, "on-premises", [], prefixes, view, pe, ip,
-                                           Hop("on-premises", "gateway", gw_id), gw_id)
-                if flow.outcome == "delivered" and not analysis.nsg_check(flow, None, prefixes):
-                    flow.outcome, flow.verdict, flow.return_hops = "blocked", "blocked", []
-                    flow.notes.append("an NSG denies the flow")
-                result.flows.append(flow)
+            flows = analysis.on_premises_flows(pe, ip)
+            if not flows:
+                raise UsageError("--from on-premises: the estate has no VPN/ExpressRoute gateway in a GatewaySubnet or "
+                                 f"in the virtual hub {pe.name}'s VNet is connected to")
+            result.flows.extend(flows)
         else:
             assert isinstance(source, Subnet)
             view = analysis.routing.table_for_subnet(source.id)
@@ -155,8 +151,9 @@ def no_snat_reasons(analysis: FlowAnalysis, flow: Flow) -> list[str]:
         if app.kind == "azure-firewall" and app.firewall is not None:
             kind = analysis.rule_kind(app.firewall, flow.source_prefixes, flow.pe_ip)
             _, why = analysis.firewall_snat(app.firewall, flow.pe_ip)
-            rule = "a network rule carries the flow" if kind == "network" else \
-                "no application rule is known to carry the flow"
+            rule = {"network": "a network rule carries the flow",
+                    "unresolved": "the firewall's rules could not be resolved, so no application rule is assumed"}.get(
+                kind, "no application rule is known to carry the flow")
             out.append(f"{app.name} does not SNAT it: {why}; {rule} (NET004)")
         elif app.kind == "nva":
             bad = "; ".join(f"{analysis.estate.name_of(t.resource_id)}: {t.problem}" for t in app.tags if t.problem)

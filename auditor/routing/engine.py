@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from auditor.config import Config
-from auditor.estate.model import Estate, Peering, PrivateEndpoint, Subnet
+from auditor.estate.model import Estate, HubGateway, Peering, PrivateEndpoint, Subnet
 from auditor.ipnet import RFC1918, RFC6598, Cidr, fmt_ip, parse_cidr
 from auditor.routing.table import PROTECTED_SYSTEM_HOPS, SOURCE_RANK, EffectiveRoute, RouteTableView
 
@@ -301,12 +301,20 @@ class RoutingModel:
         return RouteTableView(key, vnet.id if vnet else vnet_key, rt.id if rt else None,
                               [s.id for s in subnets], routes, notes)
 
-    def _vwan_routes(self, hub_id: str, vnet_key: str, dbp: bool) -> list[EffectiveRoute]:
-        """INFERENCE (azure-facts §10.2): what a VWAN spoke learns from its hub."""
-        estate = self.estate
-        hub = estate.virtual_hubs.get(hub_id.lower())
-        out: list[EffectiveRoute] = []
-        intent = next((ri for ri in estate.routing_intents.values() if ri.hub_id.lower() == hub_id.lower()), None)
+    def hub_gateway_prefixes(self, gw: HubGateway) -> list[Cidr]:
+        """On-premises prefixes behind a hub gateway: its VPN sites' address spaces and the config's
+        [network] on_premises (ExpressRoute learns them over BGP: none in ARM)."""
+        out: list[Cidr] = []
+        for sid in gw.site_ids:
+            site = self.estate.vpn_sites.get(sid.lower())
+            out += site.prefixes if site is not None else ()
+        out += self.config.on_premises
+        return list(dict.fromkeys(out))
+
+    def intent(self, hub_id: str) -> tuple[str | None, str | None, str | None]:
+        """(routing intent id, PrivateTraffic next hop id, Internet next hop id) of a hub."""
+        intent = next((ri for ri in sorted(self.estate.routing_intents.values(), key=lambda r: r.id.lower())
+                       if ri.hub_id.lower() == hub_id.lower()), None)
         private_hop = internet_hop = None
         for pol in intent.policies if intent else []:
             dests = {d.lower() for d in pol.destinations}
@@ -314,27 +322,43 @@ class RoutingModel:
                 private_hop = pol.next_hop
             if "internet" in dests:
                 internet_hop = pol.next_hop
+        return (intent.id if intent else None), private_hop, internet_hop
 
-        def hop_ip(next_hop: str | None) -> tuple[int | None, str | None]:
-            fw = estate.firewalls.get((next_hop or "").lower())
-            if fw is not None and fw.private_ip is not None:
-                return fw.private_ip, fmt_ip(fw.private_ip)
-            nva = estate.hub_nvas.get((next_hop or "").lower())     # a hub NVA: its first instance address
-            if nva is not None and nva.ips:
-                return nva.ips[0], fmt_ip(nva.ips[0])
-            return None, None
+    def next_hop_ip(self, next_hop: str | None) -> int | None:
+        """The address of a routing-intent next hop: the hub firewall's, or a hub NVA's first instance."""
+        fw = self.estate.firewalls.get((next_hop or "").lower())
+        if fw is not None and fw.private_ip is not None:
+            return fw.private_ip
+        nva = self.estate.hub_nvas.get((next_hop or "").lower())
+        return nva.ips[0] if nva is not None and nva.ips else None
+
+    def intent_private_ip(self, hub_id: str) -> int | None:
+        return self.next_hop_ip(self.intent(hub_id)[1])
+
+    def _vwan_routes(self, hub_id: str, vnet_key: str, dbp: bool) -> list[EffectiveRoute]:
+        """INFERENCE (azure-facts §10.2): what a VWAN spoke learns from its hub."""
+        estate = self.estate
+        hub = estate.virtual_hubs.get(hub_id.lower())
+        out: list[EffectiveRoute] = []
+        intent_id, private_hop, internet_hop = self.intent(hub_id)
 
         def add(prefix: Cidr, next_hop: str | None, origin: str) -> None:
-            ip, text = hop_ip(next_hop)
+            ip = self.next_hop_ip(next_hop)
+            text = fmt_ip(ip) if ip is not None else None
             out.append(EffectiveRoute(source="VirtualNetworkGateway", prefix=prefix, prefix_text=str(prefix),
                                       next_hop_type="VirtualNetworkGateway", next_hop_ip=ip, next_hop_ip_text=text,
                                       kind="vwan", origin=origin, disable_bgp_route_propagation=dbp))
 
         if private_hop:
             for rng in RFC1918:
-                add(rng, private_hop, intent.id)  # type: ignore[union-attr]
+                add(rng, private_hop, intent_id)  # type: ignore[arg-type]
         if internet_hop:
-            add(parse_cidr("0.0.0.0/0"), internet_hop, intent.id)  # type: ignore[union-attr]
+            add(parse_cidr("0.0.0.0/0"), internet_hop, intent_id)  # type: ignore[arg-type]
+        # branches behind the hub's gateways (VPN site ranges, config on_premises) reach spokes through the hub
+        for gw in sorted(estate.hub_gateways.values(), key=lambda g: g.id.lower()):
+            if (gw.hub_id or "").lower() == hub_id.lower():
+                for rng in self.hub_gateway_prefixes(gw):
+                    add(rng, private_hop, gw.id)
         if hub is not None and hub.prefix is not None:
             add(hub.prefix, None, hub.id)
         for other, other_hub in sorted(self.hub_of_vnet.items()):
