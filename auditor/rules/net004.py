@@ -28,10 +28,26 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         ranges, origin = firewall_private_ranges(estate, app.firewall)
         pes = sorted({f.pe.name for f in flows})
         unresolved = next((e for f in flows for e in unresolved_evidence(ctx, f)), None)
+        if app.hub_id:
+            # a secured hub's firewall as routing-intent next hop: the reply model says the endpoints' replies
+            # come back through it; the secured-hub page still asks for SNAT on network rules
+            consequence = (
+                "Microsoft's pages disagree on what follows: the routing-intent page says private endpoints in "
+                "connected spokes send their replies through the routing-intent next hop "
+                "(https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies), so the flows may be "
+                "symmetric, while the secured-hub private-endpoint page asks for 'Always perform SNAT' on network-rule "
+                "traffic to private endpoints "
+                "(https://learn.microsoft.com/azure/firewall-manager/private-link-inspection-secure-virtual-hub). "
+                "This stays suspected until traffic evidence speaks.")
+            status = "suspected"
+        else:
+            consequence = "Replies from the private endpoints bypass the firewall."
+            status = None
         yield ctx.finding(
             "NET004", app.id,
             f"Azure Firewall {app.name} forwards traffic to private endpoints {', '.join(pes)} without SNAT: {why}. "
-            "Replies from the private endpoints bypass the firewall.",
+            + consequence,
+            status=status,
             evidence=[Evidence("property", app.firewall.policy_id or app.id, "properties.snat.privateRanges", ranges,
                                origin), *([unresolved] if unresolved else [])],
             related_ids=sorted({f.pe.id for f in flows} | ({app.firewall.policy_id} if app.firewall.policy_id else set())),

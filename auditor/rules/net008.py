@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from auditor.estate.model import HubGateway
 from auditor.findings import Evidence, Finding
-from auditor.ipnet import fmt_ip
 from auditor.rules.context import AuditContext
 
 
@@ -32,48 +32,29 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             subnet = estate.subnets.get((pe.subnet_id or "").lower())
             if subnet is not None and subnet.vnet_id.lower() in vnets and pe.approved:
                 by_subnet.setdefault(subnet.id.lower(), []).append(pe)
-        gateways = sorted(r["id"] for r in estate.records.values()
-                          if r["type"] in ("microsoft.network/vpngateways", "microsoft.network/expressroutegateways")
-                          and str((r.get("properties") or {}).get("virtualHub", {}).get("id", "")).lower()
-                          == intent.hub_id.lower())
+        gateways = sorted((g for g in estate.hub_gateways.values()
+                           if (g.hub_id or "").lower() == intent.hub_id.lower()), key=lambda g: g.id.lower())
+        # no gateway in the input: on-premises still stands for whatever the hub connects
+        entry = gateways[0] if gateways else HubGateway(intent.hub_id, "on-premises", "vpn", intent.hub_id, ())
+        prefixes = ctx.flows.routing.hub_gateway_prefixes(entry)
+        appliance = ctx.flows.intent_next_hop(intent.hub_id)
         for sid in sorted(by_subnet):
             subnet = estate.subnets[sid]
             if subnet.pe_policies in ("Enabled", "RouteTableEnabled"):
                 continue
             pes = sorted(by_subnet[sid], key=lambda p: p.id.lower())
             pe = pes[0]
-            ip = fmt_ip(pe.ips[0]) if pe.ips else None
-            fw_ip = fmt_ip(fw.private_ip) if fw and fw.private_ip is not None else None
-            gw_hop = {"hop": "on-premises", "kind": "gateway", "id": gateways[0] if gateways else intent.hub_id,
-                      "ip": None, "route": None}
-            flow = {
-                "source": "on-premises",
-                "source_subnets": [],
-                "source_prefixes": [str(p) for p in ctx.config.on_premises],
-                "destination": pe.id,
-                "destination_ip": ip or "",
-                "port": 443,
-                "forward": [dict(gw_hop, route={"prefix": str(subnet.prefixes[0]), "next_hop_type": "HubConnection",
-                                                "source": "VirtualHub"},
-                                 note="on-premises traffic to spoke private endpoints bypasses the routing-intent "
-                                      "next hop (azure-facts §10.3)"),
-                            {"hop": pe.name, "kind": "private-endpoint", "id": pe.id, "ip": ip, "route": None}],
-                "return": [{"hop": pe.name, "kind": "private-endpoint", "id": pe.id, "ip": ip,
-                            "route": {"prefix": "0.0.0.0/0 or private prefixes", "next_hop_type": "VirtualNetworkGateway",
-                                      "source": "VirtualNetworkGateway"}},
-                           {"hop": estate.name_of(next_hop) or "routing-intent next hop",
-                            "kind": "azure-firewall" if fw else "nva", "id": next_hop or None, "ip": fw_ip,
-                            "route": None},
-                           dict(gw_hop)],
-                "verdict": "asymmetric",
-            }
+            # the same model NET001 reads (FlowAnalysis.hub_flow / reply_appliance), not a separate story
+            flow = ctx.flows.hub_flow(entry, prefixes, pe, pe.ips[0]).to_dict() if pe.ips else None
+            through = appliance.name if appliance is not None else estate.name_of(next_hop)
             yield ctx.finding(
                 "NET008", subnet.id,
                 f"Virtual hub {hub.name if hub else estate.name_of(intent.hub_id)} sends private traffic through "
                 f"{estate.name_of(next_hop)} (routing intent), but subnet {subnet.name} hosting private endpoint(s) "
                 f"{', '.join(p.name for p in pes)} has privateEndpointNetworkPolicies {subnet.pe_policies}: on-premises "
-                "traffic reaches the endpoints directly while their replies go through the firewall (documented "
-                "asymmetry). Enable route-table network policies on the subnet.",
+                f"traffic reaches the endpoints directly while their replies go through {through} (documented "
+                "asymmetry: https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies). Enable route-table "
+                "network policies on the subnet.",
                 evidence=[Evidence("property", subnet.id, "properties.privateEndpointNetworkPolicies", subnet.pe_policies),
                           Evidence("property", intent.id, "properties.routingPolicies", private.name)],
                 related_ids=sorted({intent.hub_id, intent.id, *(p.id for p in pes), *([next_hop] if next_hop else [])}),
