@@ -3,7 +3,7 @@ report on (FlowAnalysis.reported_flows). Pruning is a speed-up only (tests/bench
 delivered flows -> 13k at 10k subnets), so every estate here must give the same findings, byte for
 byte, with and without it, and the pruned flows must be a subsequence of the delivered ones.
 
-Estates: every scenario S01-S22 (with its config file), the demo estate, the benchmark generator at
+Estates: every scenario S01-S22 (with its config file), every landing-zone estate L01-L13, the demo estate, the benchmark generator at
 1000 subnets (firewalls that always SNAT or never do, tagged and untagged NVAs, an ILB, NSGs), and
 S01 variants aimed at the pruning rule itself: a quiet NVA in front of a reported one, two quiet NVAs
 in series, an ILB with one untagged backend, NSGs that split contexts.
@@ -57,6 +57,15 @@ def test_scenarios_find_the_same_with_and_without_pruning(number: str) -> None:
     folder = scenario_dir(number)
     config = load_config(folder / "pathaudit.toml") if (folder / "pathaudit.toml").is_file() else Config()
     assert_pruning_changes_nothing(load_estate([folder / "resources.json"]), config)
+
+
+LANDING_ZONES = sorted(p for p in (REPO / "fixtures" / "landing-zones").glob("L*") if p.is_dir())
+
+
+@pytest.mark.parametrize("folder", LANDING_ZONES, ids=[p.name for p in LANDING_ZONES])
+def test_landing_zones_find_the_same_with_and_without_pruning(folder: Path) -> None:
+    inputs = sorted(folder.glob("lz-*.json")) or [folder / "resources.json"]
+    assert_pruning_changes_nothing(load_estate(inputs))
 
 
 def test_demo_estate_finds_the_same_with_and_without_pruning() -> None:
