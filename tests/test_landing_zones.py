@@ -148,3 +148,64 @@ def test_alz_trace_shows_the_default_route_winning_and_reserved_routes_invalid()
     code, out, _ = run_cli("trace", folder / "resources.json", "--from", "snet-app", "--to", "pe-aoai")
     assert "WINS  0.0.0.0/0 -> VirtualAppliance 10.0.1.4" in out
     assert "loses 10.0.0.0/8 -> None (Default/reserved): removed" in out
+
+
+def named(value: Any, out: set[str]) -> None:
+    if isinstance(value, str) and value.lower().startswith("/subscriptions/") and "/providers/" in value.lower():
+        out.add(value.lower())
+    elif isinstance(value, dict):
+        for v in value.values():
+            named(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            named(v, out)
+
+
+SCENARIOS = sorted((REPO / "fixtures" / "scenarios").glob("S*/resources.json"))
+
+
+@pytest.mark.parametrize("inputs", [*(inputs_of(f) for f in FOLDERS), *((p,) for p in SCENARIOS)],
+                         ids=[*(f.name for f in FOLDERS), *(p.parent.name for p in SCENARIOS)])
+def test_related_ids_name_every_resource_in_flow_and_evidence(inputs: tuple[Path, ...]) -> None:
+    """A consumer never parses messages: every resource a flow or an evidence item names is related."""
+    for f in audit(*inputs)[1]["findings"]:
+        found: set[str] = set()
+        named(f.get("flow"), found)
+        named([[e["id"], e["value"]] for e in f["evidence"]], found)
+        related = {r.lower() for r in f["related_ids"]} | {f["resource_id"].lower()}
+        assert found <= related, (f["rule_id"], sorted(found - related))
+        assert f["resource_id"].lower() not in {r.lower() for r in f["related_ids"]}
+
+
+def test_malformed_landing_zone_resources_are_named_and_the_rest_is_audited(tmp_path: Path) -> None:
+    """Hostile or broken rows of the resource types landing zones added (IP groups, VPN sites, hub NVAs):
+    one clear problem each, naming the file, the resource and the field; the rest is still audited and
+    the run is never 'clean'."""
+    rows = json.loads((LZ / "L01-alz-spoke-default-route-only" / "resources.json").read_text("utf-8"))
+    base = "/subscriptions/00000000-0000-4000-8000-000000000000/resourceGroups/rg-x/providers/Microsoft.Network"
+
+    def res(kind: str, name: str, props: Any) -> dict[str, Any]:
+        return {"id": f"{base}/{kind}/{name}", "name": name, "type": f"microsoft.network/{kind.lower()}",
+                "properties": props}
+
+    rows += [res("ipGroups", "ipg-object", {"ipAddresses": {"a": 1}}),
+             res("ipGroups", "ipg-junk", {"ipAddresses": ["10.0.0.0/33", "<script>alert(1)</script>"]}),
+             res("vpnSites", "site-junk", {"addressSpace": {"addressPrefixes": ["not-a-prefix"]}}),
+             res("networkVirtualAppliances", "nva-junk", {"virtualApplianceNics": [{"privateIpAddress": "999.1.1.1"}],
+                                                         "virtualHub": {"id": 5}}),
+             res("vpnGateways", "gw-junk", {"connections": "oops", "virtualHub": None})]
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    code, out, err = run_cli("audit", path, "--format", "json", "--fail-on", "never")
+    assert code == 3, err
+    doc = json.loads(out)
+    assert "Traceback" not in err
+    assert {"NET001", "NET004"} <= {f["rule_id"] for f in doc["findings"]}     # the rest is audited
+    skipped = doc["coverage"]["skipped"]
+    by_name = {p["resource_id"].rsplit("/", 1)[-1]: p for p in skipped if p["resource_id"]}
+    assert by_name["ipg-object"]["field"] == "properties.ipAddresses"
+    assert by_name["ipg-object"]["file"].endswith("hostile.json")
+    assert {p["field"] for p in skipped if (p["resource_id"] or "").endswith("ipg-junk")} == {
+        "properties.ipAddresses[0]", "properties.ipAddresses[1]"}
+    assert by_name["site-junk"]["field"] == "properties.addressSpace.addressPrefixes[0]"
+    assert by_name["nva-junk"]["field"] == "properties.virtualApplianceNics[0].privateIpAddress"

@@ -5,11 +5,13 @@ is pure; the shapes only ingestion understands (the `"[255.255.255.255/32]"` str
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from test_paths_estates import Rows, by_rule, ip, triples
 
+from auditor.audit import load_estate
 from auditor.estate.model import (
     Estate,
     Firewall,
@@ -504,3 +506,53 @@ def test_compiled_nsg_evaluation_matches_the_reference() -> None:
             assert r.src.match_ip(PE, vmap) == r.src.match(dest, vnet)
 
     check()
+
+
+# ---------------------------------------------------------------------------------------------------
+# classic rule collections, from the REST API example (AzureFirewallGet, 2025-03-01)
+
+REAL_FW = Path(__file__).parent / "fixtures_real/arm-examples/network/2025-03-01/AzureFirewallGet.json"
+
+
+def classic_estate(tmp_path: Path, action: str) -> tuple[Estate, Firewall]:
+    body = json.loads(REAL_FW.read_text("utf-8"))["responses"]["200"]["body"]
+    for key in ("networkRuleCollections", "applicationRuleCollections"):
+        for coll in body["properties"][key]:
+            coll["properties"]["action"]["type"] = action
+    path = tmp_path / "fw.json"
+    path.write_text(json.dumps(body), encoding="utf-8")
+    e = load_estate([path])
+    return e, next(iter(e.firewalls.values()))
+
+
+def test_classic_rule_collections_with_address_ranges(tmp_path: Path) -> None:
+    """The example's network rule admits 10.1.4.12-10.1.4.255 to any destination on 443-444: a network
+    rule carries such a flow; a source outside every range is carried by no rule. Its FQDN rule names
+    www.amazon.com, which no private endpoint answers for; the same rule naming an Azure service name
+    that no endpoint of the input has decides nothing for its 10.2.4.x sources."""
+    e, fw = classic_estate(tmp_path, "Allow")
+    assert firewall_rule_kind(e, fw, [parse_cidr("10.1.4.0/28")], PE, 443, ()) == "network"
+    assert firewall_rule_kind(e, fw, [parse_cidr("10.9.9.0/24")], PE, 443, ()) == "unknown"
+    assert firewall_rule_kind(e, fw, [parse_cidr("10.2.4.0/24")], PE, 443, ()) == "unknown"
+    rec = e.record(fw.id)
+    rec["properties"]["networkRuleCollections"][0]["properties"]["rules"][1]["destinationFqdns"] = [
+        "other-account.openai.azure.com"]
+    assert firewall_rule_kind(e, fw, [parse_cidr("10.2.4.0/24")], PE, 443, ()) == "unresolved"
+    # the example's own collections deny: no allow rule carries anything
+    e, fw = classic_estate(tmp_path, "Deny")
+    assert firewall_rule_kind(e, fw, [parse_cidr("10.1.4.0/28")], PE, 443, ()) == "unknown"
+
+
+def test_missing_parent_policy_and_ip_group_leave_the_kind_unresolved(tmp_path: Path) -> None:
+    """Nothing is assumed about rules the input lacks: a parent policy or an IP group that is referenced
+    but absent leaves the flow unresolved (unless a known network rule decides), and says why."""
+    e, fw = with_rules((200, [app_rule()], "Allow"))
+    e.firewall_policies[POLICY.lower()].base_policy_id = POLICY + "-parent"
+    assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "unresolved"
+    e, fw = with_rules((200, [network_rule()], "Allow"))
+    e.firewall_policies[POLICY.lower()].base_policy_id = POLICY + "-parent"
+    assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "network"      # a known network rule decides
+    rule = network_rule()
+    rule["destinationAddresses"], rule["destinationIpGroups"] = [], [POLICY + "/../ipGroups/missing"]
+    e, fw = with_rules((200, [rule, app_rule()], "Allow"))
+    assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "unresolved"

@@ -488,9 +488,20 @@ def p_firewall(ctx: Ctx, rec: dict[str, Any]) -> None:
 
 def p_ip_group(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
-    ctx.estate.ip_groups[rec["id"].lower()] = IpGroup(
-        rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1], str_list(props.get("ipAddresses"))
-    )
+    values = props.get("ipAddresses")
+    if values is not None and not isinstance(values, list):
+        raise FieldError("properties.ipAddresses", f"expected a list of addresses, got {type(values).__name__}")
+    kept = []
+    for i, value in enumerate(values or []):
+        text = str(value).strip()
+        try:
+            for part in text.split("-", 1):      # an address, a prefix or an a-b range
+                parse_cidr(part.strip())
+            kept.append(text)
+        except PrefixError as exc:
+            ctx.ignore(f"properties.ipAddresses[{i}]", exc.problem)
+    ctx.estate.ip_groups[rec["id"].lower()] = IpGroup(rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+                                                      tuple(kept))
 
 
 def p_firewall_policy(ctx: Ctx, rec: dict[str, Any]) -> None:

@@ -14,8 +14,9 @@ address), ports and protocols; an application rule by source and target FQDN.
 
 What cannot be resolved decides nothing: an IP group or a parent policy missing from the input, rule
 collection groups a policy lists but the export lacks, a destination FQDN that names no private
-endpoint of the estate. A flow such a rule might carry is `unresolved` (never assumed to ride an
-application rule), and the gap is reported as incomplete coverage.
+endpoint of the estate but lies in an Azure service domain. A flow such a rule might carry is
+`unresolved` (never assumed to ride an application rule), and the gap is reported as incomplete
+coverage.
 """
 
 from __future__ import annotations
@@ -164,6 +165,8 @@ class _Reader:
                 name = fqdn.lower().rstrip(".")
                 if name in self.names:
                     names.append(name)
+                elif not could_be_private_link(name):
+                    continue   # a name outside Azure's service domains: no private endpoint answers for it
                 else:
                     unresolved.append(self.gap(owner, fqdn_key, f"destination FQDN {fqdn} names no private endpoint "
                                                                 f"in the input: its address is unknown"))
@@ -256,6 +259,19 @@ def firewall_rules(estate: Estate, fw: Firewall, port: int, names: frozenset[str
     if not found_any and not gaps:
         return None
     return FirewallRules(tuple(network), tuple(application), tuple(dict.fromkeys(gaps)), tuple(reader.problems.values()))
+
+
+# Public DNS zones of Azure services that private endpoints answer for through private DNS zones
+# (https://learn.microsoft.com/azure/private-link/private-endpoint-dns). A destination FQDN under one of
+# them that names no endpoint of the input may still resolve to one the input lacks: unresolved. Any
+# other name (www.example.com) cannot resolve to a private endpoint through Azure's zones.
+PRIVATE_LINK_SUFFIXES = ("azure.com", "azure.net", "windows.net", "azurecr.io", "azurewebsites.net", "azure-api.net",
+                         "azuredatabricks.net", "azuresynapse.net", "azmk8s.io", "azure-devices.net",
+                         "azure-automation.net", "azconfig.io", "azurestaticapps.net", "azurefd.net")
+
+
+def could_be_private_link(name: str) -> bool:
+    return "privatelink." in name or any(name == s or name.endswith("." + s) for s in PRIVATE_LINK_SUFFIXES)
 
 
 def _props(obj: dict[str, Any]) -> dict[str, Any]:
