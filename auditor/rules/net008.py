@@ -24,7 +24,6 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             continue
         hub = estate.virtual_hubs.get(intent.hub_id.lower())
         next_hop = private.next_hop or ""
-        fw = estate.firewalls.get(next_hop.lower())
         vnets = {c.remote_vnet_id.lower() for c in estate.hub_connections.values()
                  if c.remote_vnet_id and c.hub_id.lower() == intent.hub_id.lower()}
         by_subnet: dict[str, list] = {}
