@@ -18,6 +18,7 @@ from auditor import __version__
 from auditor.catalog import Rule, data_dir, load_catalog
 from auditor.collect.files import RawInputs, read_inputs
 from auditor.config import Config
+from auditor.documents import FINDINGS_SCHEMA
 from auditor.estate import Estate, build_estate
 from auditor.exitcodes import decide, fails
 from auditor.findings import SEVERITIES, Finding, NotAssessed
@@ -25,8 +26,6 @@ from auditor.gcpause import gc_paused
 from auditor.problems import FILE_NOT_READ, Problem, sort_key
 from auditor.rules.context import AuditContext
 from auditor.rules.engine import evaluate
-
-FINDINGS_SCHEMA = "pathaudit/findings@1"
 
 
 def demo_dir() -> Path:

@@ -275,7 +275,7 @@ def routes(inputs: tuple[Path, ...], subnet_spec: str, ip: str | None, compare_f
               help="Exit 1 when a finding at or above this severity is active.")
 @click.option("--allow-incomplete", is_flag=True, help="Exit 0/1 even when the document says coverage is incomplete.")
 def report_cmd(findings: Path, fmt: tuple[str, ...], out: Path | None, fail_on: str, allow_incomplete: bool) -> None:
-    """Re-render a saved findings document (pathaudit/findings@1) without re-auditing.
+    """Re-render a saved findings document (pathaudit/findings@2) without re-auditing.
 
     SARIF locations are found by reading the input files the document lists, when they still exist.
     JUnit lists failing resources plus one passing case per rule (the estate is not re-read).

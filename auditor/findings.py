@@ -43,17 +43,15 @@ class Finding:
     # optional annotations (auditor.suppress), emitted only when set: docs/conventions.md
     suppression_expired: dict[str, Any] | None = None
     baseline: str | None = None            # "new" | "unchanged" with --baseline
+    # what else, beside the resource, makes this finding one misconfigured object (NET001: the appliance;
+    # NET008: the hub). Not emitted: it only feeds the fingerprint
+    key: tuple[str, ...] = ()
 
     def compute_fingerprint(self) -> str:
-        """Stable across runs and input shapes: rule id, lower-cased ids and the flow endpoints."""
-        parts = [self.rule_id, self.resource_id.lower(), *sorted(r.lower() for r in self.related_ids)]
-        if self.flow:
-            parts += [
-                str(self.flow.get("source", "")).lower(),
-                str(self.flow.get("destination", "")).lower(),
-                str(self.flow.get("destination_ip", "")),
-                str(self.flow.get("port", "")),
-            ]
+        """Stable across runs, input shapes and estate growth: the rule id and the grouping key (the
+        resource and `key`, lower-cased), never the sources or destinations a finding lists, so a new
+        spoke behind the same route table leaves the fingerprint of its finding alone."""
+        parts = [self.rule_id, self.resource_id.lower(), *(k.lower() for k in self.key)]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
     def sort_key(self) -> tuple[int, str, str, str]:

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from auditor.config import Suppression
+from auditor.documents import document_problem
 from auditor.errors import UsageError
 from auditor.findings import SEVERITY_RANK, Finding
-
-FINDINGS_SCHEMA = "pathaudit/findings@1"
 
 Clock = Callable[[], dt.date]
 
@@ -106,19 +105,9 @@ def load_document(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
     except orjson.JSONDecodeError as exc:
         raise UsageError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("schema") != FINDINGS_SCHEMA:
-        raise UsageError(f"{path}: not a findings document (expected \"schema\": \"{FINDINGS_SCHEMA}\")")
-    findings = doc.get("findings")
-    if not isinstance(findings, list) or not all(
-        isinstance(f, dict) and isinstance(f.get("fingerprint"), str) and isinstance(f.get("rule_id"), str)
-        and isinstance(f.get("resource_id"), str) and isinstance(f.get("severity"), str)
-        for f in findings
-    ):
-        raise UsageError(f"{path}: findings: expected a list of findings with rule_id, resource_id, "
-                         "severity and fingerprint")
-    for key in ("tool", "estate", "coverage", "summary"):
-        if not isinstance(doc.get(key), dict):
-            raise UsageError(f"{path}: {key}: missing or not an object")
+    problem = document_problem(doc)
+    if problem is not None:
+        raise UsageError(f"{path}: {problem}")
     return doc
 
 

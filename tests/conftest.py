@@ -37,3 +37,13 @@ def write_json(tmp_path: Path, name: str, obj: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj), encoding="utf-8")
     return path
+
+
+def grouped(example: dict[str, Any], destinations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A findings@2 `flow` around one @1-style flow (`example`): its source, appliances and destination."""
+    apps = [h["id"] for lane in ("forward", "return") for h in example.get(lane) or []
+            if isinstance(h, dict) and h.get("kind") in ("nva", "azure-firewall") and h.get("id")]
+    dests = destinations if destinations is not None else [
+        {"id": example.get("destination"), "ip": example.get("destination_ip"), "port": example.get("port")}]
+    return {"sources": [example.get("source")], "appliances": list(dict.fromkeys(apps)), "destinations": dests,
+            "destinations_total": len(dests), "example": example}

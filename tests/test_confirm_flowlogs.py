@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import grouped
 
 from auditor.confirm import logs
 from auditor.confirm.flowlogs import aggregation_sql, analyse_exports, sniff_format
@@ -27,7 +28,7 @@ def target(prefixes=("10.1.1.0/24", "10.1.2.0/24"), dst="10.2.1.4", port=443, ki
     flow = {"source": "ctx", "source_subnets": [], "source_prefixes": list(prefixes), "destination": "/pe",
             "destination_ip": dst, "port": port,
             "forward": [{"hop": "fw", "kind": kind, "id": fw_id, "ip": ip}], "return": [], "verdict": "asymmetric"}
-    t = target_from_finding(0, {"rule_id": "NET001", "fingerprint": "f" * 32, "flow": flow})
+    t = target_from_finding(0, {"rule_id": "NET001", "fingerprint": "f" * 32, "flow": grouped(flow)})
     assert t is not None
     return t
 

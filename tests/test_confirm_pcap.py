@@ -13,6 +13,7 @@ import struct
 from pathlib import Path
 
 import pytest
+from conftest import grouped
 
 from auditor.confirm import confirm_document
 from auditor.confirm import pcap as pcapmod
@@ -103,7 +104,7 @@ def target(prefixes=("10.1.1.0/24", "10.1.2.0/24"), dst="10.2.1.4", port=443, ki
     flow = {"source": "ctx", "source_subnets": [], "source_prefixes": list(prefixes), "destination": "/pe",
             "destination_ip": dst, "port": port, "forward": [hop] if side == "forward" else [],
             "return": [hop] if side == "return" else [], "verdict": "asymmetric"}
-    t = target_from_finding(0, {"rule_id": "NET001", "fingerprint": "f" * 32, "flow": flow})
+    t = target_from_finding(0, {"rule_id": "NET001", "fingerprint": "f" * 32, "flow": grouped(flow)})
     assert t is not None
     return t
 
@@ -330,11 +331,12 @@ def test_real_capture_evidence_through_confirm_document() -> None:
             "destination_ip": "137.116.81.94", "port": 80,
             "forward": [{"hop": "nva1", "kind": "nva", "id": "/nic", "ip": "10.0.2.4"}], "return": [],
             "verdict": "asymmetric"}
-    doc = {"schema": "pathaudit/findings@1", "tool": {"name": "pathaudit", "version": "t"},
+    doc = {"schema": "pathaudit/findings@2", "tool": {"name": "pathaudit", "version": "t"},
            "estate": {"sha256": "0" * 64, "collected_at": None, "resources": 0, "inputs": []},
-           "coverage": {"complete": True, "skipped": [], "not_assessed": []}, "summary": {},
+           "coverage": {"complete": True, "skipped": [], "not_assessed": []},
+           "summary": {"high": 1, "medium": 0, "low": 0, "info": 0, "suppressed": 0},
            "findings": [{"rule_id": "NET001", "severity": "high", "status": "suspected", "resource_id": "/pe",
-                         "related_ids": [], "title": "t", "message": "m", "flow": flow, "evidence": [],
+                         "related_ids": [], "title": "t", "message": "m", "flow": grouped(flow), "evidence": [],
                          "remediation": "r", "fingerprint": "0" * 32, "suppression": None}]}
     res = confirm_document(doc, pcaps=[str(REAL / "tcp-handshake-nano.pcap")])
     ev = res.document["findings"][0]["evidence"][0]

@@ -21,7 +21,7 @@ CAPS = REPO / "fixtures" / "captures"
 LOGS = REPO / "fixtures" / "flowlogs"
 FINDINGS = REPO / "fixtures" / "findings"
 SCENARIOS = {"S01": "S01-base", "S05": "S05-azfw-default-snat", "S19": "S19-vwan-routing-intent"}
-SCHEMA = json.loads((REPO / "auditor" / "schemas" / "findings-v1.schema.json").read_text())
+SCHEMA = json.loads((REPO / "auditor" / "schemas" / "findings-v2.schema.json").read_text())
 
 # evidence set -> (pcaps, flow-trace exports, expected NET001 status for S01, for S05)
 EVIDENCE: dict[str, tuple[list[str], list[str], str, str]] = {
@@ -76,7 +76,7 @@ def test_hand_built_fixtures_are_valid_and_match_the_audit(documents) -> None:
         jsonschema.validate(hand, SCHEMA)
         jsonschema.validate(real, SCHEMA)
         # same NET001 flow endpoints and appliance as the real audit
-        h, r = net001(hand)[0]["flow"], net001(real)[0]["flow"]
+        h, r = net001(hand)[0]["flow"]["example"], net001(real)[0]["flow"]["example"]
         assert sorted(h["source_prefixes"]) == sorted(r["source_prefixes"])
         assert (h["destination_ip"], h["port"]) == (r["destination_ip"], r["port"])
         assert appliances(h) == appliances(r)

@@ -50,9 +50,10 @@ def inputs_of(folder: Path) -> tuple[Path, ...]:
 
 
 def triples(doc: dict[str, Any]) -> set[tuple]:
-    return {(f["rule_id"], f["resource_id"].lower(), (f.get("flow") or {}).get("source", "").lower() or None
-             if f["rule_id"] in ("NET001", "NET005") else None, f["severity"])
-            for f in doc["findings"] if f["rule_id"].startswith(FAMILY)}
+    return {(f["rule_id"], f["resource_id"].lower(), source.lower() if source else None, f["severity"])
+            for f in doc["findings"] if f["rule_id"].startswith(FAMILY)
+            for source in ((f.get("flow") or {}).get("sources") or [None]
+                           if f["rule_id"] in ("NET001", "NET005") else [None])}
 
 
 def expected_triples(exp: dict[str, Any]) -> set[tuple]:
@@ -124,7 +125,7 @@ def test_pe_only_subnet_is_no_source() -> None:
     doc = audit(*inputs_of(folder))[1]
     for rule, names in exp["source_subnets"].items():
         got = {s.rsplit("/", 1)[-1] for f in doc["findings"] if f["rule_id"] == rule
-               for s in f["flow"]["source_subnets"]}
+               for s in f["flow"]["example"]["source_subnets"]}
         assert got == set(names)
     [aoai005] = [f for f in doc["findings"] if f["rule_id"] == "AOAI005"]
     assert "snet-pe-app" not in json.dumps(aoai005["evidence"])

@@ -34,7 +34,7 @@ def test_wheel_ships_catalog_checks_demo_and_schema(wheel: Path) -> None:
     kql = {p.relative_to(REPO / "checks").as_posix() for p in (REPO / "checks").rglob("*.kql")}
     assert {f"auditor/_data/checks/{k}" for k in kql} <= names
     assert "auditor/_data/demo-contoso/resources.json" in names
-    assert "auditor/schemas/findings-v1.schema.json" in names
+    assert "auditor/schemas/findings-v2.schema.json" in names
     assert any(n.endswith("entry_points.txt") for n in names)
 
 

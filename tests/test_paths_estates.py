@@ -193,8 +193,9 @@ def triples(doc: dict[str, Any]) -> set[tuple[str, str, str | None]]:
     """(rule, resource name, source name) for every finding: names keep the assertions readable."""
     out = set()
     for f in doc["findings"]:
-        src = (f.get("flow") or {}).get("source") if f["rule_id"] in ("NET001", "NET005") else None
-        out.add((f["rule_id"], f["resource_id"].rsplit("/", 1)[-1], src.rsplit("/", 1)[-1] if src else None))
+        sources = (f.get("flow") or {}).get("sources") if f["rule_id"] in ("NET001", "NET005") else None
+        for src in sources or [None]:
+            out.add((f["rule_id"], f["resource_id"].rsplit("/", 1)[-1], src.rsplit("/", 1)[-1] if src else None))
     return out
 
 
@@ -262,7 +263,7 @@ def test_internal_load_balancer_in_front_of_nvas_is_the_next_hop(tmp_path: Path)
     assert [h.kind for h in flow.forward_hops] == ["subnet", "nva", "private-endpoint"]
     assert flow.forward_hops[1].ip == "10.0.2.100"
     doc = r.audit(tmp_path)
-    assert ("NET001", "pe-aoai", "rt-spoke") in triples(doc)
+    assert ("NET001", "rt-spoke", "rt-spoke") in triples(doc)
     [f] = by_rule(doc, "NET001")
     assert {lb, *[rid("rg-hub", "Microsoft.Network/networkInterfaces", n) for n in ("nva2-nic", "nva3-nic")]} \
         <= set(f["related_ids"])
@@ -293,7 +294,7 @@ def test_load_balancer_with_only_one_tagged_backend_is_not_mitigated(tmp_path: P
     flow = flow_from(r.analysis(tmp_path), "snet-app")
     assert flow.mitigation is None and flow.verdict == "asymmetric"
     doc = r.audit(tmp_path)
-    assert ("NET001", "pe-aoai", "rt-spoke") in triples(doc)
+    assert ("NET001", "rt-spoke", "rt-spoke") in triples(doc)
     # one finding per NVA, not per load balancer: the untagged backend's NIC (NET002: no tag on it)
     [f] = by_rule(doc, "NET002")
     assert f["resource_id"] == r.id("nva3-nic")
@@ -314,7 +315,7 @@ def test_load_balancer_without_backends_in_the_input_is_an_appliance_of_unknown_
     assert flow_from(a, "snet-app").verdict == "asymmetric"
     doc = r.audit(tmp_path, complete=False)
     got = triples(doc)
-    assert ("NET001", "pe-aoai", "rt-spoke") in got
+    assert ("NET001", "rt-spoke", "rt-spoke") in got
     assert not any(t[0] in ("NET007", "NET002") for t in got)
     assert not doc["coverage"]["complete"]
     assert any("ilb-empty" in (p["resource_id"] or "") for p in doc["coverage"]["skipped"])
@@ -383,7 +384,8 @@ def test_storage_private_endpoint_net001_mentions_field_reports(tmp_path: Path) 
     conn.update(privateLinkServiceId=storage, groupIds=["blob"])
     doc = r.audit(tmp_path)
     [f] = by_rule(doc, "NET001")
-    assert f["resource_id"].endswith("/privateEndpoints/pe-aoai")
+    assert f["resource_id"].endswith("/routeTables/rt-spoke")
+    assert f["flow"]["destinations"][0]["id"].endswith("/privateEndpoints/pe-aoai")
     assert "Storage" in f["message"] and "field reports" in f["message"].lower()
     # and an AI account PE's message does not carry that caveat
     (tmp_path / "base").mkdir()
@@ -404,8 +406,8 @@ def test_on_premises_flow_with_no_gateway_route_in_the_pe_vnet_is_return_unrouta
     assert flow.verdict == "return-unroutable"
     assert [h.kind for h in flow.return_hops] == ["private-endpoint"]
     doc = r.audit(tmp_path)
-    [f] = [f for f in by_rule(doc, "NET001") if f["flow"]["source"] == "on-premises"]
-    assert f["flow"]["verdict"] == "return-unroutable"
+    [f] = [f for f in by_rule(doc, "NET001") if f["flow"]["sources"] == ["on-premises"]]
+    assert f["flow"]["example"]["verdict"] == "return-unroutable"
     assert "no route back" in f["message"]
 
 
@@ -536,8 +538,8 @@ def test_source_subnet_outbound_nsg_blocks_only_that_subnet(tmp_path: Path) -> N
     attach_nsg(r, "spoke-app", "snet-app", nsg)
     doc = r.audit(tmp_path)
     [f] = by_rule(doc, "NET001")
-    assert [s.rsplit("/", 1)[-1] for s in f["flow"]["source_subnets"]] == ["snet-apim"]
-    assert f["flow"]["source_prefixes"] == ["10.1.2.0/24"]
+    assert [s.rsplit("/", 1)[-1] for s in f["flow"]["example"]["source_subnets"]] == ["snet-apim"]
+    assert f["flow"]["example"]["source_prefixes"] == ["10.1.2.0/24"]
     [aoai] = by_rule(doc, "AOAI005")
     assert "snet-app" not in aoai["message"]
 
@@ -587,7 +589,7 @@ def test_vmss_nva_without_tag_is_net002_on_the_scale_set(tmp_path: Path, uniform
     doc = r.audit(tmp_path)
     [f] = by_rule(doc, "NET002")
     assert f["resource_id"] == vmss_id
-    assert ("NET001", "pe-aoai", "rt-spoke") in triples(doc)
+    assert ("NET001", "rt-spoke", "rt-spoke") in triples(doc)
 
 
 @pytest.mark.parametrize("where", ["vmss", "instance"])

@@ -107,8 +107,8 @@ def test_s13_enforced_nsg_leaves_only_apim() -> None:
     """S13: NSG enforced on snet-pe (§3.6) admits 10.1.2.0/24 only: no AOAI005; NET001 lists snet-apim."""
     assert not findings("S13", "AOAI005")
     [f] = findings("S13", "NET001")
-    assert names(f["flow"]["source_subnets"]) == {"snet-apim"}
-    assert f["flow"]["source_prefixes"] == ["10.1.2.0/24"]
+    assert names(f["flow"]["example"]["source_subnets"]) == {"snet-apim"}
+    assert f["flow"]["example"]["source_prefixes"] == ["10.1.2.0/24"]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -131,7 +131,7 @@ def demo_doc() -> dict[str, Any]:
 
 @cache
 def flow_validator() -> Draft202012Validator:
-    """findings-v1.schema.json's `flow` definition, with the schema's $defs for its $refs."""
+    """findings-v2.schema.json's `flow` definition, with the schema's $defs for its $refs."""
     root = validator().schema
     flow = root["$defs"]["finding"]["properties"]["flow"]
     assert flow.get("required"), "the flow schema is not vacuous"
@@ -142,24 +142,29 @@ def test_path_findings_carry_valid_flows() -> None:
     found = path_findings()
     assert {f["rule_id"] for _, f in found} == set(PATH_RULES)
     for where, f in found:
-        flow = f["flow"]
-        errors = list(flow_validator().iter_errors(flow))
+        grouped = f["flow"]
+        errors = list(flow_validator().iter_errors(grouped))
         assert not errors, (where, f["rule_id"], errors[0].message)
+        flow = grouped["example"]
         assert flow["forward"], (where, f["rule_id"])
         assert flow["forward"][-1]["kind"] == "private-endpoint"
         assert flow["destination"].lower() == flow["forward"][-1]["id"].lower()
-        if f["rule_id"] != "NET008":
-            assert flow["destination"] == f["resource_id"]          # conventions: the PE
-            src = flow["source"].lower()
-            assert src == "on-premises" or src in {s.lower() for s in flow["source_subnets"]} \
-                or any(r.lower().startswith(src) for r in f["related_ids"]), (where, f["rule_id"])
+        # findings@2: the example is one of the listed flows, the first destination in sort order
+        assert {"id": flow["destination"], "ip": flow["destination_ip"], "port": flow["port"]} == \
+            grouped["destinations"][0]
+        assert grouped["destinations_total"] == len(grouped["destinations"]) >= 1
+        assert flow["source"] in grouped["sources"]
+        if f["rule_id"] == "NET001":
+            assert f["resource_id"] == flow["source"] or flow["source"] == "on-premises"   # the route table
+        if f["rule_id"] == "NET005":
+            assert f["resource_id"].lower().endswith("/subnets/" + f["resource_id"].rsplit("/", 1)[-1].lower())
 
 
 def test_net001_flows_cross_an_appliance_forward_but_not_back() -> None:
     found = [(w, f) for w, f in path_findings() if f["rule_id"] == "NET001"]
-    assert len(found) >= 20
+    assert len(found) >= 15
     for where, f in found:
-        flow = f["flow"]
+        flow = f["flow"]["example"]
         fwd = [h for h in flow["forward"] if h["kind"] in APPLIANCES]
         assert fwd, where
         assert not [h for h in flow["return"] if h["kind"] in APPLIANCES], where
@@ -173,7 +178,7 @@ def test_net005_flows_skip_the_appliance() -> None:
     found = [(w, f) for w, f in path_findings() if f["rule_id"] == "NET005"]
     assert found
     for where, f in found:
-        flow = f["flow"]
+        flow = f["flow"]["example"]
         assert not [h for h in flow["forward"] if h["kind"] in APPLIANCES], where
         assert flow["forward"][0]["route"]["next_hop_type"] == "InterfaceEndpoint", where
         assert flow["verdict"] == "symmetric"
@@ -182,22 +187,25 @@ def test_net005_flows_skip_the_appliance() -> None:
 def test_s09_net005_source_and_route() -> None:
     """S09: rt-work's 10.2.1.0/24 UDR loses to the PE /32 because snet-pe policies are Disabled (§3.4-3.5)."""
     [f] = findings("S09", "NET005")
-    assert f["flow"]["source"] == rows("S09")["rt-work"]["id"]
-    assert names(f["flow"]["source_subnets"]) == {"snet-work"}
-    assert f["flow"]["forward"][0]["route"]["prefix"] == "10.2.1.4/32"
+    assert f["resource_id"] == rows("S09")["spoke-ai"]["id"] + "/subnets/snet-pe"     # one per PE subnet
+    assert f["flow"]["sources"] == [rows("S09")["rt-work"]["id"]]
+    assert names(f["flow"]["example"]["source_subnets"]) == {"snet-work"}
+    assert f["flow"]["example"]["forward"][0]["route"]["prefix"] == "10.2.1.4/32"
     assert "10.2.1.0/24" in f["message"] and "Disabled" in f["message"]
 
 
 def test_s08_same_vnet_udr_sends_snet_work_through_nva1() -> None:
     """S08: the /24 UDR is no wider than the PE VNet's /16 and policies are on, so the /32 is invalid (§3.5)."""
-    [f] = [f for f in findings("S08", "NET001") if f["flow"]["source"] == rows("S08")["rt-work"]["id"]]
-    route = f["flow"]["forward"][0]["route"]
+    [f] = [f for f in findings("S08", "NET001") if f["flow"]["sources"] == [rows("S08")["rt-work"]["id"]]]
+    assert f["resource_id"] == rows("S08")["rt-work"]["id"]
+    route = f["flow"]["example"]["forward"][0]["route"]
     assert (route["prefix"], route["next_hop_type"], route["source"]) == ("10.2.1.0/24", "VirtualAppliance", "User")
 
 
 def test_s11_on_premises_net001_flow() -> None:
-    [f] = [f for f in findings("S11", "NET001") if f["flow"]["source"] == "on-premises"]
-    flow = f["flow"]
+    [f] = [f for f in findings("S11", "NET001") if f["flow"]["sources"] == ["on-premises"]]
+    assert f["resource_id"] == rows("S11")["rt-gw"]["id"]        # the GatewaySubnet's route table
+    flow = f["flow"]["example"]
     assert flow["source_prefixes"] == ["192.168.0.0/16"] and flow["source_subnets"] == []
     assert [h["kind"] for h in flow["forward"]] == ["gateway", "nva", "private-endpoint"]
     assert flow["forward"][0]["id"] == rows("S11")["vpngw-hub"]["id"]
@@ -209,7 +217,7 @@ def test_s11_on_premises_net001_flow() -> None:
 def test_s21_udr_ties_the_peering_route_and_wins() -> None:
     """S21: the /16 UDR and the direct peering /16 tie on prefix, the UDR wins (§2.2) and invalidates the /32."""
     [f] = findings("S21", "NET001")
-    route = f["flow"]["forward"][0]["route"]
+    route = f["flow"]["example"]["forward"][0]["route"]
     assert (route["prefix"], route["next_hop_type"], route["source"]) == ("10.2.0.0/16", "VirtualAppliance", "User")
 
 
@@ -224,7 +232,7 @@ def test_s22_direct_peering_is_symmetric_and_silent() -> None:
 def test_s19_net008_flow_bypasses_forward_and_returns_through_the_firewall() -> None:
     """§10.3: on-premises -> PE bypasses the routing-intent next hop; the PE's replies go through it."""
     [f] = findings("S19", "NET008")
-    flow = f["flow"]
+    flow = f["flow"]["example"]
     assert flow["source"] == "on-premises"
     assert not [h for h in flow["forward"] if h["kind"] in APPLIANCES]
     assert [h for h in flow["return"] if h["kind"] == "azure-firewall"]
@@ -249,7 +257,7 @@ def cli_bytes(folder: Path, seed: str) -> tuple[int, str]:
 def test_audit_twice_gives_the_same_bytes(folder: Path) -> None:
     first, second = cli_bytes(folder, "1"), cli_bytes(folder, "2")
     assert first == second
-    assert json.loads(first[1])["schema"] == "pathaudit/findings@1"
+    assert json.loads(first[1])["schema"] == "pathaudit/findings@2"
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -52,11 +52,14 @@ CONTEXT_GROUPED = frozenset({"NET001", "NET005"})
 
 
 def actual(doc: dict[str, Any], severity: bool = False) -> set[tuple]:
+    """(rule, resource, source[, severity]); a NET001/NET005 finding gives one per route context in
+    `flow.sources` (findings@2: NET001 is one per context and appliance, NET005 one per PE subnet)."""
     out = set()
     for f in doc["findings"]:
-        source = (f.get("flow") or {}).get("source") if f["rule_id"] in CONTEXT_GROUPED else None
-        key = (f["rule_id"], f["resource_id"].lower(), low(source))
-        out.add((*key, f["severity"]) if severity else key)
+        sources = (f.get("flow") or {}).get("sources") if f["rule_id"] in CONTEXT_GROUPED else [None]
+        for source in sources or [None]:
+            key = (f["rule_id"], f["resource_id"].lower(), low(source))
+            out.add((*key, f["severity"]) if severity else key)
     return out
 
 

@@ -45,7 +45,7 @@ def test_net008_flow_starts_on_premises_and_returns_through_the_hub_firewall() -
     proc = run("audit", str(s19), "--format", "json", "--fail-on", "never")
     doc = json.loads(proc.stdout)
     (finding,) = [f for f in doc["findings"] if f["rule_id"] == "NET008"]
-    flow = finding["flow"]
+    flow = finding["flow"]["example"]
     assert flow["source"] == "on-premises" and flow["verdict"] == "asymmetric"
     assert not [h for h in flow["forward"] if h["kind"] in ("azure-firewall", "nva")]
     assert [h for h in flow["return"] if h["kind"] == "azure-firewall"]

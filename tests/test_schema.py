@@ -1,4 +1,4 @@
-"""Findings documents validate against auditor/schemas/findings-v1.schema.json (Draft 2020-12), are
+"""Findings documents validate against auditor/schemas/findings-v2.schema.json (Draft 2020-12), are
 sorted as contracts §2 says, and are byte-identical across runs on the same input."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from test_posture_rules import SCENARIO_DIRS, audit
 
 from auditor.findings import SEVERITY_RANK
 
-SCHEMA_PATH = REPO / "auditor" / "schemas" / "findings-v1.schema.json"
+SCHEMA_PATH = REPO / "auditor" / "schemas" / "findings-v2.schema.json"
 DEMO = REPO / "fixtures" / "estates" / "demo-contoso"
 
 

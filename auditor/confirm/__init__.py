@@ -22,12 +22,12 @@ from typing import Any
 
 from auditor.confirm.flows import FlowTarget, TargetSet, targets_from_document
 from auditor.confirm.verdict import INCONCLUSIVE, REFUTED, Observation, Verdict, combine
+from auditor.documents import document_problem
 from auditor.errors import InputError
 from auditor.exitcodes import decide, fails_doc
 from auditor.findings import SEVERITIES
 from auditor.problems import EXPORT_INCOMPLETE, FILE_NOT_READ, SCOPE_FAILED, VALUE_IGNORED, Problem, sort_key
 
-FINDINGS_SCHEMA = "pathaudit/findings@1"
 EVIDENCE_KINDS_REPLACED = ("log", "pcap")
 
 
@@ -43,8 +43,13 @@ class ConfirmResult:
         out = []
         for i, status in sorted(self.statuses.items()):
             f = self.document["findings"][i]
-            name = str(f.get("resource_id", "")).rsplit("/", 1)[-1]
-            src = str((f.get("flow") or {}).get("source", "")).rsplit("/", 1)[-1]
+            flow = f.get("flow") if isinstance(f.get("flow"), dict) else {}
+            example = flow.get("example") if isinstance(flow.get("example"), dict) else {}
+            name = str(example.get("destination") or f.get("resource_id", "")).rsplit("/", 1)[-1]
+            total = flow.get("destinations_total")
+            if isinstance(total, int) and total > 1:
+                name += f" (+{total - 1} more)"
+            src = str(example.get("source", "")).rsplit("/", 1)[-1]
             out.append(f"{f.get('rule_id')} {src} -> {name}: {status}: {self.reasons.get(i, '')}")
         return out
 
@@ -81,12 +86,9 @@ def load_findings(path: str | Path) -> dict[str, Any]:
 
 
 def check_document(doc: Any, name: str = "findings document") -> None:
-    if not isinstance(doc, dict) or doc.get("schema") != FINDINGS_SCHEMA:
-        found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
-        raise InputError(f"{name}: not a pathaudit findings document (schema {FINDINGS_SCHEMA!r} expected, "
-                         f"found {found!r}); write one with `pathaudit audit ... --format json`")
-    if not isinstance(doc.get("findings"), list):
-        raise InputError(f"{name}: `findings` must be an array")
+    problem = document_problem(doc)
+    if problem is not None:
+        raise InputError(f"{name}: {problem}")
 
 
 def _evidence(kind: str, ident: str, path: str | None, value: dict[str, Any], verdict: Verdict) -> dict[str, Any]:
@@ -190,9 +192,10 @@ def confirm_document(
     findings = out["findings"]
     result = ConfirmResult(out)
     targets = targets_from_document(out)
+    targeted = {t.index for t in targets}
     for i, f in enumerate(findings):
-        if isinstance(f, dict) and isinstance(f.get("flow"), dict) and not any(t.index == i for t in targets):
-            result.problems.append(Problem(None, f.get("resource_id"), "flow.destination_ip",
+        if isinstance(f, dict) and isinstance(f.get("flow"), dict) and i not in targeted:
+            result.problems.append(Problem(None, f.get("resource_id"), "flow.destinations",
                                            "flow destination is not an IPv4 address or prefix: not confirmed",
                                            VALUE_IGNORED))
     tset = TargetSet.of(targets)

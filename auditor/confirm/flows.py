@@ -63,20 +63,41 @@ class Appliance:
         return {"hop": self.hop, "kind": self.kind, "id": self.id, "ip": self.ip, "side": self.side}
 
 
+BPF_HOSTS = 20   # destinations named in an evidence's capture filter
+
+
 @dataclass(slots=True)
 class FlowTarget:
-    """One finding's flow, parsed for matching."""
+    """One finding's flow, parsed for matching. A findings@2 finding lists every destination it concerns
+    (all of one route context's endpoints behind one appliance, say); traffic to any of them, from the
+    flow's sources, speaks for the finding."""
 
     index: int                       # position of the finding in the document
     rule_id: str
     fingerprint: str
     source_prefixes: list[Cidr]
-    destination: Cidr                # usually the PE /32
-    port: int | None                 # None: any port
+    destinations: list[tuple[Cidr, int | None]]   # (PE /32 or a wider range, port or None for any port)
     appliances: list[Appliance]
     expectation: str
     snat_ranges: list[Cidr] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    _hosts: dict[int, set[int | None]] = field(default_factory=dict)
+    _ranges: list[tuple[Cidr, int | None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for cidr, port in self.destinations:
+            if cidr.plen == 32:
+                self._hosts.setdefault(cidr.net, set()).add(port)
+            else:
+                self._ranges.append((cidr, port))
+
+    @property
+    def destination(self) -> Cidr:
+        return self.destinations[0][0]
+
+    @property
+    def port(self) -> int | None:
+        return self.destinations[0][1]
 
     @property
     def destination_text(self) -> str:
@@ -85,7 +106,16 @@ class FlowTarget:
 
     @property
     def endpoint_text(self) -> str:
-        return f"{self.destination_text}:{self.port if self.port is not None else '*'}"
+        more = f" (+{len(self.destinations) - 1} more)" if len(self.destinations) > 1 else ""
+        return f"{self.destination_text}:{self.port if self.port is not None else '*'}{more}"
+
+    def host_keys(self) -> list[tuple[int, int | None]]:
+        """(PE address, port) of every /32 destination: what evidence is indexed by."""
+        return [(ip, port) for ip, ports in self._hosts.items() for port in ports]
+
+    @property
+    def ranges(self) -> list[tuple[Cidr, int | None]]:
+        return self._ranges
 
     @property
     def azure_firewalls(self) -> list[Appliance]:
@@ -105,13 +135,20 @@ class FlowTarget:
         return None if self.source_prefixes else "source"
 
     def matches_pe(self, ip: int, port: int) -> bool:
-        d = self.destination
-        return (ip & mask(d.plen)) == d.net and (self.port is None or port == self.port)
+        ports = self._hosts.get(ip)
+        if ports is not None and (None in ports or port in ports):
+            return True
+        return any((ip & mask(c.plen)) == c.net and (p is None or p == port) for c, p in self._ranges)
 
     def bpf(self) -> str:
-        """A capture filter that selects this flow's packets (for the evidence `path`)."""
-        host = f"net {self.destination}" if self.destination.plen != 32 else f"host {self.destination_text}"
-        return f"tcp and {host}" + (f" and port {self.port}" if self.port is not None else "")
+        """A capture filter that selects this flow's packets (for the evidence `path`; the first
+        BPF_HOSTS destinations when there are more)."""
+        parts = [f"net {c}" if c.plen != 32 else f"host {fmt_ip(c.net)}" for c, _ in self.destinations[:BPF_HOSTS]]
+        host = parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+        ports = sorted({p for _, p in self.destinations[:BPF_HOSTS] if p is not None})
+        port = "" if not ports or any(p is None for _, p in self.destinations[:BPF_HOSTS]) else \
+            " and (" + " or ".join(f"port {p}" for p in ports) + ")" if len(ports) > 1 else f" and port {ports[0]}"
+        return f"tcp and {host}{port}"
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -157,29 +194,39 @@ def _expectation(appliances: list[Appliance]) -> str:
 
 
 def target_from_finding(index: int, finding: dict[str, Any]) -> FlowTarget | None:
-    """Parse one finding's flow; None when it has no flow. Bad values become `problems`, not errors."""
+    """Parse one finding's flow (findings@2: `destinations` and the `example`'s sources and hops);
+    None when it has no flow. Bad values become `problems`, not errors."""
     flow = finding.get("flow")
     if not isinstance(flow, dict):
         return None
+    example = flow.get("example") if isinstance(flow.get("example"), dict) else {}
     problems: list[str] = []
     prefixes: list[Cidr] = []
-    for text in flow.get("source_prefixes") or []:
+    for text in example.get("source_prefixes") or []:
         try:
             prefixes.append(parse_cidr(text))
         except PrefixError as exc:
-            problems.append(f"flow.source_prefixes: {exc.problem}")
-    try:
-        destination = parse_cidr(flow.get("destination_ip"))
-    except PrefixError as exc:
-        problems.append(f"flow.destination_ip: {exc.problem}")
-        destination = Cidr(0, 32)
-    port = flow.get("port")
-    if port is not None and not (isinstance(port, int) and 0 < port < 65536):
-        problems.append(f"flow.port: {port!r} is not a TCP port; matching any port")
-        port = None
+            problems.append(f"flow.example.source_prefixes: {exc.problem}")
+    destinations: list[tuple[Cidr, int | None]] = []
+    for i, d in enumerate(flow.get("destinations") or []):
+        if not isinstance(d, dict):
+            problems.append(f"flow.destinations[{i}]: not an object")
+            continue
+        try:
+            cidr = parse_cidr(d.get("ip"))
+        except PrefixError as exc:
+            problems.append(f"flow.destinations[{i}].ip: {exc.problem}")
+            continue
+        port = d.get("port")
+        if port is not None and not (isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536):
+            problems.append(f"flow.destinations[{i}].port: {port!r} is not a TCP port; matching any port")
+            port = None
+        destinations.append((cidr, port))
+    if not destinations:
+        problems.append("flow.destinations: no IPv4 destination to match")
     if not prefixes and not problems:
         problems.append("flow has no source prefixes: traffic from any client is counted")
-    appliances = _appliances(flow)
+    appliances = _appliances(example)
     snat: list[Cidr] = []
     for a in appliances:
         if not a.ip:
@@ -198,8 +245,7 @@ def target_from_finding(index: int, finding: dict[str, Any]) -> FlowTarget | Non
         rule_id=str(finding.get("rule_id", "")),
         fingerprint=str(finding.get("fingerprint", "")),
         source_prefixes=prefixes,
-        destination=destination,
-        port=port,
+        destinations=destinations,
         appliances=appliances,
         expectation=_expectation(appliances),
         snat_ranges=snat,
@@ -212,7 +258,7 @@ def targets_from_document(doc: dict[str, Any]) -> list[FlowTarget]:
     for i, f in enumerate(doc.get("findings") or []):
         if isinstance(f, dict):
             t = target_from_finding(i, f)
-            if t is not None and not any(p.startswith("flow.destination_ip") for p in t.problems):
+            if t is not None and t.destinations:
                 out.append(t)
     return out
 
@@ -233,14 +279,15 @@ class TargetSet:
         ports: set[int] | None = set()
         clients: list[Cidr] = []
         for t in targets:
-            if t.destination.plen == 32:
-                hosts.add(t.destination.net)
-            elif t.destination not in ranges:
-                ranges.append(t.destination)
-            if t.port is None:
-                ports = None
-            elif ports is not None:
-                ports.add(t.port)
+            for dest, port in t.destinations:
+                if dest.plen == 32:
+                    hosts.add(dest.net)
+                elif dest not in ranges:
+                    ranges.append(dest)
+                if port is None:
+                    ports = None
+                elif ports is not None:
+                    ports.add(port)
             for c in (*(t.source_prefixes or [Cidr(0, 0)]), *t.snat_ranges):
                 if c not in clients:
                     clients.append(c)

@@ -57,9 +57,29 @@ class LogData:
     totals: dict[str, int] = field(default_factory=dict)   # table -> all rows in the window/file
     flowtrace_known: bool = True                 # False: no flow-trace data was requested or readable
     partial: bool = False
+    _by_pe: dict[tuple[int, int], list[tuple[int, int, int, LogGroup]]] | None = None
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_pe(self, target: FlowTarget) -> list[tuple[int, int, LogGroup]]:
+        """(PE address, client address, group) of the groups to the target's endpoints, in row order,
+        through an index by (PE address, port) built once: each finding looks up its own endpoints."""
+        if self._by_pe is None:
+            self._by_pe = {}
+            for n, g in enumerate(self.groups):
+                try:
+                    pe, client = parse_ip(g.pe_ip), parse_ip(g.client_ip)
+                except PrefixError:
+                    continue
+                if g.pe_port is not None:
+                    self._by_pe.setdefault((pe, g.pe_port), []).append((n, pe, client, g))
+        if target.ranges or any(port is None for _, port in target.host_keys()):
+            rows = [x for xs in self._by_pe.values() for x in xs if target.matches_pe(x[1], x[3].pe_port or 0)]
+        else:
+            rows = [x for key in target.host_keys() for x in self._by_pe.get(key, [])]  # type: ignore[arg-type]
+        rows.sort(key=lambda x: x[0])
+        return [(pe, client, g) for _, pe, client, g in rows]
 
     @property
     def flowtrace_rows(self) -> int | None:
@@ -121,14 +141,7 @@ def observe(data: LogData, target: FlowTarget) -> Observation:
     obs = Observation()
     firewall_ids = {str(a.id).lower() for a in target.azure_firewalls if a.id}
     samples: list[tuple[int, int, str]] = []
-    for g in data.groups:
-        try:
-            pe = parse_ip(g.pe_ip)
-            client = parse_ip(g.client_ip)
-        except PrefixError:
-            continue
-        if g.pe_port is None or not target.matches_pe(pe, g.pe_port):
-            continue
+    for _pe, client, g in data.to_pe(target):
         role = target.client_role(client)
         if role is None:
             continue

@@ -67,6 +67,25 @@ class CaptureScan:
     end: float | None = None
     notes: list[str] = field(default_factory=list)
     conns: dict[tuple[int, int, int, int], list] = field(default_factory=dict)
+    _by_pe: dict[tuple[int, int], list[tuple[int, tuple, list]]] | None = None
+
+    def to_pe(self, target: FlowTarget) -> list[tuple[tuple, list]]:
+        """The connections to the target's endpoints, through an index by (PE address, port) built once
+        per capture: every finding looks up its own endpoints instead of scanning every connection."""
+        if target.ranges:
+            return [(k, c) for k, c in self.conns.items() if target.matches_pe(k[2], k[3])]
+        if self._by_pe is None:
+            self._by_pe = {}
+            for n, (k, c) in enumerate(self.conns.items()):
+                self._by_pe.setdefault((k[2], k[3]), []).append((n, k, c))
+        found = []
+        for ip, port in target.host_keys():
+            if port is None:
+                found += [x for (pe, _p), xs in self._by_pe.items() if pe == ip for x in xs]
+            else:
+                found += self._by_pe.get((ip, port), [])
+        found.sort(key=lambda x: x[0])   # capture order, as a scan of every connection would give
+        return [(k, c) for _, k, c in found]
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -452,7 +471,7 @@ def _tuple_text(c_ip: int, c_port: int, pe: int, pe_port: int) -> str:
 
 def observe(scan: CaptureScan, target: FlowTarget) -> Observation:
     obs = Observation()
-    mine = [(k, c) for k, c in scan.conns.items() if target.matches_pe(k[2], k[3])]
+    mine = scan.to_pe(target)
     by_role: dict[str, list] = {"source": [], "snat": [], "other": []}
     for k, c in mine:
         by_role[target.client_role(k[0]) or "other"].append((k, c))

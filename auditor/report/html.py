@@ -195,8 +195,29 @@ def _coverage(document: dict[str, Any], catalog: dict[str, Rule]) -> list[str]:
     return out
 
 
-def _flow(flow: dict[str, Any]) -> list[str]:
-    out = ["<h4>Path</h4>"]
+SHOWN = 20   # destinations listed in a finding's section; the JSON and `--format flows` have them all
+
+
+def _flow(grouped: dict[str, Any]) -> list[str]:
+    """A findings@2 flow: what it concerns (sources, appliances, destinations), then its example path."""
+    dests = [d for d in grouped.get("destinations") or [] if isinstance(d, dict)]
+    total = grouped.get("destinations_total") if isinstance(grouped.get("destinations_total"), int) else len(dests)
+    listed = "<br>".join(f"<code>{h(d.get('id'))}</code> {h(d.get('ip'))}:{h(d.get('port'))}" for d in dests[:SHOWN])
+    if total > min(len(dests), SHOWN):
+        listed += f'<br><span class="muted">and {total - min(len(dests), SHOWN)} more (all in the JSON document; every ' \
+                  "flow with <code>--format flows</code>)</span>"
+    out = ["<h4>Flows</h4>"]
+    out += _meta([
+        ("route contexts", "<br>".join(f"<code>{h(x)}</code>" for x in grouped.get("sources") or []) or "-"),
+        ("appliances", "<br>".join(f"<code>{h(x)}</code>" for x in grouped.get("appliances") or []) or "-"),
+        (f"destinations ({h(total)})", listed or "-"),
+    ])
+    example = grouped.get("example") if isinstance(grouped.get("example"), dict) else {}
+    return out + _example(example)
+
+
+def _example(flow: dict[str, Any]) -> list[str]:
+    out = ["<h4>Example path</h4>"]
     out += _meta([
         ("source", f"<code>{h(flow.get('source'))}</code>"),
         ("source subnets", "<br>".join(f"<code>{h(s)}</code>" for s in flow.get("source_subnets") or []) or "-"),

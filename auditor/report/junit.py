@@ -31,9 +31,12 @@ def _failure_body(findings: list[dict[str, Any]]) -> str:
         lines = [f"{f['rule_id']} [{f['severity']}] {f['status']}: {f.get('title', '')}",
                  f"resource: {f['resource_id']}", f"message: {f.get('message', '')}"]
         flow = f.get("flow")
-        if flow:
-            lines.append(f"flow: {flow.get('source')} -> {flow.get('destination')} "
-                         f"({flow.get('destination_ip')}:{flow.get('port')}) verdict {flow.get('verdict')}")
+        if isinstance(flow, dict):
+            ex = flow.get("example") if isinstance(flow.get("example"), dict) else {}
+            total = flow.get("destinations_total")
+            more = f" (+{total - 1} more destinations)" if isinstance(total, int) and total > 1 else ""
+            lines.append(f"flow: {ex.get('source')} -> {ex.get('destination')} "
+                         f"({ex.get('destination_ip')}:{ex.get('port')}) verdict {ex.get('verdict')}{more}")
         if f.get("baseline"):
             lines.append(f"baseline: {f['baseline']}")
         lines.append(f"fingerprint: {f['fingerprint']}")

@@ -131,8 +131,11 @@ def result(f: dict[str, Any], rule_index: dict[str, int], locator: SourceLocator
                               "properties": {k: sup.get(k) for k in ("rule", "resource", "expires", "approved_by")}}]
     props: dict[str, Any] = {"severity": f["severity"], "status": f["status"], "title": f.get("title", "")}
     flow = f.get("flow")
-    if flow:
-        props["flow"] = {k: flow.get(k) for k in ("source", "destination", "destination_ip", "port", "verdict")}
+    if isinstance(flow, dict):
+        ex = flow.get("example") if isinstance(flow.get("example"), dict) else {}
+        props["flow"] = {"sources": flow.get("sources"), "appliances": flow.get("appliances"),
+                         "destinations_total": flow.get("destinations_total"),
+                         **{k: ex.get(k) for k in ("source", "destination", "destination_ip", "port", "verdict")}}
     if f.get("suppression_expired"):
         props["suppression_expired"] = f["suppression_expired"]
     r["properties"] = props

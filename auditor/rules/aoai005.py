@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from auditor.findings import Evidence, Finding, NotAssessed
 from auditor.rules.context import AuditContext
-from auditor.rules.pathutil import source_label
+from auditor.rules.pathutil import LIST_CAP, source_label
 
 
 def check(ctx: AuditContext) -> Iterator[Finding | NotAssessed]:
@@ -48,19 +48,27 @@ def check(ctx: AuditContext) -> Iterator[Finding | NotAssessed]:
             continue
         keys_on = account.disable_local_auth is not True
         labels: dict[str, None] = {}   # in order of first appearance
-        evidence = []
+        per_source: dict[tuple, list] = {}
         for f, subnets in bypass:
+            per_source.setdefault((f.source, tuple(subnets)), []).append(f)
+        evidence = []
+        for (_source, subnets), flows in per_source.items():
+            f = flows[0]
             if f.source_kind == "on-premises":
                 label = "on-premises"
             else:
-                label = names.get(tuple(subnets)) or names.setdefault(
-                    tuple(subnets), ", ".join(sorted(estate.name_of(s) for s in subnets)))
+                label = names.get(subnets) or names.setdefault(subnets, ", ".join(sorted(estate.name_of(s) for s in subnets)))
             labels[label] = None
+            # one item per bypassing source (not per source and endpoint): its endpoints listed, one path shown
             evidence.append(Evidence(
                 "path", f.source, None,
-                {"source_subnets": sorted(subnets, key=str.lower), "destination": f.pe.id,
+                {"source_subnets": sorted(subnets, key=str.lower),
+                 "destinations": sorted({g.pe.id for g in flows}, key=str.lower)[:LIST_CAP],
+                 "destination": f.pe.id,
                  "forward": [h.to_dict() for h in f.forward_hops]},
                 f"{source_label(f, ctx)} reaches {f.pe.name} without the gateway"))
+            if len(evidence) >= LIST_CAP:
+                break
         severity = "high" if keys_on else "medium"
         yield ctx.finding(
             "AOAI005", account.id,

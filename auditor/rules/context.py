@@ -79,6 +79,7 @@ class AuditContext:
         severity: str | None = None,
         status: str | None = None,
         flow: dict[str, Any] | None = None,
+        key: tuple[str, ...] = (),
     ) -> Finding:
         rule = self.catalog[rule_id]
         return Finding(
@@ -92,6 +93,7 @@ class AuditContext:
             related_ids=list(related_ids or []),
             evidence=list(evidence or []),
             flow=flow,
+            key=key,
         )
 
 

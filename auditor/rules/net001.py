@@ -1,7 +1,10 @@
-"""NET001: asymmetric private endpoint flow (azure-facts §3.2, §4.1-4.5, R3-R4).
+"""NET001: asymmetric private endpoint flow (docs/landing-zones.md; private endpoints ignore UDRs for
+their replies: https://learn.microsoft.com/azure/private-link/private-endpoint-overview).
 
-One finding per (source route context, private endpoint, appliance). Status `suspected`: the
-configuration implies the asymmetry; `pathaudit confirm` looks for traffic evidence (§4.4).
+One finding per (source route context, appliance): the misconfigured object is the route table that
+sends private-endpoint traffic through a stateful appliance whose replies do not come back, not each
+endpoint it reaches. The endpoints are listed in `flow.destinations`. Status `suspected`: the
+configuration implies the asymmetry; `pathaudit confirm` looks for traffic evidence.
 """
 
 from __future__ import annotations
@@ -9,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.findings import Evidence, Finding
+from auditor.paths.analysis import Flow
 from auditor.rules.context import AuditContext
 from auditor.rules.pathutil import (
     group_flows,
-    merged_flow_dict,
+    grouped_flow,
     route_evidence,
     source_label,
     unresolved_evidence,
@@ -20,39 +24,56 @@ from auditor.rules.pathutil import (
 
 STORAGE_NOTE = (" Field reports describe the platform keeping Storage private endpoint flows symmetric without SNAT; "
                 "Microsoft documents no such exception, so this stays suspected until traffic evidence speaks.")
+NAMES_SHOWN = 5
+
+
+def context_resource(f: Flow) -> str:
+    """The route context as a resource: its route table, the subnet when it has none; for on-premises the
+    GatewaySubnet's route table (or the GatewaySubnet), or the hub gateway it enters through."""
+    if f.source_kind != "on-premises":
+        return f.source
+    if f.view is not None:
+        return f.view.route_table_id or (f.view.subnet_ids[0] if f.view.subnet_ids else f.entry_gateway or f.source)
+    return f.entry_gateway or f.source
+
+
+def names_list(names: list[str]) -> str:
+    shown = ", ".join(names[:NAMES_SHOWN])
+    return shown + (f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else "")
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     analysis = ctx.flows
     flows = [f for f in ctx.reported_flows
              if f.outcome == "delivered" and f.tail.appliances and f.verdict in ("asymmetric", "return-unroutable")]
-    for (_source, pe_id, _app_id), group in group_flows(flows, lambda f: (f.source, f.pe.id, f.appliance.id)).items():
-        f = group[0]
+    for (resource, app_id), group in group_flows(flows, lambda f: (context_resource(f), f.appliance.id)).items():
+        flow = grouped_flow(group)
+        f = next(g for g in group if g.pe.id == flow["destinations"][0]["id"])
         app = f.appliance
         assert app is not None
         kind = "Azure Firewall" if app.kind == "azure-firewall" else "NVA"
-        reply = ("the reply has no route back at all (no system route from the private endpoint's VNet reaches the "
-                 "source)" if f.verdict == "return-unroutable"
-                 else "the reply goes straight back to the source, because private endpoints ignore UDRs for return "
-                      "traffic")
+        unroutable = any(g.verdict == "return-unroutable" for g in group)
+        reply = ("the replies go straight back to the source, because private endpoints ignore UDRs for return "
+                 "traffic" + ("; some have no route back at all" if unroutable else ""))
         if app.kind == "azure-firewall":
             fix = "use application rules or make the firewall always SNAT (snat.privateRanges 255.255.255.255/32)"
         else:
             fix = "SNAT at the NVA, or tag its NIC disableSnatOnPL=true"
-        message = (f"Traffic from {source_label(f, ctx)} to private endpoint {f.pe.name} "
-                   f"({f.to_dict()['destination_ip']}:{f.port}) passes {kind} {app.name} ({app.ip_text}) on the way "
-                   f"in, but {reply}: the stateful appliance sees half of each connection. Fix: {fix}.")
-        if analysis.is_storage(f.pe):
+        pes = sorted({g.pe.name for g in group}, key=str.lower)
+        message = (f"Traffic from {source_label(f, ctx)} to {len(pes)} private endpoint(s) ({names_list(pes)}) "
+                   f"passes {kind} {app.name} ({app.ip_text}) on the way in, but {reply}: the stateful appliance "
+                   f"sees half of each connection. Fix: {fix}.")
+        if any(analysis.is_storage(g.pe) for g in group):
             message += STORAGE_NOTE
         evidence = route_evidence(f) + unresolved_evidence(ctx, f)
         if app.kind == "nva":
             evidence.append(Evidence("property", app.id, "tags.disableSnatOnPL",
                                      next((t.value for t in app.tags), None),
                                      "no valid disableSnatOnPL tag and no SNAT declared in the config file"))
-        related = [app.id, *app.nic_ids, *(s for g in group for s in g.source_subnets)]
+        related = {app.id, *app.nic_ids, *(s for g in group for s in g.source_subnets)}
         if f.source != "on-premises":
-            related.append(f.source)
+            related.add(f.source)
         elif f.entry_gateway:
-            related.append(f.entry_gateway)
-        yield ctx.finding("NET001", pe_id, message, evidence=evidence, related_ids=sorted(set(related)),
-                          flow=merged_flow_dict(group))
+            related.add(f.entry_gateway)
+        yield ctx.finding("NET001", resource, message, evidence=evidence, related_ids=sorted(related),
+                          flow=flow, key=(app_id,))

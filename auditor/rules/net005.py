@@ -12,7 +12,7 @@ from auditor.findings import Evidence, Finding
 from auditor.ipnet import fmt_ip
 from auditor.routing.lpm import PrefixMap
 from auditor.rules.context import AuditContext
-from auditor.rules.pathutil import group_flows, merged_flow_dict, source_label
+from auditor.rules.pathutil import group_flows, grouped_flow, source_label
 
 
 def shadowed_udr(flow, maps: dict | None = None):
@@ -50,27 +50,34 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if seen[key] is not None:
             udrs[id(f)] = seen[key]
     hits = [f for f in ctx.reported_flows if id(f) in udrs]
-    by_key = group_flows(hits, lambda f: (f.source, f.pe.id, udrs[id(f)].next_hop_ip_text))
-    for (_source, pe_id, hop_ip), group in by_key.items():
-        f = group[0]
-        udr = udrs[id(f)]
-        pe_subnet = estate.subnets.get((f.pe.subnet_id or "").lower())
+    for (subnet_id,), group in group_flows(hits, lambda f: ((f.pe.subnet_id or f.pe.id),)).items():
+        flow = grouped_flow(group)
+        f = next(g for g in group if g.pe.id == flow["destinations"][0]["id"])
+        pe_subnet = estate.subnets.get(subnet_id.lower())
         policies = pe_subnet.pe_policies if pe_subnet else "unknown"
-        if policies not in ("Enabled", "RouteTableEnabled"):
-            why = (f"the private endpoint's subnet has privateEndpointNetworkPolicies {policies}, so UDRs cannot "
-                   "override its /32 route")
+        shadowed = {}
+        for g in group:
+            shadowed.setdefault(udrs[id(g)].origin or "", (udrs[id(g)], g))
+        wider = [u for u, _ in shadowed.values() if policies in ("Enabled", "RouteTableEnabled")]
+        if not wider:
+            why = (f"the private endpoints' subnet has privateEndpointNetworkPolicies {policies}, so UDRs cannot "
+                   "override their /32 routes")
         else:
-            why = (f"the UDR prefix {udr.prefix} is wider than the private endpoint's VNet range, so it does not "
-                   "invalidate the /32 route")
+            why = "the UDR prefixes are wider than the private endpoints' VNet range, so they do not invalidate the /32 routes"
+        sources = sorted({source_label(g, ctx) for g in group}, key=str.lower)
+        pes = sorted({g.pe.name for g in group}, key=str.lower)
+        udr_text = "; ".join(f"{u.name} {u.prefix} -> {u.next_hop_ip_text}" for u, _ in shadowed.values())
         yield ctx.finding(
-            "NET005", pe_id,
-            f"{source_label(f, ctx)} sends {udr.prefix} to the appliance {hop_ip} (UDR {udr.name}), but traffic to "
-            f"private endpoint {f.pe.name} ({fmt_ip(f.pe_ip)}) takes the more specific /32 InterfaceEndpoint route "
-            f"instead: {why}. The appliance never inspects it.",
-            evidence=[Evidence("route", udr.origin or "", None, f"{udr.prefix} -> VirtualAppliance {hop_ip} (User)",
-                               "would have carried the flow"),
+            "NET005", subnet_id,
+            f"{'; '.join(sources)} send(s) traffic for {len(pes)} private endpoint(s) in subnet "
+            f"{estate.name_of(subnet_id)} ({', '.join(pes[:5])}{' ...' if len(pes) > 5 else ''}) to an appliance "
+            f"(UDR {udr_text}), but the more specific /32 InterfaceEndpoint routes win instead: {why}. The "
+            "appliance never inspects that traffic.",
+            evidence=[*(Evidence("route", u.origin or "", None, f"{u.prefix} -> VirtualAppliance {u.next_hop_ip_text} "
+                                 "(User)", "would have carried the flow") for u, _ in shadowed.values()),
                       Evidence("route", f.pe.id, None, f"{fmt_ip(f.pe_ip)}/32 -> InterfaceEndpoint (Default)",
                                "wins")],
-            related_ids=sorted({*(s for g in group for s in g.source_subnets), udr.origin or ""} - {""}),
-            flow=merged_flow_dict(group),
+            related_ids=sorted({*(s for g in group for s in g.source_subnets), *(u.origin or "" for u, _ in
+                                                                                 shadowed.values())} - {""}),
+            flow=flow,
         )

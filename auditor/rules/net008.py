@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from auditor.estate.model import HubGateway
 from auditor.findings import Evidence, Finding
 from auditor.rules.context import AuditContext
+from auditor.rules.pathutil import grouped_flow
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -44,7 +45,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             pes = sorted(by_subnet[sid], key=lambda p: p.id.lower())
             pe = pes[0]
             # the same model NET001 reads (FlowAnalysis.hub_flow / reply_appliance), not a separate story
-            flow = ctx.flows.hub_flow(entry, prefixes, pe, pe.ips[0]).to_dict() if pe.ips else None
+            modelled = [ctx.flows.hub_flow(entry, prefixes, p, ip) for p in pes for ip in sorted(p.ips)]
+            flow = grouped_flow(modelled) if modelled else None
             through = appliance.name if appliance is not None else estate.name_of(next_hop)
             yield ctx.finding(
                 "NET008", subnet.id,
@@ -58,4 +60,5 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                           Evidence("property", intent.id, "properties.routingPolicies", private.name)],
                 related_ids=sorted({intent.hub_id, intent.id, *(p.id for p in pes), *([next_hop] if next_hop else [])}),
                 flow=flow,
+                key=(intent.hub_id,),
             )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from auditor.findings import Evidence
+from auditor.ipnet import fmt_ip
 from auditor.paths.analysis import Flow
 from auditor.rules.context import AuditContext
 
@@ -12,6 +15,38 @@ def group_flows(flows: list[Flow], key) -> dict[tuple, list[Flow]]:
     for f in flows:
         groups.setdefault(key(f), []).append(f)
     return dict(sorted(groups.items(), key=lambda kv: tuple(str(k).lower() for k in kv[0])))
+
+
+# Lists inside a finding stop at this many entries; `destinations_total` (and the flows export,
+# `--format flows`, which is always complete) say how many there are (docs/findings.md).
+LIST_CAP = 1000
+
+
+def grouped_flow(flows: list[Flow]) -> dict[str, Any]:
+    """The findings@2 `flow` of a group of flows: its sources (route contexts), the appliances on their
+    forward paths, every destination (capped at LIST_CAP, with the total), and one representative flow
+    with its hops (`example`: the first destination, in sort order, with the subnets and prefixes of all
+    the group's flows to it). Only the example is rendered hop by hop: the work is per group, not per
+    flow."""
+    sources = sorted({f.source for f in flows}, key=str.lower)
+    appliances: dict[str, None] = {}
+    for f in flows:
+        for app in f.tail.appliances:
+            appliances.setdefault(app.id, None)
+    dests: dict[tuple[str, int, int], Flow] = {}
+    for f in flows:
+        dests.setdefault((f.pe.id, f.pe_ip, f.port), f)
+    order = sorted(dests, key=lambda d: (d[0].lower(), d[1], d[2]))
+    first = order[0]
+    example = merged_flow_dict([f for f in flows if (f.pe.id, f.pe_ip, f.port) == first
+                                and f.source == dests[first].source])
+    return {
+        "sources": sources,
+        "appliances": list(appliances),
+        "destinations": [{"id": pe_id, "ip": fmt_ip(ip), "port": port} for pe_id, ip, port in order[:LIST_CAP]],
+        "destinations_total": len(order),
+        "example": example,
+    }
 
 
 def merged_flow_dict(flows: list[Flow]) -> dict:
