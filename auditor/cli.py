@@ -16,6 +16,7 @@ import click
 from auditor import __version__
 from auditor.collect.credentials import CLOUDS, CREDENTIAL_KINDS, DEFAULT_TOKEN_ENV
 from auditor.errors import PathauditError
+from auditor.sink import write_all
 
 SEVERITY_CHOICES = ["high", "medium", "low", "info", "never"]
 # auditor.report.outputs.FORMATS (kept literal here so --help imports no renderer)
@@ -256,7 +257,7 @@ def routes(inputs: tuple[Path, ...], subnet_spec: str, ip: str | None, compare_f
         if ans.differences is not None:
             doc = {"subnet": ans.subnet.id, "compared_with": ans.compared_with,
                    "differences": [d.to_dict() for d in ans.differences]}
-        sys.stdout.buffer.write(dumps(doc))
+        write_all(sys.stdout.buffer, (dumps(doc),), "standard output")
     else:
         click.echo(render_routes(ans), nl=False)
     if ans.differences and any(d.kind != "note" for d in ans.differences):
@@ -302,8 +303,7 @@ def diff_cmd(old: Path, new: Path, fmt: str, fail_on: str) -> None:
     old_doc, new_doc = load_document(old), load_document(new)
     if fmt == "json":
         data, comparison = diff_json(old_doc, new_doc)
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+        write_all(sys.stdout.buffer, (data,), "standard output")
     else:
         text, comparison = diff_text(old_doc, new_doc)
         click.echo(text, nl=False)
@@ -360,7 +360,7 @@ def trace(inputs: tuple[Path, ...], source: str, destination: str, port: int, fm
     report_problems(sorted(estate.problems, key=sort_key))
     result = run_trace(estate, load_config(config_path), source, destination, port)
     if fmt == "json":
-        sys.stdout.buffer.write(dumps(result.to_dict()))
+        write_all(sys.stdout.buffer, (dumps(result.to_dict()),), "standard output")
     elif fmt == "dot":
         from auditor.paths.graph import flow_graph, to_dot
 

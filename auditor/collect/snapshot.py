@@ -20,6 +20,7 @@ from auditor.collect.files import SNAPSHOT_SCHEMA
 from auditor.collect.progress import Stats
 from auditor.collect.redact import redact
 from auditor.collect.resource_graph import Query
+from auditor.sink import write_all
 
 
 class Inventory:
@@ -106,8 +107,7 @@ def write_snapshot(doc: dict[str, Any], path: Path) -> Path:
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+            write_all(fh, (data,), str(path))
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from typing import Any
 
 from auditor.report.text import csv_cell, short_name
@@ -28,9 +29,19 @@ def rows(document: dict[str, Any]) -> list[list[str]]:
     return out
 
 
-def render_csv(document: dict[str, Any]) -> bytes:
+def iter_csv(document: dict[str, Any]) -> Iterator[bytes]:
+    """The CSV in pieces of about 64 KiB."""
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(COLUMNS)
-    writer.writerows(rows(document))
-    return buf.getvalue().encode("utf-8")
+    for row in rows(document):
+        writer.writerow(row)
+        if buf.tell() >= 1 << 16:
+            yield buf.getvalue().encode("utf-8")
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue().encode("utf-8")
+
+
+def render_csv(document: dict[str, Any]) -> bytes:
+    return b"".join(iter_csv(document))

@@ -8,6 +8,7 @@ catalog's references, as plain `<a href>` links (http/https only). Every value i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -15,7 +16,7 @@ import orjson
 from auditor.catalog import Rule
 from auditor.findings import SEVERITIES
 from auditor.report.pathsvg import flow_svg
-from auditor.report.text import h, short_name, text
+from auditor.report.text import encode_lines, h, short_name, text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 TITLE = "pathaudit evidence report"
@@ -322,7 +323,7 @@ def _suppressions(document: dict[str, Any]) -> list[str]:
     return out
 
 
-def render_html(document: dict[str, Any], catalog: dict[str, Rule]) -> bytes:
+def _lines_html(document: dict[str, Any], catalog: dict[str, Rule]) -> list[str]:
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            f'<meta http-equiv="Content-Security-Policy" content="{h(CSP)}">',
            '<meta name="referrer" content="no-referrer">',
@@ -343,4 +344,12 @@ def render_html(document: dict[str, Any], catalog: dict[str, Rule]) -> bytes:
                f'<code>{h(estate["sha256"])}</code> · collected at {h(estate.get("collected_at") or "unknown")}</p>'
                "</footer>")
     out += ["</body>", "</html>"]
-    return ("\n".join(out) + "\n").encode("utf-8")
+    return out
+
+
+def iter_html(document: dict[str, Any], catalog: dict[str, Rule]) -> Iterator[bytes]:
+    return encode_lines(_lines_html(document, catalog))
+
+
+def render_html(document: dict[str, Any], catalog: dict[str, Rule]) -> bytes:
+    return b"".join(iter_html(document, catalog))

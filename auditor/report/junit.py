@@ -11,12 +11,13 @@ Rules not assessed are one skipped testcase each. No timestamps or host names: s
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from auditor.catalog import Rule
 from auditor.findings import SEVERITY_RANK
 from auditor.problems import RESOURCE_SKIPPED
-from auditor.report.text import xml_attr, xml_text
+from auditor.report.text import encode_lines, xml_attr, xml_text
 
 OTHERS = "all other assessed resources"
 
@@ -89,8 +90,8 @@ def _suppressed_message(findings: list[dict[str, Any]]) -> str:
     return f"suppressed: {s.get('reason', '')} (expires {s.get('expires', '')}{who})"
 
 
-def render_junit(document: dict[str, Any], catalog: dict[str, Rule],
-                 assessed: dict[str, list[str]] | None = None) -> bytes:
+def _lines_junit(document: dict[str, Any], catalog: dict[str, Rule],
+                 assessed: dict[str, list[str]] | None = None) -> list[str]:
     by_rule: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for f in document["findings"]:
         by_rule[f["rule_id"]][f["resource_id"]].append(f)
@@ -112,11 +113,13 @@ def render_junit(document: dict[str, Any], catalog: dict[str, Rule],
         suite = _Suite(f"{rid} {title}".strip(), rid)
         findings = by_rule.get(rid, {})
         resources = {r.lower(): r for r in (assessed or {}).get(rid, [])}
-        for r in findings:
+        by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r, fs in findings.items():
             resources.setdefault(r.lower(), r)
+            by_key[r.lower()].extend(fs)
         for key in sorted(resources):
             name = resources[key]
-            hits = [f for r, fs in findings.items() if r.lower() == key for f in fs]
+            hits = by_key.get(key, [])
             active = [f for f in hits if _active(f)]
             if active:
                 suite.failed(name, active)
@@ -139,4 +142,14 @@ def render_junit(document: dict[str, Any], catalog: dict[str, Rule],
            f'<testsuites name="pathaudit" tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}" time="0">']
     out += [s.xml() for s in suites]
     out.append("</testsuites>")
-    return ("\n".join(out) + "\n").encode("utf-8")
+    return out
+
+
+def iter_junit(document: dict[str, Any], catalog: dict[str, Rule],
+               assessed: dict[str, list[str]] | None = None) -> Iterator[bytes]:
+    return encode_lines(_lines_junit(document, catalog, assessed))
+
+
+def render_junit(document: dict[str, Any], catalog: dict[str, Rule],
+                 assessed: dict[str, list[str]] | None = None) -> bytes:
+    return b"".join(iter_junit(document, catalog, assessed))

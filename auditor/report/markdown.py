@@ -6,11 +6,12 @@ produce no raw HTML, links or emphasis from estate data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from auditor.catalog import Rule
 from auditor.findings import SEVERITIES
-from auditor.report.text import md, md_code, short_name
+from auditor.report.text import encode_lines, md, md_code, short_name
 
 
 def _status_counts(findings: list[dict[str, Any]]) -> dict[str, int]:
@@ -20,7 +21,7 @@ def _status_counts(findings: list[dict[str, Any]]) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def render_markdown(document: dict[str, Any], catalog: dict[str, Rule] | None = None) -> bytes:
+def _lines_markdown(document: dict[str, Any], catalog: dict[str, Rule] | None = None) -> list[str]:
     catalog = catalog or {}
     estate = document["estate"]
     coverage = document["coverage"]
@@ -94,4 +95,12 @@ def render_markdown(document: dict[str, Any], catalog: dict[str, Rule] | None = 
         for r in baseline["resolved"]:
             out.append(f"| {md(r['rule_id'])} | {md(r.get('severity', ''))} | {md_code(r['resource_id'])} | "
                        f"{md_code(r['fingerprint'])} |")
-    return ("\n".join(out) + "\n").encode("utf-8")
+    return out
+
+
+def iter_markdown(document: dict[str, Any], catalog: dict[str, Rule] | None = None) -> Iterator[bytes]:
+    return encode_lines(_lines_markdown(document, catalog))
+
+
+def render_markdown(document: dict[str, Any], catalog: dict[str, Rule] | None = None) -> bytes:
+    return b"".join(iter_markdown(document, catalog))

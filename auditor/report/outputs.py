@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -16,6 +17,7 @@ from typing import Any, BinaryIO
 from auditor.catalog import Rule
 from auditor.errors import UsageError
 from auditor.report.locate import SourceLocator
+from auditor.sink import write_all, write_file_atomic
 
 FORMATS = ("table", "json", "sarif", "junit", "markdown", "csv", "html")
 FILENAMES = {
@@ -45,44 +47,47 @@ class ReportContext:
         return cls(document, catalog, assessed, SourceLocator(document["estate"]["inputs"]))
 
 
-def render(fmt: str, ctx: ReportContext) -> bytes:
-    if fmt in ctx._cache:
-        return ctx._cache[fmt]
+def chunks(fmt: str, ctx: ReportContext) -> Iterator[bytes]:
+    """The output of one format, in pieces (no renderer builds the whole output as one bytes object)."""
     doc = ctx.document
     if fmt == "json":
-        from auditor.report.json_doc import dumps
+        from auditor.report.json_doc import iter_json
 
-        data = dumps(doc)
-    elif fmt == "table":
+        return iter_json(doc)
+    if fmt == "table":
         from auditor.report.table import render_table
 
         buf = io.StringIO()
         render_table(doc, buf)
-        data = buf.getvalue().encode("utf-8")
-    elif fmt == "sarif":
-        from auditor.report.sarif import render_sarif
+        return iter((buf.getvalue().encode("utf-8"),))
+    if fmt == "sarif":
+        from auditor.report.sarif import iter_sarif
 
-        data = render_sarif(doc, ctx.catalog, ctx.locator)
-    elif fmt == "junit":
-        from auditor.report.junit import render_junit
+        return iter_sarif(doc, ctx.catalog, ctx.locator)
+    if fmt == "junit":
+        from auditor.report.junit import iter_junit
 
-        data = render_junit(doc, ctx.catalog, ctx.assessed)
-    elif fmt == "markdown":
-        from auditor.report.markdown import render_markdown
+        return iter_junit(doc, ctx.catalog, ctx.assessed)
+    if fmt == "markdown":
+        from auditor.report.markdown import iter_markdown
 
-        data = render_markdown(doc, ctx.catalog)
-    elif fmt == "csv":
-        from auditor.report.csv_report import render_csv
+        return iter_markdown(doc, ctx.catalog)
+    if fmt == "csv":
+        from auditor.report.csv_report import iter_csv
 
-        data = render_csv(doc)
-    elif fmt == "html":
-        from auditor.report.html import render_html
+        return iter_csv(doc)
+    if fmt == "html":
+        from auditor.report.html import iter_html
 
-        data = render_html(doc, ctx.catalog)
-    else:
-        raise UsageError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
-    ctx._cache[fmt] = data
-    return data
+        return iter_html(doc, ctx.catalog)
+    raise UsageError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+
+
+def render(fmt: str, ctx: ReportContext) -> bytes:
+    """One format as bytes (bundles and tests; files and stdout are written from `chunks`)."""
+    if fmt not in ctx._cache:
+        ctx._cache[fmt] = b"".join(chunks(fmt, ctx))
+    return ctx._cache[fmt]
 
 
 def plan(formats: list[str] | tuple[str, ...], out: Path | None) -> list[tuple[str, Path | None]]:
@@ -103,14 +108,7 @@ def plan(formats: list[str] | tuple[str, ...], out: Path | None) -> list[tuple[s
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_file_atomic(path, (data,))
 
 
 def write_reports(ctx: ReportContext, formats: list[str] | tuple[str, ...], out: Path | None,
@@ -124,11 +122,9 @@ def write_reports(ctx: ReportContext, formats: list[str] | tuple[str, ...], out:
 
                 render_table(ctx.document)        # colour when stdout is a terminal
                 continue
-            stream = stdout or sys.stdout.buffer
-            stream.write(render(fmt, ctx))
-            stream.flush()
+            write_all(stdout or sys.stdout.buffer, chunks(fmt, ctx), "standard output")
             continue
-        write_atomic(dest, render(fmt, ctx))
+        write_file_atomic(dest, chunks(fmt, ctx) if fmt not in ctx._cache else (ctx._cache[fmt],))
         written.append(dest)
     return written
 

@@ -8,11 +8,11 @@ Suppressed findings carry `suppressions` (kind external, status accepted, the re
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
 from auditor.catalog import Rule
+from auditor.report.json_doc import iter_indented
 from auditor.report.locate import SourceLocator, artifact_location
 from auditor.report.text import short_name, text
 
@@ -142,7 +142,8 @@ def result(f: dict[str, Any], rule_index: dict[str, int], locator: SourceLocator
     return r
 
 
-def sarif_log(document: dict[str, Any], catalog: dict[str, Rule], locator: SourceLocator | None = None) -> dict[str, Any]:
+def sarif_log(document: dict[str, Any], catalog: dict[str, Rule], locator: SourceLocator | None = None,
+              results: bool = True) -> dict[str, Any]:
     rules = [catalog[rid] for rid in sorted(catalog)]
     rule_index = {r.id: i for i, r in enumerate(rules)}
     invocation: dict[str, Any] = {"executionSuccessful": True}
@@ -176,7 +177,7 @@ def sarif_log(document: dict[str, Any], catalog: dict[str, Rule], locator: Sourc
             "%SRCROOT%": {"description": {"text": "The directory pathaudit ran in (input paths are relative to it)."}},
             "PATHAUDIT_BUNDLED": {"description": {"text": "The estates bundled with pathaudit (fixtures/estates)."}},
         },
-        "results": [result(f, rule_index, locator) for f in document["findings"]],
+        "results": [result(f, rule_index, locator) for f in document["findings"]] if results else [],
         "properties": {
             "findingsSchema": document["schema"],
             "estate": {"sha256": estate["sha256"], "collected_at": estate["collected_at"],
@@ -190,5 +191,15 @@ def sarif_log(document: dict[str, Any], catalog: dict[str, Rule], locator: Sourc
     return {"$schema": SARIF_SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
+def iter_sarif(document: dict[str, Any], catalog: dict[str, Rule],
+               locator: SourceLocator | None = None) -> Iterator[bytes]:
+    """The SARIF log in pieces, one result at a time (same bytes as dumping it whole)."""
+    log = sarif_log(document, catalog, locator, results=False)
+    rules = [catalog[rid] for rid in sorted(catalog)]
+    rule_index = {r.id: i for i, r in enumerate(rules)}
+    results = (result(f, rule_index, locator) for f in document["findings"])
+    return iter_indented(log, ("runs", 0, "results"), list(results))  # type: ignore[arg-type]
+
+
 def render_sarif(document: dict[str, Any], catalog: dict[str, Rule], locator: SourceLocator | None = None) -> bytes:
-    return orjson.dumps(sarif_log(document, catalog, locator), option=orjson.OPT_INDENT_2) + b"\n"
+    return b"".join(iter_sarif(document, catalog, locator))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from typing import Any
 
 # C0 controls except tab/newline/CR, DEL, C1 controls, lone surrogates, U+FFFE/U+FFFF: not allowed in
@@ -87,3 +88,21 @@ def short_name(resource_id: str) -> str:
 
 def truncate(s: str, limit: int) -> str:
     return s if len(s) <= limit else s[: max(limit - 1, 0)] + "…"
+
+
+CHUNK = 1 << 16
+
+
+def encode_lines(lines: list[str]) -> Iterator[bytes]:
+    """Lines as UTF-8 bytes, newline-terminated, in pieces of about 64 KiB: outputs are written as they
+    are encoded, never as one bytes object the size of the report."""
+    batch: list[str] = []
+    size = 0
+    for line in lines:
+        batch.append(line)
+        size += len(line) + 1
+        if size >= CHUNK:
+            yield ("\n".join(batch) + "\n").encode("utf-8")
+            batch, size = [], 0
+    if batch:
+        yield ("\n".join(batch) + "\n").encode("utf-8")
