@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,15 @@ class AuditResult:
     # expired suppressions (auditor.suppress.SuppressionWarning) and the --baseline summary
     warnings: list[Any] = field(default_factory=list)
     baseline: dict[str, Any] | None = None
+    context: AuditContext | None = None          # the rules' context: its flow analysis feeds --format flows
+
+    def flow_rows(self, document: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+        """Every analysed flow as a row (auditor.paths.export), each with the finding that covers it."""
+        from auditor.paths.export import flow_rows
+        from auditor.report.flows import covering
+
+        ctx = self.context or AuditContext(estate=self.estate, config=self.config, catalog=self.catalog)
+        return flow_rows(ctx.flows, covering(document))
 
     @property
     def problems(self) -> list[Problem]:
@@ -172,4 +182,4 @@ def run_audit(inputs: list[Path], config: Config, display: dict[Path, str] | Non
         warnings = apply_suppressions(findings, config.suppressions, today)
         summary = apply_baseline(findings, baseline) if baseline is not None else None
         return AuditResult(estate, findings, not_assessed, catalog, config,
-                           assessed_resources(estate, catalog, not_assessed, only), warnings, summary)
+                           assessed_resources(estate, catalog, not_assessed, only), warnings, summary, ctx)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import click
@@ -111,8 +112,10 @@ def cli() -> None:
 
 @cli.command(epilog=EPILOG_AUDIT)
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), multiple=True, default=["table"],
-              show_default=True, help="Output format (repeatable; several need --out DIR).")
+@click.option("--format", "fmt", type=click.Choice([*REPORT_FORMATS, "flows"]), multiple=True, default=["table"],
+              show_default=True, help="Output format (repeatable; several need --out DIR). `flows`: every analysed "
+                                      "flow, one row per route context, endpoint and port, as Parquet or CSV "
+                                      "(--out FILE.parquet|FILE.csv, or DIR/flows.parquet).")
 @click.option("--out", "out", type=click.Path(path_type=Path),
               help="Write to FILE (one format) or DIR/findings.<ext> (several formats, or an existing DIR).")
 @click.option("--bundle", "bundle", type=click.Path(path_type=Path, dir_okay=False),
@@ -164,7 +167,8 @@ def audit(inputs: tuple[Path, ...], fmt: tuple[str, ...], out: Path | None, bund
     report_problems(result.problems)
     report_annotations(result.warnings, result.baseline)
     document = result.document()
-    render(document, fmt, out, catalog=result.catalog, assessed=result.assessed)
+    render(document, fmt, out, catalog=result.catalog, assessed=result.assessed,
+           flow_rows=lambda: result.flow_rows(document))
     if bundle is not None:
         from auditor.report.bundle import command_from_context, write_audit_bundle
 
@@ -188,7 +192,7 @@ def report_annotations(warnings: list, baseline: dict | None) -> None:
 
 
 def render(document: dict, fmt: str | tuple[str, ...] | list[str], out: Path | None, *, catalog: dict | None = None,
-           assessed: dict | None = None) -> None:
+           assessed: dict | None = None, flow_rows: Callable[[], Iterable[tuple]] | None = None) -> None:
     """Write `document` in one or more formats (auditor.report.outputs); `catalog` defaults to the bundled one."""
     from auditor.report.outputs import ReportContext, write_reports
 
@@ -197,7 +201,7 @@ def render(document: dict, fmt: str | tuple[str, ...] | list[str], out: Path | N
 
         catalog = load_catalog()
     formats = [fmt] if isinstance(fmt, str) else list(fmt)
-    write_reports(ReportContext.for_document(document, catalog, assessed), formats, out)
+    write_reports(ReportContext.for_document(document, catalog, assessed, flow_rows), formats, out)
 
 
 @cli.group(invoke_without_command=True)

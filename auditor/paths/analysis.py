@@ -15,7 +15,7 @@ return hops are built only when a flow is rendered (tests/bench/paths.py prints 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -1031,11 +1031,15 @@ class FlowAnalysis:
     @cached_property
     def all_flows(self) -> list[Flow]:
         """Every flow, blocked ones included (what trace-like consumers and tests look at)."""
-        flows: list[Flow] = []
-        with gc_paused():
-            for pe, ip in self.endpoints:
-                flows.extend(self._flows(pe, ip, delivered_only=False))
-        return flows
+        return list(self.iter_flows())
+
+    def iter_flows(self) -> Iterator[Flow]:
+        """Every flow, blocked ones included, one endpoint at a time: what the flows export streams
+        without holding the whole matrix (route contexts x endpoints) in memory."""
+        for pe, ip in self.endpoints:
+            with gc_paused():
+                flows = self._flows(pe, ip, delivered_only=False)
+            yield from flows
 
     @cached_property
     def delivered_flows(self) -> list[Flow]:

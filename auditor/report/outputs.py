@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -19,7 +19,7 @@ from auditor.errors import UsageError
 from auditor.report.locate import SourceLocator
 from auditor.sink import write_all, write_file_atomic
 
-FORMATS = ("table", "json", "sarif", "junit", "markdown", "csv", "html")
+FORMATS = ("table", "json", "sarif", "junit", "markdown", "csv", "html", "flows")
 FILENAMES = {
     "table": "findings.txt",
     "json": "findings.json",
@@ -28,6 +28,7 @@ FILENAMES = {
     "markdown": "findings.md",
     "csv": "findings.csv",
     "html": "findings.html",
+    "flows": "flows.parquet",
 }
 
 
@@ -39,12 +40,15 @@ class ReportContext:
     catalog: dict[str, Rule]
     assessed: dict[str, list[str]] | None = None        # JUnit pass cases; None for saved documents
     locator: SourceLocator | None = None                # SARIF physical locations
+    # every analysed flow (`--format flows`): rows of auditor.paths.export, from an audit run only
+    flow_rows: Callable[[], Iterable[tuple[Any, ...]]] | None = None
     _cache: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @classmethod
     def for_document(cls, document: dict[str, Any], catalog: dict[str, Rule],
-                     assessed: dict[str, list[str]] | None = None) -> ReportContext:
-        return cls(document, catalog, assessed, SourceLocator(document["estate"]["inputs"]))
+                     assessed: dict[str, list[str]] | None = None,
+                     flow_rows: Callable[[], Iterable[tuple[Any, ...]]] | None = None) -> ReportContext:
+        return cls(document, catalog, assessed, SourceLocator(document["estate"]["inputs"]), flow_rows)
 
 
 def chunks(fmt: str, ctx: ReportContext) -> Iterator[bytes]:
@@ -96,6 +100,8 @@ def plan(formats: list[str] | tuple[str, ...], out: Path | None) -> list[tuple[s
     for fmt in fmts:
         if fmt not in FORMATS:
             raise UsageError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    if out is None and "flows" in fmts:
+        raise UsageError("--format flows writes a file: give --out FILE.parquet, --out FILE.csv or --out DIR")
     if out is None:
         if len(fmts) > 1:
             raise UsageError(f"{len(fmts)} formats need --out DIR (one file per format: "
@@ -116,6 +122,15 @@ def write_reports(ctx: ReportContext, formats: list[str] | tuple[str, ...], out:
     """Render every requested format to its destination; returns the files written."""
     written = []
     for fmt, dest in plan(formats, out):
+        if fmt == "flows":
+            if ctx.flow_rows is None:
+                raise UsageError("--format flows needs the estate: it is written by `pathaudit audit`, not from a "
+                                 "saved findings document")
+            from auditor.report.flows import write_flows
+
+            write_flows(dest, ctx.flow_rows())  # type: ignore[arg-type]
+            written.append(dest)
+            continue
         if dest is None:
             if fmt == "table":
                 from auditor.report.table import render_table
