@@ -201,7 +201,10 @@ def render(document: dict, fmt: str | tuple[str, ...] | list[str], out: Path | N
 
         catalog = load_catalog()
     formats = [fmt] if isinstance(fmt, str) else list(fmt)
-    write_reports(ReportContext.for_document(document, catalog, assessed, flow_rows), formats, out)
+    ctx = ReportContext.for_document(document, catalog, assessed, flow_rows)
+    write_reports(ctx, formats, out)
+    for notice in ctx.notices:
+        err(f"pathaudit: warning: {notice}")
 
 
 @cli.group(invoke_without_command=True)

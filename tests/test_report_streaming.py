@@ -52,7 +52,7 @@ def context() -> ReportContext:
     return ReportContext.for_document(json.loads(DEMO_DOC.read_text("utf-8")), load_catalog())
 
 
-@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "table"])
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "table"])   # flows: tests/test_report_flows.py
 def test_one_byte_per_write_still_writes_every_byte(fmt: str) -> None:
     ctx = context()
     expected = render(fmt, ReportContext.for_document(ctx.document, ctx.catalog))

@@ -547,6 +547,8 @@ class FlowAnalysis:
         asymmetric otherwise, since private endpoints ignore UDRs for their replies."""
         if mit is not None:
             return "symmetric"
+        if not self.routing.hub_of_vnet:     # no Virtual WAN: no reply crosses an appliance unmitigated
+            return "asymmetric" if forward else "symmetric"
         reply = self.reply_appliance(pe, representative(sources))
         if reply is None:
             return "asymmetric" if forward else "symmetric"

@@ -57,6 +57,7 @@ class Appliance:
     # NET002/NET003 report per NVA, not per load balancer: two NVAs behind one ILB are two findings
     units: dict[str, list[str]] = field(default_factory=dict)
     managed: bool = False            # a Virtual WAN hub NVA (Microsoft.Network/networkVirtualAppliances)
+    _vnet: str | None = None         # subnet_vnet, worked out once
 
     @property
     def ip_text(self) -> str:
@@ -65,7 +66,9 @@ class Appliance:
     @property
     def subnet_vnet(self) -> str | None:
         """The VNet (lower-case id) of the appliance's subnet; None for a virtual hub's appliance."""
-        return self.subnet_id.lower().split("/subnets/")[0] if self.subnet_id and not self.hub_id else None
+        if self._vnet is None:
+            self._vnet = self.subnet_id.lower().split("/subnets/")[0] if self.subnet_id and not self.hub_id else ""
+        return self._vnet or None
 
     @property
     def valid_tag(self) -> TagFinding | None:

@@ -295,9 +295,40 @@ def _finding(f: dict[str, Any], index: int, rule: Rule | None) -> list[str]:
     else:
         out.append('<p class="muted">No evidence properties recorded.</p>')
     out += ["<h4>Remediation</h4>", f'<pre class="text">{h(f.get("remediation"))}</pre>']
-    out += _rule_refs(rule)
     out.append("</article>")
     return out
+
+
+def _findings(document: dict[str, Any], catalog: dict[str, Rule]) -> list[str]:
+    """Findings grouped by rule, most severe rule first: an index of the rules with their counts, then
+    per rule its rationale, references and mappings once and its findings (numbered in document order)."""
+    findings = document["findings"]
+    out = ['<section id="findings">', f"<h2>Findings ({len(findings)})</h2>"]
+    if not findings:
+        return [*out, '<p class="muted">No findings.</p>', "</section>"]
+    groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for i, f in enumerate(findings, 1):
+        groups.setdefault(str(f["rule_id"]), []).append((i, f))
+    out.append('<nav class="index"><ul>')
+    for rid, items in groups.items():
+        rule = catalog.get(rid)
+        title = f" {h(rule.title)}" if rule is not None else ""
+        out.append(f'<li><a href="#rule-{h(_anchor(rid))}">{h(rid)}</a>{title} ({len(items)})</li>')
+    out.append("</ul></nav>")
+    for rid, items in groups.items():
+        rule = catalog.get(rid)
+        out.append(f'<section class="rule" id="rule-{h(_anchor(rid))}">')
+        out.append(f"<h3>{h(rid)}{(' ' + h(rule.title)) if rule is not None else ''} ({len(items)})</h3>")
+        out += _rule_refs(rule)
+        for i, f in items:
+            out += _finding(f, i, rule)
+        out.append("</section>")
+    out.append("</section>")
+    return out
+
+
+def _anchor(rule_id: str) -> str:
+    return "".join(c for c in rule_id if c.isalnum())
 
 
 def _suppressions(document: dict[str, Any]) -> list[str]:
@@ -332,12 +363,7 @@ def _lines_html(document: dict[str, Any], catalog: dict[str, Rule]) -> list[str]
     out += _header(document, catalog)
     out += _summary(document)
     out += _coverage(document, catalog)
-    out += ['<section id="findings">', f"<h2>Findings ({len(document['findings'])})</h2>"]
-    if not document["findings"]:
-        out.append('<p class="muted">No findings.</p>')
-    for i, f in enumerate(document["findings"], 1):
-        out += _finding(f, i, catalog.get(f["rule_id"]))
-    out.append("</section>")
+    out += _findings(document, catalog)
     out += _suppressions(document)
     estate = document["estate"]
     out.append(f'<footer><p class="muted">pathaudit {h(document["tool"]["version"])} · estate sha256 '

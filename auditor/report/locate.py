@@ -10,6 +10,7 @@ followed by another key). Unreadable or missing inputs simply yield no location.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import re
@@ -21,7 +22,7 @@ from urllib.parse import quote
 import orjson
 
 BUNDLED_PREFIX = "bundled:"
-FULL_SCAN_BYTES = 64 * 1024 * 1024
+FULL_SCAN_BYTES = 4 * 1024 * 1024   # above: the regex pass (a 47 MB export: 0.5 s instead of ~100 s)
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]')
 _QUICK_ID = re.compile(r'"id"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,')
 
@@ -153,7 +154,18 @@ class SourceLocator:
         return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _artifact_location(name: str, cwd: str) -> tuple[tuple[str, str], ...]:
+    return tuple(_artifact(name).items())
+
+
 def artifact_location(name: str) -> dict[str, str]:
+    """SARIF artifactLocation for an input name (worked out once per input and working directory: a
+    large finding names thousands of related resources in the same few files)."""
+    return dict(_artifact_location(name, os.getcwd()))
+
+
+def _artifact(name: str) -> dict[str, str]:
     """SARIF artifactLocation for an input name: relative URIs against %SRCROOT% (the working
     directory), bundled demo files against PATHAUDIT_BUNDLED, anything else as an absolute file URI."""
     if name.startswith(BUNDLED_PREFIX):

@@ -19,7 +19,9 @@ from auditor.errors import UsageError
 from auditor.report.locate import SourceLocator
 from auditor.sink import write_all, write_file_atomic
 
-FORMATS = ("table", "json", "sarif", "junit", "markdown", "csv", "html", "flows")
+FORMATS = ("table", "json", "sarif", "junit", "markdown", "csv", "html")   # renderings of the document
+FLOWS = "flows"            # every analysed flow (Parquet/CSV), from an audit run only
+FLOWS_FILENAME = "flows.parquet"
 FILENAMES = {
     "table": "findings.txt",
     "json": "findings.json",
@@ -28,7 +30,6 @@ FILENAMES = {
     "markdown": "findings.md",
     "csv": "findings.csv",
     "html": "findings.html",
-    "flows": "flows.parquet",
 }
 
 
@@ -42,6 +43,7 @@ class ReportContext:
     locator: SourceLocator | None = None                # SARIF physical locations
     # every analysed flow (`--format flows`): rows of auditor.paths.export, from an audit run only
     flow_rows: Callable[[], Iterable[tuple[Any, ...]]] | None = None
+    notices: list[str] = field(default_factory=list)   # warnings for stderr (SARIF over GitHub's limits)
     _cache: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -65,8 +67,11 @@ def chunks(fmt: str, ctx: ReportContext) -> Iterator[bytes]:
         render_table(doc, buf)
         return iter((buf.getvalue().encode("utf-8"),))
     if fmt == "sarif":
-        from auditor.report.sarif import iter_sarif
+        from auditor.report.sarif import github_warnings, iter_sarif
 
+        for w in github_warnings(doc):
+            if w not in ctx.notices:
+                ctx.notices.append(w)
         return iter_sarif(doc, ctx.catalog, ctx.locator)
     if fmt == "junit":
         from auditor.report.junit import iter_junit
@@ -98,18 +103,18 @@ def plan(formats: list[str] | tuple[str, ...], out: Path | None) -> list[tuple[s
     """(format, destination) pairs; destination None = stdout. Several formats need `--out DIR`."""
     fmts = list(dict.fromkeys(formats or ("table",)))
     for fmt in fmts:
-        if fmt not in FORMATS:
+        if fmt not in FORMATS and fmt != FLOWS:
             raise UsageError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
-    if out is None and "flows" in fmts:
+    if out is None and FLOWS in fmts:
         raise UsageError("--format flows writes a file: give --out FILE.parquet, --out FILE.csv or --out DIR")
     if out is None:
         if len(fmts) > 1:
             raise UsageError(f"{len(fmts)} formats need --out DIR (one file per format: "
-                             f"{', '.join(FILENAMES[f] for f in fmts)})")
+                             f"{', '.join(FILENAMES.get(f, FLOWS_FILENAME) for f in fmts)})")
         return [(fmts[0], None)]
     as_dir = len(fmts) > 1 or out.is_dir() or str(out).endswith(("/", os.sep))
     if as_dir:
-        return [(f, out / FILENAMES[f]) for f in fmts]
+        return [(f, out / (FILENAMES[f] if f != FLOWS else FLOWS_FILENAME)) for f in fmts]
     return [(fmts[0], out)]
 
 
@@ -122,7 +127,7 @@ def write_reports(ctx: ReportContext, formats: list[str] | tuple[str, ...], out:
     """Render every requested format to its destination; returns the files written."""
     written = []
     for fmt, dest in plan(formats, out):
-        if fmt == "flows":
+        if fmt == FLOWS:
             if ctx.flow_rows is None:
                 raise UsageError("--format flows needs the estate: it is written by `pathaudit audit`, not from a "
                                  "saved findings document")

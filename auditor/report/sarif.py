@@ -96,7 +96,7 @@ def location(resource_id: str, locator: SourceLocator | None, loc_id: int | None
     loc: dict[str, Any] = {}
     if loc_id is not None:
         loc["id"] = loc_id
-    found = locator.locate(resource_id) if locator is not None else None
+    found = locator.locate(resource_id) if locator is not None else None   # indexed once per input file
     if found is not None:
         loc["physicalLocation"] = {"artifactLocation": artifact_location(found.input),
                                    "region": {"startLine": found.line}}
@@ -114,6 +114,7 @@ def result(f: dict[str, Any], rule_index: dict[str, int], locator: SourceLocator
     r["message"] = {"text": text(f.get("message") or f.get("title") or f["rule_id"])}
     r["locations"] = [location(f["resource_id"], locator)]
     related = [rid for rid in f.get("related_ids") or [] if rid.lower() != f["resource_id"].lower()]
+    related = related[:GITHUB_LOCATIONS]     # GitHub rejects results with more; the JSON document has them all
     if related:
         r["relatedLocations"] = [location(rid, locator, i + 1, "related resource") for i, rid in enumerate(related)]
     r["partialFingerprints"] = {FINGERPRINT_KEY: f["fingerprint"]}
@@ -189,6 +190,25 @@ def sarif_log(document: dict[str, Any], catalog: dict[str, Rule], locator: Sourc
     if "baseline" in document:
         run["properties"]["baseline"] = document["baseline"]
     return {"$schema": SARIF_SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+# GitHub code scanning limits (https://docs.github.com/en/code-security/code-scanning/troubleshooting-sarif-uploads/results-exceed-limit):
+# a run over 25,000 results is rejected, only the top 5,000 by severity are kept; a result over 1,000
+# locations is rejected.
+GITHUB_RESULTS_REJECTED = 25_000
+GITHUB_RESULTS_SHOWN = 5_000
+GITHUB_LOCATIONS = 1_000
+
+
+def github_warnings(document: dict[str, Any]) -> list[str]:
+    """What GitHub code scanning will do with this SARIF file, when it will not show all of it."""
+    n = len(document["findings"])
+    if n > GITHUB_RESULTS_REJECTED:
+        return [f"SARIF has {n} results: GitHub code scanning rejects runs over {GITHUB_RESULTS_REJECTED:,} "
+                "(narrow it with --rule, or keep the HTML and JSON reports instead)"]
+    if n > GITHUB_RESULTS_SHOWN:
+        return [f"SARIF has {n} results: GitHub code scanning keeps only the top {GITHUB_RESULTS_SHOWN:,} by severity"]
+    return []
 
 
 def iter_sarif(document: dict[str, Any], catalog: dict[str, Rule],

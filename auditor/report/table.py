@@ -6,6 +6,7 @@ import sys
 from typing import Any, TextIO
 
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
+ROWS_SHOWN = 50     # a screenful or two: the rest is counted, and every other format has them all
 
 
 def short_name(resource_id: str) -> str:
@@ -26,7 +27,7 @@ def render_table(document: dict[str, Any], out: TextIO | None = None) -> None:
     table = Table(show_lines=False, header_style="bold", expand=False)
     for col in ("severity", "rule", "status", "resource", "message", *(("baseline",) if baseline is not None else ())):
         table.add_column(col, overflow="fold")
-    for f in findings:
+    for f in findings[:ROWS_SHOWN]:
         sev = f["severity"] if f.get("suppression") is None else f"{f['severity']} (suppressed)"
         style = SEVERITY_STYLE.get(f["severity"], "") if tty else ""
         # estate strings are data, never rich markup
@@ -37,6 +38,10 @@ def render_table(document: dict[str, Any], out: TextIO | None = None) -> None:
         table.add_row(*cells)
     if findings:
         console.print(table)
+    if len(findings) > ROWS_SHOWN:
+        console.print(f"... and {len(findings) - ROWS_SHOWN} more findings, not shown (the table lists the first "
+                      f"{ROWS_SHOWN}, most severe first): see them all with --format html, markdown, csv or json "
+                      "(--out FILE).", markup=False)
     summary = document["summary"]
     counts = ", ".join(f"{summary[k]} {k}" for k in ("high", "medium", "low", "info"))
     estate = document["estate"]

@@ -9,10 +9,11 @@ and no enforced NSG on the endpoint's subnet stops it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from auditor.findings import Evidence, Finding, NotAssessed
 from auditor.rules.context import AuditContext
-from auditor.rules.pathutil import LIST_CAP, source_label
+from auditor.rules.pathutil import LIST_CAP, PATHS_SHOWN, source_label
 
 
 def check(ctx: AuditContext) -> Iterator[Finding | NotAssessed]:
@@ -52,30 +53,42 @@ def check(ctx: AuditContext) -> Iterator[Finding | NotAssessed]:
         for f, subnets in bypass:
             per_source.setdefault((f.source, tuple(subnets)), []).append(f)
         evidence = []
-        for (_source, subnets), flows in per_source.items():
+        for n, ((_source, subnets), flows) in enumerate(per_source.items()):
             f = flows[0]
             if f.source_kind == "on-premises":
                 label = "on-premises"
             else:
-                label = names.get(subnets) or names.setdefault(subnets, ", ".join(sorted(estate.name_of(s) for s in subnets)))
+                label = names.get(subnets) or names.setdefault(subnets, subnets_label(ctx, f.source, subnets))
             labels[label] = None
-            # one item per bypassing source (not per source and endpoint): its endpoints listed, one path shown
-            evidence.append(Evidence(
-                "path", f.source, None,
-                {"source_subnets": sorted(subnets, key=str.lower),
-                 "destinations": sorted({g.pe.id for g in flows}, key=str.lower)[:LIST_CAP],
-                 "destination": f.pe.id,
-                 "forward": [h.to_dict() for h in f.forward_hops]},
-                f"{source_label(f, ctx)} reaches {f.pe.name} without the gateway"))
-            if len(evidence) >= LIST_CAP:
-                break
+            if n >= LIST_CAP:
+                continue
+            # one item per bypassing source (not per source and endpoint): its subnets and endpoints, and for
+            # the first PATHS_SHOWN sources one whole forward path (the flows export has every path)
+            value: dict[str, Any] = {
+                "source_subnets_total": len(subnets),
+                "destinations": sorted({g.pe.id for g in flows}, key=str.lower)[:LIST_CAP],
+                "destination": f.pe.id,
+            }
+            if n < PATHS_SHOWN:
+                value["source_subnets"] = sorted(subnets, key=str.lower)[:PATHS_SHOWN]
+                value["forward"] = [h.to_dict() for h in f.forward_hops]
+            evidence.append(Evidence("path", f.source, None, value,
+                                     f"{source_label(f, ctx)} reaches {f.pe.name} without the gateway"))
         severity = "high" if keys_on else "medium"
         yield ctx.finding(
             "AOAI005", account.id,
             f"{account.kind or 'AI'} account {account.name} is reachable over its private endpoint(s) from sources other "
-            f"than the API gateway: {'; '.join(labels)}."
+            f"than the API gateway: {'; '.join(list(labels)[:PATHS_SHOWN])}"
+            f"{f' and {len(labels) - PATHS_SHOWN} more sources' if len(labels) > PATHS_SHOWN else ''}."
             + (" API keys are enabled too (AOAI001), so these callers need no identity." if keys_on else ""),
             severity=severity,
             evidence=evidence,
             related_ids=sorted({pe.id for pe in pes}),
         )
+
+
+def subnets_label(ctx: AuditContext, context: str, subnets: tuple[str, ...]) -> str:
+    """A bypassing source in a message: its subnets by name, or its route context and how many subnets."""
+    if len(subnets) <= 5:
+        return ", ".join(sorted(ctx.estate.name_of(s) for s in subnets))
+    return f"{ctx.estate.name_of(context)} ({len(subnets)} subnets)"

@@ -30,6 +30,7 @@ class AuditContext:
     # False: the path rules read every delivered flow (tests prove pruning changes no finding)
     prune_flows: bool = True
     labels: dict[tuple, str] = field(default_factory=dict)   # pathutil.source_label's memo
+    memo: dict[str, Any] = field(default_factory=dict)        # per-audit results rules share (net002)
 
     @cached_property
     def flows(self) -> FlowAnalysis:

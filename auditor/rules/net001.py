@@ -70,7 +70,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             evidence.append(Evidence("property", app.id, "tags.disableSnatOnPL",
                                      next((t.value for t in app.tags), None),
                                      "no valid disableSnatOnPL tag and no SNAT declared in the config file"))
-        related = {app.id, *app.nic_ids, *(s for g in group for s in g.source_subnets)}
+        members = {id(g.source_subnets): g.source_subnets for g in group}   # flows of a context share the list
+        related = {app.id, *app.nic_ids, *(s for m in members.values() for s in m)}
         if f.source != "on-premises":
             related.add(f.source)
         elif f.entry_gateway:

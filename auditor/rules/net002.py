@@ -30,16 +30,25 @@ def nva_name(ctx: AuditContext, unit: str) -> str:
 
 
 def nvas_to_endpoints(ctx: AuditContext) -> dict[str, tuple]:
-    """NVA unit id (lower) -> (appliance, unit id, members, delivered flows through it) over all flows."""
+    """NVA unit id (lower) -> (appliance, unit id, members, delivered flows through it) over all flows;
+    worked out once per audit (NET002 and NET003 both read it)."""
+    hit = ctx.memo.get("nvas_to_endpoints")
+    if hit is not None:
+        return hit
     out: dict[str, tuple] = {}
+    seen: dict[int, list] = {}        # id(tail.appliances) -> the (unit lists) it feeds: tails share lists
     for f in ctx.reported_flows:
-        if f.outcome != "delivered":
+        if f.outcome != "delivered" or not f.tail.appliances:
             continue
-        for app in f.tail.appliances:
-            if app.kind == "nva":
-                for unit, members in sorted(app.units.items()):
-                    out.setdefault(unit.lower(), (app, unit, members, []))[3].append(f)
-    return dict(sorted(out.items()))
+        targets = seen.get(id(f.tail.appliances))
+        if targets is None:
+            targets = seen[id(f.tail.appliances)] = [
+                out.setdefault(unit.lower(), (app, unit, members, []))[3]
+                for app in f.tail.appliances if app.kind == "nva" for unit, members in sorted(app.units.items())]
+        for flows in targets:
+            flows.append(f)
+    hit = ctx.memo["nvas_to_endpoints"] = dict(sorted(out.items()))
+    return hit
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:

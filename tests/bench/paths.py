@@ -254,8 +254,42 @@ def estate(subnets: int, vms_per_subnet: int = 1) -> BenchEstate:
     return b
 
 
-def write_estate(subnets: int, path: Path, vms_per_subnet: int = 1) -> int:
-    rows = estate(subnets, vms_per_subnet).rows()
+def worst_case(subnets: int, pes_per_spoke: int = 10) -> BenchEstate:
+    """Issue #12's worst case: spokes of 50 subnets, `pes_per_spoke` private endpoints each, every spoke's
+    route table sending private traffic (10.0.0.0/8 and 0.0.0.0/0) through the hub's one untagged NVA, so
+    every spoke is asymmetric to every endpoint of every other spoke (200 spokes: 10k subnets, 2k PEs)."""
+    b = BenchEstate()
+    spokes = max(2, subnets // SUBNETS_PER_VNET)
+    hub_rg = "rg-hub"
+    b.vnet("hub", "10.0.0.0/16", rg=hub_rg)
+    nva_subnet = b.subnet("hub", "snet-nva", "10.0.2.0/24")
+    b.vm("nva1", b.nic("nva1-nic", nva_subnet, NVA1_IP, forwarding=True, rg=hub_rg), hub_rg)
+    apim_subnet = b.subnet("hub", "snet-apim", APIM_PREFIX)
+    b.apim("apim-gw", apim_subnet, "10.0.4.4", hub_rg)
+    spoke_base = (10 << 24) | (16 << 16)
+    assert spoke_base + spokes * 4096 <= (11 << 24), "too many spokes for 10.0.0.0/8"
+    for i in range(spokes):
+        net = spoke_base + i * 4096
+        name, rg = f"spoke-{i:04}", f"rg-spoke-{i:04}"
+        b.vnet(name, f"{ip(net)}/20", rg=rg)
+        rt = b.route_table(f"rt-{name}", [("0.0.0.0/0", "VirtualAppliance", NVA1_IP),
+                                          ("10.0.0.0/8", "VirtualAppliance", NVA1_IP)], rg=rg)
+        pe_subnet = b.subnet(name, "snet-pe", f"{ip(net)}/26", pe_policies="RouteTableEnabled")
+        for k in range(1, SUBNETS_PER_VNET):
+            sid = b.subnet(name, f"snet-{k:02}", f"{ip(net + k * 64)}/26", route_table=rt)
+            b.vm(f"vm-{i:04}-{k:02}", b.nic(f"vm-{i:04}-{k:02}-nic", sid, ip(net + k * 64 + 4), rg=rg), rg)
+        pes = []
+        for p in range(pes_per_spoke):
+            kind = "Microsoft.CognitiveServices/accounts" if p == 0 else "Microsoft.Storage/storageAccounts"
+            target = b.rid(rg, kind, f"t{i:04}x{p}")
+            pes.append(b.private_endpoint(f"pe-{i:04}-{p}", pe_subnet, ip(net + 4 + p), target=target, rg=rg))
+        b.ai_account(f"t{i:04}x0", pes[:1], rg)
+        b.peer("hub", name)
+    return b
+
+
+def write_estate(subnets: int, path: Path, vms_per_subnet: int = 1, worst: bool = False) -> int:
+    rows = (worst_case(subnets) if worst else estate(subnets, vms_per_subnet)).rows()
     path.write_text(json.dumps({"count": len(rows), "data": rows, "skip_token": None, "totalRecords": len(rows)}),
                     encoding="utf-8")
     return len(rows)
