@@ -94,10 +94,12 @@ def main() -> None:
     ap.add_argument("--formats", default="parquet,csv")
     ap.add_argument("--plain-rows", type=int, default=1_000_000, help="rows for the plain Python reference")
     ap.add_argument("--keep", type=Path)
+    ap.add_argument("--findings", type=Path, help="findings document to confirm (default: the scenario's; "
+                    "issue #12: the 10k worst case of tests/bench/scale.py --keep DIR)")
     args = ap.parse_args()
     tmp = Path(args.keep or tempfile.mkdtemp(prefix="pathaudit-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
-    doc = str(REPO / "fixtures" / "findings" / "S05-findings.json")
+    doc = str(args.findings or REPO / "fixtures" / "findings" / "S05-findings.json")
     n = args.rows
     print(f"{n:,} rows, {os.cpu_count()} cores, duckdb {duckdb.__version__}, Python {sys.version.split()[0]}")
     con = duckdb.connect()

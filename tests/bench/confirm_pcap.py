@@ -161,10 +161,12 @@ def main() -> None:
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--subset", type=int, default=100_000, help="packets for the rdpcap reference")
     ap.add_argument("--keep", type=Path, help="write the captures here and keep them")
+    ap.add_argument("--findings", type=Path, help="findings document to confirm (default: the scenario's; "
+                    "issue #12: the 10k worst case of tests/bench/scale.py --keep DIR)")
     args = ap.parse_args()
     tmp = Path(args.keep or tempfile.mkdtemp(prefix="pathaudit-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
-    doc = str(REPO / "fixtures" / "findings" / "S01-findings.json")
+    doc = str(args.findings or REPO / "fixtures" / "findings" / "S01-findings.json")
     n = args.packets
     print(f"{n:,} packets, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     for fmt, writer in (("pcap", write_pcap), ("pcapng", write_pcapng)):
