@@ -13,7 +13,7 @@ from typing import Any
 
 from auditor.findings import Evidence, Finding, NotAssessed
 from auditor.rules.context import AuditContext
-from auditor.rules.pathutil import LIST_CAP, PATHS_SHOWN, source_label
+from auditor.rules.pathutil import LIST_CAP, PATHS_SHOWN
 
 
 def check(ctx: AuditContext) -> Iterator[Finding | NotAssessed]:
@@ -72,8 +72,7 @@ def check(ctx: AuditContext) -> Iterator[Finding | NotAssessed]:
             if n < PATHS_SHOWN:
                 value["source_subnets"] = sorted(subnets, key=str.lower)[:PATHS_SHOWN]
                 value["forward"] = [h.to_dict() for h in f.forward_hops]
-            evidence.append(Evidence("path", f.source, None, value,
-                                     f"{source_label(f, ctx)} reaches {f.pe.name} without the gateway"))
+            evidence.append(Evidence("path", f.source, None, value, f"{label} reaches {f.pe.name} without the gateway"))
         severity = "high" if keys_on else "medium"
         yield ctx.finding(
             "AOAI005", account.id,

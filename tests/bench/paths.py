@@ -254,26 +254,37 @@ def estate(subnets: int, vms_per_subnet: int = 1) -> BenchEstate:
     return b
 
 
+SPOKES_PER_HUB = 100
+
+
 def worst_case(subnets: int, pes_per_spoke: int = 10) -> BenchEstate:
-    """Issue #12's worst case: spokes of 50 subnets, `pes_per_spoke` private endpoints each, every spoke's
-    route table sending private traffic (10.0.0.0/8 and 0.0.0.0/0) through the hub's one untagged NVA, so
-    every spoke is asymmetric to every endpoint of every other spoke (200 spokes: 10k subnets, 2k PEs)."""
+    """Issue #12's worst case: spokes of 50 subnets with `pes_per_spoke` private endpoints each, in hubs of
+    SPOKES_PER_HUB spokes; every spoke's route table sends private traffic (10.0.0.0/8, 0.0.0.0/0) through
+    its hub's one untagged NVA, so every spoke is asymmetric to every endpoint of the other spokes of its
+    hub: at 10k subnets (2 hubs, 200 spokes, 2k endpoints) 198,000 (context, endpoint) pairs, the
+    estate that gave 198,000 findings before findings@2; at 50k (10 hubs) 990,000."""
     b = BenchEstate()
     spokes = max(2, subnets // SUBNETS_PER_VNET)
-    hub_rg = "rg-hub"
-    b.vnet("hub", "10.0.0.0/16", rg=hub_rg)
-    nva_subnet = b.subnet("hub", "snet-nva", "10.0.2.0/24")
-    b.vm("nva1", b.nic("nva1-nic", nva_subnet, NVA1_IP, forwarding=True, rg=hub_rg), hub_rg)
-    apim_subnet = b.subnet("hub", "snet-apim", APIM_PREFIX)
-    b.apim("apim-gw", apim_subnet, "10.0.4.4", hub_rg)
+    hubs = (spokes + SPOKES_PER_HUB - 1) // SPOKES_PER_HUB
+    assert hubs <= 16, "hubs take 10.0.0.0/16 to 10.15.0.0/16"
     spoke_base = (10 << 24) | (16 << 16)
     assert spoke_base + spokes * 4096 <= (11 << 24), "too many spokes for 10.0.0.0/8"
+    nva_ips = []
+    for h in range(hubs):
+        hub, hub_rg = f"hub{h:02}", f"rg-hub{h:02}"
+        b.vnet(hub, f"10.{h}.0.0/16", rg=hub_rg)
+        nva_subnet = b.subnet(hub, "snet-nva", f"10.{h}.2.0/24")
+        nva_ips.append(f"10.{h}.2.4")
+        b.vm(f"nva-{hub}", b.nic(f"nva-{hub}-nic", nva_subnet, nva_ips[-1], forwarding=True, rg=hub_rg), hub_rg)
+        if h == 0:
+            b.apim("apim-gw", b.subnet(hub, "snet-apim", APIM_PREFIX), "10.0.4.4", hub_rg)
     for i in range(spokes):
         net = spoke_base + i * 4096
         name, rg = f"spoke-{i:04}", f"rg-spoke-{i:04}"
+        h = i // SPOKES_PER_HUB
         b.vnet(name, f"{ip(net)}/20", rg=rg)
-        rt = b.route_table(f"rt-{name}", [("0.0.0.0/0", "VirtualAppliance", NVA1_IP),
-                                          ("10.0.0.0/8", "VirtualAppliance", NVA1_IP)], rg=rg)
+        rt = b.route_table(f"rt-{name}", [("0.0.0.0/0", "VirtualAppliance", nva_ips[h]),
+                                          ("10.0.0.0/8", "VirtualAppliance", nva_ips[h])], rg=rg)
         pe_subnet = b.subnet(name, "snet-pe", f"{ip(net)}/26", pe_policies="RouteTableEnabled")
         for k in range(1, SUBNETS_PER_VNET):
             sid = b.subnet(name, f"snet-{k:02}", f"{ip(net + k * 64)}/26", route_table=rt)
@@ -284,7 +295,7 @@ def worst_case(subnets: int, pes_per_spoke: int = 10) -> BenchEstate:
             target = b.rid(rg, kind, f"t{i:04}x{p}")
             pes.append(b.private_endpoint(f"pe-{i:04}-{p}", pe_subnet, ip(net + 4 + p), target=target, rg=rg))
         b.ai_account(f"t{i:04}x0", pes[:1], rg)
-        b.peer("hub", name)
+        b.peer(f"hub{h:02}", name)
     return b
 
 
