@@ -172,7 +172,8 @@ def audit(inputs: tuple[Path, ...], fmt: tuple[str, ...], out: Path | None, bund
     if bundle is not None:
         from auditor.report.bundle import command_from_context, write_audit_bundle
 
-        write_audit_bundle(bundle, document, result.catalog, paths, display,
+        write_audit_bundle(bundle, document, result.catalog,
+                           [(r.name, r.path, r.sha256) for r in result.estate.read_files],
                            command_from_context(click.get_current_context(), "audit"))
     code = result.exit_code(fail_on, allow_incomplete)
     if code == 3:
@@ -416,8 +417,8 @@ the workspace is in checks/log-analytics/ (runnable by hand). Exit codes: 0 noth
 @click.option("--out", "out", type=click.Path(path_type=Path),
               help="Write to FILE (one format) or DIR/findings.<ext> (several formats, or an existing DIR).")
 @click.option("--bundle", "bundle", type=click.Path(path_type=Path, dir_okay=False),
-              help="Also write an evidence bundle: the confirmed findings (JSON, HTML, SARIF), the estate files the "
-                   "document names (when present), the captures and log exports used, the rules, MANIFEST.")
+              help="Also write an evidence bundle (0600): the confirmed findings (JSON, HTML, SARIF), the findings "
+                   "document read, the captures and log exports used, the rules, MANIFEST.")
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="high", show_default=True,
               help="Exit 1 when an unrefuted finding at or above this severity is active.")
 @click.option("--allow-incomplete", is_flag=True, help="Exit 0/1 even when a query failed or was partial.")
@@ -449,10 +450,12 @@ def confirm(findings: Path, pcaps: tuple[Path, ...], flow_traces: tuple[Path, ..
         from auditor.catalog import load_catalog
         from auditor.report.bundle import command_from_context, write_audit_bundle
 
-        estate_files = [Path(p) for p in result.document["estate"]["inputs"] if Path(p).is_file()]
-        write_audit_bundle(bundle, result.document, load_catalog(), estate_files, None,
+        # only what this run read: the findings document and the evidence files, never the estate files the
+        # document lists (a crafted document could name any file on this machine)
+        read = [] if str(findings) == "-" else [(findings.name, findings.resolve(), None)]
+        write_audit_bundle(bundle, result.document, load_catalog(), read,
                            command_from_context(click.get_current_context(), "confirm"),
-                           evidence=[(p.name, p) for p in (*pcaps, *flow_traces)])
+                           evidence=[(p.name, p.resolve()) for p in (*pcaps, *flow_traces)])
     code = result.exit_code(fail_on, allow_incomplete)
     if code == 3:
         err("pathaudit: coverage incomplete: exit 3 (use --allow-incomplete to accept partial evidence)")

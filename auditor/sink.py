@@ -46,7 +46,7 @@ def write_all(stream: Any, chunks: Iterable[bytes], name: str) -> int:
     return total
 
 
-def write_file_atomic(path: Path, chunks: Iterable[bytes]) -> None:
+def write_file_atomic(path: Path, chunks: Iterable[bytes], mode: int = 0o644) -> None:
     """Write to a temporary file beside `path`, then rename: readers never see half a report. A path
     that exists and is not a regular file (/dev/stdout, a FIFO, a device) is written in place: renaming
     over it would replace the device node itself."""
@@ -65,7 +65,9 @@ def write_file_atomic(path: Path, chunks: Iterable[bytes]) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         try:
-            fh = open(tmp, "wb", buffering=0)   # noqa: SIM115 - closed below, on every path
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+            os.fchmod(fd, mode)     # not widened by the umask, not left wider by an earlier file
+            fh = os.fdopen(fd, "wb", buffering=0)
         except OSError as exc:
             raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
         with fh:

@@ -8,7 +8,9 @@ rest of the estate is still audited and the output says what was lost.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,16 @@ class RawInputs:
     problems: list[Problem] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
     collected_at: str | None = None
+    read: list[ReadFile] = field(default_factory=list)   # what was read and used: the only files a bundle holds
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFile:
+    """An input file this run read and used: its name in outputs, real path and the sha256 of its bytes."""
+
+    name: str
+    path: Path
+    sha256: str
 
 
 def max_input_bytes() -> int:
@@ -53,20 +65,49 @@ def max_input_bytes() -> int:
 
 
 def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None]]:
-    """Yield (file, error) for every input; directories are walked recursively in sorted order."""
+    """Yield (file, error) for every input; directories are walked recursively in sorted order.
+
+    Inside a directory only regular files that really are inside it are read: a symbolic link that
+    leads out of the directory the user named, a FIFO, a device or a socket is reported and not read
+    (an export folder must not be a way to read /etc/shadow or /proc/self/environ into an audit or an
+    evidence bundle). A file named on the command line is the user's own choice, but it too must be a
+    regular file. An unreadable subdirectory is reported: its files were not audited."""
     for path in paths:
         if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.is_file() and (p.name.endswith(".json") or p.name.endswith(".json.gz"))
-            )
-            if not found:
+            root = path.resolve()
+            found: list[Path] = []
+            problems: list[tuple[Path, str]] = []
+
+            def unreadable(exc: OSError, where: list[tuple[Path, str]] = problems, top: Path = path) -> None:
+                where.append((Path(exc.filename or top), f"unreadable directory ({exc.strerror or exc}): its files "
+                                                         "were not read"))
+
+            for dirpath, dirnames, filenames in os.walk(path, followlinks=False, onerror=unreadable):
+                dirnames.sort()
+                found += [Path(dirpath) / f for f in filenames if f.endswith((".json", ".json.gz"))]
+            yield from problems
+            if not found and not problems:
                 yield path, "directory holds no *.json or *.json.gz files"
-            for p in found:
-                yield p, None
-        elif path.is_file():
-            yield path, None
+            for p in sorted(found):
+                yield p, _refusal(p, root)
+        elif path.exists() or path.is_symlink():
+            yield path, _refusal(path, None)
         else:
             yield path, "no such file or directory"
+
+
+def _refusal(path: Path, root: Path | None) -> str | None:
+    """Why a found file is not read (outside its root through a link, not a regular file), or None."""
+    try:
+        real = path.resolve(strict=True)
+        mode = os.stat(real).st_mode
+    except (OSError, RuntimeError) as exc:
+        return f"cannot read: {getattr(exc, 'strerror', None) or exc}"
+    if root is not None and not real.is_relative_to(root):
+        return f"a symbolic link to {real}, outside {root}: not read"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a FIFO, device or socket): not read"
+    return None
 
 
 def read_bytes(path: Path, limit: int) -> bytes:
@@ -118,7 +159,11 @@ def _read_inputs(paths: Iterable[Path], display: dict[Path, str] | None) -> RawI
         except orjson.JSONDecodeError as exc:
             raw.problems.append(Problem(name, None, None, f"not valid JSON ({exc})", FILE_NOT_READ))
             continue
+        before = len(raw.problems)
         absorb(doc, name, raw)
+        if not any(p.effect == FILE_NOT_READ and p.file == name for p in raw.problems[before:]):
+            digest = hashlib.sha256(blob if not path.name.endswith(".gz") else path.read_bytes()).hexdigest()
+            raw.read.append(ReadFile(name, path.resolve(), digest))
     return raw
 
 

@@ -973,6 +973,7 @@ def _build(raw: RawInputs) -> Estate:
     estate = Estate(records={}, files={})
     estate.problems.extend(raw.problems)
     estate.inputs = list(raw.inputs)
+    estate.read_files = list(raw.read)
     estate.collected_at = raw.collected_at
     pending = Pending()
     merge_records(raw, estate)

@@ -1,6 +1,7 @@
 """Evidence bundle: one deterministic zip an auditor can archive and later check for tampering.
 
-Contents: `findings.json`, `findings.html`, `findings.sarif`, the input estate files under `inputs/`,
+Contents: `findings.json`, `findings.html`, `findings.sarif`, the input files this run read under `inputs/`
+(by real path, inside the folders the user named; never what a findings document merely lists),
 the rule catalog used under `rules/`, confirmation evidence under `evidence/` (if any), and
 `MANIFEST.json` (sha256 and size of every other file, tool version, the command line).
 
@@ -17,7 +18,9 @@ detect a rewritten manifest.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -98,7 +101,7 @@ class BundleSpec:
     findings_json: bytes
     findings_html: bytes
     findings_sarif: bytes
-    inputs: list[tuple[str, Path]]                     # (name as in estate.inputs, file on disk)
+    inputs: list[tuple[str, Path, str | None]]         # (name as in estate.inputs, real path, sha256 when read)
     rules_dir: Path
     command: list[str]
     estate: dict[str, Any]
@@ -119,13 +122,29 @@ def bundle_files(spec: BundleSpec) -> dict[str, bytes]:
             n += 1
         files[arc] = data
 
-    for name, path in spec.inputs:
-        add(arcname_for_input(name), path.read_bytes())
+    for name, path, digest in spec.inputs:
+        add(arcname_for_input(name), read_again(name, path, digest))
     for path in sorted(spec.rules_dir.glob("*.yaml")):
         add(f"rules/{path.name}", path.read_bytes())
     for name, path in spec.evidence:
-        add("evidence/" + arcname_for_input(name).removeprefix("inputs/"), path.read_bytes())
+        add("evidence/" + arcname_for_input(name).removeprefix("inputs/"), read_again(name, path, None))
     return files
+
+
+def read_again(name: str, path: Path, digest: str | None) -> bytes:
+    """The bytes of a file this run read, for the bundle: a regular file, and (when its hash was taken as
+    it was read) still the same bytes. Anything else is refused, naming the file, never bundled."""
+    from auditor.errors import UsageError
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise UsageError(f"{name}: not a regular file: it cannot go into the bundle")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{name}: cannot read it again for the bundle ({exc.strerror or exc})") from None
+    if digest is not None and hashlib.sha256(data).hexdigest() != digest:
+        raise UsageError(f"{name}: changed since this run read it: the bundle would not hold what was audited")
+    return data
 
 
 def manifest(spec: BundleSpec, files: dict[str, bytes]) -> bytes:
@@ -162,20 +181,10 @@ def build_bundle(spec: BundleSpec) -> bytes:
 
 
 def write_bundle(path: Path, spec: BundleSpec) -> None:
-    from auditor.report.outputs import write_atomic
+    """Written 0600 like snapshots: a bundle holds estate data."""
+    from auditor.sink import write_file_atomic
 
-    write_atomic(path, build_bundle(spec))
-
-
-def input_files(paths: list[Path], display: dict[Path, str] | None = None) -> list[tuple[str, Path]]:
-    """The estate files an audit of `paths` reads, named as the findings document names them."""
-    from auditor.collect.files import discover
-
-    out = []
-    for path, error in discover(paths):
-        if error is None and path.is_file():
-            out.append(((display or {}).get(path) or str(path), path))
-    return out
+    write_file_atomic(path, (build_bundle(spec),), mode=0o600)
 
 
 # --- verification ------------------------------------------------------------------------------
@@ -248,17 +257,19 @@ def verify_bundle(path: Path) -> Verification:
         return result
 
 
-def write_audit_bundle(path: Path, document: dict[str, Any], catalog: dict[str, Any], paths: list[Path],
-                       display: dict[Path, str] | None, command: list[str],
+def write_audit_bundle(path: Path, document: dict[str, Any], catalog: dict[str, Any],
+                       inputs: list[tuple[str, Path, str | None]], command: list[str],
                        evidence: list[tuple[str, Path]] | None = None) -> None:
-    """`audit --bundle`: findings JSON/HTML/SARIF of `document`, the inputs of `paths`, the catalog."""
+    """`audit --bundle` / `confirm --bundle`: findings JSON/HTML/SARIF of `document`, the files this run
+    read as input (`inputs`: from the estate's read files, never from what a document claims), the
+    captures and log exports it used (`evidence`), the catalog."""
     from auditor.catalog import data_dir
     from auditor.report.outputs import ReportContext, render
 
     ctx = ReportContext.for_document(document, catalog)
     spec = BundleSpec(
         findings_json=render("json", ctx), findings_html=render("html", ctx), findings_sarif=render("sarif", ctx),
-        inputs=input_files(paths, display), rules_dir=data_dir("rules"), command=command,
+        inputs=inputs, rules_dir=data_dir("rules"), command=command,
         estate=document["estate"], evidence=list(evidence or []),
     )
     write_bundle(path, spec)
