@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	@$(BIN)/pathaudit audit --fail-on never
-	@$(BIN)/pathaudit audit --fail-on never --format json --format sarif --format html --format markdown \
+	@$(BIN)/pathaudit audit --demo --fail-on never
+	@$(BIN)/pathaudit audit --demo --fail-on never --format json --format sarif --format html --format markdown \
 		--format junit --format csv --out reports/demo 2>/dev/null
 	@echo "Reports of the demo estate: reports/demo/ (findings.html, .json, .sarif, .md, .junit.xml, .csv)"
 

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from auditor import __version__
-from auditor.catalog import Rule, data_dir, load_catalog
+from auditor.catalog import Rule, canonical_rule_ids, data_dir, load_catalog
 from auditor.collect.files import RawInputs, read_inputs
 from auditor.config import Config
 from auditor.documents import FINDINGS_SCHEMA
@@ -24,7 +24,7 @@ from auditor.estate import Estate, build_estate
 from auditor.exitcodes import decide, fails
 from auditor.findings import SEVERITIES, Finding, NotAssessed
 from auditor.gcpause import gc_paused
-from auditor.problems import FILE_NOT_READ, Problem, sort_key
+from auditor.problems import EXPORT_INCOMPLETE, FILE_NOT_READ, Problem, sort_key
 from auditor.rules.context import AuditContext
 from auditor.rules.engine import evaluate
 
@@ -173,13 +173,21 @@ def run_audit(inputs: list[Path], config: Config, display: dict[Path, str] | Non
     older findings document to mark findings new/unchanged against."""
     from auditor.suppress import apply_baseline, apply_suppressions
 
+    catalog = load_catalog()
+    if only is not None:
+        only = set(canonical_rule_ids(sorted(only), catalog, "--rule"))
+    canonical_rule_ids([s.rule for s in config.suppressions], catalog,
+                       f"{config.path or 'config'}: [[suppressions]] rule")
     estate = load_estate(inputs, display)
     with gc_paused():   # see auditor.gcpause: the rules and the catalog lost a fifth to collections
-        catalog = load_catalog()
         ctx = AuditContext(estate=estate, config=config, catalog=catalog)
         findings, not_assessed = evaluate(ctx, only)
         estate.problems.extend(ctx.analysis_gaps())
         warnings = apply_suppressions(findings, config.suppressions, today)
         summary = apply_baseline(findings, baseline) if baseline is not None else None
-        return AuditResult(estate, findings, not_assessed, catalog, config,
-                           assessed_resources(estate, catalog, not_assessed, only), warnings, summary, ctx)
+        assessed = assessed_resources(estate, catalog, not_assessed, only)
+        if not any(assessed.values()) and not estate.problems:    # an unreadable input already says why
+            estate.problems.append(Problem(None, None, None, "the input holds no resource that any rule assesses (an "
+                                           "empty export, the wrong subscription, or a query that returned nothing): "
+                                           "nothing was audited", EXPORT_INCOMPLETE))
+        return AuditResult(estate, findings, not_assessed, catalog, config, assessed, warnings, summary, ctx)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -100,4 +100,20 @@ def implemented(catalog: dict[str, Rule]) -> dict[str, Rule]:
         module = rule.check_ref.partition(":")[0]
         if importlib.util.find_spec(module) is not None:
             out[rid] = rule
+    return out
+
+
+def canonical_rule_ids(ids: Iterable[str], catalog: dict[str, Rule], where: str) -> list[str]:
+    """Rule ids as the catalog spells them (ids compare case-insensitively); an id the catalog does not
+    know is a usage error naming it and `where` it was given, never a silent "evaluated nothing"."""
+    from auditor.errors import UsageError
+
+    known = {rid.lower(): rid for rid in catalog}
+    out, unknown = [], []
+    for rid in ids:
+        hit = known.get(str(rid).strip().lower())
+        (out.append(hit) if hit is not None else unknown.append(str(rid)))
+    if unknown:
+        raise UsageError(f"{where}: unknown rule id(s) {', '.join(repr(u) for u in unknown)} "
+                         f"(known: {', '.join(sorted(catalog))})")
     return out

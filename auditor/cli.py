@@ -26,7 +26,7 @@ MAX_PROBLEM_LINES = 20
 
 EPILOG_AUDIT = """\b
 Examples:
-  pathaudit audit                                  # the bundled demo estate
+  pathaudit audit --demo                           # the bundled demo estate
   pathaudit audit estate/ --format json --out findings.json
   pathaudit audit estate/ --format json --format sarif --format html --out reports/
   pathaudit audit estate/ --bundle evidence.zip --baseline last-week.json
@@ -129,11 +129,12 @@ def cli() -> None:
               help="Config file (default: ./pathaudit.toml or [tool.pathaudit] in ./pyproject.toml).")
 @click.option("--rule", "rules", multiple=True, metavar="ID", help="Only evaluate these rule ids (repeatable).")
 @click.option("--live", "live_collect", is_flag=True, help="Collect the estate from Azure now (read-only) and audit it; see `collect`.")
+@click.option("--demo", is_flag=True, help="Audit the bundled demo estate (no INPUT).")
 @live_options
 def audit(inputs: tuple[Path, ...], fmt: tuple[str, ...], out: Path | None, bundle: Path | None,
           baseline_path: Path | None, fail_on: str, allow_incomplete: bool, config_path: Path | None,
-          rules: tuple[str, ...], live_collect: bool, live: dict) -> None:
-    """Audit exported estate files or directories (*.json, *.json.gz). No INPUT: the bundled demo estate.
+          rules: tuple[str, ...], live_collect: bool, demo: bool, live: dict) -> None:
+    """Audit exported estate files or directories (*.json, *.json.gz), or --demo for the bundled demo.
 
     With --live: collect from Azure first (the options marked [live], as for `collect`).
     """
@@ -154,9 +155,14 @@ def audit(inputs: tuple[Path, ...], fmt: tuple[str, ...], out: Path | None, bund
         paths, display = [collected.path], {collected.path: f"live:{collected.path.name}"}
     elif given := live_given(click.get_current_context()):
         raise click.UsageError(f"{given[0]} needs --live")
-    if not paths:
+    if demo and paths:
+        raise click.UsageError("--demo audits the bundled demo estate: give no INPUT with it")
+    if demo:
         paths, display = demo_inputs()
-        err(f"pathaudit: no INPUT given: auditing the bundled demo estate ({paths[0]})")
+        err(f"pathaudit: auditing the bundled demo estate ({paths[0]})")
+    elif not paths:
+        raise click.UsageError("no INPUT given: name exported estate files or folders (pathaudit audit estate/), "
+                               "--live to collect from Azure, or --demo for the bundled demo estate")
     config = load_config(config_path)
     baseline = None
     if baseline_path is not None:

@@ -17,6 +17,7 @@ CONFLICT = "conflicting copies"
 EXPORT_INCOMPLETE = "export incomplete"
 SCOPE_FAILED = "scope not collected"
 UNRESOLVED = "decided nothing (unresolved)"
+MISSING = "referenced resource missing"
 ASSUMED = "assumed"
 
 

@@ -43,14 +43,19 @@ def matches(sup: Suppression, rule_id: str, resource_id: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class SuppressionWarning:
-    """An expired suppression: it no longer applies, and the document says so."""
+    """An expired suppression (it no longer applies), or an active one that matches no finding (a typo in
+    its rule or resource glob, or a fixed problem): the document says so."""
 
     suppression: Suppression
     matched: tuple[str, ...]     # fingerprints of the findings it would have suppressed
+    kind: str = "suppression-expired"        # | suppression-unused
 
     @property
     def message(self) -> str:
         sup = self.suppression
+        if self.kind == "suppression-unused":
+            return (f"suppression of {sup.rule} for {sup.resource} matches no finding: check its rule id and "
+                    "resource glob, or remove it if the problem is fixed")
         hit = f"{len(self.matched)} finding(s) now active" if self.matched else "it matches no finding"
         return (f"suppression of {sup.rule} for {sup.resource} expired {sup.expires.isoformat()}: "
                 f"not applied ({hit}; reason was: {sup.reason})")
@@ -58,7 +63,7 @@ class SuppressionWarning:
     def to_dict(self) -> dict[str, Any]:
         sup = self.suppression
         return {
-            "kind": "suppression-expired",
+            "kind": self.kind,
             "rule_id": sup.rule,
             "resource": sup.resource,
             "expires": sup.expires.isoformat(),
@@ -80,9 +85,11 @@ def apply_suppressions(findings: Iterable[Finding], suppressions: Iterable[Suppr
     active = [s for s in sups if s.expires >= today]
     expired = [s for s in sups if s.expires < today]
     hits: dict[int, list[str]] = {i: [] for i in range(len(expired))}
+    used: set[int] = set()
     for f in findings:
-        for sup in active:
+        for n, sup in enumerate(active):
             if matches(sup, f.rule_id, f.resource_id):
+                used.add(n)
                 f.suppression = suppression_dict(sup)
                 break
         for i, sup in enumerate(expired):
@@ -90,7 +97,8 @@ def apply_suppressions(findings: Iterable[Finding], suppressions: Iterable[Suppr
                 hits[i].append(f.fingerprint)
                 if f.suppression is None and f.suppression_expired is None:
                     f.suppression_expired = suppression_dict(sup)
-    return [SuppressionWarning(sup, tuple(sorted(hits[i]))) for i, sup in enumerate(expired)]
+    return [*(SuppressionWarning(sup, tuple(sorted(hits[i]))) for i, sup in enumerate(expired)),
+            *(SuppressionWarning(sup, (), "suppression-unused") for n, sup in enumerate(active) if n not in used)]
 
 
 # --- baselines ---------------------------------------------------------------------------------

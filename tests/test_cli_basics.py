@@ -73,10 +73,14 @@ def test_unknown_rule_is_a_one_line_usage_error() -> None:
     assert "NET999" in line and "AOAI001" in line
 
 
-def test_audit_without_input_audits_the_bundled_demo(tmp_path: Path) -> None:
+def test_audit_without_input_is_a_usage_error_and_the_demo_needs_demo(tmp_path: Path) -> None:
+    """No INPUT is a mistake in CI (a variable that expanded to nothing), never a quiet demo run."""
     code, out, err = run_cli("audit", "--format", "json", "--fail-on", "never", cwd=tmp_path)
-    assert code == 0
-    assert "no INPUT given: auditing the bundled demo estate" in err
+    assert code == 2 and out == "" and "--demo" in err and "no INPUT" in err
+    code, _, err = run_cli("audit", REPO / "fixtures" / "estates" / "demo-contoso", "--demo", cwd=tmp_path)
+    assert code == 2 and "--demo" in err
+    code, out, err = run_cli("audit", "--demo", "--format", "json", "--fail-on", "never", cwd=tmp_path)
+    assert code == 0, err
     doc = json.loads(out)
     assert doc["estate"]["inputs"] and all(i.startswith("bundled:demo-contoso/") for i in doc["estate"]["inputs"])
     assert doc["estate"]["resources"] > 50 and doc["findings"]

@@ -43,7 +43,7 @@ def test_installed_wheel_audits_the_bundled_demo(wheel: Path, tmp_path: Path) ->
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)
     env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, "-m", "auditor", "audit", "--format", "json", "--fail-on", "never"],
+    proc = subprocess.run([sys.executable, "-m", "auditor", "audit", "--demo", "--format", "json", "--fail-on", "never"],
                           cwd=tmp_path, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "bundled demo estate" in proc.stderr

@@ -192,7 +192,7 @@ def test_demo_estate_two_runs_identical_and_reports_current(tmp_path, monkeypatc
     outs = []
     for run in ("one", "two"):
         out = tmp_path / run
-        args = ["audit", "--fail-on", "never", *[x for f in DEMO_FORMATS for x in ("--format", f)], "--out", str(out)]
+        args = ["audit", "--demo", "--fail-on", "never", *[x for f in DEMO_FORMATS for x in ("--format", f)], "--out", str(out)]
         res = runner.invoke(cli, args)
         assert res.exit_code == 0, res.output
         outs.append(out)

@@ -54,7 +54,7 @@ from auditor.estate.model import (
 from auditor.estate.normalize import canonical, extract_children, merge, type_from_id
 from auditor.gcpause import gc_paused
 from auditor.ipnet import Cidr, PrefixError, parse_cidr, parse_ip
-from auditor.problems import CONFLICT, RESOURCE_SKIPPED, VALUE_IGNORED, Problem
+from auditor.problems import CONFLICT, MISSING, RESOURCE_SKIPPED, VALUE_IGNORED, Problem
 
 
 class FieldError(Exception):
@@ -945,6 +945,58 @@ def pe_names(estate: Estate, pe: PrivateEndpoint) -> list[str]:
     return names
 
 
+def dangling(estate: Estate) -> None:
+    """References to resources the input lacks, where the missing one can change a verdict: a partial
+    export (a forgotten route-tables.json, a peered VNet in a subscription not collected) must never
+    audit as clean. Each becomes a coverage problem naming the missing id (exit 3, never 0); findings
+    that name the referring resource carry it as `unresolved` evidence (auditor.rules.engine)."""
+    out = estate.problems
+
+    def missing(rec_id: str, file: str | None, field: str, what: str, ref_id: str, effect: str) -> None:
+        out.append(Problem(file, rec_id, field, f"{what} {ref_id} is not in the input: {effect}", MISSING))
+
+    for sid in sorted(estate.subnets):
+        s = estate.subnets[sid]
+        if s.vnet_id.lower() not in estate.vnets:
+            missing(s.id, s.file, "id", "virtual network", s.vnet_id, "its address space and peerings are unknown")
+        if s.route_table_id and s.route_table_id.lower() not in estate.route_tables:
+            missing(s.id, s.file, "properties.routeTable.id", "route table", s.route_table_id,
+                    "the subnet's user-defined routes are unknown")
+        if s.nsg_id and s.nsg_id.lower() not in estate.nsgs:
+            missing(s.id, s.file, "properties.networkSecurityGroup.id", "network security group", s.nsg_id,
+                    "what it allows or denies is unknown")
+    for pid in sorted(estate.peerings):
+        p = estate.peerings[pid]
+        if p.state == "Connected" and p.remote_vnet_id and p.remote_vnet_id.lower() not in estate.vnets:
+            missing(p.id, estate.files.get(p.vnet_id.lower()), "properties.remoteVirtualNetwork.id",
+                    "peered virtual network", p.remote_vnet_id,
+                    "its subnets, route tables and private endpoints are not audited")
+    for tid in sorted(estate.route_tables):
+        for r in estate.route_tables[tid].routes:
+            if r.next_hop_type.lower() not in enums.NEXT_HOP_TYPES:
+                out.append(Problem(estate.route_tables[tid].file, r.id, "properties.nextHopType",
+                                   f"next hop type {r.next_hop_type!r} is not one pathaudit knows: the route decided "
+                                   "nothing (traffic it carries is treated as dropped)", VALUE_IGNORED))
+    for pe_id in sorted(estate.private_endpoints):
+        pe = estate.private_endpoints[pe_id]
+        for nic_id in pe.nic_ids:
+            if nic_id.lower() not in estate.nics:
+                missing(pe.id, pe.file, "properties.networkInterfaces", "network interface", nic_id,
+                        "the endpoint's address is taken from its static or DNS configuration" if pe.ips else
+                        "the endpoint's address is unknown, so no flow to it is analysed")
+    for vm_id in sorted(estate.vms):
+        vm = estate.vms[vm_id]
+        for nic_id in vm.nic_ids:
+            if nic_id.lower() not in estate.nics:
+                missing(vm.id, estate.files.get(vm_id), "properties.networkProfile.networkInterfaces",
+                        "network interface", nic_id, "its address, IP forwarding and tags are unknown")
+    for fw_id in sorted(estate.firewalls):
+        fw = estate.firewalls[fw_id]
+        if fw.policy_id and fw.policy_id.lower() not in estate.firewall_policies:
+            missing(fw.id, fw.file, "properties.firewallPolicy.id", "firewall policy", fw.policy_id,
+                    "its SNAT ranges and rules are unknown (the defaults are assumed)")
+
+
 def resolve_effective_routes(raw: RawInputs, estate: Estate) -> None:
     by_name: dict[str, list[str]] = {}
     for nic in estate.nics.values():
@@ -992,5 +1044,6 @@ def _build(raw: RawInputs) -> Estate:
             estate.problems.append(Problem(ctx.file, rec["id"], None,
                                            f"unexpected shape ({type(exc).__name__}: {exc})", RESOURCE_SKIPPED))
     link(estate, pending)
+    dangling(estate)
     resolve_effective_routes(raw, estate)
     return estate

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from auditor.catalog import Rule, implemented
-from auditor.findings import Finding, NotAssessed
+from auditor.findings import Evidence, Finding, NotAssessed
+from auditor.problems import MISSING
 from auditor.rules.context import AuditContext
 
 
@@ -11,6 +12,10 @@ def evaluate(ctx: AuditContext, only: set[str] | None = None) -> tuple[list[Find
     findings: list[Finding] = []
     not_assessed: list[NotAssessed] = []
     runnable: dict[str, Rule] = implemented(ctx.catalog)
+    gaps: dict[str, list] = {}
+    for p in ctx.estate.problems:
+        if p.effect == MISSING and p.resource_id:
+            gaps.setdefault(p.resource_id.lower(), []).append(p)
     for rule_id, _rule in ctx.catalog.items():
         if only is not None and rule_id not in only:
             continue
@@ -23,6 +28,9 @@ def evaluate(ctx: AuditContext, only: set[str] | None = None) -> tuple[list[Find
             else:
                 item.fingerprint = item.compute_fingerprint()
                 item.related_ids = related_ids(item)
+                for rid in (item.resource_id, *item.related_ids):
+                    for p in gaps.get(rid.lower(), ()):
+                        item.evidence.append(Evidence("unresolved", p.resource_id, p.field, None, p.problem))
                 findings.append(item)
     findings.sort(key=Finding.sort_key)
     not_assessed.sort(key=lambda n: (n.rule_id, n.reason))
