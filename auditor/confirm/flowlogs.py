@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -241,14 +243,21 @@ def analyse_exports(paths: list[str | os.PathLike[str]], targets: TargetSet, *,
     con.execute("""CREATE OR REPLACE MACRO ip2int(a) AS
         TRY_CAST(split_part(a, '.', 1) AS BIGINT) * 16777216 + TRY_CAST(split_part(a, '.', 2) AS BIGINT) * 65536
         + TRY_CAST(split_part(a, '.', 3) AS BIGINT) * 256 + TRY_CAST(split_part(a, '.', 4) AS BIGINT)""")
+    literal = Path(tempfile.mkdtemp(prefix="pathaudit-exports-"))
     try:
-        for raw in paths:
+        for n, raw in enumerate(paths):
             path = Path(raw)
-            if not path.is_file():
+            if not path.exists():
                 raise InputError(f"{raw}: flow-trace export not found")
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                raise InputError(f"{raw}: not a regular file (a FIFO or device): not read")
             fmt = sniff_format(path)
+            # DuckDB expands *, ?, [..] and {..} in file names it reads: it is handed a link of a plain name
+            # in a folder of our own, so `export[1].csv` is that file and never a pattern for others
+            alias = literal / f"export{n}{''.join(path.suffixes[-2:]) or '.csv'}"
+            alias.symlink_to(path.resolve())
             try:
-                src, columns = _source_sql(con, path, fmt)
+                src, columns = _source_sql(con, alias, fmt)
                 if _is_preaggregated(columns):
                     lower = {c.lower(): c for c in columns}
                     sel = ", ".join(
@@ -278,5 +287,6 @@ def analyse_exports(paths: list[str | os.PathLike[str]], targets: TargetSet, *,
             data.sources.append({"file": str(raw), "format": fmt, "rows": dict(sorted(per_table.items())),
                                  "matched_rows": matched})
     finally:
+        shutil.rmtree(literal, ignore_errors=True)
         con.close()
     return data
