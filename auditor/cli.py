@@ -40,8 +40,18 @@ Exit codes: 0 nothing at/above --fail-on; 1 findings at/above --fail-on;
 """
 
 
+def terminal_block(block: str) -> str:
+    """Multi-line text output (trace, routes, diff) made terminal-safe, line breaks kept."""
+    from auditor.report.text import terminal
+
+    return terminal(block, newlines=True)
+
+
 def err(message: str) -> None:
-    click.echo(message, err=True)
+    """One line on stderr; estate strings in it are made terminal-safe (auditor.report.text.terminal)."""
+    from auditor.report.text import terminal
+
+    click.echo(terminal(message), err=True)
 
 
 def report_problems(problems: list) -> None:
@@ -273,7 +283,7 @@ def routes(inputs: tuple[Path, ...], subnet_spec: str, ip: str | None, compare_f
                    "differences": [d.to_dict() for d in ans.differences]}
         write_all(sys.stdout.buffer, (dumps(doc),), "standard output")
     else:
-        click.echo(render_routes(ans), nl=False)
+        click.echo(terminal_block(render_routes(ans)), nl=False)
     if ans.differences and any(d.kind != "note" for d in ans.differences):
         sys.exit(1)
 
@@ -320,7 +330,7 @@ def diff_cmd(old: Path, new: Path, fmt: str, fail_on: str) -> None:
         write_all(sys.stdout.buffer, (data,), "standard output")
     else:
         text, comparison = diff_text(old_doc, new_doc)
-        click.echo(text, nl=False)
+        click.echo(terminal_block(text), nl=False)
     sys.exit(diff_exit_code(comparison, fail_on))
 
 
@@ -380,7 +390,7 @@ def trace(inputs: tuple[Path, ...], source: str, destination: str, port: int, fm
 
         click.echo(to_dot(flow_graph(result.to_dict()["flows"]), f"{source} -> {destination}"), nl=False)
     else:
-        click.echo(render_trace(result), nl=False)
+        click.echo(terminal_block(render_trace(result)), nl=False)
 
 
 # --- confirm stage (issue #6): evidence from firewall logs and packet captures ----------------------

@@ -54,7 +54,8 @@ def test_escaping_helpers():
     assert md_code("/a/<b>") == "/a/&lt;b&gt;"          # never a raw angle bracket, not even in code
     for lead in "=+-@":
         assert csv_cell(f"{lead}1+1") == f"'{lead}1+1"
-    assert csv_cell("\t=1") == "'\t=1" and csv_cell("/subscriptions/x") == "/subscriptions/x"
+    assert csv_cell("\t=1") == "'\t'=1" and csv_cell("/subscriptions/x") == "/subscriptions/x"
+    assert csv_cell("ok;=HYPERLINK(1)") == "ok;'=HYPERLINK(1)" and csv_cell("a, -b") == "a, '-b"
     assert csv_cell(True) == "true"
 
 

@@ -108,22 +108,22 @@ class RichReporter(Reporter):
         self.status.start()
 
     def phase(self, text: str) -> None:
-        self.console.log(text)
-        self.status.update(text)
+        self.console.log(safe(text))
+        self.status.update(safe(text))
 
     def page(self, query: str, scope: str, page: int, rows: int, total: int | None) -> None:
         of = f" of {total}" if total is not None else ""
-        self.status.update(f"{query} {scope}: page {page} ({rows} rows{of})")
+        self.status.update(safe(f"{query} {scope}: page {page} ({rows} rows{of})"))
 
     def retry(self, what: str, error: str, wait: float) -> None:
-        self.console.log(f"[yellow]retry in {wait:.1f}s[/]: {what}: {error}", markup=True, highlight=False)
+        self.console.log(f"[yellow]retry in {wait:.1f}s[/]: {safe(what)}: {safe(error)}", markup=True, highlight=False)
 
     def wait(self, seconds: float, reason: str) -> None:
-        self.console.log(f"[yellow]waiting {seconds:.1f}s[/]: {reason}", markup=True, highlight=False)
-        self.status.update(f"waiting {seconds:.1f}s: {reason}")
+        self.console.log(f"[yellow]waiting {seconds:.1f}s[/]: {safe(reason)}", markup=True, highlight=False)
+        self.status.update(f"waiting {seconds:.1f}s: {safe(reason)}")
 
     def warn(self, text: str) -> None:
-        self.console.log(f"[red]warning[/]: {text}", markup=True, highlight=False)
+        self.console.log(f"[red]warning[/]: {safe(text)}", markup=True, highlight=False)
 
     def close(self) -> None:
         self.status.stop()
@@ -167,3 +167,12 @@ def summary_lines(stats: Stats, snapshot: dict[str, Any], destination: str | Non
     if destination:
         lines.append(f"pathaudit: snapshot written to {destination} (mode 0600)")
     return lines
+
+
+def safe(value: object) -> str:
+    """Server messages and scope names in the progress display: no escape sequences, no rich markup."""
+    from rich.markup import escape
+
+    from auditor.report.text import terminal
+
+    return escape(terminal(value))

@@ -87,6 +87,12 @@ def descriptor(rule: Rule) -> dict[str, Any]:
     return d
 
 
+def sarif_text(value: Any) -> str:
+    """Message text: SARIF reads `[text](target)` in it as an embedded link (GitHub renders it), so
+    brackets from the estate are escaped with a backslash, as are backslashes (SARIF 2.1.0, 3.11.6)."""
+    return text(value).replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+
+
 def logical(resource_id: str) -> dict[str, str]:
     return {"name": text(short_name(resource_id)), "fullyQualifiedName": text(resource_id), "kind": "resource"}
 
@@ -102,7 +108,7 @@ def location(resource_id: str, locator: SourceLocator | None, loc_id: int | None
                                    "region": {"startLine": found.line}}
     loc["logicalLocations"] = [logical(resource_id)]
     if message:
-        loc["message"] = {"text": message}
+        loc["message"] = {"text": sarif_text(message)}
     return loc
 
 
@@ -111,7 +117,7 @@ def result(f: dict[str, Any], rule_index: dict[str, int], locator: SourceLocator
     if f["rule_id"] in rule_index:
         r["ruleIndex"] = rule_index[f["rule_id"]]
     r["level"] = LEVEL.get(f["severity"], "warning")
-    r["message"] = {"text": text(f.get("message") or f.get("title") or f["rule_id"])}
+    r["message"] = {"text": sarif_text(f.get("message") or f.get("title") or f["rule_id"])}
     r["locations"] = [location(f["resource_id"], locator)]
     related = [rid for rid in f.get("related_ids") or [] if rid.lower() != f["resource_id"].lower()]
     related = related[:GITHUB_LOCATIONS]     # GitHub rejects results with more; the JSON document has them all
@@ -152,17 +158,18 @@ def sarif_log(document: dict[str, Any], catalog: dict[str, Rule], locator: Sourc
     for p in document["coverage"]["skipped"]:
         where = ", ".join(x for x in (p.get("file"), p.get("resource_id"), p.get("field")) if x)
         notes.append({"level": "warning",
-                      "message": {"text": text(f"{where}: {p.get('problem')} ({p.get('effect')})")}})
+                      "message": {"text": sarif_text(f"{where}: {p.get('problem')} ({p.get('effect')})")}})
     if notes:
         invocation["toolExecutionNotifications"] = notes
     config_notes = []
     for n in document["coverage"]["not_assessed"]:
-        note: dict[str, Any] = {"level": "note", "message": {"text": text(f"{n['rule_id']} not assessed: {n['reason']}")}}
+        note: dict[str, Any] = {"level": "note",
+                                "message": {"text": sarif_text(f"{n['rule_id']} not assessed: {n['reason']}")}}
         if n["rule_id"] in rule_index:
             note["associatedRule"] = {"id": n["rule_id"], "index": rule_index[n["rule_id"]]}
         config_notes.append(note)
     for w in document.get("warnings") or []:
-        config_notes.append({"level": "warning", "message": {"text": text(w.get("message"))}})
+        config_notes.append({"level": "warning", "message": {"text": sarif_text(w.get("message"))}})
     if config_notes:
         invocation["toolConfigurationNotifications"] = config_notes
     estate = document["estate"]

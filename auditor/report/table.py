@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from auditor.report.text import terminal
+
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 ROWS_SHOWN = 50     # a screenful or two: the rest is counted, and every other format has them all
 
@@ -31,8 +33,8 @@ def render_table(document: dict[str, Any], out: TextIO | None = None) -> None:
         sev = f["severity"] if f.get("suppression") is None else f"{f['severity']} (suppressed)"
         style = SEVERITY_STYLE.get(f["severity"], "") if tty else ""
         # estate strings are data, never rich markup
-        cells = [Text(sev, style=style), Text(f["rule_id"]), Text(f["status"]), Text(short_name(f["resource_id"])),
-                 Text(f["message"])]
+        cells = [Text(sev, style=style), Text(terminal(f["rule_id"])), Text(terminal(f["status"])),
+                 Text(terminal(short_name(f["resource_id"]))), Text(terminal(f["message"]))]
         if baseline is not None:
             cells.append(Text(f.get("baseline") or ""))
         table.add_row(*cells)
@@ -52,12 +54,12 @@ def render_table(document: dict[str, Any], out: TextIO | None = None) -> None:
         names = ", ".join(sorted({n["rule_id"] for n in coverage["not_assessed"]}))
         console.print(f"Not assessed: {names} (see --format json for reasons).", markup=False)
     for w in document.get("warnings") or []:
-        console.print(f"Warning: {w['message']}", markup=False)
+        console.print(f"Warning: {terminal(w['message'])}", markup=False)
     if baseline is not None:
         from auditor.suppress import baseline_lines
 
         for line in baseline_lines(baseline):
-            console.print(line[0].upper() + line[1:], markup=False)
+            console.print(terminal(line[0].upper() + line[1:]), markup=False)
     if not coverage["complete"]:
         console.print(f"Coverage INCOMPLETE: {len(coverage['skipped'])} item(s) skipped; this is not a clean bill of "
                       "health.", markup=False, style="bold" if tty else None)

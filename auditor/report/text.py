@@ -29,6 +29,21 @@ def text(value: Any) -> str:
     return _INVALID.sub("\ufffd", s)
 
 
+# ESC-introduced sequences (CSI, OSC up to BEL/ST, two-byte escapes), then any other C0/C1 control or DEL
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal(value: Any, newlines: bool = False) -> str:
+    """Text safe for a terminal: names and tags come from the estate (attacker-controlled), so escape
+    sequences (colours, cursor moves, window titles, hyperlinks) and control characters are removed; a
+    one-line message also loses its newlines and tabs."""
+    s = _ANSI.sub("", text(value))
+    if not newlines:
+        s = s.replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    return _CONTROL.sub("\ufffd", s)
+
+
 def h(value: Any) -> str:
     """HTML-escape for text nodes and double- or single-quoted attribute values."""
     return html.escape(text(value), quote=True)
@@ -70,11 +85,17 @@ def md_code(value: Any) -> str:
     return f"{fence}{pad}{s}{pad}{fence}"
 
 
+_INNER_FORMULA = re.compile(r"([,;\t|\r\n]\s*)([=+\-@])")
+
+
 def csv_cell(value: Any) -> str:
     """A CSV cell that spreadsheets show as text: leading = + - @ (and tab/CR) neutralised with a quote."""
     if isinstance(value, bool):
         return "true" if value else "false"
     s = text(value)
+    # a cell a spreadsheet may split again on another separator (; tab | newline) must not start a formula
+    # there either: a quote goes before every = + - @ that follows a separator
+    s = _INNER_FORMULA.sub(lambda m: m.group(1) + "'" + m.group(2), s)
     if s.startswith(_FORMULA_LEAD):
         return "'" + s
     return s
