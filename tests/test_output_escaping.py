@@ -30,10 +30,11 @@ def hostile(tmp_path: Path) -> Path:
 def test_terminal_output_has_no_escape_sequences(tmp_path: Path) -> None:
     path = hostile(tmp_path)
     code, out, err = run_cli("audit", path, "--fail-on", "never")
+    assert code in (2, 3), err            # the broken route table is named, the rest audited
     for stream in (out, err):
         assert "\x1b" not in stream and "\x07" not in stream and "\x9b" not in stream
     assert not any(line.startswith("forged: line") for line in (out + err).splitlines())
-    code, out, err = run_cli("trace", path, "--from", "snet-app", "--to", "pe-aoai")
+    _, out, err = run_cli("trace", path, "--from", "snet-app", "--to", "pe-aoai")
     assert "\x1b" not in out + err and "\x07" not in out + err
 
 
