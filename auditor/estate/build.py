@@ -810,8 +810,9 @@ def merge_records(raw: RawInputs, estate: Estate) -> None:
         rec = canonical(obj)
         for child in extract_children(rec):
             if "__invalid_child__" in child:
-                problems.append(Problem(file, rid, f"properties.{child['prop']}",
-                                        "child element without an id", VALUE_IGNORED))
+                what = (f"expected a list, got {type(child['__invalid_child__']).__name__}: its children are unknown"
+                        if child.get("not_a_list") else "child element without an id")
+                problems.append(Problem(file, rid, f"properties.{child['prop']}", what, VALUE_IGNORED))
                 continue
             put(child, file)
         put(rec, file)

@@ -157,6 +157,10 @@ def extract_children(rec: dict[str, Any]) -> list[dict[str, Any]]:
     taken = False
     for prop, child_type in spec:
         items = props.get(prop)
+        if items is not None and not isinstance(items, list):
+            # reported against the parent: a route table whose routes cannot be read is not "no routes"
+            children.append({"__invalid_child__": items, "parent": rec["id"], "prop": prop, "not_a_list": True})
+            continue
         if not isinstance(items, list):
             continue
         if not taken:
