@@ -8,6 +8,8 @@ of silently changing what is audited.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,21 +65,21 @@ def parse_config(doc: dict[str, Any], path: Path) -> Config:
     unknown = sorted(set(doc) - known)
     if unknown:
         raise _err(path, ", ".join(unknown), f"unknown section (expected one of {', '.join(sorted(known))})")
-    network = doc.get("network") or {}
+    network = _table(path, doc, "network")
     on_prem = []
-    for i, text in enumerate(network.get("on_premises") or []):
+    for i, text in enumerate(_array(path, network, "on_premises", "network.on_premises")):
         try:
             on_prem.append(parse_cidr(text))
         except PrefixError as exc:
             raise _err(path, f"network.on_premises[{i}]", exc.problem) from None
     gateways = []
-    for i, gw in enumerate(doc.get("gateways") or []):
+    for i, gw in enumerate(_tables(path, doc, "gateways")):
         subnets = gw.get("subnets")
         if not isinstance(subnets, list) or not all(isinstance(s, str) and s.startswith("/") for s in subnets):
             raise _err(path, f"gateways[{i}].subnets", "expected a list of subnet resource ids")
         gateways.append(GatewayDecl(str(gw.get("name") or f"gateway-{i}"), tuple(subnets)))
     appliances = []
-    for i, ap in enumerate(doc.get("appliances") or []):
+    for i, ap in enumerate(_tables(path, doc, "appliances")):
         nic = ap.get("nic")
         if not isinstance(nic, str) or not nic.startswith("/"):
             raise _err(path, f"appliances[{i}].nic", "expected a network interface resource id")
@@ -86,7 +88,7 @@ def parse_config(doc: dict[str, Any], path: Path) -> Config:
             raise _err(path, f"appliances[{i}].snat", "expected true or false")
         appliances.append(ApplianceDecl(nic, snat))
     suppressions = []
-    for i, sup in enumerate(doc.get("suppressions") or []):
+    for i, sup in enumerate(_tables(path, doc, "suppressions")):
         where = f"suppressions[{i}]"
         for key in ("rule", "resource", "reason", "expires"):
             if not sup.get(key):
@@ -108,9 +110,34 @@ def parse_config(doc: dict[str, Any], path: Path) -> Config:
     return Config(str(path), tuple(on_prem), tuple(gateways), tuple(appliances), tuple(suppressions), doc)
 
 
+def _table(path: Path, doc: dict[str, Any], key: str) -> dict[str, Any]:
+    value = doc.get(key) or {}
+    if not isinstance(value, dict):
+        raise _err(path, key, f"expected a table ([{key}]), got {type(value).__name__}")
+    return value
+
+
+def _array(path: Path, doc: dict[str, Any], key: str, where: str) -> list[Any]:
+    value = doc.get(key) or []
+    if not isinstance(value, list):
+        raise _err(path, where, f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _tables(path: Path, doc: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """An array of tables ([[key]]); a single [key] table or a scalar is an error naming it."""
+    value = doc.get(key) or []
+    if not isinstance(value, list):
+        raise _err(path, key, f"expected an array of tables ([[{key}]]), got {type(value).__name__}")
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise _err(path, f"{key}[{i}]", f"expected a table, got {type(item).__name__}")
+    return value
+
+
 def load_config(explicit: Path | None, cwd: Path | None = None) -> Config:
     if explicit is not None:
-        if not explicit.is_file():
+        if not explicit.exists():
             raise UsageError(f"{explicit}: config file not found")
         return parse_config(_read_toml(explicit), explicit)
     cwd = cwd or Path.cwd()
@@ -127,9 +154,13 @@ def load_config(explicit: Path | None, cwd: Path | None = None) -> Config:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise UsageError(f"{path}: not a regular file")
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read ({exc.strerror})") from None

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import os
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +110,8 @@ def load_document(path: Path) -> dict[str, Any]:
     import orjson
 
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise UsageError(f"{path}: not a regular file (a FIFO or device): a findings document is a file")
         doc = orjson.loads(path.read_bytes())
     except OSError as exc:
         raise UsageError(f"{path}: cannot read ({exc.strerror})") from None

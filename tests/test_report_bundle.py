@@ -168,3 +168,25 @@ def test_arcnames_never_escape_the_bundle():
     assert arcname_for_input("/etc/../../x.json") == "inputs/etc/x.json"
     assert arcname_for_input("..\\..\\win.json") == "inputs/win.json"
     assert arcname_for_input("C:\\estate\\r.json") == "inputs/C_/estate/r.json"
+
+
+@pytest.mark.parametrize(("member", "mode", "why"), [
+    ("../../etc/cron.d/evil", 0o100644, "leaves the bundle"),
+    ("/etc/passwd", 0o100644, "absolute path"),
+    ("inputs/link", 0o120777, "symbolic link"),
+    ("inputs/dev", 0o020644, "device, FIFO or socket"),
+])
+def test_unsafe_members_are_tampering_named_by_member(tmp_path, member, mode, why):
+    """Issue #13, item 9: a member no pathaudit bundle holds (and that would be dangerous to extract) is
+    exit 1 with the member named, even when the manifest was rewritten to list it."""
+    bundle = make_bundle(tmp_path)
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(evil, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info.filename))
+        extra = zipfile.ZipInfo(member)
+        extra.external_attr = mode << 16
+        dst.writestr(extra, b"payload")
+    code, out, _ = run_cli("verify-bundle", evil)
+    assert code == 1
+    assert any(line.startswith(f"unsafe member: {member}") and why in line for line in out.splitlines())

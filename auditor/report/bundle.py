@@ -201,17 +201,35 @@ class Verification:
     missing: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
     duplicate: list[str] = field(default_factory=list)
+    unsafe: list[str] = field(default_factory=list)     # "member (why)": paths or kinds a bundle never holds
 
     @property
     def intact(self) -> bool:
-        return not (self.changed or self.missing or self.extra or self.duplicate)
+        return not (self.changed or self.missing or self.extra or self.duplicate or self.unsafe)
 
     def lines(self) -> list[str]:
-        out = [f"changed: {p}" for p in self.changed]
+        out = [f"unsafe member: {p}" for p in self.unsafe]
+        out += [f"changed: {p}" for p in self.changed]
         out += [f"missing: {p}" for p in self.missing]
         out += [f"extra: {p}" for p in self.extra]
         out += [f"duplicate entry: {p}" for p in self.duplicate]
         return out
+
+
+def unsafe_member(info: zipfile.ZipInfo) -> str | None:
+    """Why a zip member is not something a pathaudit bundle holds (and would be dangerous to extract)."""
+    name = info.filename
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return "absolute path"
+    if ".." in parts:
+        return "path leaves the bundle (..)"
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        return "symbolic link"
+    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)) and stat.S_IFMT(mode):
+        return "device, FIFO or socket"
+    return None
 
 
 def verify_bundle(path: Path) -> Verification:
@@ -236,6 +254,10 @@ def verify_bundle(path: Path) -> Verification:
             if n in seen and n not in result.duplicate:
                 result.duplicate.append(n)
             seen.add(n)
+        for info in zf.infolist():
+            why = unsafe_member(info)
+            if why:
+                result.unsafe.append(f"{info.filename} ({why})")
         listed = {}
         for entry in doc["files"]:
             if isinstance(entry, dict) and isinstance(entry.get("path"), str):
@@ -246,11 +268,15 @@ def verify_bundle(path: Path) -> Verification:
                 result.missing.append(name)
                 continue
             try:
-                data = zf.read(name)
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error):  # CRC mismatch, corrupt stream
-                result.changed.append(name)
+                digest, size = hashlib.sha256(), 0
+                with zf.open(name) as member:        # streamed: a bundle is never held whole in memory
+                    while chunk := member.read(1 << 20):
+                        digest.update(chunk)
+                        size += len(chunk)
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, NotImplementedError):
+                result.changed.append(name)          # CRC mismatch, corrupt stream, tampered header
                 continue
-            if hashlib.sha256(data).hexdigest() != entry.get("sha256") or len(data) != entry.get("bytes"):
+            if digest.hexdigest() != entry.get("sha256") or size != entry.get("bytes"):
                 result.changed.append(name)
         result.extra = sorted(n for n in seen if n not in listed and n != MANIFEST)
         result.duplicate.sort()
