@@ -48,10 +48,12 @@ def terminal_block(block: str) -> str:
 
 
 def err(message: str) -> None:
-    """One line on stderr; estate strings in it are made terminal-safe (auditor.report.text.terminal)."""
+    """One line on stderr: secret-looking values scrubbed (a token a server echoed back), estate strings
+    made terminal-safe (auditor.report.text.terminal)."""
+    from auditor.collect.redact import scrub_text
     from auditor.report.text import terminal
 
-    click.echo(terminal(message), err=True)
+    click.echo(terminal(scrub_text(message)), err=True)
 
 
 def report_problems(problems: list) -> None:

@@ -22,7 +22,10 @@ class Failure:
     error: str
 
     def to_dict(self) -> dict[str, str]:
-        return {"scope": self.scope, "type": self.type, "error": self.error}
+        from auditor.collect.redact import scrub_text
+
+        # a server may echo the request (token included) in its error: scrubbed before it is written
+        return {"scope": self.scope, "type": self.type, "error": scrub_text(" ".join(self.error.split()))}
 
 
 @dataclass
@@ -170,9 +173,10 @@ def summary_lines(stats: Stats, snapshot: dict[str, Any], destination: str | Non
 
 
 def safe(value: object) -> str:
-    """Server messages and scope names in the progress display: no escape sequences, no rich markup."""
+    """Server messages and scope names in the progress display: no secrets, escape sequences or markup."""
     from rich.markup import escape
 
+    from auditor.collect.redact import scrub_text
     from auditor.report.text import terminal
 
-    return escape(terminal(value))
+    return escape(terminal(scrub_text(str(value))))

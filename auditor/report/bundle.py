@@ -123,12 +123,32 @@ def bundle_files(spec: BundleSpec) -> dict[str, bytes]:
         files[arc] = data
 
     for name, path, digest in spec.inputs:
-        add(arcname_for_input(name), read_again(name, path, digest))
+        add(arcname_for_input(name), redacted_copy(name, read_again(name, path, digest)))
     for path in sorted(spec.rules_dir.glob("*.yaml")):
         add(f"rules/{path.name}", path.read_bytes())
     for name, path in spec.evidence:
         add("evidence/" + arcname_for_input(name).removeprefix("inputs/"), read_again(name, path, None))
     return files
+
+
+def redacted_copy(name: str, data: bytes) -> bytes:
+    """An input as the bundle keeps it: secret-looking values replaced (auditor.collect.redact), so an
+    offline export that carried a key or a SAS URL does not travel on in the evidence. Unchanged bytes
+    when nothing needed replacing; a file that is not JSON is kept as read (pathaudit did not use it)."""
+    import gzip
+
+    from auditor.collect.redact import redact
+
+    packed = name.endswith(".gz")
+    try:
+        doc = orjson.loads(gzip.decompress(data) if packed else data)
+    except (orjson.JSONDecodeError, OSError, EOFError, ValueError):
+        return data
+    clean, count = redact(doc)
+    if not count:
+        return data
+    out = orjson.dumps(clean, option=orjson.OPT_INDENT_2) + b"\n"
+    return gzip.compress(out, compresslevel=6, mtime=0) if packed else out
 
 
 def read_again(name: str, path: Path, digest: str | None) -> bytes:

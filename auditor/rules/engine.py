@@ -28,6 +28,7 @@ def evaluate(ctx: AuditContext, only: set[str] | None = None) -> tuple[list[Find
             else:
                 item.fingerprint = item.compute_fingerprint()
                 item.related_ids = related_ids(item)
+                scrub_finding(item)
                 for rid in (item.resource_id, *item.related_ids):
                     for p in gaps.get(rid.lower(), ()):
                         item.evidence.append(Evidence("unresolved", p.resource_id, p.field, None, p.problem))
@@ -62,3 +63,16 @@ def related_ids(finding: Finding) -> list[str]:
         if rid.lower() != primary:
             seen.setdefault(rid.lower(), rid)
     return sorted(seen.values(), key=str.lower)
+
+
+def scrub_finding(finding: Finding) -> None:
+    """Secret-looking values (a SAS URL in a tag, a connection string) never reach an output: the
+    message and evidence values are scrubbed (auditor.collect.redact) before anything renders them."""
+    from auditor.collect.redact import redact, scrub_text
+
+    finding.message = scrub_text(finding.message)
+    for e in finding.evidence:
+        if e.value is not None:
+            e.value = redact(e.value)[0]
+        if e.note:
+            e.note = scrub_text(e.note)
