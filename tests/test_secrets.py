@@ -51,7 +51,7 @@ def test_findings_stderr_and_bundles_carry_no_secret(tmp_path: Path) -> None:
     path = write_json(tmp_path, "estate/resources.json", [*rows, bad])
     bundle = tmp_path / "b.zip"
     code, out, err = run_cli("audit", path.parent, "--format", "json", "--bundle", bundle, "--fail-on", "never")
-    assert code == 2 and "Traceback" not in err     # the broken route table is named; the rest is audited
+    assert code == 3 and "Traceback" not in err     # the broken route table is named; the rest is audited
     with zipfile.ZipFile(bundle) as zf:
         packed = b"".join(zf.read(n) for n in zf.namelist()).decode("utf-8", "replace")
     for where in (out, err, packed):
