@@ -138,6 +138,9 @@ def _findings_document(result: AuditResult) -> dict[str, Any]:
         "findings": [f.to_dict() for f in result.findings],
     }
     # optional keys (docs/conventions.md "Suppressions and baselines"): present only when they say something
+    echo = result.config.echo()
+    if echo is not None:
+        doc["config"] = echo
     if result.warnings:
         doc["warnings"] = [w.to_dict() for w in result.warnings]
     if result.baseline is not None:

@@ -176,6 +176,8 @@ def audit(inputs: tuple[Path, ...], fmt: tuple[str, ...], out: Path | None, bund
         raise click.UsageError("no INPUT given: name exported estate files or folders (pathaudit audit estate/), "
                                "--live to collect from Azure, or --demo for the bundled demo estate")
     config = load_config(config_path)
+    if config.path is not None:
+        err(f"pathaudit: config: {config.path}")   # values in it change verdicts: always say which file
     baseline = None
     if baseline_path is not None:
         from auditor.suppress import load_document

@@ -8,6 +8,7 @@ of silently changing what is audited.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import stat
 import tomllib
@@ -48,6 +49,20 @@ class Config:
     appliances: tuple[ApplianceDecl, ...] = ()
     suppressions: tuple[Suppression, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def echo(self) -> dict[str, Any] | None:
+        """What the findings document says about the config file: which one, its hash, and every value
+        that can change a verdict (on-premises ranges, gateways, appliances that SNAT)."""
+        if self.path is None:
+            return None
+        try:
+            digest = hashlib.sha256(Path(self.path).read_bytes()).hexdigest()
+        except OSError:
+            digest = ""
+        return {"file": self.path, "sha256": digest, "values": {
+            "on_premises": [str(p) for p in self.on_premises],
+            "gateways": [{"name": g.name, "subnets": list(g.subnets)} for g in self.gateways],
+            "appliances": [{"nic": a.nic, "snat": a.snat} for a in self.appliances]}}
 
     def appliance(self, nic_id: str) -> ApplianceDecl | None:
         for decl in self.appliances:

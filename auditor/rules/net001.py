@@ -66,6 +66,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if any(analysis.is_storage(g.pe) for g in group):
             message += STORAGE_NOTE
         evidence = route_evidence(f) + unresolved_evidence(ctx, f)
+        declared = [str(p) for p in ctx.config.on_premises if p in f.source_prefixes]
+        if f.source_kind == "on-premises" and declared:
+            evidence.append(Evidence("property", f"config:{ctx.config.path}", "network.on_premises", declared,
+                                     "on-premises ranges from the config file"))
         if app.kind == "nva":
             evidence.append(Evidence("property", app.id, "tags.disableSnatOnPL",
                                      next((t.value for t in app.tags), None),
