@@ -45,6 +45,8 @@ class CollectOptions:
     poll_interval: float = 5.0
     attempts: int = 6
     sleep: Callable[[float], None] = time.sleep
+    # every call of one collection ends by then (seconds); what is left is a coverage gap, never a hang
+    deadline: float = float(os.environ.get("PATHAUDIT_COLLECT_DEADLINE", "3600") or 3600)
     queries_dir: Path | None = None
     verify: str | bool | None = None      # None: REQUESTS_CA_BUNDLE / SSL_CERT_FILE / system store
 
@@ -125,7 +127,8 @@ def collect(options: CollectOptions, reporter: Reporter | None = None, credentia
 
     reporter = reporter or make_reporter()
     stats = Stats()
-    policy = RetryPolicy(attempts=options.attempts, sleep=options.sleep)
+    policy = RetryPolicy(attempts=options.attempts, sleep=options.sleep,
+                         deadline=time.monotonic() + options.deadline if options.deadline else None)
     clients = Clients(credential, endpoint, verify, options.request_timeout, options.poll_interval)
     collected_at = utc_now()
     inventory = Inventory(stats)

@@ -23,6 +23,7 @@ from auditor.collect.retry import CallFailed, RetryPolicy, attempts, call, parse
 DISCOVERY = "subscriptions"       # checks/resource-graph/subscriptions.kql: lists subscriptions in scope
 MAX_SUBSCRIPTIONS = 1000          # per request (azure-facts §7.6)
 PAGE_SIZE = 1000                  # rows per page, the service maximum (azure-facts §7.4)
+MAX_EMPTY_PAGES = 3               # empty pages in a row that still carry a $skipToken: the service is looping
 MG_PREFIX = "/providers/Microsoft.Management/managementGroups/"
 
 
@@ -125,8 +126,14 @@ class GraphCollector:
         """All pages of `query` over `scope` into `sink`; failures are recorded per scope."""
         token: str | None = None
         page = 0
+        seen: set[str] = set()
+        empty = 0
         while True:
             what = f"Resource Graph {query.name} {scope.label()} page {page + 1}"
+            if self.policy.expired():
+                self.record(scope, query, f"the collection deadline passed before page {page + 1}: the rest of this "
+                                          "query's rows were not collected")
+                return
             try:
                 response = call(lambda t=token: self.request(query, scope, t), what, self.policy, self.stats,
                                 self.reporter)
@@ -155,9 +162,16 @@ class GraphCollector:
             next_token = response.skip_token
             if not next_token:
                 return
-            if next_token == token:
-                self.record(scope, query, f"Resource Graph returned the same $skipToken twice (page {page})")
+            if next_token in seen or next_token == token:
+                self.record(scope, query, f"Resource Graph returned a $skipToken it had returned before (page {page}): "
+                                          "paging would never end")
                 return
+            empty = empty + 1 if not rows else 0
+            if empty >= MAX_EMPTY_PAGES:
+                self.record(scope, query, f"{empty} empty pages in a row, each with a $skipToken (page {page}): "
+                                          "stopped paging")
+                return
+            seen.add(next_token)
             token = next_token
 
     def record(self, scope: Scope, query: Query, error: str) -> None:

@@ -17,6 +17,7 @@ and tests could not skip them. Here:
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,8 +50,14 @@ class RetryPolicy:
     attempts: int = 6          # first try included
     backoff: float = 2.0       # seconds before the first retry; doubles each time
     max_backoff: float = 60.0
-    max_retry_after: float = 600.0
+    max_retry_after: float = 300.0   # a server asking for longer is not waited on past this
     sleep: Callable[[float], None] = time.sleep
+    # when the whole collection must end (time.monotonic()); pages and retries past it are coverage gaps
+    deadline: float | None = None
+    clock: Callable[[], float] = time.monotonic
+
+    def expired(self, wait: float = 0.0) -> bool:
+        return self.deadline is not None and self.clock() + wait > self.deadline
 
     def backoff_for(self, attempt: int) -> float:
         return min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
@@ -110,13 +117,32 @@ def describe(exc: BaseException) -> str:
     error = getattr(exc, "error", None)
     code = getattr(error, "code", None)
     message = getattr(error, "message", None) or getattr(exc, "message", None) or str(exc)
-    text = " ".join(str(message).split())
+    from auditor.collect.redact import scrub_text
+
+    text = scrub_text(" ".join(str(message).split()))     # a server may echo the request, token and all
     if len(text) > 300:
         text = text[:297] + "..."
     prefix = f"HTTP {status}" if status else type(exc).__name__
     if code and str(code) not in text:
         prefix += f" {code}"
     return f"{prefix}: {text}"
+
+
+DNS_FAILURE = re.compile(r"(?i)name or service not known|nodename nor servname|temporary failure in name "
+                         r"resolution|getaddrinfo failed|NameResolutionError|no address associated with hostname")
+
+
+def html_answer(exc: BaseException) -> bool:
+    """Whether a body that did not decode was an HTML page (a proxy's or portal's answer)."""
+    ctype = (header(exc, "Content-Type") or "").lower()
+    if "text/html" in ctype:
+        return True
+    response = getattr(exc, "response", None)
+    try:
+        body = response.text()[:512] if response is not None and callable(getattr(response, "text", None)) else ""
+    except Exception:
+        body = ""
+    return "<html" in (body or str(exc)[:512]).lower() or "<!doctype html" in (body or str(exc)[:512]).lower()
 
 
 def decide(exc: BaseException, attempt: int, policy: RetryPolicy) -> float | None:
@@ -137,6 +163,12 @@ def decide(exc: BaseException, attempt: int, policy: RetryPolicy) -> float | Non
             f"TLS certificate of the endpoint is not trusted ({describe(exc)}); "
             "set REQUESTS_CA_BUNDLE or SSL_CERT_FILE to the CA bundle to trust"
         ) from exc
+    if isinstance(exc, ServiceRequestError) and DNS_FAILURE.search(str(exc)):
+        raise CollectAborted(f"cannot resolve the endpoint's host name ({describe(exc)}): check --cloud / "
+                             "--arm-endpoint and this machine's DNS; not retried") from exc
+    if isinstance(exc, (DecodeError, DeserializationError)) and html_answer(exc):
+        raise CollectAborted("the endpoint answered with an HTML page instead of JSON (a proxy, a captive portal "
+                             "or a wrong --arm-endpoint?); not retried") from exc
     if isinstance(exc, (DecodeError, DeserializationError, ServiceRequestError, ServiceResponseError)):
         return policy.backoff_for(attempt)  # a truncated or garbled body is often a proxy's hiccup
     if isinstance(exc, HttpResponseError):
@@ -169,6 +201,9 @@ def call(fn: Callable[[], T], what: str, policy: RetryPolicy, stats: Stats, repo
             return fn()
         except (AzureError, DeserializationError) as exc:
             wait = decide(exc, attempt, policy)
+            if wait is not None and policy.expired(wait):
+                raise CallFailed(f"{describe(exc)} (not retried: the collection deadline would pass)", status_of(exc),
+                                 attempt) from exc
             if wait is None or attempt >= policy.attempts:
                 if wait is not None and isinstance(exc, ServiceRequestError):
                     raise CollectAborted(f"cannot reach the endpoint after {attempt} attempts: {describe(exc)}") from exc
