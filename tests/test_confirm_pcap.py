@@ -13,7 +13,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from conftest import grouped
+from conftest import grouped, run_cli
 
 from auditor.confirm import confirm_document
 from auditor.confirm import pcap as pcapmod
@@ -364,3 +364,15 @@ def test_snat_with_port_translation_or_new_isn(tmp_path: Path) -> None:
         status, reason = verdict_of(p, target())
         assert status == "refuted", reason
         assert "SNAT to 10.0.2.4" in reason
+
+
+def test_pcapng_timestamps_out_of_range_do_not_crash(tmp_path: Path) -> None:
+    """Issue #13, item 10: a crafted pcapng (resolution of whole seconds, a timestamp near 2**64) gives
+    evidence with an out-of-range time, never a crash."""
+    frames = [(float(2**63), p) for _, p in handshake(lambda p: ether(p))]
+    path = tmp_path / "far.pcapng"
+    path.write_bytes(pcapng_bytes(frames, tsresol=0))
+    code, out, err = run_cli("confirm", REPO / "fixtures" / "findings" / "S01-findings.json", "--pcap", path,
+                             "--fail-on", "never")
+    assert code in (0, 3) and "Traceback" not in err and "internal error" not in err, err
+    assert "out of range" in out

@@ -99,9 +99,14 @@ class CaptureScan:
 
 
 def iso(t: float | None) -> str | None:
+    """A capture timestamp as ISO 8601; one outside what a date can hold (a crafted pcapng resolution or
+    offset) is said as such instead of crashing the run."""
     if t is None:
         return None
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    try:
+        return datetime.fromtimestamp(t, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return f"out of range ({t!r} s since 1970)"
 
 
 def _l3_offset(buf: bytes, off: int, end: int, linktype: int) -> int:

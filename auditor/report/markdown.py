@@ -30,7 +30,7 @@ def _lines_markdown(document: dict[str, Any], catalog: dict[str, Rule] | None = 
     baseline = document.get("baseline")
     out = ["# pathaudit findings", ""]
     out.append(f"pathaudit {md(document['tool']['version'])} · estate {md_code(estate['sha256'][:16])} · "
-               f"{estate['resources']} resources from {len(estate['inputs'])} input(s)"
+               f"{md(estate['resources'])} resources from {len(estate['inputs'])} input(s)"
                + (f" · collected {md(estate['collected_at'])}" if estate.get("collected_at") else ""))
     out.append("")
     if coverage["complete"]:
@@ -39,15 +39,15 @@ def _lines_markdown(document: dict[str, Any], catalog: dict[str, Rule] | None = 
         out.append(f"**Coverage: INCOMPLETE** ({len(coverage['skipped'])} item(s) skipped): this is not a clean "
                    "bill of health.")
     out += ["", "## Summary", "", "| severity | active |", "|---|---:|"]
-    out += [f"| {s} | {summary.get(s, 0)} |" for s in SEVERITIES]
-    out.append(f"| suppressed | {summary.get('suppressed', 0)} |")
+    out += [f"| {s} | {md(summary.get(s, 0))} |" for s in SEVERITIES]
+    out.append(f"| suppressed | {md(summary.get('suppressed', 0))} |")
     statuses = _status_counts(findings)
     if statuses:
         out += ["", "| status | findings |", "|---|---:|"]
         out += [f"| {md(k)} | {v} |" for k, v in statuses.items()]
     if baseline is not None:
         resolved = baseline.get("resolved") or []
-        out += ["", f"**Baseline:** {baseline.get('new', 0)} new, {baseline.get('unchanged', 0)} unchanged, "
+        out += ["", f"**Baseline:** {md(baseline.get('new', 0))} new, {md(baseline.get('unchanged', 0))} unchanged, "
                     f"{len(resolved)} resolved."]
     out += ["", "## Findings", ""]
     if not findings:
