@@ -1,4 +1,4 @@
-"""The config file (contracts §5): what the estate cannot say about itself.
+"""The config file (README, config file): what the estate cannot say about itself.
 
 Looked up in this order: `--config FILE`, `./pathaudit.toml`, `[tool.pathaudit]` in
 `./pyproject.toml`. Every value is validated up front so a typo fails the run with exit 2 instead

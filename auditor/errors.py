@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class PathauditError(Exception):
-    """Base for errors the CLI turns into a message and an exit code (contracts §4)."""
+    """Base for errors the CLI turns into a message and an exit code (README, exit codes)."""
 
     exit_code = 2
 

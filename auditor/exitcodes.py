@@ -1,4 +1,4 @@
-"""Exit codes (contracts §4), decided in one place for every command."""
+"""Exit codes (README, exit codes), decided in one place for every command."""
 
 from __future__ import annotations
 

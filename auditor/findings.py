@@ -1,4 +1,4 @@
-"""Findings as contracts §2 defines them, with stable fingerprints and the canonical sort order."""
+"""Findings as docs/findings.md defines them, with stable fingerprints and the canonical sort order."""
 
 from __future__ import annotations
 

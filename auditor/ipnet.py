@@ -105,8 +105,8 @@ def is_ipv4_text(text: str) -> bool:
     return True
 
 
-# Reserved prefixes Azure routes to `None` by default (azure-facts §1.2), and the defaults of
-# Azure Firewall's SNAT private ranges (azure-facts §5.1: IANA RFC 1918 + RFC 6598).
+# Reserved prefixes Azure routes to `None` by default (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview), and the defaults of
+# Azure Firewall's SNAT private ranges (https://learn.microsoft.com/azure/firewall/snat-private-range: IANA RFC 1918 + RFC 6598).
 RFC1918 = (parse_cidr("10.0.0.0/8"), parse_cidr("172.16.0.0/12"), parse_cidr("192.168.0.0/16"))
 RFC6598 = parse_cidr("100.64.0.0/10")
 

@@ -1,6 +1,6 @@
 """Coverage problems: everything pathaudit could not read or use, reported in every output.
 
-A security tool never reports "clean" on partial data (contracts §4), so each problem makes coverage
+A security tool never reports "clean" on partial data (README, exit codes), so each problem makes coverage
 incomplete and is listed under `coverage.skipped` with enough detail to find it: file, resource,
 field, what was wrong and what pathaudit did about it.
 """

@@ -1,4 +1,4 @@
-"""Suppressions (contracts §5) and baselines: which findings are accepted, which are new.
+"""Suppressions (README, config file) and baselines: which findings are accepted, which are new.
 
 Both only annotate findings; neither removes one. A suppressed finding stays in every output with
 its `suppression` object, is counted under `summary.suppressed` instead of its severity and does not
@@ -106,7 +106,7 @@ def apply_suppressions(findings: Iterable[Finding], suppressions: Iterable[Suppr
 # --- baselines ---------------------------------------------------------------------------------
 
 def load_document(path: Path) -> dict[str, Any]:
-    """Read a findings document (contracts §2); UsageError (exit 2) naming the file if it is not one."""
+    """Read a findings document (docs/findings.md); UsageError (exit 2) naming the file if it is not one."""
     import orjson
 
     try:

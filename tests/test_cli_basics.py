@@ -1,4 +1,4 @@
-"""The command line: help, the rule catalog, the bundled demo, --fail-on and exit codes (contracts §4)."""
+"""The command line: help, the rule catalog, the bundled demo, --fail-on and exit codes (README, exit codes)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import yaml
 from conftest import REPO, run_cli, write_json
 
 SCENARIOS = REPO / "fixtures" / "scenarios"
-# contracts §3: the v1 rule catalog
+# rules/: the v1 rule catalog
 CONTRACT_RULES = ["AOAI001", "AOAI002", "AOAI003", "AOAI004", "AOAI005",
                   "NET001", "NET002", "NET003", "NET004", "NET005", "NET006", "NET007", "NET008"]
 

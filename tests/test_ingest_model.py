@@ -219,7 +219,7 @@ def test_enum_strings_compare_case_insensitively(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("value", "fires"), [(True, False), (False, True), (None, True), ("absent", True)])
 def test_disable_local_auth_only_boolean_true_turns_keys_off(value: object, fires: bool, tmp_path: Path) -> None:
-    """policy 71ef260a: `disableLocalAuth` notEquals true; absent means keys on (azure-facts 8.2)."""
+    """policy 71ef260a: `disableLocalAuth` notEquals true; absent means keys on (https://learn.microsoft.com/azure/ai-services/cognitive-services-virtual-networks)."""
     from auditor.audit import run_audit
     from auditor.config import Config
 

@@ -402,7 +402,7 @@ def test_snapshot_failed_scopes_collected_at_and_effective_routes(tmp_path: Path
     assert "AuthorizationFailed" in problem.problem
     assert estate.effective_routes == {APP_NIC.lower(): [route], NVA_NIC.lower(): [route, route]}
     assert estate.resource_count == EXPECTED_RECORDS
-    # in the findings document: under coverage.skipped, and the audit exits 3 (contracts §4)
+    # in the findings document: under coverage.skipped, and the audit exits 3 (README, exit codes)
     from conftest import run_cli
 
     code, out, _ = run_cli("audit", path, "--format", "json", "--fail-on", "never")

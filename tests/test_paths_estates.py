@@ -2,7 +2,7 @@
 
 `Rows` copies `fixtures/scenarios/<scenario>/resources.json` and edits it in memory (add a NIC, a load
 balancer, a route table, retarget a private endpoint ...), then writes it under tmp_path and reads it
-back through the real ingestion path. Every expectation below is argued from azure-facts.md (section
+back through the real ingestion path. Every expectation below is argued from Microsoft's documentation (section
 in the test's docstring), not copied from pathaudit's output.
 
 Base (scenarios.md): hub 10.0.0.0/16 (snet-nva with nva1 10.0.2.4, GatewaySubnet with a VPN gateway,
@@ -440,7 +440,7 @@ def test_on_premises_return_names_the_gateway_once_and_in_order(tmp_path: Path) 
 
 
 def test_snat_declared_in_config_returns_through_the_nva(tmp_path: Path) -> None:
-    """Config-declared SNAT (contracts §5) is a mitigation: the reply is addressed to nva1 (§4.1)."""
+    """Config-declared SNAT (README, config file) is a mitigation: the reply is addressed to nva1 (§4.1)."""
     r = Rows()
     cfg = Config(appliances=(ApplianceDecl(r.id("nva1-nic"), True),))
     flow = flow_from(r.analysis(tmp_path, cfg), "snet-app")

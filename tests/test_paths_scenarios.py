@@ -4,8 +4,8 @@ test_posture_rules.py already compares every scenario's (rule_id, resource_id, s
 severities, `not_assessed` and the exit code with expected.json for every implemented rule; the first
 test here makes sure that "every implemented rule" now means all thirteen, so that comparison covers
 NET001-NET008 and AOAI005 and cannot silently narrow. The rest checks what the triples do not show:
-the flows behind the path findings (contracts §2), AOAI005's bypassing sources, determinism across
-processes, and the az CLI shape of six scenarios (contracts §1).
+the flows behind the path findings (docs/findings.md), AOAI005's bypassing sources, determinism across
+processes, and the az CLI shape of six scenarios (README, inputs).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def names(ids: list[str]) -> set[str]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# severity and not_assessed of AOAI005 (contracts §3)
+# severity and not_assessed of AOAI005 (rules/)
 
 def test_aoai005_is_high_when_keys_are_enabled() -> None:
     """S14: disableLocalAuth false (AOAI001 holds) makes AOAI005 high; S01 (keys off) keeps it medium."""
@@ -112,7 +112,7 @@ def test_s13_enforced_nsg_leaves_only_apim() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# The flows behind path findings (contracts §2, acceptance 6)
+# The flows behind path findings (docs/findings.md, acceptance 6)
 
 def path_findings() -> list[tuple[str, dict[str, Any]]]:
     out = []
@@ -261,7 +261,7 @@ def test_audit_twice_gives_the_same_bytes(folder: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# az CLI flattened shape (acceptance 2, contracts §1)
+# az CLI flattened shape (acceptance 2, README, inputs)
 
 AZCLI_DIRS = sorted(p for p in AZCLI.glob("S[0-9][0-9]-*") if (p / "resources.json").is_file())
 

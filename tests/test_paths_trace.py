@@ -1,6 +1,6 @@
 """`pathaudit trace` (issue #4 acceptance 3): one flow forward and back, in table, JSON and DOT.
 
-Expected hops come from scenarios.md and azure-facts.md: the UDR that wins at each hop (§2.1-2.2,
+Expected hops come from scenarios.md and Microsoft's documentation: the UDR that wins at each hop (§2.1-2.2,
 §3.5), the appliance owning the next-hop IP (R3), the PE reply ignoring UDRs (§4.2) unless SNAT or a
 valid disableSnatOnPL tag brings it back through the appliance (§4.1, §4.5, §5.1-5.2).
 """

@@ -50,7 +50,7 @@ def firewall(e: Estate, *, policy: list[str] | bool | None = False, classic: str
 
 
 # ---------------------------------------------------------------------------------------------------
-# firewall_snats / firewall_private_ranges (azure-facts §5.1-5.3)
+# firewall_snats / firewall_private_ranges (https://learn.microsoft.com/azure/firewall/snat-private-range)
 
 @pytest.mark.parametrize(("dest", "snat"), [
     ("10.2.1.4", False),        # RFC 1918
@@ -205,7 +205,7 @@ def test_rule_kind_unknown_without_rule_collection_groups() -> None:
 
 
 def test_rule_kind_compares_rule_types_case_insensitively() -> None:
-    """Enum strings compare case-insensitively (contracts §1)."""
+    """Enum strings compare case-insensitively (README, inputs)."""
     e, fw = with_rules((200, [app_rule(rtype="applicationRule")], "allow"))
     assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "application"
     e, fw = with_rules((200, [network_rule(rtype="networkrule")], "Allow"))
@@ -243,7 +243,7 @@ def test_no_rule_collection_groups_still_fires_net004(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# tag_findings (azure-facts §4.5)
+# tag_findings (https://learn.microsoft.com/azure/private-link/private-link-disable-snat)
 
 NIC = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkInterfaces/nva1-nic"
 VM = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/nva1"

@@ -103,7 +103,7 @@ def test_scenario_findings_match_expected(folder: Path) -> None:
     want_na = {r if isinstance(r, str) else r["rule_id"] for r in exp.get("not_assessed", [])} & rules
     got_na = {n["rule_id"] for n in doc["coverage"]["not_assessed"]} & rules
     assert got_na == want_na
-    # exit code per contracts §4 with the default --fail-on high
+    # exit code per README, exit codes with the default --fail-on high
     assert code == (1 if any(f["severity"] == "high" for f in doc["findings"]) else 0)
 
 

@@ -40,7 +40,7 @@ def test_secured_hub_firewall_reaches_only_vnets_connected_to_its_hub() -> None:
 
 
 def test_net008_flow_starts_on_premises_and_returns_through_the_hub_firewall() -> None:
-    """azure-facts §10.3: on-premises -> PE bypasses the routing-intent next hop, the reply goes through it."""
+    """https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies: on-premises -> PE bypasses the routing-intent next hop, the reply goes through it."""
     s19 = next((REPO / "fixtures" / "scenarios").glob("S19-*")) / "resources.json"
     proc = run("audit", str(s19), "--format", "json", "--fail-on", "never")
     doc = json.loads(proc.stdout)

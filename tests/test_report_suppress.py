@@ -1,4 +1,4 @@
-"""Suppressions (contracts §5) and baselines: annotation, counting, exit codes, document keys, diff."""
+"""Suppressions (README, config file) and baselines: annotation, counting, exit codes, document keys, diff."""
 
 from __future__ import annotations
 

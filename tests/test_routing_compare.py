@@ -1,7 +1,7 @@
 """Issue #3 acceptance 4: `pathaudit routes --compare` against real-format effective-route exports.
 
 fixtures/routing/compare-s21/ holds what Azure shows for scenario S21's spoke-app/snet-app (with a
-Microsoft.Storage service endpoint added), written by hand from azure-facts in the shape of
+Microsoft.Storage service endpoint added), written by hand from Microsoft's documentation in the shape of
 `az network nic show-effective-route-table`, and a copy with five known differences
 (fixtures/routing/README.md lists them and the facts behind every route).
 """
@@ -78,9 +78,9 @@ def test_known_differences_are_reported_exactly(tmp_path: Path) -> None:
     }
     assert len(real) == 5
     by_prefix = {d["prefix"]: d for d in real}
-    assert "newer Default route" in by_prefix["127.0.0.0/8"]["note"] and "§1.4" in by_prefix["127.0.0.0/8"]["note"]
+    assert "newer Default route" in by_prefix["127.0.0.0/8"]["note"] and "virtual-networks-udr-overview" in by_prefix["127.0.0.0/8"]["note"]
     assert by_prefix["10.99.0.0/16"]["note"] == ""               # an unknown UDR is not excused
-    assert "R2" in by_prefix["10.2.1.4/32"]["note"]               # the model says why it is Invalid
+    assert "disable-private-endpoint-network-policy" in by_prefix["10.2.1.4/32"]["note"]               # the model says why it is Invalid
     notes = [d for d in diffs if d["kind"] == "note"]
     assert len(notes) == 1 and notes[0]["prefix"] == "Microsoft.Storage"
 
@@ -126,5 +126,5 @@ def test_compare_without_service_endpoints_has_no_note(tmp_path: Path) -> None:
              {"source": "Default", "state": "Active", "addressPrefix": ["127.0.0.0/8"], "nextHopType": "None"},
              {"source": "Default", "state": "Active", "addressPrefix": ["10.8.0.0/16"], "nextHopType": "VnetLocal"}]
     got = {d.prefix: d for d in compare(view, extra)}
-    assert got["127.0.0.0/8"].kind == "missing" and "§1.4" in got["127.0.0.0/8"].note
+    assert got["127.0.0.0/8"].kind == "missing" and "virtual-networks-udr-overview" in got["127.0.0.0/8"].note
     assert got["10.8.0.0/16"].kind == "missing" and got["10.8.0.0/16"].note == ""

@@ -1,7 +1,7 @@
 """Issue #3 acceptance 5: unit tests of the routing engine on small hand-built estates.
 
 Each estate is written as Resource Graph rows (test_routing_builder.RowEstate) and read through the
-real ingestion path; each expectation names the azure-facts section that decides it.
+real ingestion path; each expectation names the Microsoft's documentation section that decides it.
 """
 
 from __future__ import annotations
@@ -239,7 +239,7 @@ def test_peered_range_equal_to_a_reserved_prefix_is_reachable(tmp_path: Path) ->
     view = table("small", "s")
     assert winner(view, "10.9.9.9") == ("10.0.0.0/8", "Default", "VNetPeering")
     reserved = [r for r in view.routes if str(r.prefix) == "10.0.0.0/8" and r.next_hop_type == "None"]
-    assert len(reserved) == 1 and reserved[0].state == "Invalid" and "§1.3" in reserved[0].reason
+    assert len(reserved) == 1 and reserved[0].state == "Invalid" and "virtual-networks-udr-overview" in reserved[0].reason
     assert winner(table("big", "s"), "192.168.1.7") == ("192.168.1.0/24", "Default", "VNetPeering")
 
 
@@ -251,13 +251,13 @@ def test_bgp_more_specific_than_a_peering_or_vnet_range_is_invalid(tmp_path: Pat
     hub = table("hub", "GatewaySubnet")
     bgp = {str(r.prefix): r for r in rows(hub, source="VirtualNetworkGateway")}
     # inside the peered spoke's range: BGP never beats a peering route, even more specific
-    assert bgp["10.1.5.0/24"].state == "Invalid" and "§2.3" in bgp["10.1.5.0/24"].reason
+    assert bgp["10.1.5.0/24"].state == "Invalid" and "virtual-networks-udr-overview" in bgp["10.1.5.0/24"].reason
     assert winner(hub, "10.1.5.9") == ("10.1.0.0/16", "Default", "VNetPeering")
     # inside the hub's own range: same for VnetLocal
     assert bgp["10.0.9.0/24"].state == "Invalid"
     assert winner(hub, "10.0.9.1") == ("10.0.0.0/16", "Default", "VnetLocal")
     # equal to the peering range: the system route keeps it (§2.3 over §2.2)
-    assert bgp["10.1.0.0/16"].state == "Invalid" and "§2.3" in bgp["10.1.0.0/16"].reason
+    assert bgp["10.1.0.0/16"].state == "Invalid" and "virtual-networks-udr-overview" in bgp["10.1.0.0/16"].reason
     # outside any VNet/peering range, more specific than the reserved 10/8 None: BGP wins (§2.1)
     assert bgp["10.200.0.0/16"].state == "Active"
     assert winner(hub, "10.200.1.1") == ("10.200.0.0/16", "VirtualNetworkGateway", "VirtualNetworkGateway")

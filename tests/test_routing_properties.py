@@ -1,9 +1,9 @@
 """Issue #3 acceptance 3: property-based checks of the LPM and of the PE /32 invalidation rule.
 
 The references here are written from the spec, not from the implementation:
-- LPM (azure-facts §2.1): of the prefixes containing the address, the longest; a brute-force scan
+- LPM (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview): of the prefixes containing the address, the longest; a brute-force scan
   with `ipaddress`. For a prefix given twice the later value counts (a mapping's usual rule).
-- R2 (azure-facts "Implications" R2, §3.5): the PE /32 is Invalid in a client subnet iff the PE's own
+- R2 (Microsoft's documentation "Implications" R2, §3.5): the PE /32 is Invalid in a client subnet iff the PE's own
   subnet has privateEndpointNetworkPolicies Enabled or RouteTableEnabled AND the client's route
   table has a UDR whose prefix contains the PE IP AND whose prefix length is >= the prefix length
   of the PE VNet range containing the PE IP; 0.0.0.0/0 never qualifies. A PE VNet range that is not

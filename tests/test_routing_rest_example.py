@@ -1,6 +1,6 @@
 """Issue #3 acceptance 1: the azure-rest-api-specs effective-route example, reproduced exactly.
 
-The expected routes are the REST example itself (azure-facts §9.3), read from the stored upstream
+The expected routes are the REST example itself (https://learn.microsoft.com/rest/api/virtualnetwork/network-interfaces/get-effective-route-table), read from the stored upstream
 copy when it is present and from our verbatim copy otherwise; the estate is the VNet the example
 implies (fixtures/routing/README.md).
 """
@@ -37,7 +37,7 @@ def test_fixture_is_a_verbatim_copy_of_the_upstream_example() -> None:
 
 
 def test_the_example_is_the_six_documented_defaults() -> None:
-    # azure-facts §1.2 / §9.3: VnetLocal for the VNet range, Internet, and None for four reserved ranges
+    # https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview / §9.3: VnetLocal for the VNet range, Internet, and None for four reserved ranges
     got = [(r["addressPrefix"][0], r["nextHopType"]) for r in example_routes()]
     assert got == [("172.20.2.0/24", "VnetLocal"), ("0.0.0.0/0", "Internet"), ("10.0.0.0/8", "None"),
                    ("100.64.0.0/10", "None"), ("172.16.0.0/12", "None"), ("192.168.0.0/16", "None")]

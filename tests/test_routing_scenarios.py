@@ -1,10 +1,10 @@
 """Issue #3 acceptance 2: the route Azure selects towards the PE IP from every subnet of every scenario.
 
 `fixtures/scenarios/S*/expected.json` `routes` (written by fixtures/scenarios/build.py from
-shared/domain/scenarios.md, not from pathaudit) states, per subnet `"<vnet>/<subnet>"`, the winning
+the canonical scenarios (fixtures/scenarios/README.md), not from pathaudit) states, per subnet `"<vnet>/<subnet>"`, the winning
 route for 10.2.1.4 and the state of the PE /32 there (`absent` when the subnet's VNet neither holds
 nor is directly peered with the PE's VNet). The parametrized test checks all of them; the explicit
-tests below restate the key cases in words, each with the azure-facts section that decides it.
+tests below restate the key cases in words, each with the Microsoft's documentation section that decides it.
 """
 
 from __future__ import annotations

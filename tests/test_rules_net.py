@@ -1,5 +1,5 @@
 """Rule-level edges of NET003, NET004, NET006, NET007 and NET008 not covered by the scenario table,
-each argued from azure-facts.md on a scenario estate edited in memory (tests/test_paths_estates.Rows)."""
+each argued from Microsoft's documentation on a scenario estate edited in memory (tests/test_paths_estates.Rows)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Findings documents validate against auditor/schemas/findings-v2.schema.json (Draft 2020-12), are
-sorted as contracts §2 says, and are byte-identical across runs on the same input."""
+sorted as docs/findings.md says, and are byte-identical across runs on the same input."""
 
 from __future__ import annotations
 

@@ -1,14 +1,13 @@
 """What Resource Graph does not hold (or holds stale), read from ARM with azure-mgmt-* clients.
 
-- Firewall policy rule collection groups: not in Resource Graph's Resources table (azure-facts
-  §7.2), listed per policy.
+- Firewall policy rule collection groups: not in Resource Graph's Resources table (https://learn.microsoft.com/azure/governance/resource-graph/concepts/work-with-data), listed per policy.
 - Virtual hub routing intent, hub virtual network connections and hub route tables: Resource Graph
-  coverage of these children is unconfirmed (azure-facts §7.3), so each hub's are listed too (only
+  coverage of these children is unconfirmed (https://learn.microsoft.com/azure/governance/resource-graph/concepts/work-with-data), so each hub's are listed too (only
   ids Resource Graph did not return are added).
-- NIC effective route tables (`--effective-routes N`): a long-running POST per NIC (azure-facts §9),
+- NIC effective route tables (`--effective-routes N`): a long-running POST per NIC (https://learn.microsoft.com/rest/api/virtualnetwork/network-interfaces/get-effective-route-table),
   NVA NICs (IP forwarding on) first, then VM NICs.
 - AI accounts re-read with a plain GET (`--fresh-accounts`), because Resource Graph lags changes
-  such as `disableLocalAuth` (azure-facts §7.6). Never listKeys / regenerateKey.
+  such as `disableLocalAuth` (https://learn.microsoft.com/azure/governance/resource-graph/concepts/work-with-data). Never listKeys / regenerateKey.
 
 Every call goes through `retry.call`; a call that fails is recorded in coverage.failed.
 """

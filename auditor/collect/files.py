@@ -1,4 +1,4 @@
-"""Read estate files in every shape contracts §1 accepts, without interpreting resources yet.
+"""Read estate files in every shape README, inputs accepts, without interpreting resources yet.
 
 Shape detection happens per file; resource-level problems are left to the estate stage, which
 knows types. Files that cannot be read at all become problems with effect "file not read" so the
@@ -168,7 +168,7 @@ def _read_inputs(paths: Iterable[Path], display: dict[Path, str] | None) -> RawI
 
 
 def absorb(doc: Any, name: str, raw: RawInputs) -> None:
-    """Recognise one file's shape (contracts §1) and add what it holds to `raw`."""
+    """Recognise one file's shape (README, inputs) and add what it holds to `raw`."""
     if isinstance(doc, list):
         add_resources(doc, name, raw, "array element")
         return

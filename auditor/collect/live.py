@@ -72,7 +72,7 @@ class CollectResult:
 
     @property
     def exit_code(self) -> int:
-        """contracts §4: 3 when coverage is incomplete, else 0."""
+        """README, exit codes: 3 when coverage is incomplete, else 0."""
         return 0 if self.complete else 3
 
     def summary(self) -> list[str]:

@@ -1,6 +1,6 @@
 """Resource Graph: the KQL in checks/resource-graph, run over subscription batches, every page.
 
-azure-facts §7: at most 1000 subscriptions per request and 1000 rows per page; paging needs the
+https://learn.microsoft.com/azure/governance/resource-graph/concepts/work-with-data: at most 1000 subscriptions per request and 1000 rows per page; paging needs the
 query to project `id` (each query is ordered by id so pages are stable); each page costs one unit
 of a per-user quota that the service reports in `x-ms-user-quota-remaining` /
 `x-ms-user-quota-resets-after`: when it reaches 0 the collector waits for the reset instead of
@@ -21,8 +21,8 @@ from auditor.collect.progress import Reporter, Stats
 from auditor.collect.retry import CallFailed, RetryPolicy, attempts, call, parse_duration
 
 DISCOVERY = "subscriptions"       # checks/resource-graph/subscriptions.kql: lists subscriptions in scope
-MAX_SUBSCRIPTIONS = 1000          # per request (azure-facts §7.6)
-PAGE_SIZE = 1000                  # rows per page, the service maximum (azure-facts §7.4)
+MAX_SUBSCRIPTIONS = 1000          # per request (https://learn.microsoft.com/azure/governance/resource-graph/concepts/work-with-data)
+PAGE_SIZE = 1000                  # rows per page, the service maximum (https://learn.microsoft.com/azure/governance/resource-graph/concepts/work-with-data)
 MAX_EMPTY_PAGES = 3               # empty pages in a row that still carry a $skipToken: the service is looping
 MG_PREFIX = "/providers/Microsoft.Management/managementGroups/"
 

@@ -1,4 +1,4 @@
-"""The `pathaudit/snapshot@1` document (contracts §1): collected resources plus how they were collected.
+"""The `pathaudit/snapshot@1` document (README, inputs): collected resources plus how they were collected.
 
 Resources are kept verbatim as the service returned them, except that secret-looking values are
 redacted (redact.py); one copy per id (ids compare case-insensitively). The file is written
@@ -30,7 +30,7 @@ class Inventory:
         self.stats = stats
         self.by_id: dict[str, dict[str, Any]] = {}
         # rows without an id (or not objects) are kept as returned: auditing the snapshot reports
-        # each of them as skipped (contracts §1), so nothing disappears unnoticed
+        # each of them as skipped (README, inputs), so nothing disappears unnoticed
         self.unusable: list[Any] = []
 
     def add(self, item: Any) -> bool:

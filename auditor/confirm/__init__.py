@@ -1,6 +1,6 @@
 """The confirm stage: evidence from firewall logs and packet captures for path findings.
 
-`confirm_document(doc, ...)` takes a findings document (contracts §2), gathers evidence for every
+`confirm_document(doc, ...)` takes a findings document (docs/findings.md), gathers evidence for every
 finding that has a `flow` (NET001, NET008 and any other path finding) from
 - packet captures taken on the appliance (`pcap`),
 - offline Azure Firewall log exports (`flowlogs`, DuckDB),

@@ -1,6 +1,6 @@
 """What to look for per finding: the flow's endpoints, the appliance it should cross, SNAT addresses.
 
-A finding with a `flow` (contracts §2) becomes a `FlowTarget`. Evidence sources (captures, flow-trace
+A finding with a `flow` (docs/findings.md) becomes a `FlowTarget`. Evidence sources (captures, flow-trace
 exports, Log Analytics) are scanned once for the union of all targets (`TargetSet`) and then
 attributed to each target here, so a 50-finding document does not mean 50 passes over a capture.
 
@@ -17,13 +17,13 @@ from typing import Any
 
 from auditor.ipnet import Cidr, PrefixError, fmt_ip, mask, parse_cidr, parse_ip
 
-# Hop kinds that keep connection state (contracts §2 `forward[].kind`). Unknown kinds that look like
+# Hop kinds that keep connection state (docs/findings.md `forward[].kind`). Unknown kinds that look like
 # an appliance are accepted too, so a new kind name from the path engine is not silently ignored.
 APPLIANCE_KINDS = {"nva", "azure-firewall", "firewall", "virtual-appliance", "hub-nva", "network-virtual-appliance"}
 
 # Azure Firewall SNATs to its instance IPs inside AzureFirewallSubnet, not to the frontend private IP
 # the routes point at. The subnet must be at least a /26; the /26 around the frontend IP is the
-# best guess available from a findings document (azure-facts §5.1 forced tunnelling note).
+# best guess available from a findings document (https://learn.microsoft.com/azure/firewall/snat-private-range forced tunnelling note).
 AZFW_SNAT_PLEN = 26
 
 # Expectations: which direction the configuration says crosses the appliance.

@@ -1,6 +1,6 @@
 """Verdicts: what one evidence source says about one flow, and what all of them say together.
 
-Rules (issue #6, azure-facts §6.5 and R10):
+Rules (issue #6, https://learn.microsoft.com/azure/firewall/monitor-firewall-reference):
 - confirmed: SYNs from the source prefixes to PE:port cross the appliance and no reply (SYN-ACK, RST,
   data) from PE:port comes back through it; or flow trace flags the flow `INVALID`; or replies cross
   the appliance whose SYNs never did (the mirror image, NET008's pattern).
@@ -183,7 +183,7 @@ def log_verdict(obs: Observation, target: FlowTarget, *, flowtrace_rows: int | N
                                          "replies are only visible in AZFWFlowTrace")
         v = Verdict(CONFIRMED, f"{syn} SYN row(s) from the source prefixes to {ep} crossed the firewall and no "
                                f"SYN-ACK came back through it (AZFWFlowTrace active: {flowtrace_rows} rows; the "
-                               "missing-SYN-ACK pattern is an inference, azure-facts R10)")
+                               "missing-SYN-ACK pattern is an inference, docs/landing-zones.md)")
     elif denied:
         return Verdict(INCONCLUSIVE, f"the firewall denied {denied} SYN(s) to {ep}: the flow is blocked, "
                                      "not asymmetric")

@@ -510,7 +510,7 @@ def p_firewall_policy(ctx: Ctx, rec: dict[str, Any]) -> None:
     ranges: list[str] | None = None
     if isinstance(snat, dict) and snat.get("privateRanges") is not None:
         value = snat["privateRanges"]
-        if isinstance(value, str):  # the doc sample writes "[255.255.255.255/32]" (azure-facts §5.3)
+        if isinstance(value, str):  # the doc sample writes "[255.255.255.255/32]" (https://learn.microsoft.com/azure/firewall/snat-private-range)
             value = [v.strip() for v in value.strip().strip("[]").split(",") if v.strip()]
         if not isinstance(value, list):
             raise FieldError("properties.snat.privateRanges", f"expected a list, got {type(value).__name__}")
@@ -900,7 +900,7 @@ def link(estate: Estate, pending: Pending) -> None:
             pe.nic_ids.append(nic.id)
     for pe in estate.private_endpoints.values():
         pe.fqdns = sorted(set(pe.fqdns) | set(pe_names(estate, pe)))
-        if not pe.ips:  # NIC not exported: static IP configurations, then DNS configs (azure-facts §7.3)
+        if not pe.ips:  # NIC not exported: static IP configurations, then DNS configs (https://learn.microsoft.com/azure/governance/resource-graph/concepts/work-with-data)
             for ip in pe.static_ips or pe.dns_ips:
                 if ip not in pe.ips:
                     pe.ips.append(ip)

@@ -1,4 +1,4 @@
-"""Documented casing of the ARM enum values pathaudit compares (all open enums: azure-facts intro)."""
+"""Documented casing of the ARM enum values pathaudit compares (all open enums: Microsoft's documentation intro)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ VNET_TYPES = _table("None", "External", "Internal")
 GATEWAY_TYPES = _table("Vpn", "ExpressRoute", "LocalGateway")
 BYPASS = _table("None", "AzureServices")
 
-# Synonyms seen in effective-route output and docs (azure-facts §1.7).
+# Synonyms seen in effective-route output and docs (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview).
 NEXT_HOP_SYNONYMS = {"vnet peering": "VNetPeering", "virtualnetworkpeering": "VNetPeering", "virtual network": "VnetLocal"}
 
 

@@ -22,7 +22,7 @@ class Subnet:
     prefixes: tuple[Cidr, ...]
     route_table_id: str | None
     nsg_id: str | None
-    # privateEndpointNetworkPolicies, documented casing; absent means Disabled (azure-facts §3.4)
+    # privateEndpointNetworkPolicies, documented casing; absent means Disabled (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)
     pe_policies: str
     pe_policies_set: bool
     service_endpoints: tuple[str, ...]

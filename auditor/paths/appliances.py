@@ -3,11 +3,11 @@
 - Azure Firewall: network rules do not SNAT destinations inside its private ranges (default IANA
   RFC 1918 + RFC 6598); `255.255.255.255/32` means always SNAT, `0.0.0.0/0` never; a policy's
   `snat.privateRanges` replaces the classic `Network.SNAT.PrivateRanges`; application rules always
-  SNAT (azure-facts §5.1-5.3, learn.microsoft.com/azure/firewall/snat-private-range).
+  SNAT (https://learn.microsoft.com/azure/firewall/snat-private-range, learn.microsoft.com/azure/firewall/snat-private-range).
 - VM-based NVA (NIC with IP forwarding): replies return through it only with SNAT (declared in the
   config file, since ARM cannot show it) or a valid `disableSnatOnPL=true` tag on its NIC; for a
   scale set the documented placement is ambiguous (VMSS or instance), so such a tag counts with
-  lower confidence (azure-facts §4.1, §4.5, learn.microsoft.com/azure/private-link/private-link-disable-snat).
+  lower confidence (https://learn.microsoft.com/azure/private-link/private-endpoint-overview, learn.microsoft.com/azure/private-link/private-link-disable-snat).
 - A next-hop IP owned by nobody, or by a NIC without IP forwarding, drops the traffic (§2.6).
 """
 

@@ -131,7 +131,7 @@ class ForwardWalk:
             out = ([app_hop], "loop", f"routing loop through {target.name}", [target], None, None)
         elif target.hub_id or target.subnet_id is None:
             # a secured virtual hub's firewall forwards with the hub's routes: it reaches the VNets
-            # connected to that hub (and the hub itself), nothing else (INFERENCE, azure-facts §10.2)
+            # connected to that hub (and the hub itself), nothing else (INFERENCE, https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies)
             place = self.hub_target(target.hub_id, dst)
             if place is not None:
                 out = ([app_hop, self.destination_hop(dst, ("place", place))], "delivered", "", [target], None, None)
@@ -154,7 +154,7 @@ class ForwardWalk:
 
     def _hub_router_delivers(self, route: EffectiveRoute, dst: int) -> bool:
         """A Virtual WAN route without a routing-intent next hop: the hub's router forwards to the VNets
-        connected to it (any-to-any by default, azure-facts §10.2 INFERENCE), without inspecting
+        connected to it (any-to-any by default, https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies INFERENCE), without inspecting
         anything. `origin` names the hub (auditor.routing.engine._vwan_routes)."""
         return (route.kind == "vwan" and route.next_hop_type == "VirtualNetworkGateway" and not route.next_hop_ip
                 and self.hub_target(route.origin, dst) is not None)

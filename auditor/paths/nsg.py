@@ -1,4 +1,4 @@
-"""NSG evaluation for reachability (azure-facts addendum A1-A3, §3.6).
+"""NSG evaluation for reachability (Microsoft's documentation addendum A1-A3, §3.6).
 
 Rules are processed by priority, first match decides; security rules are stateful. A rule whose
 address is a service tag pathaudit cannot resolve offline (e.g. `AzureCloud.westeurope`) or an

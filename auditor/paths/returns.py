@@ -70,7 +70,7 @@ class ReturnWalk:
 
     def return_hops_for(self, flow: Flow) -> list[Hop]:
         """The reply's hops: to the appliance that SNATed (or whose tag brings it back), else straight to
-        the source, since private endpoints ignore UDRs (azure-facts §4.1-4.2, §4.5)."""
+        the source, since private endpoints ignore UDRs (https://learn.microsoft.com/azure/private-link/private-endpoint-overview)."""
         pe_hop = Hop(flow.pe.name, "private-endpoint", flow.pe.id, fmt_ip(flow.pe_ip))
         src_ip = representative(flow.source_prefixes)
         source_end = Hop(flow.source_hop.hop, flow.source_hop.kind, flow.source_hop.id,
@@ -109,7 +109,7 @@ class ReturnWalk:
         else:
             pe_hop.route_override = route_dict(",".join(fmt_prefixes(flow.source_prefixes)), "PlatformReturn",
                                                "PrivateEndpoint")
-        pe_hop.note = "private endpoints ignore UDRs for replies: straight back to the source (azure-facts §4.2)"
+        pe_hop.note = "private endpoints ignore UDRs for replies: straight back to the source (https://learn.microsoft.com/azure/private-link/inspect-traffic-with-azure-firewall)"
         return [pe_hop, source_end]
 
     def return_walk(self, flow: Flow) -> None:

@@ -139,7 +139,7 @@ def trace(estate: Estate, config: Config, source_spec: str, destination_spec: st
             status = ", ".join(sorted({c.status or "unknown" for c in flow.pe.connections})) or "none"
             flow.outcome, flow.verdict, flow.return_hops = "blocked", "blocked", []
             flow.notes.append(f"the private endpoint's connection is not Approved ({status}): only Approved "
-                              "connections pass traffic (azure-facts §3.7)")
+                              "connections pass traffic (https://learn.microsoft.com/azure/private-link/private-endpoint-overview)")
     result.decisions = [decisions_for(analysis, f) for f in result.flows]
     return result
 

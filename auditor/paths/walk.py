@@ -4,7 +4,7 @@ Forward: at each hop the effective route of that hop's route context decides (au
 a VirtualAppliance next hop moves the walk to the appliance owning that IP, which forwards using
 its own subnet's routes; an unowned or non-forwarding next hop drops the flow (§2.6).
 
-Return: a private endpoint ignores UDRs for its replies (azure-facts §4.1-4.2: "User-defined routes
+Return: a private endpoint ignores UDRs for its replies (https://learn.microsoft.com/azure/private-link/private-endpoint-overview: "User-defined routes
 (UDR) traffic is bypassed from private endpoints"; the PE "returns packets directly to the source
 IP" [C3]). So the reply reaches the source directly, skipping any appliance, unless the appliance
 SNATed the flow (the reply is then addressed to the appliance) or a valid `disableSnatOnPL` tag

@@ -150,7 +150,7 @@ def write_reports(ctx: ReportContext, formats: list[str] | tuple[str, ...], out:
 
 
 def document_exit_code(document: dict[str, Any], fail_on: str, allow_incomplete: bool) -> int:
-    """contracts §4 for a saved document: 1 findings at/above fail_on (not suppressed, not refuted, not
+    """README, exit codes for a saved document: 1 findings at/above fail_on (not suppressed, not refuted, not
     unchanged against a baseline), 3 coverage incomplete, else 0."""
     from auditor.exitcodes import decide, fails_doc
 

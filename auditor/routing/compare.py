@@ -3,7 +3,7 @@
 This is how a user learns to trust the model and how pathaudit reports where model and Azure
 disagree. Routes are matched by (address prefix, source); differences are missing (Azure has it,
 the model does not), extra (the model has it, Azure does not), or a different next hop or state.
-Known gaps are labelled, not hidden: newer Default `None` routes (azure-facts §1.4) and service
+Known gaps are labelled, not hidden: newer Default `None` routes (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview) and service
 endpoint prefixes, which the model represents by the service tag.
 """
 
@@ -82,7 +82,7 @@ def compare(view: RouteTableView, items: list[dict[str, Any]]) -> list[Differenc
         if m is None:
             note = ""
             if source == "Default" and a["next_hop_type"] == "None":
-                note = "a newer Default route the model does not know (azure-facts §1.4)"
+                note = "a newer Default route the model does not know (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)"
             diffs.append(Difference("missing", prefix, source, f"{_hop(a['next_hop_type'], a['ips'])} {a['state']}",
                                     None, note))
             continue

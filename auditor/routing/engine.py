@@ -1,6 +1,6 @@
 """Effective routes per route context, as Azure computes them.
 
-Sources (azure-facts.md, which cites Microsoft's docs):
+Sources (Microsoft's documentation, which cites Microsoft's docs):
 - default routes: each VNet range -> VnetLocal, 0.0.0.0/0 -> Internet, reserved ranges -> None;
   a VNet range equal to a reserved prefix turns that route into VnetLocal, a range containing one
   removes it (§1.2-1.3, learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview).
@@ -336,7 +336,7 @@ class RoutingModel:
         return self.next_hop_ip(self.intent(hub_id)[1])
 
     def _vwan_routes(self, hub_id: str, vnet_key: str, dbp: bool) -> list[EffectiveRoute]:
-        """INFERENCE (azure-facts §10.2): what a VWAN spoke learns from its hub."""
+        """INFERENCE (https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies): what a VWAN spoke learns from its hub."""
         estate = self.estate
         hub = estate.virtual_hubs.get(hub_id.lower())
         out: list[EffectiveRoute] = []
@@ -393,7 +393,7 @@ def invalidation(per: PeRoute, udrs: list[tuple[Cidr, object]]) -> str | None:
         return None
     prefix, udr = best
     return (f"invalidated by UDR {getattr(udr, 'name', '')} {prefix}: PE subnet has privateEndpointNetworkPolicies "
-            f"{per.policies} and /{prefix.plen} is no wider than the PE VNet range {per.vnet_range} (azure-facts §3.5, R2)")
+            f"{per.policies} and /{prefix.plen} is no wider than the PE VNet range {per.vnet_range} (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)")
 
 
 UDR_OVERVIEW = "https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview"
@@ -451,20 +451,20 @@ def select(routes: list[EffectiveRoute]) -> None:
             r.state = "Invalid"
             if best is system and r.source == "Default":
                 r.reason = (f"same prefix {prefix} as the {best.next_hop_type} route: a range in use by a VNet or a "
-                            "peered VNet replaces the reserved-range route (azure-facts §1.3, §1.5)")
+                            "peered VNet replaces the reserved-range route (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)")
             elif best is system:
                 r.reason = (f"same prefix {prefix} as the {best.next_hop_type} system route, which BGP routes never "
-                            "override (azure-facts §2.3)")
+                            "override (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)")
             else:
                 r.reason = (f"same prefix {prefix} as a {best.source} route, which has precedence "
-                            "(User > BGP > System, azure-facts §2.2)")
+                            "(User > BGP > System, https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)")
     for r in routes:
         if r.source == "VirtualNetworkGateway" and r.state == "Active" and r.prefix is not None:
             cover = next((p for p in protected if p.contains(r.prefix) and p != r.prefix), None)
             if cover is not None:
                 r.state = "Invalid"
                 r.reason = (f"inside {cover}, a VNet/peering/service-endpoint system route that BGP routes never "
-                            "override, even when more specific (azure-facts §2.3)")
+                            "override, even when more specific (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)")
 
 
 def display_order(r: EffectiveRoute) -> tuple:

@@ -9,7 +9,7 @@ from typing import Any
 from auditor.ipnet import Cidr
 from auditor.routing.lpm import PrefixMap
 
-# Effective-route `source` values (azure-facts §1.8) and their tie-break rank (§2.2: User > BGP > System).
+# Effective-route `source` values (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview) and their tie-break rank (§2.2: User > BGP > System).
 SOURCE_RANK = {"User": 0, "VirtualNetworkGateway": 1, "Default": 2}
 # System routes that BGP can never override, even when BGP is more specific (§2.3).
 PROTECTED_SYSTEM_HOPS = frozenset({"VnetLocal", "VNetPeering", "VNetGlobalPeering", "VirtualNetworkServiceEndpoint"})
@@ -115,5 +115,5 @@ def win_reason(route: EffectiveRoute, routes: list[EffectiveRoute], ip: int) -> 
     parts = [f"longest matching prefix (/{route.prefix.plen})"]  # type: ignore[union-attr]
     if same:
         parts.append(f"beats {len(same)} route(s) with the same prefix: {route.source} has precedence "
-                     "(User > BGP > System, azure-facts §2.2)")
+                     "(User > BGP > System, https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)")
     return "; ".join(parts)

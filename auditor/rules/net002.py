@@ -1,4 +1,4 @@
-"""NET002: NVA forwards to private endpoints without disableSnatOnPL or SNAT (azure-facts §4.1, §4.5)."""
+"""NET002: NVA forwards to private endpoints without disableSnatOnPL or SNAT (https://learn.microsoft.com/azure/private-link/private-endpoint-overview)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""NET003: disableSnatOnPL tag present but not effective (azure-facts §4.5)."""
+"""NET003: disableSnatOnPL tag present but not effective (https://learn.microsoft.com/azure/private-link/private-link-disable-snat)."""
 
 from __future__ import annotations
 

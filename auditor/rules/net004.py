@@ -1,4 +1,4 @@
-"""NET004: Azure Firewall does not SNAT traffic to private endpoints (azure-facts §5.1-5.3, R4(b))."""
+"""NET004: Azure Firewall does not SNAT traffic to private endpoints (https://learn.microsoft.com/azure/firewall/snat-private-range)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""NET005: the private endpoint /32 route bypasses the inspection route (azure-facts §3.4-3.5, R5).
+"""NET005: the private endpoint /32 route bypasses the inspection route (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy).
 
 Fires only where the appliance route would have won but for the PE /32: a 0.0.0.0/0 UDR that a
 VNet or peering route beats anyway never meant to inspect this traffic (scenarios S10, S22).

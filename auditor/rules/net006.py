@@ -1,4 +1,4 @@
-"""NET006: NSG on a private endpoint subnet is not enforced (azure-facts §3.4, §3.6)."""
+"""NET006: NSG on a private endpoint subnet is not enforced (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)."""
 
 from __future__ import annotations
 

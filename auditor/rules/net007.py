@@ -1,4 +1,4 @@
-"""NET007: user-defined route points at an unusable next hop (azure-facts §2.6)."""
+"""NET007: user-defined route points at an unusable next hop (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)."""
 
 from __future__ import annotations
 

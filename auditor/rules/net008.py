@@ -1,4 +1,4 @@
-"""NET008: Virtual WAN routing intent with PE subnets lacking route policies (azure-facts §10.3, R6).
+"""NET008: Virtual WAN routing intent with PE subnets lacking route policies (https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies).
 
 Documented: on-premises traffic to private endpoints in spokes of a hub with a PrivateTraffic
 routing policy bypasses the next hop, while the endpoints' replies go through it; enabling

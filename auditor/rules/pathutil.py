@@ -52,7 +52,7 @@ def grouped_flow(flows: list[Flow]) -> dict[str, Any]:
 
 
 def merged_flow_dict(flows: list[Flow]) -> dict:
-    """One contracts §2 `flow` for a group: the first flow's hops, all sources' subnets and prefixes."""
+    """One docs/findings.md `flow` for a group: the first flow's hops, all sources' subnets and prefixes."""
     first = flows[0].to_dict()
     subnets = sorted({s for f in flows for s in f.source_subnets}, key=str.lower)
     prefixes: list[str] = []

@@ -41,7 +41,7 @@ import orjson
 
 from fakeazure.tls import LoopbackHTTPS
 
-# Types Resource Graph keeps in the ComputeResources table (azure-facts §7.1).
+# Types Resource Graph keeps in the ComputeResources table (https://learn.microsoft.com/azure/governance/resource-graph/concepts/work-with-data).
 COMPUTE_RESOURCES_TYPES = frozenset(
     {
         "microsoft.compute/virtualmachinescalesets/virtualmachines",
@@ -49,7 +49,7 @@ COMPUTE_RESOURCES_TYPES = frozenset(
         "microsoft.compute/virtualmachinescalesets/virtualmachines/networkinterfaces/ipconfigurations/publicipaddresses",
     }
 )
-# Children whose Resource Graph coverage is unconfirmed (azure-facts §7.2, §7.3; the demo estate's
+# Children whose Resource Graph coverage is unconfirmed (https://learn.microsoft.com/azure/governance/resource-graph/concepts/work-with-data; the demo estate's
 # README): by default the fake serves them through ARM lists only.
 DEFAULT_ARM_ONLY = frozenset({
     "microsoft.network/firewallpolicies/rulecollectiongroups",
