@@ -30,6 +30,7 @@ from auditor.paths.appliances import firewall_private_ranges, firewall_snats, ta
 from auditor.paths.firewall_rules import firewall_rule_kind
 
 PE = ip("10.2.1.4")
+REPO_ROOT = Path(__file__).resolve().parent.parent
 FW = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/azureFirewalls/afw1"
 POLICY = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/firewallPolicies/afwp1"
 
@@ -190,11 +191,50 @@ def test_rule_kind_network_rule_wins_over_application_rule_whatever_the_priority
     assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "network"
 
 
-def test_rule_kind_ignores_non_matching_and_deny_rules() -> None:
+def test_rule_kind_ignores_non_matching_rules_and_a_matching_deny_decides() -> None:
+    """Rules are terminating: a network deny that matches drops the flow before any application rule
+    (https://learn.microsoft.com/azure/firewall/rule-processing)."""
     e, fw = with_rules((100, [network_rule(port="22"), network_rule(dst="10.9.0.0/16"),
                               network_rule(src="10.7.0.0/16")], "Allow"),
-                       (200, [network_rule()], "Deny"), (300, [app_rule()], "Allow"))
+                       (300, [app_rule()], "Allow"))
     assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "application"
+    e, fw = with_rules((100, [network_rule(port="22")], "Allow"), (200, [network_rule()], "Deny"),
+                       (300, [app_rule()], "Allow"))
+    assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "denied"
+    e, fw = with_rules((200, [app_rule()], "Deny"))
+    assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "denied"
+
+
+def test_hostile_rule_fields_never_crash_and_decide_nothing() -> None:
+    """Odd JSON in a rule (an action as a string, ports as a number or a string, rules not a list) is read
+    where it can be and otherwise leaves the verdict unresolved, never an internal error."""
+    rule = network_rule()
+    rule["destinationPorts"] = 443                 # a number: read as ["443"]
+    e, fw = with_rules((200, [rule], "Allow"))
+    assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "network"
+    rule = network_rule()
+    rule["ipProtocols"] = 6                        # nonsense: the rule carries no TCP
+    bad = network_rule()
+    bad["sourceAddresses"] = {"not": "a list"}
+    e, fw = with_rules((200, [rule, bad, app_rule()], "Allow"))
+    assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) in ("application", "unresolved")
+    e, fw = with_rules((200, [], "Allow"))
+    next(iter(e.rule_collection_groups.values())).rule_collections[0]["rules"] = "oops"
+    assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "unresolved"
+
+
+def test_a_network_rule_by_fqdn_needs_the_dns_proxy(tmp_path: Path) -> None:
+    """L05 with the policy's DNS proxy off: the FQDN network rule cannot resolve, so nothing may be
+    assumed (the application rule is not taken to carry the flow) and coverage says why."""
+    rows = json.loads((REPO_ROOT / "fixtures/landing-zones/L05-network-rule-by-fqdn/resources.json").read_text())
+    for r in rows:
+        if r["type"] == "microsoft.network/firewallpolicies":
+            r["properties"]["dnsSettings"] = {"enableProxy": False}
+    path = tmp_path / "l05.json"
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    e = load_estate([path])
+    fw = next(iter(e.firewalls.values()))
+    assert firewall_rule_kind(e, fw, [parse_cidr("10.1.1.0/24")], PE, 443) == "unresolved"
 
 
 def test_rule_kind_unknown_without_rule_collection_groups() -> None:
@@ -538,9 +578,10 @@ def test_classic_rule_collections_with_address_ranges(tmp_path: Path) -> None:
     rec["properties"]["networkRuleCollections"][0]["properties"]["rules"][1]["destinationFqdns"] = [
         "other-account.openai.azure.com"]
     assert firewall_rule_kind(e, fw, [parse_cidr("10.2.4.0/24")], PE, 443, ()) == "unresolved"
-    # the example's own collections deny: no allow rule carries anything
+    # the example's own collections deny: its network rule drops these sources' traffic
     e, fw = classic_estate(tmp_path, "Deny")
-    assert firewall_rule_kind(e, fw, [parse_cidr("10.1.4.0/28")], PE, 443, ()) == "unknown"
+    assert firewall_rule_kind(e, fw, [parse_cidr("10.1.4.0/28")], PE, 443, ()) == "denied"
+    assert firewall_rule_kind(e, fw, [parse_cidr("10.9.9.0/24")], PE, 443, ()) == "unknown"
 
 
 def test_missing_parent_policy_and_ip_group_leave_the_kind_unresolved(tmp_path: Path) -> None:

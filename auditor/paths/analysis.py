@@ -71,6 +71,10 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
             flow.return_hops = []
             return flow
         flow.mitigation = self.mitigation(tail, prefixes, ip)
+        if flow.mitigation is not None and flow.mitigation.how == "denied":
+            flow.outcome, flow.verdict, flow.return_hops = "blocked", "blocked", []
+            flow.notes.append(flow.mitigation.detail)
+            return flow
         self.return_walk(flow)
         return flow
 
@@ -140,6 +144,12 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
                                     notes=[tail.reason or "not delivered"], view=g.view, source_key=g.key, _return=[]))
                 continue
             mit = self.mitigation(tail, g.prefixes, ip, g.key)
+            if mit is not None and mit.how == "denied":     # a firewall rule drops it: no flow arrives
+                if not delivered_only:
+                    out.append(Flow(g.ctx_id, "subnet", list(g.member_ids), g.prefixes, pe, ip, port, tail,
+                                    self._source_hop(g, tail), "blocked", "blocked", mit, notes=[mit.detail],
+                                    view=g.view, source_key=g.key, _return=[]))
+                continue
             blocked_ids = self._blocked_members(g, ip, inbound, mit) if (inbound or g.nsg_members) else None
             if blocked_ids is None:
                 # return_verdict for a subnet source

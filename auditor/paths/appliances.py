@@ -279,9 +279,16 @@ class ApplianceIndex:
                     if any(pid.lower() in pools for c in n.ip_configs for pid in c.lb_backend_pool_ids)]
         backends.sort(key=lambda n: n.id.lower())
         if backends:
-            return self._nva(backends, lb.id, lb.name, ip, owner.subnet_id)
+            if not any(n.ip_forwarding for n in backends):
+                return Blackhole(ip, f"the backends of load balancer {lb.name} have enableIPForwarding off: they drop "
+                                     "traffic not addressed to them", lb.id)
+            return self._nva([n for n in backends if n.ip_forwarding], lb.id, lb.name, ip, owner.subnet_id)
         models = sorted((v for v in estate.scale_sets.values() if {p.lower() for p in v.lb_backend_pool_ids} & pools),
                         key=lambda v: v.id.lower())
+        if models and not any(v.ip_forwarding for v in models):
+            return Blackhole(ip, f"the scale sets behind load balancer {lb.name} have enableIPForwarding off in their "
+                                 "model: their instances drop traffic not addressed to them", lb.id)
+        models = [v for v in models if v.ip_forwarding]
         nic_tags: dict[str, list[TagFinding]] = {}
         for vmss in models:
             nic_tags[vmss.id] = scale_set_tags(vmss.id, vmss.tags)

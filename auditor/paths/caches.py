@@ -26,7 +26,7 @@ class AnalysisCaches:
     fw_rules: dict[str, FirewallRules | None] = field(default_factory=dict)
     fw_candidates: dict[tuple, tuple] = field(default_factory=dict)
     fw_kinds: dict[tuple, Verdict] = field(default_factory=dict)
-    ip_names: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    ip_names: dict[tuple[int, str], tuple[str, ...]] = field(default_factory=dict)
     replies: dict[tuple, Appliance | None] = field(default_factory=dict)
     fw_snat: dict[tuple, tuple[bool, str]] = field(default_factory=dict)
     mitigations: dict[tuple, Mitigation | None] = field(default_factory=dict)

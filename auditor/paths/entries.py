@@ -55,8 +55,8 @@ class SourcesAndEntries:
                 continue
             holders = {c.lower().split("/ipconfigurations/")[0] for c in subnet.ip_config_ids}
             links = {h for h in holders if "/privatelinkservices/" in h}
-            if holders - links - pe_nics:
-                continue   # something else holds an address there
+            if not holders or holders - links - pe_nics:
+                continue   # nothing known about who holds addresses there, or something else does
             if sid in endpoint_subnets or links:
                 out.add(sid)
         return frozenset(out)
@@ -170,5 +170,9 @@ class SourcesAndEntries:
         flow = Flow(CONTEXT_ON_PREMISES, "on-premises", [], prefixes, pe, ip, self.port, tail, source_hop, "delivered",
                     "", entry_gateway=gw.id, source_key=("on-premises", gw.id), _analysis=self)
         flow.mitigation = self.mitigation(tail, prefixes, ip)
+        if flow.mitigation is not None and flow.mitigation.how == "denied":
+            flow.outcome, flow.verdict, flow.return_hops = "blocked", "blocked", []
+            flow.notes.append(flow.mitigation.detail)
+            return flow
         flow.verdict = self.return_verdict(flow)
         return flow

@@ -65,11 +65,12 @@ class Rule:
     name: str            # where it is: policy / group / collection / rule
     source: Match
     destination: Match
+    action: str = "allow"   # allow | deny: rules are terminating, the first that matches decides
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    kind: str                        # network | application | unresolved | unknown
+    kind: str                        # network | application | denied | unresolved | unknown
     rule: str | None = None          # the deciding rule (network, application)
     why: tuple[str, ...] = ()        # what could not be resolved (unresolved)
 
@@ -100,39 +101,50 @@ class FirewallRules:
 
 
 def decide(candidates: tuple, gaps: tuple[str, ...], destination: int, fqdns: tuple[str, ...]) -> Verdict:
-    """Network rules first, whatever the priorities: a definite network match decides; a possible one
-    (or a gap in the rules) leaves the flow unresolved; only then may an application rule decide."""
+    """Network rules first, whatever the priorities; within them the processing order (parents first,
+    group, collection) and the first rule that certainly matches decides: an allow is `network`, a deny
+    `denied` (the firewall drops the flow). A possible match before it (or a gap in the rules) leaves the
+    flow unresolved unless it could only have decided the same way. Only then may an application rule
+    decide (`application`, or `denied`)."""
     network, application = candidates
-    kind, maybe = _first(network, destination, fqdns)
-    if kind is not None:
-        return Verdict("network", kind)
+    verdict, maybe = _first(network, destination, fqdns, "network")
+    if verdict is not None and not (gaps and verdict.kind != "network"):
+        return verdict
     if maybe or gaps:
         return Verdict("unresolved", None, (*gaps, *maybe))
-    kind, maybe = _first(application, destination, fqdns)
-    if kind is not None:
-        return Verdict("application", kind)
+    verdict, maybe = _first(application, destination, fqdns, "application")
+    if verdict is not None:
+        return verdict
     return Verdict("unresolved", None, tuple(maybe)) if maybe else Verdict("unknown")
 
 
-def _first(rules: tuple[tuple[Rule, bool], ...], destination: int, fqdns: tuple[str, ...]) -> tuple[str | None, list[str]]:
-    """The first rule that certainly matches (its name), else the rules that might, and why."""
+def _first(rules: tuple[tuple[Rule, bool], ...], destination: int, fqdns: tuple[str, ...],
+           allowed: str) -> tuple[Verdict | None, list[str]]:
+    """The verdict of the first rule that certainly matches (None if none does, or if a possible match
+    before it could have decided otherwise), and the rules that might match, with why."""
     maybe: list[str] = []
+    actions: set[str] = set()
     for rule, src_maybe in rules:
         m = rule.destination.destination(destination, fqdns)
         if m == YES and not src_maybe:
-            return rule.name, []
+            if actions - {rule.action}:
+                maybe.append(f"{rule.kind} rule {rule.name} matches, but earlier rules may decide otherwise")
+                return None, maybe
+            return Verdict(allowed if rule.action == "allow" else "denied", rule.name), []
         if m != NO:
             why = "; ".join(dict.fromkeys((*rule.source.unresolved, *rule.destination.unresolved)))
             maybe.append(f"{rule.kind} rule {rule.name} may match: {why}")
+            actions.add(rule.action)
     return None, maybe
 
 
 class _Reader:
     """Turns rule JSON into Rules, resolving IP groups and destination FQDNs against the estate."""
 
-    def __init__(self, estate: Estate, fw: Firewall, port: int, names: frozenset[str]) -> None:
-        self.estate, self.fw, self.port, self.names = estate, fw, port, names
+    def __init__(self, estate: Estate, fw: Firewall, port: int, names: frozenset[str], dns_proxy: bool = True) -> None:
+        self.estate, self.fw, self.port, self.names, self.dns_proxy = estate, fw, port, names, dns_proxy
         self.problems: dict[tuple[str, str], Problem] = {}
+        self.unreadable = False
 
     def gap(self, rid: str, field: str, text: str) -> str:
         self.problems.setdefault((rid.lower(), text), Problem(self.estate.files.get(rid.lower()), rid, field, text,
@@ -163,10 +175,14 @@ class _Reader:
         if fqdn_key is not None:
             for fqdn in _strings(rule.get(fqdn_key)):
                 name = fqdn.lower().rstrip(".")
-                if name in self.names:
-                    names.append(name)
-                elif not could_be_private_link(name):
+                if not could_be_private_link(name) and name not in self.names:
                     continue   # a name outside Azure's service domains: no private endpoint answers for it
+                if not self.dns_proxy:
+                    # FQDNs in network rules need the firewall's DNS proxy to resolve them
+                    unresolved.append(self.gap(owner, fqdn_key, f"destination FQDN {fqdn} in a network rule, but DNS "
+                                                                "proxy is not enabled on the firewall or its policy"))
+                elif name in self.names:
+                    names.append(name)
                 else:
                     unresolved.append(self.gap(owner, fqdn_key, f"destination FQDN {fqdn} names no private endpoint "
                                                                 f"in the input: its address is unknown"))
@@ -185,34 +201,52 @@ class _Reader:
         colls.sort(key=lambda c: (_priority(_props(c).get("priority")), str(c.get("name") or "")))
         for coll in colls:
             cp = _props(coll)
-            if str((cp.get("action") or {}).get("type") or "").lower() != "allow":
-                continue
+            action_obj = cp.get("action")
+            action = str((action_obj.get("type") if isinstance(action_obj, dict) else action_obj) or "").lower()
+            if action not in ("allow", "deny"):
+                continue                     # DNAT collections and unknown actions carry no filter verdict
             kind_hint = str(coll.get("_kind") or "")
-            for rule in cp.get("rules") or []:
+            rules = cp.get("rules")
+            if not isinstance(rules, list):
+                self.gap(owner, "ruleCollections", f"rule collection {coll.get('name') or '?'} has no list of rules: "
+                                                   "its rules are unknown")
+                self.unreadable = True
+                continue
+            for rule in rules:
                 if not isinstance(rule, dict):
                     continue
-                rtype = str(rule.get("ruleType") or kind_hint).lower()
                 name = f"{label}/{coll.get('name') or '?'}/{rule.get('name') or '?'}"
-                if rtype == "networkrule":
-                    protos = {str(p).lower() for p in rule.get("protocols" if classic else "ipProtocols") or []}
-                    if protos & {"tcp", "any"} and port_in_ranges(rule.get("destinationPorts"), self.port):
-                        network.append(Rule("network", name,
-                                            self.match(owner, rule, "sourceAddresses", "sourceIpGroups", None),
-                                            self.match(owner, rule, "destinationAddresses", "destinationIpGroups",
-                                                       "destinationFqdns")))
-                elif rtype == "applicationrule":
-                    ports = [p.get("port") for p in rule.get("protocols") or [] if isinstance(p, dict)]
-                    if self.port in ports or str(self.port) in [str(p) for p in ports]:
-                        application.append(Rule("application", name,
-                                                self.match(owner, rule, "sourceAddresses", "sourceIpGroups", None),
-                                                self.targets(rule)))
+                try:
+                    self.rule(owner, rule, name, str(rule.get("ruleType") or kind_hint).lower(), action, classic,
+                              network, application)
+                except (TypeError, AttributeError, ValueError):
+                    self.gap(owner, "ruleCollections", f"rule {name} cannot be read (a field of an unexpected type)")
+                    self.unreadable = True
         return network, application
+
+    def rule(self, owner: str, rule: dict[str, Any], name: str, rtype: str, action: str, classic: bool,
+             network: list[Rule], application: list[Rule]) -> None:
+        if rtype == "networkrule":
+            protos = {str(p).lower() for p in _strings(rule.get("protocols" if classic else "ipProtocols"))}
+            ports = _strings(rule.get("destinationPorts"))
+            if protos & {"tcp", "any"} and port_in_ranges(ports, self.port):
+                network.append(Rule("network", name,
+                                    self.match(owner, rule, "sourceAddresses", "sourceIpGroups", None),
+                                    self.match(owner, rule, "destinationAddresses", "destinationIpGroups",
+                                               "destinationFqdns"), action))
+        elif rtype == "applicationrule":
+            protocols = rule.get("protocols") or []
+            ports = [p.get("port") for p in protocols if isinstance(p, dict)] if isinstance(protocols, list) else []
+            if self.port in ports or str(self.port) in [str(p) for p in ports]:
+                application.append(Rule("application", name,
+                                        self.match(owner, rule, "sourceAddresses", "sourceIpGroups", None),
+                                        self.targets(rule), action))
 
 
 def firewall_rules(estate: Estate, fw: Firewall, port: int, names: frozenset[str]) -> FirewallRules | None:
     """The firewall's rules for `port` (policy chain parents first, or classic rule collections), or None
     when nothing about its rules is in the input (no policy, no classic collections, no groups)."""
-    reader = _Reader(estate, fw, port, names)
+    reader = _Reader(estate, fw, port, names, dns_proxy(estate, fw))
     network: list[Rule] = []
     application: list[Rule] = []
     gaps: list[str] = []
@@ -224,7 +258,8 @@ def firewall_rules(estate: Estate, fw: Firewall, port: int, names: frozenset[str
         if not colls:
             return None
         network, application = reader.read(fw.id, fw.name, colls, classic=True)
-        return FirewallRules(tuple(network), tuple(application), (), tuple(reader.problems.values()))
+        return FirewallRules(tuple(network), tuple(application), ("some rules cannot be read",) if reader.unreadable
+                             else (), tuple(reader.problems.values()))
     chain: list[str] = []
     pid: str | None = fw.policy_id
     while pid and pid.lower() not in {c.lower() for c in chain}:
@@ -258,6 +293,8 @@ def firewall_rules(estate: Estate, fw: Firewall, port: int, names: frozenset[str
             application += a
     if not found_any and not gaps:
         return None
+    if reader.unreadable:
+        gaps.append("some rules cannot be read")
     return FirewallRules(tuple(network), tuple(application), tuple(dict.fromkeys(gaps)), tuple(reader.problems.values()))
 
 
@@ -274,6 +311,22 @@ def could_be_private_link(name: str) -> bool:
     return "privatelink." in name or any(name == s or name.endswith("." + s) for s in PRIVATE_LINK_SUFFIXES)
 
 
+def dns_proxy(estate: Estate, fw: Firewall) -> bool:
+    """Whether the firewall resolves FQDNs for network rules: the policy's dnsSettings.enableProxy (a
+    parent's counts too), or the classic `Network.DNS.EnableProxy` (learn.microsoft.com/azure/firewall/dns-settings)."""
+    pid: str | None = fw.policy_id
+    seen: set[str] = set()
+    while pid and pid.lower() not in seen:
+        seen.add(pid.lower())
+        rec = estate.record(pid) or {}
+        dns = _props(rec).get("dnsSettings")
+        if isinstance(dns, dict) and str(dns.get("enableProxy")).lower() == "true":
+            return True
+        policy = estate.firewall_policies.get(pid.lower())
+        pid = policy.base_policy_id if policy is not None else None
+    return str(fw.additional_properties.get("Network.DNS.EnableProxy", "")).lower() == "true"
+
+
 def _props(obj: dict[str, Any]) -> dict[str, Any]:
     p = obj.get("properties")
     return p if isinstance(p, dict) else obj
@@ -286,6 +339,8 @@ def _priority(value: Any) -> int:
 def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [str(value)]
     return [str(v).strip() for v in value or [] if isinstance(v, (str, int)) and str(v).strip()] \
         if isinstance(value, list) else []
 

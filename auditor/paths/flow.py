@@ -36,7 +36,7 @@ ALL: Any = frozenset({"all"})     # _blocked_members: every member of the group 
 @dataclass(slots=True)
 class Mitigation:
     appliance: Appliance
-    how: str             # snat | snat-declared | tag | tag-ambiguous
+    how: str             # snat | snat-declared | tag | tag-ambiguous | denied (a firewall rule drops it)
     detail: str
 
 

@@ -90,11 +90,11 @@ class ForwardWalk:
                 blocked = (why, Hop(target.name, target.kind, target.id, target.ip_text, note=why))
         # walks that stop at this hop without reaching anything do not depend on the destination
         fixed_key = (id(view), id(route), visited)
-        hit = self.cache.fixed.get(fixed_key)
+        hit = self.cache.fixed.get(fixed_key if blocked is None else (*fixed_key, dst))
         if hit is not None:
             return hit
-        if blocked is not None:
-            return self._fix(fixed_key, Tail(route, [blocked[1]], "dropped", blocked[0]))
+        if blocked is not None:   # its hop names the destination: cached per destination, not per route
+            return self._fix((*fixed_key, dst), Tail(route, [blocked[1]], "dropped", blocked[0]))
         if route is None:
             return self._fix(fixed_key, Tail(None, [Hop("drop", "drop", None, note="no active route")], "dropped",
                                              "no active route"))

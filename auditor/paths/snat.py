@@ -28,7 +28,7 @@ class SnatDecisions:
         rules = self._firewall_rules(fw)
         if rules is None:
             return UNKNOWN
-        fqdns = self.names_of_ip(dst)
+        fqdns = self.names_of_ip(dst, fw)
         if source_key is None:
             return rules.verdict(sources, dst, fqdns)
         cand = self._candidates(fw.id, rules, sources, source_key)
@@ -50,12 +50,28 @@ class SnatDecisions:
     def endpoint_names(self) -> frozenset[str]:
         return frozenset(n for pe in self.estate.private_endpoints.values() for n in pe.fqdns)
 
-    def names_of_ip(self, ip: int) -> tuple[str, ...]:
-        """The FQDNs of the private endpoints at an address (firewall rules name destinations by FQDN)."""
-        hit = self.cache.ip_names.get(ip)
+    def names_of_ip(self, ip: int, fw) -> tuple[str, ...]:
+        """The FQDNs of the private endpoints at an address that the firewall can reach (firewall rules name
+        destinations by FQDN): addresses are per VNet, so an endpoint of another landing zone that reuses
+        the address is not this one."""
+        key = (ip, fw.id.lower())
+        hit = self.cache.ip_names.get(key)
         if hit is None:
-            hit = self.cache.ip_names[ip] = tuple(sorted({n for o in self.estate.owners_of(ip) if o.kind == "private-endpoint"
-                                                     for n in self.estate.private_endpoints[o.id.lower()].fqdns}))
+            if fw.hub_id:
+                hub = fw.hub_id.lower()
+                reach = {v for v, h in self.routing.hub_of_vnet.items() if h.lower() == hub} | {hub}
+            elif fw.subnet_id:
+                reach = set(self.routing.reachable_from(fw.subnet_id.lower().split("/subnets/")[0]))
+            else:
+                reach = None
+            names: set[str] = set()
+            for o in self.estate.owners_of(ip):
+                if o.kind != "private-endpoint":
+                    continue
+                place = (o.subnet_id or "").lower().split("/subnets/")[0] or None
+                if reach is None or place is None or place in reach:
+                    names.update(self.estate.private_endpoints[o.id.lower()].fqdns)
+            hit = self.cache.ip_names[key] = tuple(sorted(names))
         return hit
 
     def _candidates(self, fw_id: str, rules: FirewallRules, sources: list[Cidr], source_key: object) -> tuple:
@@ -99,7 +115,11 @@ class SnatDecisions:
                          source_key: object) -> Mitigation | None:
         for app in apps:
             if app.kind == "azure-firewall" and app.firewall is not None:
-                kind = self.rule_kind(app.firewall, sources, dst, source_key)
+                verdict = self.rule_verdict(app.firewall, sources, dst, source_key)
+                kind = verdict.kind
+                if kind == "denied":
+                    return self._mitigation((app.id, app.ip, "denied", verdict.rule), lambda a=app, r=verdict.rule:
+                                            Mitigation(a, "denied", f"the firewall's rule {r} denies the flow"))
                 if kind == "application":
                     return self._mitigation((app.id, app.ip, "application"), lambda a=app: Mitigation(
                         a, "snat", "an application rule carries the flow: application rules always SNAT"))

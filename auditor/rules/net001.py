@@ -65,7 +65,12 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                    f"sees half of each connection. Fix: {fix}.")
         if any(analysis.is_storage(g.pe) for g in group):
             message += STORAGE_NOTE
-        evidence = route_evidence(f) + unresolved_evidence(ctx, f)
+        evidence = route_evidence(f)
+        unresolved: dict[tuple, Evidence] = {}      # one item per firewall, over every flow of the group
+        for g in group:
+            for e in unresolved_evidence(ctx, g):
+                unresolved.setdefault((e.id, tuple(e.value or ())), e)
+        evidence += list(unresolved.values())
         declared = [str(p) for p in ctx.config.on_premises if p in f.source_prefixes]
         if f.source_kind == "on-premises" and declared:
             evidence.append(Evidence("property", f"config:{ctx.config.path}", "network.on_premises", declared,
