@@ -151,7 +151,15 @@ class RowEstate:
         if private_endpoint:
             props["privateEndpoint"] = {"id": private_endpoint}
         self.others.append(self.row(rid, "microsoft.network/networkinterfaces", props))
+        self._hold(subnet_id, f"{rid}/ipConfigurations/ipconfig1")
         return rid
+
+    def _hold(self, subnet_id: str, ip_config_id: str) -> None:
+        """List the NIC's ip configuration on its subnet, as ARM's subnet `ipConfigurations` does."""
+        vnet = subnet_id.split("/virtualNetworks/")[1].split("/")[0]
+        for s in self.vnets.get(vnet, {}).get("properties", {}).get("subnets", []):
+            if s["id"].lower() == subnet_id.lower():
+                s["properties"].setdefault("ipConfigurations", []).append({"id": ip_config_id})
 
     def private_endpoint(self, name: str, subnet_id: str, ip: str, *, target: str | None = None,
                          status: str = "Approved", rg: str = "rg-net") -> str:

@@ -40,9 +40,19 @@ SECRET_VALUES = (
 )
 
 
+# One pass that every pattern above needs to match: almost no string holds any of these, and a
+# findings document scrubs hundreds of thousands of strings (ids, prefixes, messages).
+# (Substring tests on the lowered text: several times faster than one case-insensitive alternation.)
+TRIGGERS = ("sig=", "key=", "signature=", "password=", "pwd=", "bearer", "authorization", "subscription-key",
+            "api-key", "eyj", "-----begin")
+
+
 def scrub(text: str) -> tuple[str, int]:
     """`text` with secret-looking values replaced (SAS `sig=`, connection-string keys, bearer tokens,
     JWTs, subscription keys, PEM private keys), and how many were."""
+    low = text.lower()
+    if not any(t in low for t in TRIGGERS):
+        return text, 0
     count = 0
     for pattern in SECRET_VALUES:
         text, n = pattern.subn(lambda m: m.group(1) + REDACTED, text)
