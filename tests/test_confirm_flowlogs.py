@@ -83,7 +83,8 @@ def test_verdicts_per_case(case: str, status: str, words: list[str]) -> None:
 
 
 def test_syn_without_syn_ack_while_flow_trace_is_active_confirms_as_inference(tmp_path: Path) -> None:
-    """R10's second pattern: allowed SYNs, no SYN-ACK, flow trace active (other flows traced)."""
+    """Flow-trace evidence, the inferred pattern (an allowed client->PE SYN with no reversed SYN-ACK):
+    allowed SYNs, no SYN-ACK, flow trace active (other flows traced)."""
     rows = list(csv.DictReader((LOGS / "asymmetric.csv").open()))
     kept = [r for r in rows if r["Flag"] != "INVALID"]
     p = tmp_path / "noinvalid.csv"

@@ -1,4 +1,4 @@
-"""Contracts §1: every input shape reads to the same estate (same records, same hash, same model).
+"""Every input shape reads to the same estate (same records, same hash, same model).
 
 One small but complete estate (hub/spoke VNets, NVA, firewall, private endpoint, APIM, AI account,
 VMSS as Resource Graph's ComputeResources table returns it) is written in ARM form, then converted

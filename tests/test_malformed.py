@@ -1,4 +1,5 @@
-"""Malformed input never crashes pathaudit and never passes silently (README, inputs, §4).
+"""Malformed input never crashes pathaudit and never passes silently (README, "Audit an exported estate" and
+"Exit codes").
 
 Unreadable files: a one-line message naming the file, exit 2, the rest still audited. Unusable
 resources or values: the audit completes, the problem is listed under `coverage.skipped` (naming

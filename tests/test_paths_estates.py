@@ -5,7 +5,7 @@ balancer, a route table, retarget a private endpoint ...), then writes it under 
 back through the real ingestion path. Every expectation below is argued from Microsoft's documentation (section
 in the test's docstring), not copied from pathaudit's output.
 
-Base (scenarios.md): hub 10.0.0.0/16 (snet-nva with nva1 10.0.2.4, GatewaySubnet with a VPN gateway,
+Base (fixtures/scenarios/README.md): hub 10.0.0.0/16 (snet-nva with nva1 10.0.2.4, GatewaySubnet with a VPN gateway,
 local network gateway 192.168.0.0/16), spoke-app 10.1.0.0/16 (snet-app 10.1.1.0/24, snet-apim
 10.1.2.0/24, both on rt-spoke: 0.0.0.0/0 and 10.2.0.0/16 -> 10.0.2.4), spoke-ai 10.2.0.0/16 (snet-pe
 with pe-aoai 10.2.1.4, RouteTableEnabled; snet-work). Spokes peer with the hub only.
@@ -217,11 +217,14 @@ def onprem_flow(analysis: FlowAnalysis, pe_ip: int = PE_IP):
 
 
 # ---------------------------------------------------------------------------------------------------
-# The unmodified base, seen through FlowAnalysis (sanity for the helpers; S01 in scenarios.md)
+# The unmodified base, seen through FlowAnalysis (sanity for the helpers; S01 in fixtures/scenarios/README.md)
 
 def test_base_estate_flows(tmp_path: Path) -> None:
-    """snet-app reaches pe-aoai via nva1 by UDR (R3) and the reply skips nva1 (§4.2); snet-work is in the
-    PE's VNet and uses the /32 directly (§3.2): no appliance, symmetric."""
+    """snet-app reaches pe-aoai via nva1 by UDR (its winning route is VirtualAppliance) and the reply
+    skips nva1 (https://learn.microsoft.com/azure/private-link/inspect-traffic-with-azure-firewall); snet-work is in the
+    PE's VNet and uses the /32 directly
+    (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy): no appliance,
+    symmetric."""
     a = Rows().analysis(tmp_path)
     app = flow_from(a, "snet-app")
     assert app.outcome == "delivered" and app.verdict == "asymmetric"
@@ -244,8 +247,9 @@ def test_base_estate_flows(tmp_path: Path) -> None:
 # Appliances behind a next hop
 
 def test_internal_load_balancer_in_front_of_nvas_is_the_next_hop(tmp_path: Path) -> None:
-    """A VirtualAppliance next hop may be an ILB frontend in front of NVAs (R3): the flow crosses the
-    NVAs, so without SNAT / disableSnatOnPL it is asymmetric (§4.1)."""
+    """A VirtualAppliance next hop may be an ILB frontend in front of NVAs: the flow crosses the
+    NVAs, so without SNAT / disableSnatOnPL it is asymmetric
+    (https://learn.microsoft.com/azure/private-link/private-endpoint-overview)."""
     r = Rows()
     nva_subnet = r.subnet_id("hub", "snet-nva")
     lb, pool = r.internal_lb("ilb-nva", nva_subnet, "10.0.2.100")
@@ -270,7 +274,8 @@ def test_internal_load_balancer_in_front_of_nvas_is_the_next_hop(tmp_path: Path)
 
 
 def test_load_balancer_with_tagged_backends_mitigates(tmp_path: Path) -> None:
-    """disableSnatOnPL=true on the NVA NICs behind the ILB removes the SNAT need (§4.5)."""
+    """disableSnatOnPL=true on the NVA NICs behind the ILB removes the SNAT need
+    (https://learn.microsoft.com/azure/private-link/private-link-disable-snat)."""
     r = Rows()
     nva_subnet = r.subnet_id("hub", "snet-nva")
     _, pool = r.internal_lb("ilb-nva", nva_subnet, "10.0.2.100")
@@ -283,8 +288,9 @@ def test_load_balancer_with_tagged_backends_mitigates(tmp_path: Path) -> None:
 
 
 def test_load_balancer_with_only_one_tagged_backend_is_not_mitigated(tmp_path: Path) -> None:
-    """The ILB may hash a connection to either NVA; the untagged one still loses the replies (§4.5:
-    the tag belongs on each NVA's NIC), so the flow stays asymmetric."""
+    """The ILB may hash a connection to either NVA; the untagged one still loses the replies (the tag
+    belongs on each NVA's NIC, https://learn.microsoft.com/azure/private-link/private-link-disable-snat), so
+    the flow stays asymmetric."""
     r = Rows()
     nva_subnet = r.subnet_id("hub", "snet-nva")
     _, pool = r.internal_lb("ilb-nva", nva_subnet, "10.0.2.100")
@@ -340,7 +346,8 @@ def test_routing_loop_between_two_nvas_is_detected(tmp_path: Path) -> None:
 
 
 def test_two_nvas_in_series_both_appear_on_the_path(tmp_path: Path) -> None:
-    """nva1 forwards to nva2 (its subnet's UDR), nva2's subnet has the PE /32 (peered hub, §3.2)."""
+    """nva1 forwards to nva2 (its subnet's UDR), nva2's subnet has the PE /32 (peered hub,
+    https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)."""
     r = Rows()
     other = r.add_subnet("hub", "snet-nva2", "10.0.3.0/24")
     r.nic("nva2-nic", other, "10.0.3.4", vm="nva2")
@@ -354,7 +361,8 @@ def test_two_nvas_in_series_both_appear_on_the_path(tmp_path: Path) -> None:
 @pytest.mark.parametrize("owner", ["private endpoint NIC", "API Management"])
 def test_next_hop_owned_by_something_that_does_not_forward_is_net007(tmp_path: Path, owner: str) -> None:
     """A VirtualAppliance next hop must be an NVA NIC with IP forwarding, a firewall or an ILB frontend
-    (§2.6). The PE's own NIC (10.2.1.4) or the APIM gateway address do not forward: the route is
+    (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview). The PE's own NIC
+    (10.2.1.4) or the APIM gateway address do not forward: the route is
     unusable (NET007) and nothing reaches the PE through it."""
     r = Rows()
     target = "10.2.1.4"
@@ -377,7 +385,8 @@ def test_next_hop_owned_by_something_that_does_not_forward_is_net007(tmp_path: P
 
 def test_storage_private_endpoint_net001_mentions_field_reports(tmp_path: Path) -> None:
     """Field reports say Storage PEs stay symmetric without SNAT, Microsoft documents no exception
-    (§4.4): NET001 still fires (documented risk) and its message says so."""
+    (https://learn.microsoft.com/azure/private-link/private-endpoint-overview recommends SNAT): NET001 still
+    fires (documented risk) and its message says so."""
     r = Rows()
     storage = rid("rg-spoke-ai", "Microsoft.Storage/storageAccounts", "stdata1")
     conn = r.find("pe-aoai")["properties"]["privateLinkServiceConnections"][0]["properties"]
@@ -396,7 +405,9 @@ def test_storage_private_endpoint_net001_mentions_field_reports(tmp_path: Path) 
 def test_on_premises_flow_with_no_gateway_route_in_the_pe_vnet_is_return_unroutable(tmp_path: Path) -> None:
     """S11's forward path (GatewaySubnet UDR -> nva1 -> PE). spoke-ai stops using the hub's gateway
     (useRemoteGateways false), so its system routes hold no 192.168.0.0/16 gateway route: the reply,
-    which ignores UDRs (§4.2), has nowhere to go (reserved 192.168/16 -> None, §1.2)."""
+    which ignores UDRs (https://learn.microsoft.com/azure/private-link/inspect-traffic-with-azure-firewall),
+    has nowhere to go (reserved 192.168/16 -> None,
+    https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)."""
     r = Rows("S11")
     for p in r.find("spoke-ai", "microsoft.network/virtualnetworks")["properties"]["virtualNetworkPeerings"]:
         p["properties"]["useRemoteGateways"] = False
@@ -413,7 +424,9 @@ def test_on_premises_flow_with_no_gateway_route_in_the_pe_vnet_is_return_unrouta
 
 def test_on_premises_reply_ignores_a_udr_in_the_pe_subnet(tmp_path: Path) -> None:
     """A route table on snet-pe sending 192.168.0.0/16 to nva1 does not steer the PE's replies:
-    private endpoints ignore UDRs for return traffic (§4.2, [C3]). The reply still follows the system
+    private endpoints ignore UDRs for return traffic
+    (https://learn.microsoft.com/azure/private-link/inspect-traffic-with-azure-firewall,
+    https://davidsantiago.fr/filter-traffic-destined-to-a-private-endpoint). The reply still follows the system
     gateway route (useRemoteGateways), so S11's on-premises flow stays asymmetric, not unroutable."""
     r = Rows("S11")
     r.route_table("rt-pe", [("192.168.0.0/16", "VirtualAppliance", "10.0.2.4")],
@@ -440,7 +453,8 @@ def test_on_premises_return_names_the_gateway_once_and_in_order(tmp_path: Path) 
 
 
 def test_snat_declared_in_config_returns_through_the_nva(tmp_path: Path) -> None:
-    """Config-declared SNAT (README, config file) is a mitigation: the reply is addressed to nva1 (§4.1)."""
+    """Config-declared SNAT (README, config file) is a mitigation: the reply is addressed to nva1
+    (https://learn.microsoft.com/azure/private-link/private-endpoint-overview)."""
     r = Rows()
     cfg = Config(appliances=(ApplianceDecl(r.id("nva1-nic"), True),))
     flow = flow_from(r.analysis(tmp_path, cfg), "snet-app")
@@ -470,7 +484,8 @@ def attach_nsg(r: Rows, vnet: str, subnet: str, nsg_id: str) -> None:
 
 def test_enforced_nsg_with_asg_allow_before_deny_does_not_silently_block(tmp_path: Path) -> None:
     """An allow rule whose source is an application security group cannot be resolved offline: it
-    "may match" (addendum A3). The deny-all after it must not make the flow definitely blocked, or
+    "may match" (tags and ASGs are not resolved offline). The deny-all after it must not make the flow
+    definitely blocked, or
     AOAI005 would silently drop a source that may well bypass the gateway."""
     r = Rows()
     asg = rid("rg-spoke-ai", "Microsoft.Network/applicationSecurityGroups", "asg-callers")
@@ -494,7 +509,8 @@ def test_enforced_nsg_with_asg_allow_before_deny_does_not_silently_block(tmp_pat
 
 
 def test_enforced_nsg_allowing_only_apim_blocks_other_sources(tmp_path: Path) -> None:
-    """S13's rule set written here by hand (allow 10.1.2.0/24, deny the rest, policies Enabled §3.6):
+    """S13's rule set written here by hand (allow 10.1.2.0/24, deny the rest, policies Enabled,
+    https://learn.microsoft.com/azure/private-link/private-endpoint-overview):
     every non-APIM source is blocked, so AOAI005 does not fire; APIM still reaches it via nva1."""
     r = Rows()
     nsg = nsg_row(r, "nsg-pe", [
@@ -513,7 +529,9 @@ def test_enforced_nsg_allowing_only_apim_blocks_other_sources(tmp_path: Path) ->
 
 def test_nsg_with_snat_sees_the_appliance_address(tmp_path: Path) -> None:
     """When the appliance SNATs, the PE subnet NSG sees the appliance's address, not the client's
-    (§4.1, addendum A1): an allow for the APIM subnet no longer admits APIM through a SNATing NVA."""
+    (https://learn.microsoft.com/azure/private-link/private-endpoint-overview,
+    https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview): an allow for the APIM
+    subnet no longer admits APIM through a SNATing NVA."""
     r = Rows()
     nsg = nsg_row(r, "nsg-pe", [
         {"name": "allow-apim", "priority": 100, "direction": "Inbound", "access": "Allow",
@@ -529,7 +547,8 @@ def test_nsg_with_snat_sees_the_appliance_address(tmp_path: Path) -> None:
 
 
 def test_source_subnet_outbound_nsg_blocks_only_that_subnet(tmp_path: Path) -> None:
-    """An outbound deny on snet-app (addendum A1) blocks snet-app only; snet-apim shares rt-spoke and
+    """An outbound deny on snet-app (https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview)
+    blocks snet-app only; snet-apim shares rt-spoke and
     still reaches the PE, so NET001 for rt-spoke lists snet-apim alone (grouping per route context)."""
     r = Rows()
     nsg = nsg_row(r, "nsg-app", [
@@ -545,7 +564,7 @@ def test_source_subnet_outbound_nsg_blocks_only_that_subnet(tmp_path: Path) -> N
 
 
 # ---------------------------------------------------------------------------------------------------
-# Scale-set NVAs and tag placement (§4.5)
+# Scale-set NVAs and tag placement (https://learn.microsoft.com/azure/private-link/private-link-disable-snat)
 
 def vmss_rows(r: Rows, tags_on: str | None, *, uniform: bool = True) -> tuple[str, str]:
     """Replace nva1 by a scale set `vmss-nva` whose instance owns the NIC at 10.0.2.4."""
@@ -595,7 +614,8 @@ def test_vmss_nva_without_tag_is_net002_on_the_scale_set(tmp_path: Path, uniform
 @pytest.mark.parametrize("where", ["vmss", "instance"])
 @pytest.mark.parametrize("uniform", [True, False], ids=["uniform", "flexible"])
 def test_vmss_tag_counts_with_ambiguous_placement(tmp_path: Path, where: str, uniform: bool) -> None:
-    """§4.5: the docs put the tag on "the virtual machine scale set instance" in the text and on the
+    """https://learn.microsoft.com/azure/private-link/private-link-disable-snat: the docs put the tag on "the
+    virtual machine scale set instance" in the text and on the
     scale set in the samples; auditor: accept either, flag "placement ambiguous" (NET003, low).
     A Flexible instance is an ordinary VM in the scale set, so a tag there counts the same way."""
     r = Rows()
@@ -687,7 +707,8 @@ def test_benchmark_estate_generator_still_audits(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Virtual WAN: VNets connected to one hub reach each other through the hub (§10.2)
+# Virtual WAN: VNets connected to one hub reach each other through the hub
+# (https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies)
 
 def vwan_second_spoke(intent: bool) -> Rows:
     """S19 plus spoke-app (10.1.0.0/16, snet-app) connected to vhub1; without `intent`, no routing intent."""
@@ -712,7 +733,8 @@ def vwan_second_spoke(intent: bool) -> Rows:
 
 
 def test_vwan_spokes_on_one_hub_reach_each_other_without_routing_intent(tmp_path: Path) -> None:
-    """Without routing intent the hub router carries VNet-to-VNet traffic (any-to-any, §10.2): the flow
+    """Without routing intent the hub router carries VNet-to-VNet traffic (any-to-any,
+    https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies): the flow
     is delivered with no appliance on it (symmetric), so AOAI005 sees it as a path that bypasses the
     gateway; it used to be taken for traffic leaving to on-premises and dropped from the audit."""
     a = vwan_second_spoke(intent=False).analysis(tmp_path)

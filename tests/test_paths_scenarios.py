@@ -91,7 +91,8 @@ def bypass_sources(number: str) -> set[str]:
 
 
 def test_s01_bypassing_sources_are_everything_but_the_gateway() -> None:
-    """scenarios.md S01: snet-app, snet-work, hub subnets and on-premises reach the PE, not only snet-apim.
+    """fixtures/scenarios/README.md S01: snet-app, snet-work, hub subnets and on-premises reach the PE, not
+    only snet-apim.
     Platform subnets (GatewaySubnet, AzureFirewallSubnet) are not workload sources; on-premises stands
     for what enters through the gateway. snet-pe holds only the private endpoint: nothing there opens a
     connection, so it is no source (a subnet of only private endpoints or private link services)."""
@@ -99,12 +100,14 @@ def test_s01_bypassing_sources_are_everything_but_the_gateway() -> None:
 
 
 def test_s17_blackholed_sources_do_not_bypass() -> None:
-    """snet-app's route to the PE is blackholed at 10.0.2.9 (§2.6): it no longer reaches the PE."""
+    """snet-app's route to the PE is blackholed at 10.0.2.9
+    (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview): it no longer reaches the PE."""
     assert bypass_sources("S17") == {"snet-work", "snet-nva", "on-premises"}
 
 
 def test_s13_enforced_nsg_leaves_only_apim() -> None:
-    """S13: NSG enforced on snet-pe (§3.6) admits 10.1.2.0/24 only: no AOAI005; NET001 lists snet-apim."""
+    """S13: NSG enforced on snet-pe (https://learn.microsoft.com/azure/private-link/private-endpoint-overview)
+    admits 10.1.2.0/24 only: no AOAI005; NET001 lists snet-apim."""
     assert not findings("S13", "AOAI005")
     [f] = findings("S13", "NET001")
     assert names(f["flow"]["example"]["source_subnets"]) == {"snet-apim"}
@@ -185,7 +188,8 @@ def test_net005_flows_skip_the_appliance() -> None:
 
 
 def test_s09_net005_source_and_route() -> None:
-    """S09: rt-work's 10.2.1.0/24 UDR loses to the PE /32 because snet-pe policies are Disabled (§3.4-3.5)."""
+    """S09: rt-work's 10.2.1.0/24 UDR loses to the PE /32 because snet-pe policies are Disabled
+    (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)."""
     [f] = findings("S09", "NET005")
     assert f["resource_id"] == rows("S09")["spoke-ai"]["id"] + "/subnets/snet-pe"     # one per PE subnet
     assert f["flow"]["sources"] == [rows("S09")["rt-work"]["id"]]
@@ -195,7 +199,8 @@ def test_s09_net005_source_and_route() -> None:
 
 
 def test_s08_same_vnet_udr_sends_snet_work_through_nva1() -> None:
-    """S08: the /24 UDR is no wider than the PE VNet's /16 and policies are on, so the /32 is invalid (§3.5)."""
+    """S08: the /24 UDR is no wider than the PE VNet's /16 and policies are on, so the /32 is invalid
+    (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)."""
     [f] = [f for f in findings("S08", "NET001") if f["flow"]["sources"] == [rows("S08")["rt-work"]["id"]]]
     assert f["resource_id"] == rows("S08")["rt-work"]["id"]
     route = f["flow"]["example"]["forward"][0]["route"]
@@ -215,14 +220,17 @@ def test_s11_on_premises_net001_flow() -> None:
 
 
 def test_s21_udr_ties_the_peering_route_and_wins() -> None:
-    """S21: the /16 UDR and the direct peering /16 tie on prefix, the UDR wins (§2.2) and invalidates the /32."""
+    """S21: the /16 UDR and the direct peering /16 tie on prefix, the UDR wins
+    (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview) and invalidates the /32."""
     [f] = findings("S21", "NET001")
     route = f["flow"]["example"]["forward"][0]["route"]
     assert (route["prefix"], route["next_hop_type"], route["source"]) == ("10.2.0.0/16", "VirtualAppliance", "User")
 
 
 def test_s22_direct_peering_is_symmetric_and_silent() -> None:
-    """S22: the /32 reaches spoke-app over the direct peering and beats 0.0.0.0/0 (§2.1, §3.2)."""
+    """S22: the /32 reaches spoke-app over the direct peering and beats 0.0.0.0/0
+    (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview,
+    https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)."""
     [f] = findings("S22", "AOAI005")
     [ev] = [e for e in f["evidence"] if "snet-app" in names(e["value"]["source_subnets"])]
     assert [h["kind"] for h in ev["value"]["forward"]] == ["subnet", "private-endpoint"]
@@ -230,7 +238,8 @@ def test_s22_direct_peering_is_symmetric_and_silent() -> None:
 
 
 def test_s19_net008_flow_bypasses_forward_and_returns_through_the_firewall() -> None:
-    """§10.3: on-premises -> PE bypasses the routing-intent next hop; the PE's replies go through it."""
+    """On-premises -> PE bypasses the routing-intent next hop; the PE's replies go through it
+    (https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies)."""
     [f] = findings("S19", "NET008")
     flow = f["flow"]["example"]
     assert flow["source"] == "on-premises"

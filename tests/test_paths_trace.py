@@ -1,8 +1,14 @@
 """`pathaudit trace` (issue #4 acceptance 3): one flow forward and back, in table, JSON and DOT.
 
-Expected hops come from scenarios.md and Microsoft's documentation: the UDR that wins at each hop (§2.1-2.2,
-§3.5), the appliance owning the next-hop IP (R3), the PE reply ignoring UDRs (§4.2) unless SNAT or a
-valid disableSnatOnPL tag brings it back through the appliance (§4.1, §4.5, §5.1-5.2).
+Expected hops come from fixtures/scenarios/README.md and Microsoft's documentation: the UDR that wins
+at each hop (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview,
+https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy), the appliance
+owning the next-hop IP, the PE reply ignoring UDRs
+(https://learn.microsoft.com/azure/private-link/inspect-traffic-with-azure-firewall) unless SNAT or a
+valid disableSnatOnPL tag brings it back through the appliance
+(https://learn.microsoft.com/azure/private-link/private-endpoint-overview,
+https://learn.microsoft.com/azure/private-link/private-link-disable-snat,
+https://learn.microsoft.com/azure/firewall/snat-private-range).
 """
 
 from __future__ import annotations
@@ -73,7 +79,8 @@ def test_s01_trace_json_forward_and_return() -> None:
                                       rid("S01", "pe-aoai")]
     # rt-spoke's 10.2.0.0/16 UDR wins at snet-app (longest match; spoke-app has no /32: not peered with spoke-ai)
     assert route(fwd[0]) == ("10.2.0.0/16", "VirtualAppliance", "10.0.2.4", "User")
-    # nva1's subnet (hub, peered with spoke-ai) holds the PE /32, propagated to peered VNets (§3.2)
+    # nva1's subnet (hub, peered with spoke-ai) holds the PE /32, propagated to peered VNets
+    # (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)
     assert route(fwd[1]) == ("10.2.1.4/32", "InterfaceEndpoint", None, "Default")
     assert fwd[1]["ip"] == "10.0.2.4" and fwd[2]["ip"] == "10.2.1.4"
     # the reply ignores UDRs: pe-aoai -> snet-app, nva1 nowhere
@@ -152,7 +159,8 @@ def test_s01_trace_dot() -> None:
 # Other scenarios
 
 def test_s05_trace_via_firewall_says_why_it_does_not_snat() -> None:
-    """Network rules do not SNAT RFC 1918 destinations by default (§5.1): 10.2.1.4 is in 10.0.0.0/8."""
+    """Network rules do not SNAT RFC 1918 destinations by default
+    (https://learn.microsoft.com/azure/firewall/snat-private-range): 10.2.1.4 is in 10.0.0.0/8."""
     flow = one_flow("S05", "spoke-app/snet-app")
     assert kinds(flow["forward"]) == ["subnet", "azure-firewall", "private-endpoint"]
     assert flow["forward"][1]["id"] == rid("S05", "afw1")
@@ -182,7 +190,8 @@ def test_s06_always_snat_is_symmetric() -> None:
 
 
 def test_s11_trace_from_on_premises() -> None:
-    """GatewaySubnet's rt-gw sends 10.2.0.0/16 to nva1, invalidating the PE /32 there (§3.5); the reply
+    """GatewaySubnet's rt-gw sends 10.2.0.0/16 to nva1, invalidating the PE /32 there
+    (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy); the reply
     takes the system gateway route from spoke-ai (useRemoteGateways) and skips nva1."""
     flow = one_flow("S11", "on-premises")
     fwd, ret = flow["forward"], flow["return"]
@@ -226,7 +235,8 @@ def test_s17_trace_is_dropped_at_the_unowned_next_hop() -> None:
 
 
 def test_s16_trace_to_a_pending_endpoint_is_blocked() -> None:
-    """Only Approved connections pass traffic (§3.7)."""
+    """Only Approved connections pass traffic
+    (https://learn.microsoft.com/azure/private-link/private-endpoint-overview)."""
     flow = one_flow("S16", "spoke-app/snet-app")
     assert flow["verdict"] == "blocked" and flow["return"] == []
     assert any("Pending" in n for n in flow["notes"])

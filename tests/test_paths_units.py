@@ -107,7 +107,8 @@ def test_iana_token_expands_inside_a_custom_policy_list() -> None:
 
 
 def test_classic_additional_properties_comma_string() -> None:
-    """Classic firewalls: `Network.SNAT.PrivateRanges` = "IANAPrivateRanges , IPRange1, ..." (§5.3)."""
+    """Classic firewalls: `Network.SNAT.PrivateRanges` = "IANAPrivateRanges , IPRange1, ..."
+    (https://learn.microsoft.com/azure/firewall/snat-private-range)."""
     e = estate()
     fw = firewall(e, classic="IANAPrivateRanges , 198.51.100.0/24,203.0.113.0/24")
     ranges, origin = firewall_private_ranges(e, fw)
@@ -121,7 +122,8 @@ def test_classic_additional_properties_comma_string() -> None:
 
 
 def test_policy_overrides_classic_ranges() -> None:
-    """With a policy attached the classic PrivateRange is ignored (§5.3), even when the policy sets none."""
+    """With a policy attached the classic PrivateRange is ignored
+    (https://learn.microsoft.com/azure/firewall/snat-private-range), even when the policy sets none."""
     e = estate()
     fw = firewall(e, policy=None, classic="255.255.255.255/32")
     assert firewall_snats(e, fw, PE)[0] is False
@@ -131,7 +133,8 @@ def test_policy_overrides_classic_ranges() -> None:
 
 
 def test_string_form_of_policy_private_ranges(tmp_path: Path) -> None:
-    """The SNAT doc sample writes `"[255.255.255.255/32]"` as one string (§5.3): parsed like the array,
+    """The SNAT doc sample writes `"[255.255.255.255/32]"` as one string
+    (https://learn.microsoft.com/azure/firewall/snat-private-range): parsed like the array,
     so S05 with it behaves like S06 (always SNAT: no NET001, no NET004)."""
     r = Rows("S05")
     r.find("afwp1")["properties"]["snat"] = {"privateRanges": "[255.255.255.255/32]"}
@@ -148,7 +151,9 @@ def test_string_form_of_policy_private_ranges(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# firewall_rule_kind: network rules are evaluated before application rules (§4.3, §5.1)
+# firewall_rule_kind: network rules are evaluated before application rules
+# (https://learn.microsoft.com/azure/private-link/inspect-traffic-with-azure-firewall,
+# https://learn.microsoft.com/azure/firewall/snat-private-range)
 
 def network_rule(src: str = "10.1.0.0/16", dst: str = "10.2.0.0/16", port: str = "443",
                  rtype: str = "NetworkRule") -> dict:
@@ -253,7 +258,8 @@ def test_rule_kind_compares_rule_types_case_insensitively() -> None:
 
 
 def test_application_rule_only_means_no_net004_and_no_net001(tmp_path: Path) -> None:
-    """S05 with its network rule replaced by an application rule: application rules always SNAT (§4.3)."""
+    """S05 with its network rule replaced by an application rule: application rules always SNAT
+    (https://learn.microsoft.com/azure/private-link/inspect-traffic-with-azure-firewall)."""
     r = Rows("S05")
     rcg = next(x for x in r.rows if x["type"] == "microsoft.network/firewallpolicies/rulecollectiongroups")
     rule = app_rule()
@@ -360,7 +366,8 @@ def test_scale_set_tag_with_wrong_value_is_not_effective() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# NSG evaluation (addendum A1-A3)
+# NSG evaluation (https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview,
+# https://learn.microsoft.com/azure/virtual-network/service-tags-overview)
 
 def srule(name: str, priority: int, access: str, src: str | tuple = "*", dst: str = "*", port: str = "443",
           direction: str = "Inbound", protocol: str = "Tcp", src_asg: bool = False, default: bool = False):
@@ -457,7 +464,7 @@ def test_nsg_protocol_port_and_direction_filters() -> None:
 
 # ---------------------------------------------------------------------------------------------------
 # The compiled NSG evaluation (what the flow analysis runs per class of subnets) agrees with a plain
-# reading of addendum A1-A3, rule by rule, on random rule sets
+# reading of the NSG overview (default rules, priority order, first match), rule by rule, on random rule sets
 
 def ref_match(values, asgs, prefixes, vn) -> str:
     """full | partial | may | none, straight from A3: `*` matches all; a prefix or the VirtualNetwork tag

@@ -21,7 +21,10 @@ def decision_lines(out: str) -> list[str]:
 
 
 def test_ip_names_the_winner_and_every_loser_with_a_reason() -> None:
-    # S08 snet-work: the /24 UDR wins (§2.1), the PE /32 is Invalid under R2 (§3.5), the VNet /16,
+    # S08 snet-work: the /24 UDR wins
+    # (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview), the PE /32 is
+    # Invalid because policies are on and the UDR is no wider than the PE VNet's range
+    # (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy), the VNet /16,
     # the reserved 10/8 and 0/0 are less specific.
     code, out, err = run_cli("routes", S08, "--subnet", "spoke-ai/snet-work", "--ip", "10.2.1.4")
     assert code == 0, err

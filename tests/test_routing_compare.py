@@ -103,7 +103,9 @@ def test_compare_ignores_gateway_instance_ips_and_unknown_keys(tmp_path: Path) -
     gw = [i for i in items if i["source"] == "VirtualNetworkGateway"]
     assert gw and gw[0]["nextHopIpAddress"] == ["10.0.255.4"]
     assert [d.kind for d in compare(view, items)] == ["note"]
-    # case and spelling variants Azure tools use compare equal (§1.7, R11)
+    # case and spelling variants Azure tools use compare equal, enums case-insensitively
+    # (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview, "Next hop types across
+    # Azure tools")
     variant = json.loads(json.dumps(items))
     for i in variant:
         i["source"] = i["source"].lower()

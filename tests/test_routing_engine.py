@@ -44,7 +44,8 @@ def winner(view: RouteTableView, ip: str) -> tuple[str, str, str]:
     return (str(w.prefix), w.source, w.next_hop_type)
 
 
-# ---------------------------------------------------------------------------------- peering (§1.5)
+# ---------------------------------------------------------------------------------- peering
+# https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview
 
 def two_vnets(state_ab: str | None, state_ba: str | None, b_location: str | None = None) -> RowEstate:
     b = RowEstate()
@@ -64,7 +65,8 @@ def test_connected_peering_adds_the_remote_ranges_and_pe_routes(tmp_path: Path) 
     _, table = tables(two_vnets("Connected", "Connected"), tmp_path)
     a = table("a", "s")
     assert ("10.20.0.0/16", "VNetPeering", "Active") in summary(a)
-    assert ("10.20.1.4/32", "InterfaceEndpoint", "Active") in summary(a)      # directly peered (§3.2)
+    # directly peered (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)
+    assert ("10.20.1.4/32", "InterfaceEndpoint", "Active") in summary(a)
     assert winner(a, "10.20.1.4") == ("10.20.1.4/32", "Default", "InterfaceEndpoint")
     assert winner(a, "10.20.9.9") == ("10.20.0.0/16", "Default", "VNetPeering")
     assert ("10.10.0.0/16", "VNetPeering", "Active") in summary(table("b", "snet-pe"))
@@ -72,7 +74,8 @@ def test_connected_peering_adds_the_remote_ranges_and_pe_routes(tmp_path: Path) 
 
 @pytest.mark.parametrize("state", ["Initiated", "Disconnected", "connected-ish"])
 def test_peering_that_is_not_connected_adds_no_route(tmp_path: Path, state: str) -> None:
-    # Initiated: only one side exists; Disconnected: the other side was deleted (§1.5 needs a peering)
+    # Initiated: only one side exists; Disconnected: the other side was deleted (a peering route needs a
+    # Connected peering, https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
     b = two_vnets(state, None if state == "Initiated" else state)
     _, table = tables(b, tmp_path)
     a = table("a", "s")
@@ -121,10 +124,11 @@ def test_local_network_gateway_prefixes_through_a_connection(tmp_path: Path) -> 
     want = {("192.168.0.0/16", "VirtualNetworkGateway", "Active"), ("172.30.0.0/16", "VirtualNetworkGateway", "Active")}
     for view in (table("hub", "GatewaySubnet"), table("spoke", "s")):  # own gateway; gateway transit
         assert summary(view, "VirtualNetworkGateway") == want
-        # same prefix as the reserved 192.168/16 None route: the gateway route wins (§2.2) ...
+        # same prefix as the reserved 192.168/16 None route: the gateway route wins (BGP > System,
+        # https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview) ...
         assert ("192.168.0.0/16", "None", "Invalid") in summary(view)
         assert winner(view, "192.168.7.7") == ("192.168.0.0/16", "VirtualNetworkGateway", "VirtualNetworkGateway")
-        # ... and 172.30/16 is more specific than 172.16/12 None (§2.1)
+        # ... and 172.30/16 is more specific than 172.16/12 None (longest prefix match, same page)
         assert winner(view, "172.30.0.1") == ("172.30.0.0/16", "VirtualNetworkGateway", "VirtualNetworkGateway")
         assert winner(view, "172.31.0.1") == ("172.16.0.0/12", "Default", "None")
     gw_routes = rows(table("spoke", "s"), source="VirtualNetworkGateway")
@@ -171,7 +175,8 @@ def test_disable_bgp_route_propagation_removes_gateway_routes(tmp_path: Path) ->
     off = table("spoke", "s-nobgp")
     assert rows(off, source="VirtualNetworkGateway") == []
     assert any("disableBgpRoutePropagation" in n for n in off.notes)
-    assert all(r.to_azure()["disableBgpRoutePropagation"] is True for r in off.routes)   # echoed per route (§2.5)
+    # echoed per route (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
+    assert all(r.to_azure()["disableBgpRoutePropagation"] is True for r in off.routes)
     # no gateway route, and the 0.0.0.0/0 UDR removed the reserved 192.168/16 None route: the appliance
     assert winner(off, "192.168.1.1") == ("0.0.0.0/0", "User", "VirtualAppliance")
     on = table("spoke", "s-bgp")
@@ -181,7 +186,8 @@ def test_disable_bgp_route_propagation_removes_gateway_routes(tmp_path: Path) ->
     assert len(rows(table("spoke", "s"), source="VirtualNetworkGateway")) == 2         # no route table
 
 
-# ---------------------------------------------------------------------------------- reserved prefixes (§1.3)
+# ---------------------------------------------------------------------------------- reserved prefixes
+# https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview
 
 def one_vnet(*ranges: str) -> RowEstate:
     """A VNet with these ranges and one subnet `s`: the first /24 of the first range."""
@@ -227,8 +233,9 @@ def test_vnet_range_inside_a_reserved_prefix_keeps_it(tmp_path: Path) -> None:
 def test_peered_range_equal_to_a_reserved_prefix_is_reachable(tmp_path: Path) -> None:
     # Regression: the reserved 10.0.0.0/8 None route used to win the same-prefix tie against the
     # VNetPeering 10.0.0.0/8 route by list order, dropping all traffic to the peered VNet. A peering
-    # adds a route for each range of the peered VNet (§1.5); a range in use replaces the reserved
-    # route (§1.3) and VNet/peering system routes are the preferred ones (§2.3).
+    # adds a route for each range of the peered VNet
+    # (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview); a range in use replaces the
+    # reserved route and VNet/peering system routes are the preferred ones (same page).
     b = RowEstate()
     b.vnet("big", "10.0.0.0/8")
     b.vnet("small", "192.168.1.0/24")
@@ -243,7 +250,8 @@ def test_peered_range_equal_to_a_reserved_prefix_is_reachable(tmp_path: Path) ->
     assert winner(table("big", "s"), "192.168.1.7") == ("192.168.1.0/24", "Default", "VNetPeering")
 
 
-# ---------------------------------------------------------------------------------- BGP vs system routes (§2.3)
+# ---------------------------------------------------------------------------------- BGP vs system routes
+# https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview
 
 def test_bgp_more_specific_than_a_peering_or_vnet_range_is_invalid(tmp_path: Path) -> None:
     b = gateway_estate(lgw_prefixes=("192.168.0.0/16", "10.1.5.0/24", "10.0.9.0/24", "10.1.0.0/16", "10.200.0.0/16"))
@@ -256,15 +264,17 @@ def test_bgp_more_specific_than_a_peering_or_vnet_range_is_invalid(tmp_path: Pat
     # inside the hub's own range: same for VnetLocal
     assert bgp["10.0.9.0/24"].state == "Invalid"
     assert winner(hub, "10.0.9.1") == ("10.0.0.0/16", "Default", "VnetLocal")
-    # equal to the peering range: the system route keeps it (§2.3 over §2.2)
+    # equal to the peering range: the system route keeps it (the VNet/peering exception beats
+    # User > BGP > System for BGP, https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
     assert bgp["10.1.0.0/16"].state == "Invalid" and "virtual-networks-udr-overview" in bgp["10.1.0.0/16"].reason
-    # outside any VNet/peering range, more specific than the reserved 10/8 None: BGP wins (§2.1)
+    # outside any VNet/peering range, more specific than the reserved 10/8 None: BGP wins (longest prefix
+    # match, https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
     assert bgp["10.200.0.0/16"].state == "Active"
     assert winner(hub, "10.200.1.1") == ("10.200.0.0/16", "VirtualNetworkGateway", "VirtualNetworkGateway")
 
 
 def test_udr_more_specific_than_a_peering_range_wins(tmp_path: Path) -> None:
-    # unlike BGP, a UDR can pull peered traffic away (§2.3 is about BGP only)
+    # unlike BGP, a UDR can pull peered traffic away (the exception is about BGP only, same page)
     b = gateway_estate()
     rt = b.route_table("rt", [("10.0.9.0/24", "VirtualAppliance", "10.0.2.4")])
     b.subnet("spoke", "s-rt", "10.1.9.0/24", route_table=rt)
@@ -281,7 +291,8 @@ def pe_subnet_props(b: RowEstate) -> dict:
 
 @pytest.mark.parametrize("policies", ["Disabled", "NetworkSecurityGroupEnabled", "RouteTableEnabled", "Enabled"])
 def test_identical_32_udr_beats_the_pe_route(tmp_path: Path, policies: str) -> None:
-    # §3.5 last bullet / R2 "Independently": same prefix -> the UDR wins the tie (§2.2), policies or not
+    # a UDR with exactly the PE /32: same prefix -> the UDR wins the tie, policies or not
+    # (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
     b = hub_and_spokes()
     pe_subnet_props(b)["privateEndpointNetworkPolicies"] = policies
     rt = b.route_table("rt-pe32", [("10.2.1.4/32", "VirtualAppliance", "10.0.2.4")])
@@ -313,7 +324,8 @@ def test_wider_udr_invalidates_only_with_route_policies(tmp_path: Path) -> None:
 
 
 def test_subnet_without_policies_property_means_disabled(tmp_path: Path) -> None:
-    # absent privateEndpointNetworkPolicies = Disabled (§3.4 "default")
+    # absent privateEndpointNetworkPolicies = Disabled (the default,
+    # https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)
     b = hub_and_spokes()
     del pe_subnet_props(b)["privateEndpointNetworkPolicies"]
     rt = b.route_table("rt", [("10.2.1.0/24", "VirtualAppliance", "10.0.2.4")])
@@ -323,7 +335,8 @@ def test_subnet_without_policies_property_means_disabled(tmp_path: Path) -> None
 
 
 def test_pe_routes_do_not_cross_two_peerings(tmp_path: Path) -> None:
-    # spoke-app is peered only with the hub: PE /32s of spoke-ai are not transitive (§3.2 "directly")
+    # spoke-app is peered only with the hub: PE /32s of spoke-ai are not transitive ("directly peered",
+    # https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)
     _, table = tables(hub_and_spokes(), tmp_path)
     assert rows(table("spoke-app", "snet-app"), kind="private-endpoint") == []
     assert winner(table("spoke-app", "snet-app"), "10.2.1.4") == ("10.0.0.0/8", "Default", "None")
@@ -362,7 +375,8 @@ def test_route_contexts_are_shared_and_computed_once(tmp_path: Path, monkeypatch
     assert sorted(views["se2"].subnet_ids) == sorted([se2, se3])
     assert views["se1"].subnet_ids == [se1]
     assert views["a3"].subnet_ids == [ai]
-    # service endpoint routes only where enabled (§1.5), as the service tag
+    # service endpoint routes only where enabled
+    # (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview), as the service tag
     assert rows(views["a1"], kind="service-endpoint") == []
     assert {r.prefix_text for r in rows(views["se1"], kind="service-endpoint")} == {"Microsoft.Storage"}
     assert {r.next_hop_type for r in rows(views["se2"], kind="service-endpoint")} == {"VirtualNetworkServiceEndpoint"}

@@ -3,12 +3,15 @@
 The references here are written from the spec, not from the implementation:
 - LPM (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview): of the prefixes containing the address, the longest; a brute-force scan
   with `ipaddress`. For a prefix given twice the later value counts (a mapping's usual rule).
-- R2 (Microsoft's documentation "Implications" R2, §3.5): the PE /32 is Invalid in a client subnet iff the PE's own
+- PE /32 invalidation (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy):
+  the PE /32 is Invalid in a client subnet iff the PE's own
   subnet has privateEndpointNetworkPolicies Enabled or RouteTableEnabled AND the client's route
   table has a UDR whose prefix contains the PE IP AND whose prefix length is >= the prefix length
   of the PE VNet range containing the PE IP; 0.0.0.0/0 never qualifies. A PE VNet range that is not
   known cannot be compared, so nothing is invalidated (the engine's documented choice).
-- End to end (R1 + R2 + §2.2): in a small estate with a random route table and policies, the
+- End to end (effective routes, the invalidation rule and the User > BGP > System tie-break,
+  https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview): in a small estate with a
+  random route table and policies, the
   state of the PE /32 and the winning route for the PE IP match a reference selection.
 """
 
@@ -126,11 +129,11 @@ def test_prefix_map_examples() -> None:
     assert empty.intervals() == [(0, MAX32, None)]
 
 
-# ------------------------------------------------------------------------------------ R2
+# ------------------------------------------------------------------------ PE /32 invalidation
 
 def r2_reference(pe_ip: int, vnet_range: ipaddress.IPv4Network | None, policies: str,
                  udrs: list[ipaddress.IPv4Network]) -> ipaddress.IPv4Network | None:
-    """The longest UDR that invalidates the PE /32 under R2, or None."""
+    """The longest UDR that invalidates the PE /32 (policies on, UDR no wider than the PE VNet range), or None."""
     if policies not in ("Enabled", "RouteTableEnabled") or vnet_range is None:
         return None
     addr = ipaddress.IPv4Address(pe_ip)
@@ -181,9 +184,9 @@ def test_invalidation_examples() -> None:
     assert inv("RouteTableEnabled", "10.2.0.0/16")          # equal to the VNet range
     assert inv("Enabled", "10.2.1.0/24")                    # narrower
     assert not inv("RouteTableEnabled", "10.0.0.0/8")       # wider than the VNet range
-    assert not inv("RouteTableEnabled", "0.0.0.0/0")        # never (§3.5)
+    assert not inv("RouteTableEnabled", "0.0.0.0/0")        # never: 0.0.0.0/0 never qualifies
     assert not inv("RouteTableEnabled", "10.3.0.0/16")      # does not contain the PE IP
-    assert not inv("Disabled", "10.2.1.4/32")               # no policies: R2 does not apply ...
+    assert not inv("Disabled", "10.2.1.4/32")               # no policies: no invalidation ...
     assert not inv("NetworkSecurityGroupEnabled", "10.2.1.0/24")
     assert not inv("RouteTableEnabled", "10.2.1.0/24", vnet=None)
     assert inv("RouteTableEnabled", "10.0.0.0/8", vnet=parse_cidr("10.0.0.0/8"))
@@ -197,7 +200,9 @@ PE_VNET_RANGES = ["10.2.0.0/16", "10.2.0.0/20", "10.2.1.0/24", "10.2.0.0/15"]
 
 
 def reference_selection(pe_vnet: str, policies: str, udrs: list[str]):
-    """(PE /32 state, winning (prefix, source)) for 10.2.1.4, from R1/R2 and §2.1-§2.2."""
+    """(PE /32 state, winning (prefix, source)) for 10.2.1.4, from the effective-route model, the
+    invalidation rule and longest prefix / tie-break selection
+    (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)."""
     ip = ipaddress.IPv4Address("10.2.1.4")
     nets = [ipaddress.IPv4Network(u) for u in udrs]
     vnet = ipaddress.IPv4Network(pe_vnet)
@@ -210,7 +215,8 @@ def reference_selection(pe_vnet: str, policies: str, udrs: list[str]):
     cands = [(n, "User") for n in nets if ip in n] + [(n, "Default") for n in system if ip in n]
     best_len = max(n.prefixlen for n, _ in cands)
     top = [c for c in cands if c[0].prefixlen == best_len]
-    chosen = next((c for c in top if c[1] == "User"), top[0])       # User beats System on a tie (§2.2)
+    # User beats System on a tie (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
+    chosen = next((c for c in top if c[1] == "User"), top[0])
     return ("Invalid" if invalid else "Active"), (str(chosen[0]), chosen[1])
 
 

@@ -37,7 +37,10 @@ def test_fixture_is_a_verbatim_copy_of_the_upstream_example() -> None:
 
 
 def test_the_example_is_the_six_documented_defaults() -> None:
-    # https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview / §9.3: VnetLocal for the VNet range, Internet, and None for four reserved ranges
+    # https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview and the REST API example
+    # NetworkInterfaceEffectiveRouteTableList.json (Azure/azure-rest-api-specs,
+    # Microsoft.Network stable/2023-09-01):
+    # VnetLocal for the VNet range, Internet, and None for four reserved ranges
     got = [(r["addressPrefix"][0], r["nextHopType"]) for r in example_routes()]
     assert got == [("172.20.2.0/24", "VnetLocal"), ("0.0.0.0/0", "Internet"), ("10.0.0.0/8", "None"),
                    ("100.64.0.0/10", "None"), ("172.16.0.0/12", "None"), ("192.168.0.0/16", "None")]

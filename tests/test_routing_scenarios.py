@@ -105,8 +105,10 @@ def test_winning_route_towards_the_pe(sid: str, spec: str, exp: dict) -> None:
 # ---------------------------------------------------------------------------- key cases, in words
 
 def test_s01_spoke_app_goes_to_the_nva_by_the_16_udr_and_has_no_pe_route() -> None:
-    # spoke-app is peered only with the hub, so the PE /32 (spoke-ai) is not injected there (§3.2);
-    # the 10.2.0.0/16 UDR is the longest match (§2.1) and beats 0.0.0.0/0.
+    # spoke-app is peered only with the hub, so the PE /32 (spoke-ai) is not injected there
+    # (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy);
+    # the 10.2.0.0/16 UDR is the longest match
+    # (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview) and beats 0.0.0.0/0.
     for spec in ("spoke-app/snet-app", "spoke-app/snet-apim"):
         w = winner("S01", spec)
         assert (str(w.prefix), w.source, w.next_hop_type, w.next_hop_ip_text) == \
@@ -118,7 +120,8 @@ def test_s01_spoke_app_goes_to_the_nva_by_the_16_udr_and_has_no_pe_route() -> No
 
 
 def test_s08_snet_work_24_udr_wins_and_invalidates_the_pe_route() -> None:
-    # rt-work 10.2.1.0/24 -> NVA; snet-pe policies RouteTableEnabled; /24 >= /16 (PE VNet range): R2
+    # rt-work 10.2.1.0/24 -> NVA; snet-pe policies RouteTableEnabled; /24 >= /16 (PE VNet range): the /32
+    # is invalidated (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)
     w = winner("S08", "spoke-ai/snet-work")
     assert (str(w.prefix), w.source, w.next_hop_type, w.next_hop_ip_text) == \
         ("10.2.1.0/24", "User", "VirtualAppliance", "10.0.2.4")
@@ -130,7 +133,9 @@ def test_s08_snet_work_24_udr_wins_and_invalidates_the_pe_route() -> None:
 
 
 def test_s09_policies_disabled_keep_the_pe_route_active_and_it_wins() -> None:
-    # same UDR as S08, but snet-pe policies Disabled: no invalidation (§3.4), /32 beats /24 (§2.1)
+    # same UDR as S08, but snet-pe policies Disabled: no invalidation
+    # (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy), /32 beats /24
+    # (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
     table = view("S09", "spoke-ai/snet-work")
     pe = pe_route(table)
     assert pe is not None and pe.state == "Active"
@@ -139,19 +144,23 @@ def test_s09_policies_disabled_keep_the_pe_route_active_and_it_wins() -> None:
 
 
 def test_s10_default_route_udr_does_not_invalidate_and_the_pe_route_wins() -> None:
-    # rt-work holds only 0.0.0.0/0 -> NVA: 0/0 never invalidates a PE route (§3.5); the /32 wins.
+    # rt-work holds only 0.0.0.0/0 -> NVA: 0/0 never invalidates a PE route
+    # (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy); the /32 wins.
     table = view("S10", "spoke-ai/snet-work")
     pe = pe_route(table)
     assert pe is not None and pe.state == "Active"
     assert table.lookup(PE_IP) is pe
-    # any other address of the VNet stays VnetLocal (the /16 beats the 0/0 UDR, §2.1)
+    # any other address of the VNet stays VnetLocal (the /16 beats the 0/0 UDR,
+    # https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
     w = table.lookup(parse_ip("10.2.1.5"))
     assert (str(w.prefix), w.next_hop_type) == ("10.2.0.0/16", "VnetLocal")
 
 
 def test_s11_gatewaysubnet_udr_invalidates_the_pe_route() -> None:
-    # rt-gw on GatewaySubnet: 10.2.0.0/16 -> NVA; the /32 arrives through the peering (§3.2) and
-    # the /16 UDR (no wider than the PE VNet's /16) invalidates it (§3.5, R2).
+    # rt-gw on GatewaySubnet: 10.2.0.0/16 -> NVA; the /32 arrives through the peering
+    # (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy) and
+    # the /16 UDR (no wider than the PE VNet's /16) invalidates it
+    # (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy).
     table = view("S11", "hub/GatewaySubnet")
     w = table.lookup(PE_IP)
     assert (str(w.prefix), w.source, w.next_hop_type, w.next_hop_ip_text) == \
@@ -162,8 +171,13 @@ def test_s11_gatewaysubnet_udr_invalidates_the_pe_route() -> None:
 
 
 def test_s21_udr_ties_the_peering_16_and_wins_and_the_pe_route_is_invalid() -> None:
-    # spoke-app <-> spoke-ai peering adds 10.2.0.0/16 VNetPeering and the /32 (§1.5, §3.2);
-    # the UDR 10.2.0.0/16 has the same prefix: User beats System (§2.2); R2 invalidates the /32.
+    # spoke-app <-> spoke-ai peering adds 10.2.0.0/16 VNetPeering and the /32
+    # (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview,
+    # https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy);
+    # the UDR 10.2.0.0/16 has the same prefix: User beats System
+    # (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview);
+    # with policies on and a UDR no wider than the PE VNet range, the /32 is invalid
+    # (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy).
     table = view("S21", "spoke-app/snet-app")
     peering = [r for r in table.routes if r.kind == "peering" and str(r.prefix) == "10.2.0.0/16"]
     assert len(peering) == 1 and peering[0].state == "Invalid"
@@ -173,7 +187,9 @@ def test_s21_udr_ties_the_peering_16_and_wins_and_the_pe_route_is_invalid() -> N
 
 
 def test_s22_the_pe_route_wins_over_the_default_route_udr() -> None:
-    # rt-spoke holds only 0.0.0.0/0: the /32 and the peering /16 both beat it (§2.1, §3.5)
+    # rt-spoke holds only 0.0.0.0/0: the /32 and the peering /16 both beat it
+    # (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview,
+    # https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)
     table = view("S22", "spoke-app/snet-app")
     pe = pe_route(table)
     assert pe is not None and pe.state == "Active" and table.lookup(PE_IP) is pe

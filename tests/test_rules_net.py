@@ -9,7 +9,9 @@ from test_paths_estates import Rows, attach_nsg, by_rule, nsg_row, triples
 
 
 def test_net006_when_policies_are_not_set(tmp_path: Path) -> None:
-    """§3.4: an absent privateEndpointNetworkPolicies means Disabled, so the NSG is not enforced (§3.6)."""
+    """An absent privateEndpointNetworkPolicies means Disabled
+    (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy),
+    so the NSG is not enforced (https://learn.microsoft.com/azure/private-link/private-endpoint-overview)."""
     r = Rows("S12")
     del r.subnet("spoke-ai", "snet-pe")["properties"]["privateEndpointNetworkPolicies"]
     [f] = by_rule(r.audit(tmp_path), "NET006")
@@ -18,7 +20,9 @@ def test_net006_when_policies_are_not_set(tmp_path: Path) -> None:
 
 
 def test_no_net006_when_only_nsg_policies_are_enabled(tmp_path: Path) -> None:
-    """NetworkSecurityGroupEnabled enforces the NSG (§3.4), so NET006 is silent; route-table policies are
+    """NetworkSecurityGroupEnabled enforces the NSG
+    (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy), so NET006 is
+    silent; route-table policies are
     then off, but spoke-app has no /32 (not peered with spoke-ai), so rt-spoke still sends it via nva1."""
     r = Rows("S12")
     r.subnet("spoke-ai", "snet-pe")["properties"]["privateEndpointNetworkPolicies"] = "NetworkSecurityGroupEnabled"
@@ -36,7 +40,9 @@ def test_no_net006_for_a_subnet_without_private_endpoints(tmp_path: Path) -> Non
 
 
 def test_net007_route_without_next_hop_ip_and_unattached_table(tmp_path: Path) -> None:
-    """§2.6: a VirtualAppliance route needs a reachable next-hop IP. A table attached to no subnet is still
+    """A VirtualAppliance route needs a reachable next-hop IP
+    (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview). A table attached to no
+    subnet is still
     reported (it drops whatever it is attached to next); the usable route of the table is not listed."""
     r = Rows()
     tid = r.route_table("rt-spare", [("10.9.0.0/16", "VirtualAppliance", None),
@@ -48,7 +54,8 @@ def test_net007_route_without_next_hop_ip_and_unattached_table(tmp_path: Path) -
 
 
 def test_net003_on_azure_firewall_with_the_tag(tmp_path: Path) -> None:
-    """§4.5: disableSnatOnPL is documented for customer NVAs only; on Azure Firewall it changes nothing:
+    """disableSnatOnPL is documented for customer NVAs only
+    (https://learn.microsoft.com/azure/private-link/private-link-disable-snat); on Azure Firewall it changes nothing:
     NET003 on the firewall, and S05's NET001 / NET004 still fire."""
     r = Rows("S05")
     r.find("afw1")["tags"] = {"disableSnatOnPL": "true"}
@@ -67,7 +74,8 @@ def test_net004_names_the_policy_and_its_ranges(tmp_path: Path) -> None:
 
 
 def test_net008_fixed_by_route_table_policies_not_by_nsg_policies(tmp_path: Path) -> None:
-    """§10.3: route-table network policies on the PE subnet restore symmetry; NSG-only policies do not."""
+    """Route-table network policies on the PE subnet restore symmetry; NSG-only policies do not
+    (https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies)."""
     for policy, fires in (("RouteTableEnabled", False), ("Enabled", False), ("NetworkSecurityGroupEnabled", True)):
         r = Rows("S19")
         r.subnet("spoke-ai", "snet-pe")["properties"]["privateEndpointNetworkPolicies"] = policy
@@ -77,7 +85,8 @@ def test_net008_fixed_by_route_table_policies_not_by_nsg_policies(tmp_path: Path
 
 
 def test_net008_needs_a_private_traffic_routing_policy(tmp_path: Path) -> None:
-    """Only a PrivateTraffic policy sends the replies through the next hop (§10.2-10.3)."""
+    """Only a PrivateTraffic policy sends the replies through the next hop
+    (https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies)."""
     r = Rows("S19")
     intent = r.find("ri-vhub1")
     policies = intent["properties"]["routingPolicies"]

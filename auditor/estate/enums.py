@@ -1,4 +1,7 @@
-"""Documented casing of the ARM enum values pathaudit compares (all open enums: Microsoft's documentation intro)."""
+"""Documented casing of the ARM enum values pathaudit compares.
+
+All are open ("known values") enums in the azure-mgmt-network SDK: unknown strings are data, not errors.
+"""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@
   config file, since ARM cannot show it) or a valid `disableSnatOnPL=true` tag on its NIC; for a
   scale set the documented placement is ambiguous (VMSS or instance), so such a tag counts with
   lower confidence (https://learn.microsoft.com/azure/private-link/private-endpoint-overview, learn.microsoft.com/azure/private-link/private-link-disable-snat).
-- A next-hop IP owned by nobody, or by a NIC without IP forwarding, drops the traffic (§2.6).
+- A next-hop IP owned by nobody, or by a NIC without IP forwarding, drops the traffic
+  (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview).
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ class Appliance:
     @property
     def valid_tag(self) -> TagFinding | None:
         """An effective disableSnatOnPL tag, provided every NVA NIC behind this next hop has one: a
-        connection may land on any backend of an ILB, and an untagged one still loses the replies (§4.5)."""
+        connection may land on any backend of an ILB, and an untagged one still loses the replies
+        (https://learn.microsoft.com/azure/private-link/private-link-disable-snat)."""
         if self.nic_tags and not all(any(t.effective for t in tags) for tags in self.nic_tags.values()):
             return None
         return next((t for t in self.tags if t.effective), None)

@@ -25,7 +25,8 @@ from auditor.routing.table import RouteTableView
 class SourcesAndEntries:
     @cached_property
     def endpoints(self) -> list[tuple[PrivateEndpoint, int]]:
-        """Private endpoints that carry traffic: an Approved connection and a known IP (§3.7)."""
+        """Private endpoints that carry traffic: an Approved connection and a known IP
+        (https://learn.microsoft.com/azure/private-link/private-endpoint-overview)."""
         out = []
         for pe in sorted(self.estate.private_endpoints.values(), key=lambda p: p.id.lower()):
             if pe.approved:

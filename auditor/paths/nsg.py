@@ -1,4 +1,9 @@
-"""NSG evaluation for reachability (Microsoft's documentation addendum A1-A3, §3.6).
+"""NSG evaluation for reachability.
+
+Sources: https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview
+(default rules, priority order, statefulness), https://learn.microsoft.com/azure/virtual-network/service-tags-overview
+(the VirtualNetwork tag), https://learn.microsoft.com/azure/private-link/private-endpoint-overview (NSGs on
+private endpoints).
 
 Rules are processed by priority, first match decides; security rules are stateful. A rule whose
 address is a service tag pathaudit cannot resolve offline (e.g. `AzureCloud.westeurope`) or an
@@ -46,7 +51,7 @@ class Side:
     star: bool
     cidrs: tuple[Cidr, ...]
     may: bool        # an address that is neither a prefix nor a known tag (e.g. AzureCloud.westeurope)
-    vnet: bool       # the VirtualNetwork service tag: depends on where it is evaluated (addendum A2)
+    vnet: bool       # the VirtualNetwork service tag: depends on where it is evaluated (service-tags-overview)
 
     def fixed(self, prefixes: list[Cidr]) -> str:
         """The match without the VirtualNetwork tag's part."""
@@ -141,7 +146,7 @@ def compile_rules(nsg: NetworkSecurityGroup, direction: str, port: int) -> list[
 
 
 def decide(nsg_id: str, rules: list[CompiledRule], src_match, dst_match) -> NsgVerdict:
-    """First match decides (addendum A1). `src_match(i, side)` / `dst_match(i, side)` give rule i's match,
+    """First match decides (NSG overview). `src_match(i, side)` / `dst_match(i, side)` give rule i's match,
     computed lazily: the destination side of a rule is only looked at when its source side matches."""
     uncertain: list[str] = []
     may_allow: str | None = None     # an Allow rule that may match, ahead of whatever denies
@@ -172,7 +177,7 @@ def _default(name: str, priority: int, direction: str, access: str, src: str, ds
                         destination_ports=("*",), source_asgs=(), destination_asgs=(), default=True)
 
 
-# Every NSG has these (addendum A1); exports sometimes omit them, so they are supplied when absent.
+# Every NSG has these (NSG overview); exports sometimes omit them, so they are supplied when absent.
 DEFAULT_RULES = (
     _default("AllowVnetInBound", 65000, "Inbound", "Allow", "VirtualNetwork", "VirtualNetwork"),
     _default("AllowAzureLoadBalancerInBound", 65001, "Inbound", "Allow", "AzureLoadBalancer", "*"),
@@ -191,7 +196,7 @@ def evaluate(nsg: NetworkSecurityGroup, direction: str, sources: list[Cidr], des
 
 
 def _deny(nsg_id: str, label: str, uncertain: list[str], may_allow: str | None) -> NsgVerdict:
-    """A deny is only definite when no earlier Allow rule may have matched (addendum A3: an unresolved
+    """A deny is only definite when no earlier Allow rule may have matched (an unresolved
     rule is "may match", never silently "no match"); otherwise the flow stays possible."""
     if may_allow is not None:
         return NsgVerdict(nsg_id, "allow", f"{may_allow}, which may match (else {label})", uncertain)

@@ -17,7 +17,8 @@ from auditor.routing.table import RouteTableView
 
 class NsgGate:
     def virtual_network_tag(self, view: RouteTableView) -> list[Cidr]:
-        """The VirtualNetwork service tag as seen from a context (addendum A2)."""
+        """The VirtualNetwork service tag as seen from a context
+        (https://learn.microsoft.com/azure/virtual-network/service-tags-overview)."""
         return self._vnet_tag(view)[0]
 
     def _vnet_tag(self, view: RouteTableView) -> tuple[list[Cidr], PrefixMap[bool]]:
@@ -52,7 +53,8 @@ class NsgGate:
         return True
 
     def pe_nsg(self, pe: PrivateEndpoint) -> tuple[NetworkSecurityGroup, RouteTableView, Subnet] | None:
-        """The NSG enforced on a PE's subnet (policies Enabled / NetworkSecurityGroupEnabled, §3.6), its view."""
+        """The NSG enforced on a PE's subnet (policies Enabled / NetworkSecurityGroupEnabled,
+        https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy), its view."""
         key = (pe.subnet_id or "").lower()
         hit = self.cache.pe_nsgs.get(key, _MISSING)
         if hit is _MISSING:
@@ -133,7 +135,8 @@ class NsgGate:
         blocked: set[int] = set()
         rules, pe_view, vnet_list, dvec = inbound
         if snat_ip is not None:
-            # the PE sees the appliance's address (§4.1)
+            # the PE sees the appliance's address
+            # (https://learn.microsoft.com/azure/private-link/private-endpoint-overview)
             src = [Cidr(snat_ip, 32)]
             denied = nsgs.decide("", rules, lambda _i, s: s.match(src, vnet_list),
                                  lambda i, _s: dvec[i]).decision == "deny"

@@ -117,7 +117,8 @@ class ReturnWalk:
         flow.return_hops = self.return_hops_for(flow)
 
     def system_route_from_pe(self, pe: PrivateEndpoint, ip: int | None) -> EffectiveRoute | None:
-        """The best non-UDR route from the PE's subnet (PEs ignore UDRs for return traffic, §4.2)."""
+        """The best non-UDR route from the PE's subnet (PEs ignore UDRs for return traffic,
+        https://learn.microsoft.com/azure/private-link/inspect-traffic-with-azure-firewall)."""
         if ip is None or not pe.subnet_id:
             return None
         view = self.routing.table_for_subnet(pe.subnet_id)
@@ -127,7 +128,8 @@ class ReturnWalk:
 
     def system_routes(self, view: RouteTableView) -> PrefixMap[EffectiveRoute]:
         """A context's routes as they would be without its UDRs: the UDRs are dropped and the system
-        routes they had overridden (same prefix, §2.2) take part in the selection again (§2.2-2.3)."""
+        routes they had overridden (same prefix) take part in the selection again
+        (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)."""
         hit = self.cache.system.get(view.key)
         if hit is None:
             routes = [replace(r, state="Active", reason=None) for r in view.routes if r.source != "User"]

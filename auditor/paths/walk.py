@@ -2,14 +2,18 @@
 
 Forward: at each hop the effective route of that hop's route context decides (auditor.routing);
 a VirtualAppliance next hop moves the walk to the appliance owning that IP, which forwards using
-its own subnet's routes; an unowned or non-forwarding next hop drops the flow (§2.6).
+its own subnet's routes; an unowned or non-forwarding next hop drops the flow
+(https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview).
 
-Return: a private endpoint ignores UDRs for its replies (https://learn.microsoft.com/azure/private-link/private-endpoint-overview: "User-defined routes
-(UDR) traffic is bypassed from private endpoints"; the PE "returns packets directly to the source
-IP" [C3]). So the reply reaches the source directly, skipping any appliance, unless the appliance
-SNATed the flow (the reply is then addressed to the appliance) or a valid `disableSnatOnPL` tag
-makes the platform send it back through the NVA (§4.5). Replies towards on-premises need a gateway
-route in the PE VNet's system routes; without one the return is unroutable.
+Return: a private endpoint ignores UDRs for its replies
+(https://learn.microsoft.com/azure/private-link/inspect-traffic-with-azure-firewall: "User-defined
+routes (UDR) traffic is bypassed from private endpoints"; the PE "returns packets directly to the
+source IP", https://davidsantiago.fr/filter-traffic-destined-to-a-private-endpoint). So the reply
+reaches the source directly, skipping any appliance, unless the appliance SNATed the flow (the
+reply is then addressed to the appliance) or a valid `disableSnatOnPL` tag makes the platform send
+it back through the NVA (https://learn.microsoft.com/azure/private-link/private-link-disable-snat).
+Replies towards on-premises need a gateway route in the PE VNet's system routes; without one the
+return is unroutable.
 """
 
 from __future__ import annotations

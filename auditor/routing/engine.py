@@ -1,24 +1,29 @@
 """Effective routes per route context, as Azure computes them.
 
-Sources (Microsoft's documentation, which cites Microsoft's docs):
+Sources (Microsoft Learn):
 - default routes: each VNet range -> VnetLocal, 0.0.0.0/0 -> Internet, reserved ranges -> None;
   a VNet range equal to a reserved prefix turns that route into VnetLocal, a range containing one
-  removes it (§1.2-1.3, learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview).
+  removes it (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview).
   The doc speaks of the VNet's own address space; peered ranges are not applied to reserved routes.
-- peering routes for Connected peerings, VNetGlobalPeering across regions (§1.5, §1.7);
+- peering routes for Connected peerings, VNetGlobalPeering across regions (same page);
 - gateway routes (local network gateway prefixes, config `on_premises`), also through a hub's
-  gateway with useRemoteGateways/allowGatewayTransit, suppressed by disableBgpRoutePropagation (§2.5);
-- service-endpoint routes as service-tag entries on the subnets that enable them (§1.5);
-- private endpoint /32 InterfaceEndpoint routes in the PE's VNet and directly peered VNets (§3.2);
+  gateway with useRemoteGateways/allowGatewayTransit, suppressed by disableBgpRoutePropagation
+  (same page);
+- service-endpoint routes as service-tag entries on the subnets that enable them (same page);
+- private endpoint /32 InterfaceEndpoint routes in the PE's VNet and directly peered VNets
+  (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy);
 - UDRs; selection by longest prefix, ties User > BGP > System, and BGP never beats VNet, peering
-  or service-endpoint routes even when more specific (§2.1-2.3);
-- PE /32 invalidation exactly per R2 (§3.5): policies on the PE's own subnet in {Enabled,
+  or service-endpoint routes even when more specific
+  (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview);
+- PE /32 invalidation (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy):
+  policies on the PE's own subnet in {Enabled,
   RouteTableEnabled}, a UDR of the source context covers the PE IP with a prefix no wider than the
   PE VNet range containing it (0.0.0.0/0 never); an identical /32 UDR wins by the tie rule anyway.
 - Virtual WAN: spokes connected to a hub learn the hub range and other spokes through the hub
   (source VirtualNetworkGateway); with routing intent, private (and/or Internet) prefixes point at
-  the policy's next hop. This part is INFERENCE from §10.2; PE /32s are not propagated through a hub
-  (§3.3, unconfirmed).
+  the policy's next hop. This part is INFERENCE from
+  https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies; PE /32s are not propagated through a hub
+  (undocumented, https://learn.microsoft.com/azure/firewall-manager/private-link-inspection-secure-virtual-hub).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ CONTEXT_ON_PREMISES = "on-premises"
 class PeRoute:
     pe: PrivateEndpoint
     ip: int
-    vnet_range: Cidr | None        # the PE VNet range containing the PE IP (R2), None if unknown
+    vnet_range: Cidr | None        # the PE VNet range containing the PE IP (limits invalidating UDRs), None if unknown
     policies: str                  # privateEndpointNetworkPolicies of the PE's subnet
     subnet_id: str | None
 
@@ -228,7 +233,7 @@ class RoutingModel:
         def add(**kw) -> None:
             routes.append(EffectiveRoute(disable_bgp_route_propagation=dbp, **kw))
 
-        # Default routes (§1.2, §1.3)
+        # Default routes (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
         own_ranges = vnet.prefixes if vnet is not None else tuple(p for s in subnets for p in s.prefixes)
         if vnet is None:
             notes.append("VNet not in the estate: its subnets' prefixes stand in for its address space")
@@ -242,7 +247,7 @@ class RoutingModel:
                 continue  # replaced by the VnetLocal route of that range
             add(source="Default", prefix=reserved, prefix_text=str(reserved), next_hop_type="None", kind="reserved")
 
-        # Peering routes (§1.5)
+        # Peering routes (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
         location = (vnet.location if vnet else "").lower()
         peered_vnets: list[str] = []
         for p in self.connected_peerings.get(vnet_key, []):
@@ -255,7 +260,8 @@ class RoutingModel:
             for rng in prefixes:
                 add(source="Default", prefix=rng, prefix_text=str(rng), next_hop_type=hop, kind="peering", origin=p.id)
 
-        # Private endpoint /32s of this VNet and directly peered VNets (§3.2)
+        # Private endpoint /32s of this VNet and directly peered VNets
+        # (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)
         pe_routes: list[PeRoute] = []
         for vid in [vnet_key, *peered_vnets]:
             pe_routes.extend(self.pe_routes_by_vnet.get(vid, []))
@@ -270,12 +276,13 @@ class RoutingModel:
                 route.state, route.reason = "Invalid", reason
             routes.append(route)
 
-        # Service endpoints (§1.5): public prefixes of the service, represented by its tag
+        # Service endpoints: public prefixes of the service, represented by its tag
+        # (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
         for service in service_endpoints:
             add(source="Default", prefix=None, prefix_text=service, next_hop_type="VirtualNetworkServiceEndpoint",
                 kind="service-endpoint")
 
-        # Gateway routes (§1.5, §2.5)
+        # Gateway routes (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
         gateways = self.vnet_gateways.get(vnet_key, [])
         if gateways and dbp:
             notes.append("disableBgpRoutePropagation: gateway routes are not propagated to this route table")
@@ -288,7 +295,8 @@ class RoutingModel:
         if hub_id and not dbp:
             routes.extend(self._vwan_routes(hub_id, vnet_key, dbp))
         elif hub_id:
-            notes.append("disableBgpRoutePropagation on a Virtual WAN spoke: it learns no hub routes (§2.5)")
+            notes.append("disableBgpRoutePropagation on a Virtual WAN spoke: it learns no hub routes ("
+                         "https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies)")
 
         # UDRs
         for u in udrs:
@@ -376,15 +384,17 @@ def context_key(subnet: Subnet) -> tuple[str, str | None, tuple[str, ...]]:
 
 
 def invalidation(per: PeRoute, udrs: list[tuple[Cidr, object]]) -> str | None:
-    """R2: why a UDR of the source context invalidates this PE /32, or None."""
+    """Why a UDR of the source context invalidates this PE /32, or None
+    (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)."""
     if per.policies not in ROUTE_TABLE_POLICIES:
         return None
     best = None
     for prefix, udr in udrs:
         if prefix.plen == 0 or not prefix.contains_ip(per.ip):
-            continue  # 0.0.0.0/0 never invalidates PE routes (§3.5)
+            # 0.0.0.0/0 never invalidates PE routes (same page)
+            continue
         if per.vnet_range is not None and prefix.plen < per.vnet_range.plen:
-            continue  # wider than the PE VNet range: does not invalidate (§3.5, R2)
+            continue  # wider than the PE VNet range: does not invalidate (same page)
         if per.vnet_range is None:
             continue
         if best is None or prefix.plen > best[0].plen:
@@ -442,8 +452,9 @@ def select(routes: list[EffectiveRoute]) -> None:
         best = group[0]
         system = next((g for g in group if g.source == "Default" and g.next_hop_type in PROTECTED_SYSTEM_HOPS), None)
         if best.source != "User" and system is not None:
-            # BGP never beats VNet/peering routes (§2.3); a reserved-range None route gives way to the
-            # VNet/peering route of the same prefix instead of winning by list order (§1.3, §1.5)
+            # BGP never beats VNet/peering routes; a reserved-range None route gives way to the
+            # VNet/peering route of the same prefix instead of winning by list order
+            # (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
             best = system
         for r in group:
             if r is best:

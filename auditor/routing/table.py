@@ -9,9 +9,10 @@ from typing import Any
 from auditor.ipnet import Cidr
 from auditor.routing.lpm import PrefixMap
 
-# Effective-route `source` values (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview) and their tie-break rank (§2.2: User > BGP > System).
+# Effective-route `source` values and their tie-break rank, User > BGP > System
+# (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview).
 SOURCE_RANK = {"User": 0, "VirtualNetworkGateway": 1, "Default": 2}
-# System routes that BGP can never override, even when BGP is more specific (§2.3).
+# System routes that BGP can never override, even when BGP is more specific (same page).
 PROTECTED_SYSTEM_HOPS = frozenset({"VnetLocal", "VNetPeering", "VNetGlobalPeering", "VirtualNetworkServiceEndpoint"})
 
 

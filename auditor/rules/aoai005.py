@@ -1,4 +1,6 @@
-"""AOAI005: a private path to an AI account bypasses the gateway (docs/landing-zones.md, addendum A1-A2).
+"""AOAI005: a private path to an AI account bypasses the gateway (docs/landing-zones.md;
+https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview,
+https://learn.microsoft.com/azure/virtual-network/service-tags-overview).
 
 Sources are every workload subnet (grouped by route context) and on-premises; the gateway's own
 subnets (API Management in a VNet, config-declared gateways) are the only intended callers. A

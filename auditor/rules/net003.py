@@ -63,7 +63,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                       for t in {(t.resource_id, t.key): t for t in failed}.values()],
             related_ids=pes,
         )
-    # Azure Firewall: the tag is not documented for it (§4.5)
+    # Azure Firewall: the tag is not documented for it
+    # (https://learn.microsoft.com/azure/private-link/private-link-disable-snat)
     seen: set[str] = set()
     for f in ctx.reported_flows:
         if f.outcome != "delivered":

@@ -19,7 +19,8 @@ def shadowed_udr(flow, maps: dict | None = None):
     """The VirtualAppliance UDR that would win for the PE IP if the PE /32 were absent.
 
     That is the longest match among the view's other active routes (one active route per prefix after
-    selection, §2.1-2.2), looked up in an LPM map of them built once per view (`maps`)."""
+    selection, https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview),
+    looked up in an LPM map of them built once per view (`maps`)."""
     view = flow.view
     route = flow.tail.route
     if view is None or route is None or route.kind != "private-endpoint" or flow.tail.appliances:
