@@ -75,7 +75,7 @@ def check(ctx: AuditContext) -> Iterator[Finding | NotAssessed]:
                 value["source_subnets"] = sorted(subnets, key=str.lower)[:PATHS_SHOWN]
                 value["forward"] = [h.to_dict() for h in f.forward_hops]
             evidence.append(Evidence("path", f.source, None, value, f"{label} reaches {f.pe.name} without the gateway"))
-        if ctx.config.gateways:     # config values that changed the verdict are named (contracts: config echo)
+        if ctx.config.gateways:     # config values that changed the verdict are named (the config echo, docs/findings.md)
             evidence.append(Evidence("property", f"config:{ctx.config.path}", "gateways",
                                      [g.name for g in ctx.config.gateways],
                                      "declared gateway subnets are the intended callers, not bypass"))
