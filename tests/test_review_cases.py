@@ -87,3 +87,26 @@ def test_ha_backends_without_ip_forwarding_drop_traffic(tmp_path: Path) -> None:
     doc = audit(tmp_path, write_json(tmp_path, "e.json", rows))
     assert ("NET007", "rt-spoke") in rules(doc)
     assert not {r for r in rules(doc) if r[0] in ("NET001", "NET002")}
+
+
+def test_snat_declared_on_one_nva_of_a_pair_speaks_only_for_it(tmp_path: Path) -> None:
+    """Two untagged NVAs behind one ILB; the config declares SNAT on nva-a only. nva-b still needs its own
+    opt-in (NET002 for it alone), and the flow is still asymmetric: connections nva-b carries lose their
+    replies (NET001 stays). Declared on both: neither NET002 nor NET001."""
+    folder = LZ / "L08-ha-nva-pair-ilb-untagged"
+    nics = sorted(r["id"] for r in json.loads((folder / "resources.json").read_text("utf-8"))
+                  if r["type"] == "microsoft.network/networkinterfaces" and r["name"].startswith("nva-"))
+
+    def run(declared: list[str]) -> set[tuple[str, str]]:
+        cfg = tmp_path / f"cfg{len(declared)}.toml"
+        cfg.write_text("".join(f'[[appliances]]\nnic = "{n}"\nsnat = true\n' for n in declared), "utf-8")
+        code, out, err = run_cli("audit", folder / "resources.json", "--config", cfg, "--format", "json",
+                                 "--fail-on", "never")
+        assert code == 0, err
+        return rules(json.loads(out))
+
+    one = run(nics[:1])
+    assert ("NET002", "nva-b-nic") in one and ("NET002", "nva-a-nic") not in one
+    assert ("NET001", "rt-spoke") in one
+    both = run(nics)
+    assert not {r for r in both if r[0] in ("NET001", "NET002")}

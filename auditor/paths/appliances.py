@@ -58,6 +58,9 @@ class Appliance:
     # NET002/NET003 report per NVA, not per load balancer: two NVAs behind one ILB are two findings
     units: dict[str, list[str]] = field(default_factory=dict)
     managed: bool = False            # a Virtual WAN hub NVA (Microsoft.Network/networkVirtualAppliances)
+    # the units whose every member has SNAT declared in the config: NET002 speaks for the others only.
+    # `snat_declared` (every unit) is what brings the replies back: one NVA that does not SNAT loses them
+    declared_units: frozenset[str] = frozenset()
     _vnet: str | None = None         # subnet_vnet, worked out once
 
     @property
@@ -261,12 +264,13 @@ class ApplianceIndex:
             return self._load_balancer(owner, ip)
         if owner.kind == "hub-nva":
             nva = estate.hub_nvas[owner.id.lower()]
-            declared = (d := self.config.appliance(nva.id)) is not None and d.snat
+            declared = self._declared(nva.id)
             tags = [TagFinding(nva.id, k, v, False, "disableSnatOnPL is documented for customer NVAs on virtual "
                                                     "machines or scale sets, not for Virtual WAN hub NVAs")
                     for k, v in sorted(nva.tags.items()) if k.lower() == TAG_KEY.lower()]
             return Appliance("nva", nva.id, nva.name, ip, None, hub_id=nva.hub_id, snat_declared=declared, tags=tags,
-                             nic_tags={nva.id: tags}, units={nva.id: [nva.id]}, managed=True)
+                             nic_tags={nva.id: tags}, units={nva.id: [nva.id]}, managed=True,
+                             declared_units=frozenset({nva.id}) if declared else frozenset())
         return Blackhole(ip, f"{fmt_ip(ip)} belongs to {owner.kind} {estate.name_of(owner.id)}, which does not "
                              "forward traffic", owner.id)
 
@@ -302,8 +306,9 @@ class ApplianceIndex:
             self.gap(lb.id, "properties.backendAddressPools",
                      f"the backends of load balancer {lb.name} are not in the input: the NVAs behind {fmt_ip(ip)} are "
                      "unknown, so nothing can show that they SNAT or carry a disableSnatOnPL tag")
-        declared = bool(models) and all((d := self.config.appliance(v.id)) is not None and d.snat for v in models)
-        return Appliance("nva", lb.id, lb.name, ip, owner.subnet_id, snat_declared=declared,
+        done = frozenset(v.id for v in models if self._declared(v.id))
+        declared = bool(models) and len(done) == len(models)
+        return Appliance("nva", lb.id, lb.name, ip, owner.subnet_id, snat_declared=declared, declared_units=done,
                          tags=[t for tags in nic_tags.values() for t in tags], nic_tags=nic_tags,
                          vmss_id=models[0].id if len(models) == 1 else None, units={v.id: [v.id] for v in models})
 
@@ -319,11 +324,17 @@ class ApplianceIndex:
             nic_tags[nic.id] = tag_findings(self.estate, nic)
             tags.extend(nic_tags[nic.id])
             units.setdefault(nic_scale_set(self.estate, nic) or nic.id, []).append(nic.id)
-        declared = all((d := self.config.appliance(n.id)) is not None and d.snat for n in nics)
+        declared = all(self._declared(n.id) for n in nics)
+        done = frozenset(u for u, members in units.items()
+                         if self._declared(u) or all(self._declared(m) for m in members))
         scale_sets = {nic_scale_set(self.estate, n) for n in nics}
         vmss = scale_sets.pop() if len(scale_sets) == 1 else None
         return Appliance("nva", rid, name, ip, subnet_id, nic_ids=[n.id for n in nics], snat_declared=declared,
-                         tags=tags, nic_tags=nic_tags, vmss_id=vmss, units=units)
+                         tags=tags, nic_tags=nic_tags, vmss_id=vmss, units=units, declared_units=done)
+
+    def _declared(self, rid: str) -> bool:
+        """The config file declares SNAT on this NIC (or scale set)."""
+        return (d := self.config.appliance(rid)) is not None and d.snat
 
     def _firewall_tags(self, fw: Firewall) -> list[TagFinding]:
         rec = self.estate.record(fw.id) or {}

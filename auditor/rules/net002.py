@@ -13,13 +13,14 @@ from auditor.rules.pathutil import source_label
 def untagged_units(app: Appliance) -> list[tuple[str, list[str]]]:
     """The NVAs behind this next hop that this rule reports, as (NVA id, its members): a VM NVA (its NIC)
     or a scale set, with no disableSnatOnPL-like tag on some member (NET003 judges tags that exist) and
-    no SNAT declared, which is a mitigation. Behind an ILB every NVA needs its own opt-in: one untagged
-    backend loses the replies of the connections it carries. Virtual WAN hub NVAs are not VM-based:
+    no SNAT declared for it, which is a mitigation. Behind an ILB every NVA needs its own opt-in: one
+    untagged backend loses the replies of the connections it carries, and SNAT declared on its twin
+    does not speak for it. Virtual WAN hub NVAs are not VM-based:
     the tag is not theirs to carry, so this rule does not speak for them (NET001 still does)."""
     if app.kind != "nva" or app.snat_declared or app.managed:
         return []
     return [(unit, members) for unit, members in sorted(app.units.items())
-            if not all(app.nic_tags.get(m) for m in members)]
+            if unit not in app.declared_units and not all(app.nic_tags.get(m) for m in members)]
 
 
 def nva_name(ctx: AuditContext, unit: str) -> str:
