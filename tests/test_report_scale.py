@@ -47,3 +47,12 @@ def test_sarif_warns_over_githubs_limits_and_caps_locations() -> None:
     related = [f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/pe{i}" for i in range(1500)]
     sarif = json.loads(render_sarif(document(many(1, related_ids=related)), load_catalog()))
     assert len(sarif["runs"][0]["results"][0]["relatedLocations"]) == GITHUB_LOCATIONS
+
+
+def test_html_states_a_repeated_remediation_once_per_rule() -> None:
+    fix_a, fix_b = "Tag the NIC with disableSnatOnPL=true.", "Declare SNAT in the config file."
+    findings = [*many(3, "NET002", remediation=fix_a), *many(1, "NET002", remediation=fix_b)]
+    findings[3]["resource_id"] += "-b"
+    data = render_html(document(findings), load_catalog()).decode()
+    assert data.count(fix_a) == 1 and data.count(fix_b) == 1
+    assert data.count("As for finding 1 above.") == 2

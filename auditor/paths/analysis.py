@@ -13,8 +13,9 @@ return hops are built only when a flow is rendered (tests/bench/paths.py prints 
 
 The analysis is composed of parts, one concern each: sources and entries (entries.py), the forward
 walk (forward.py), appliances and SNAT (snat.py), the return walk (returns.py) and NSG decisions
-(nsg_gate.py); their caches live in one place (caches.py). This module groups flows per endpoint and
-prunes those no rule can report on.
+(nsg_gate.py); their caches live in one place (caches.py). Each part reads only what FlowAnalysis holds:
+`self.estate`, `self.config`, `self.routing`, `self.appliances`, `self.port` and `self.cache`. This module
+groups flows per endpoint and prunes those no rule can report on.
 """
 
 from __future__ import annotations

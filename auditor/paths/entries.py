@@ -1,9 +1,7 @@
 """Where flows come from: private endpoints that carry traffic, route contexts that are flow sources, and
 on-premises entries (VNet gateways and Virtual WAN hub gateways) with their flows.
 
-Part of FlowAnalysis (auditor.paths.analysis), which composes these parts and owns their caches
-(auditor.paths.caches): each part reads `self.estate`, `self.config`, `self.routing`, `self.appliances`,
-`self.port` and `self.cache`."""
+A FlowAnalysis part (auditor.paths.analysis says what the parts share)."""
 
 from __future__ import annotations
 

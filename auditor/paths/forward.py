@@ -1,9 +1,7 @@
 """The forward walk: the winning route at each hop, appliances behind next hops, peering crossings and
 where a walk delivers (addresses resolved per VNet).
 
-Part of FlowAnalysis (auditor.paths.analysis), which composes these parts and owns their caches
-(auditor.paths.caches): each part reads `self.estate`, `self.config`, `self.routing`, `self.appliances`,
-`self.port` and `self.cache`."""
+A FlowAnalysis part (auditor.paths.analysis says what the parts share)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,7 @@
 """NSG decisions on flows: the source subnet's outbound rules and the private endpoint subnet's inbound
 rules where network policies enforce them, decided per class of subnets the rules cannot tell apart.
 
-Part of FlowAnalysis (auditor.paths.analysis), which composes these parts and owns their caches
-(auditor.paths.caches): each part reads `self.estate`, `self.config`, `self.routing`, `self.appliances`,
-`self.port` and `self.cache`."""
+A FlowAnalysis part (auditor.paths.analysis says what the parts share)."""
 
 from __future__ import annotations
 

@@ -2,9 +2,7 @@
 appliance that SNATed or whose tag brings them back, or, under Virtual WAN routing intent, through the
 next hop their VNet learned from the hub (one reply model for every rule).
 
-Part of FlowAnalysis (auditor.paths.analysis), which composes these parts and owns their caches
-(auditor.paths.caches): each part reads `self.estate`, `self.config`, `self.routing`, `self.appliances`,
-`self.port` and `self.cache`."""
+A FlowAnalysis part (auditor.paths.analysis says what the parts share)."""
 
 from __future__ import annotations
 

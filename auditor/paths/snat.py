@@ -1,9 +1,7 @@
 """Appliances and SNAT: which firewall rule kind carries a flow, whether a firewall SNATs it, and the
 mitigations (SNAT, declared SNAT, disableSnatOnPL) that bring replies back through an appliance.
 
-Part of FlowAnalysis (auditor.paths.analysis), which composes these parts and owns their caches
-(auditor.paths.caches): each part reads `self.estate`, `self.config`, `self.routing`, `self.appliances`,
-`self.port` and `self.cache`."""
+A FlowAnalysis part (auditor.paths.analysis says what the parts share)."""
 
 from __future__ import annotations
 

@@ -260,7 +260,9 @@ def _rule_refs(rule: Rule | None) -> list[str]:
     return out
 
 
-def _finding(f: dict[str, Any], index: int, rule: Rule | None) -> list[str]:
+def _finding(f: dict[str, Any], index: int, rule: Rule | None, same_fix_as: int | None = None) -> list[str]:
+    """One finding; `same_fix_as` is the number of an earlier finding of the rule whose remediation text
+    is identical: it is referred to instead of repeated (a rule's fix is usually one text)."""
     sup = f.get("suppression")
     classes = ["finding", f["severity"] if f["severity"] in SEVERITIES else "info"]
     if sup:
@@ -294,7 +296,10 @@ def _finding(f: dict[str, Any], index: int, rule: Rule | None) -> list[str]:
                            h(e.get("note"))) for e in evidence])
     else:
         out.append('<p class="muted">No evidence properties recorded.</p>')
-    out += ["<h4>Remediation</h4>", f'<pre class="text">{h(f.get("remediation"))}</pre>']
+    if same_fix_as is None:
+        out += ["<h4>Remediation</h4>", f'<pre class="text">{h(f.get("remediation"))}</pre>']
+    else:
+        out += ["<h4>Remediation</h4>", f'<p class="muted">As for finding {same_fix_as} above.</p>']
     out.append("</article>")
     return out
 
@@ -320,8 +325,11 @@ def _findings(document: dict[str, Any], catalog: dict[str, Rule]) -> list[str]:
         out.append(f'<section class="rule" id="rule-{h(_anchor(rid))}">')
         out.append(f"<h3>{h(rid)}{(' ' + h(rule.title)) if rule is not None else ''} ({len(items)})</h3>")
         out += _rule_refs(rule)
+        first_with: dict[str, int] = {}
         for i, f in items:
-            out += _finding(f, i, rule)
+            fix = text(f.get("remediation"))
+            out += _finding(f, i, rule, first_with.get(fix))
+            first_with.setdefault(fix, i)
         out.append("</section>")
     out.append("</section>")
     return out
