@@ -55,7 +55,7 @@ def test_audit_bundle_skips_links_out_of_the_folder_and_special_files(tmp_path: 
     os.mkfifo(estate / "pipe.json")        # reading it would block the audit forever
     bundle = tmp_path / "b.zip"
     code, out, err = run_cli("audit", estate, "--format", "json", "--bundle", bundle, "--fail-on", "never", timeout=60)
-    assert code == 2, err                 # two inputs not read (exit 2 names them); the rest is audited
+    assert code == 3, err                 # two entries not read: named, the rest audited, never clean
     doc = json.loads(out)
     skipped = {Path(p["file"]).name: p["problem"] for p in doc["coverage"]["skipped"]}
     assert "outside" in skipped["link.json"] and "regular file" in skipped["pipe.json"]

@@ -20,6 +20,7 @@ import orjson
 
 from auditor.gcpause import gc_paused
 from auditor.problems import (
+    ENTRY_SKIPPED,
     EXPORT_INCOMPLETE,
     FILE_NOT_READ,
     RESOURCE_SKIPPED,
@@ -64,14 +65,18 @@ def max_input_bytes() -> int:
     return int(value) if value and value.isdigit() else DEFAULT_MAX_BYTES
 
 
-def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None]]:
-    """Yield (file, error) for every input; directories are walked recursively in sorted order.
+def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None, bool]]:
+    """Yield (file, error, found in a directory) for every input; directories are walked recursively in
+    sorted order.
 
     Inside a directory only regular files that really are inside it are read: a symbolic link that
     leads out of the directory the user named, a FIFO, a device or a socket is reported and not read
     (an export folder must not be a way to read /etc/shadow or /proc/self/environ into an audit or an
     evidence bundle). A file named on the command line is the user's own choice, but it too must be a
-    regular file. An unreadable subdirectory is reported: its files were not audited."""
+    regular file. An unreadable subdirectory is reported: its files were not audited.
+
+    An entry of a directory that is not read leaves the run incomplete (exit 3, the rest audited); a file
+    named on the command line that cannot be read is an unreadable input (exit 2)."""
     for path in paths:
         if path.is_dir():
             root = path.resolve()
@@ -85,15 +90,15 @@ def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None]]:
             for dirpath, dirnames, filenames in os.walk(path, followlinks=False, onerror=unreadable):
                 dirnames.sort()
                 found += [Path(dirpath) / f for f in filenames if f.endswith((".json", ".json.gz"))]
-            yield from problems
+            yield from ((p, why, True) for p, why in problems)
             if not found and not problems:
-                yield path, "directory holds no *.json or *.json.gz files"
+                yield path, "directory holds no *.json or *.json.gz files", False
             for p in sorted(found):
-                yield p, _refusal(p, root)
+                yield p, _refusal(p, root), True
         elif path.exists() or path.is_symlink():
-            yield path, _refusal(path, None)
+            yield path, _refusal(path, None), False
         else:
-            yield path, "no such file or directory"
+            yield path, "no such file or directory", False
 
 
 def _refusal(path: Path, root: Path | None) -> str | None:
@@ -143,11 +148,11 @@ def read_inputs(paths: Iterable[Path], display: dict[Path, str] | None = None) -
 def _read_inputs(paths: Iterable[Path], display: dict[Path, str] | None) -> RawInputs:
     raw = RawInputs()
     limit = max_input_bytes()
-    for path, error in discover(paths):
+    for path, error, in_directory in discover(paths):
         name = (display or {}).get(path) or str(path)
         raw.inputs.append(name)
         if error:
-            raw.problems.append(Problem(name, None, None, error, FILE_NOT_READ))
+            raw.problems.append(Problem(name, None, None, error, ENTRY_SKIPPED if in_directory else FILE_NOT_READ))
             continue
         try:
             blob = read_bytes(path, limit)
