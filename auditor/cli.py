@@ -349,8 +349,8 @@ def verify_bundle_cmd(bundle: Path) -> None:
     except BundleUnreadable as exc:
         err(f"pathaudit: error: {exc}")
         sys.exit(2)
-    for line in result.lines():
-        click.echo(line)
+    for line in result.lines():            # member names come from the bundle under test
+        click.echo(terminal_block(line))
     if result.intact:
         click.echo(f"bundle intact: {result.files} files match MANIFEST.json (manifest sha256 {result.manifest_sha256})")
         sys.exit(0)
@@ -392,7 +392,8 @@ def trace(inputs: tuple[Path, ...], source: str, destination: str, port: int, fm
     elif fmt == "dot":
         from auditor.paths.graph import flow_graph, to_dot
 
-        click.echo(to_dot(flow_graph(result.to_dict()["flows"]), f"{source} -> {destination}"), nl=False)
+        click.echo(terminal_block(to_dot(flow_graph(result.to_dict()["flows"]), f"{source} -> {destination}")),
+                   nl=False)
     else:
         click.echo(terminal_block(render_trace(result)), nl=False)
 

@@ -113,3 +113,13 @@ def test_a_name_that_does_not_resolve_fails_fast() -> None:
                               "[Errno -2] Name or service not known")
     with pytest.raises(CollectAborted, match="resolve"):
         decide(exc, 1, RetryPolicy())
+
+
+def test_a_deadline_that_is_not_a_number_is_a_usage_error_naming_the_variable() -> None:
+    from conftest import run_cli
+
+    code, _out, err = run_cli("collect", "--subscription", "00000000-0000-0000-0000-000000000000", "--out",
+                             "/tmp/never-written.json", env={"PATHAUDIT_COLLECT_DEADLINE": "1h"})
+    assert code == 2, err
+    assert "PATHAUDIT_COLLECT_DEADLINE='1h'" in err and "internal error" not in err
+    assert len(err.strip().splitlines()) == 1

@@ -83,3 +83,31 @@ def test_a_snapshot_that_says_it_is_incomplete(tmp_path: Path, coverage: dict[st
             "resources": rows()}
     code, doc, _ = audit(tmp_path, snap, "--fail-on", "never")
     assert code == 3 and not doc["coverage"]["complete"]
+
+
+S19 = REPO / "fixtures" / "scenarios" / "S19-vwan-routing-intent" / "resources.json"
+
+
+@pytest.mark.parametrize(("kind", "named"), [
+    ("microsoft.network/azurefirewalls", "routing-intent next hop"),   # the hub firewall not exported
+    ("microsoft.network/vpnsites", "VPN site"),                        # the branch behind the hub gateway
+])
+def test_virtual_wan_references_the_input_lacks(tmp_path: Path, kind: str, named: str) -> None:
+    data = [r for r in json.loads(S19.read_text("utf-8")) if r["type"] != kind]
+    code, doc, err = audit(tmp_path, data, "--fail-on", "never")
+    assert code == 3, err
+    assert not doc["coverage"]["complete"]
+    assert any(named in p["problem"] and "is not in the input" in p["problem"] for p in doc["coverage"]["skipped"])
+
+
+@pytest.mark.parametrize("bad_rule", ["not an object", {"name": "mystery", "ruleType": "FutureRule"}])
+def test_a_firewall_rule_not_understood_is_a_gap_not_skipped(tmp_path: Path, bad_rule: Any) -> None:
+    """Rules are terminating: one that cannot be read may be the Deny that decides, so it is never dropped."""
+    data = json.loads((REPO / "fixtures" / "scenarios" / "S05-azfw-default-snat" / "resources.json")
+                      .read_text("utf-8"))
+    rcg = next(r for r in data if r["type"] == "microsoft.network/firewallpolicies/rulecollectiongroups")
+    rcg["properties"]["ruleCollections"][0]["rules"].insert(0, bad_rule)
+    code, doc, err = audit(tmp_path, data, "--fail-on", "never")
+    assert code == 3, err
+    assert any("rule" in p["problem"] and p["effect"] == "decided nothing (unresolved)"
+               for p in doc["coverage"]["skipped"])

@@ -49,3 +49,19 @@ def test_csv_and_sarif_neutralise_estate_strings(tmp_path: Path) -> None:
     texts = [r["message"]["text"] for r in sarif["runs"][0]["results"]]
     assert any("aoai\\[click\\](https://evil.example)" in t for t in texts)
     assert not any("[click](" in t.replace("\\[click\\](", "") for t in texts)
+
+
+def test_trace_dot_and_flows_csv_neutralise_estate_strings(tmp_path: Path) -> None:
+    """`trace --format dot` goes to the terminal too; the flows CSV opens in spreadsheets like findings.csv."""
+    rows = json.loads(S01.read_text("utf-8"))
+    vm = next(r for r in rows if r["name"] == "nva1")
+    vm["name"] = f"nva1{ESC}, =HYPERLINK(\"https://evil\")"
+    path = write_json(tmp_path, "hostile.json", rows)
+    _, out, err = run_cli("trace", path, "--from", "snet-app", "--to", "pe-aoai", "--format", "dot")
+    assert "digraph" in out and "\x1b" not in out + err and "\x07" not in out + err
+    flows = tmp_path / "flows.csv"
+    code, _, err = run_cli("audit", path, "--format", "flows", "--out", flows, "--fail-on", "never")
+    assert code == 0, err
+    data = flows.read_text("utf-8")
+    assert "HYPERLINK" in data and ", =HYPERLINK" not in data and ", '=HYPERLINK" in data
+

@@ -190,3 +190,16 @@ def test_unsafe_members_are_tampering_named_by_member(tmp_path, member, mode, wh
     code, out, _ = run_cli("verify-bundle", evil)
     assert code == 1
     assert any(line.startswith(f"unsafe member: {member}") and why in line for line in out.splitlines())
+
+
+def test_member_names_reach_the_terminal_without_escape_sequences(tmp_path):
+    """Member names come from the bundle under test: an escape sequence in one is not echoed raw."""
+    bundle = make_bundle(tmp_path)
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(evil, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info.filename))
+        dst.writestr("../evil\x1b]0;pwned\x07\x1b[2J.json", b"payload")
+    code, out, err = run_cli("verify-bundle", evil)
+    assert code == 1
+    assert "unsafe member: ../evil" in out and "\x1b" not in out + err and "\x07" not in out + err

@@ -81,16 +81,20 @@ def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None, bool]]:
         if path.is_dir():
             root = path.resolve()
             found: list[Path] = []
-            problems: list[tuple[Path, str]] = []
+            problems: list[tuple[Path, str, bool]] = []
 
-            def unreadable(exc: OSError, where: list[tuple[Path, str]] = problems, top: Path = path) -> None:
-                where.append((Path(exc.filename or top), f"unreadable directory ({exc.strerror or exc}): its files "
-                                                         "were not read"))
+            def unreadable(exc: OSError, where: list[tuple[Path, str, bool]] = problems, top: Path = path) -> None:
+                at = Path(exc.filename or top)
+                where.append((at, f"unreadable directory ({exc.strerror or exc}): its files were not read",
+                              at != top))    # the directory the user named: an unreadable input
 
             for dirpath, dirnames, filenames in os.walk(path, followlinks=False, onerror=unreadable):
                 dirnames.sort()
+                for d in dirnames:       # not descended into; a link back inside is walked at its target
+                    if (Path(dirpath) / d).is_symlink() and (why := _refusal_dir(Path(dirpath) / d, root)):
+                        problems.append((Path(dirpath) / d, why, True))
                 found += [Path(dirpath) / f for f in filenames if f.endswith((".json", ".json.gz"))]
-            yield from ((p, why, True) for p, why in problems)
+            yield from problems
             if not found and not problems:
                 yield path, "directory holds no *.json or *.json.gz files", False
             for p in sorted(found):
@@ -99,6 +103,17 @@ def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None, bool]]:
             yield path, _refusal(path, None), False
         else:
             yield path, "no such file or directory", False
+
+
+def _refusal_dir(link: Path, root: Path) -> str | None:
+    """Why a linked directory inside an input folder is not read (it leads out of the folder), or None."""
+    try:
+        real = link.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        return f"a symbolic link that cannot be followed ({getattr(exc, 'strerror', None) or exc}): not read"
+    if not real.is_relative_to(root):
+        return f"a symbolic link to directory {real}, outside {root}: its files were not read"
+    return None
 
 
 def _refusal(path: Path, root: Path | None) -> str | None:

@@ -46,7 +46,7 @@ class CollectOptions:
     attempts: int = 6
     sleep: Callable[[float], None] = time.sleep
     # every call of one collection ends by then (seconds); what is left is a coverage gap, never a hang
-    deadline: float = float(os.environ.get("PATHAUDIT_COLLECT_DEADLINE", "3600") or 3600)
+    deadline: float = 3600.0           # PATHAUDIT_COLLECT_DEADLINE overrides it (from_cli)
     queries_dir: Path | None = None
     verify: str | bool | None = None      # None: REQUESTS_CA_BUNDLE / SSL_CERT_FILE / system store
 
@@ -56,6 +56,14 @@ class CollectOptions:
         for key in ("subscriptions", "management_groups"):
             if key in known:
                 known[key] = tuple(known[key])
+        raw = os.environ.get("PATHAUDIT_COLLECT_DEADLINE", "").strip()
+        if raw and "deadline" not in known:
+            try:
+                known["deadline"] = float(raw)
+            except ValueError:
+                known["deadline"] = -1.0
+            if not known["deadline"] >= 0:        # also NaN
+                raise UsageError(f"PATHAUDIT_COLLECT_DEADLINE={raw!r}: expected a number of seconds (0: no deadline)")
         return cls(**known)
 
 

@@ -54,7 +54,7 @@ from auditor.estate.model import (
 from auditor.estate.normalize import canonical, extract_children, merge, type_from_id
 from auditor.gcpause import gc_paused
 from auditor.ipnet import Cidr, PrefixError, parse_cidr, parse_ip
-from auditor.problems import CONFLICT, MISSING, RESOURCE_SKIPPED, VALUE_IGNORED, Problem
+from auditor.problems import CONFLICT, MISSING, RESOURCE_SKIPPED, UNRESOLVED, VALUE_IGNORED, Problem
 
 
 class FieldError(Exception):
@@ -996,6 +996,25 @@ def dangling(estate: Estate) -> None:
         if fw.policy_id and fw.policy_id.lower() not in estate.firewall_policies:
             missing(fw.id, fw.file, "properties.firewallPolicy.id", "firewall policy", fw.policy_id,
                     "its SNAT ranges and rules are unknown (the defaults are assumed)")
+    for ri_id in sorted(estate.routing_intents):
+        ri = estate.routing_intents[ri_id]
+        for pol in ri.policies:
+            hop = (pol.next_hop or "").lower()
+            fw, nva = estate.firewalls.get(hop), estate.hub_nvas.get(hop)
+            if not hop or (fw is None and nva is None):
+                missing(ri.id, estate.files.get(ri_id), f"properties.routingPolicies[{pol.name}].nextHop",
+                        "routing-intent next hop", pol.next_hop or "(none)",
+                        "traffic the policy sends there is not followed through it")
+            elif (fw.private_ip if fw is not None else (nva.ips[0] if nva is not None and nva.ips else None)) is None:
+                out.append(Problem(estate.files.get(ri_id), ri.id, f"properties.routingPolicies[{pol.name}].nextHop",
+                                   f"routing-intent next hop {pol.next_hop} has no private IP in the input: traffic the "
+                                   "policy sends there is not followed through it", UNRESOLVED))
+    for gw_id in sorted(estate.hub_gateways):
+        gw = estate.hub_gateways[gw_id]
+        for site_id in gw.site_ids:
+            if site_id.lower() not in estate.vpn_sites:
+                missing(gw.id, estate.files.get(gw_id), "properties.connections", "VPN site", site_id,
+                        "its on-premises address space is unknown")
 
 
 def resolve_effective_routes(raw: RawInputs, estate: Estate) -> None:

@@ -32,7 +32,7 @@ from auditor.ipnet import Cidr
 from auditor.paths.appliances import Appliance, ApplianceIndex
 from auditor.paths.caches import AnalysisCaches
 from auditor.paths.entries import SourcesAndEntries
-from auditor.paths.flow import ALL, DELIVERING_HOPS, Flow, Mitigation, SourceGroup
+from auditor.paths.flow import ALL, DELIVERING_HOPS, STORAGE_TYPE, Flow, Mitigation, SourceGroup
 from auditor.paths.forward import ForwardWalk
 from auditor.paths.nsg_gate import NsgGate
 from auditor.paths.returns import ReturnWalk
@@ -223,7 +223,7 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
         return flows
 
     def is_storage(self, pe: PrivateEndpoint) -> bool:
-        return any((c.target_id or "").lower().split("/providers/")[-1].startswith("microsoft.storage/storageaccounts")
+        return any((c.target_id or "").lower().split("/providers/")[-1].startswith(STORAGE_TYPE)
                    for c in pe.connections)
 
 

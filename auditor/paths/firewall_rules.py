@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.estate.model import Estate, Firewall
-from auditor.ipnet import Cidr, PrefixError, parse_cidr, parse_ip, port_in_ranges
+from auditor.ipnet import Cidr, PrefixError, parse_cidr, port_in_ranges
 from auditor.problems import UNRESOLVED, Problem
 
 YES, NO, MAYBE = "yes", "no", "maybe"
@@ -47,7 +47,7 @@ class Match:
             return YES
         for lo, hi in self.ranges:
             for p in prefixes:
-                if p.net <= hi and lo <= p.net + (1 << (32 - p.plen)) - 1:
+                if p.net <= hi and lo <= p.last:
                     return YES
         return MAYBE if self.unresolved else NO
 
@@ -213,14 +213,18 @@ class _Reader:
                 self.unreadable = True
                 continue
             for rule in rules:
-                if not isinstance(rule, dict):
+                if not isinstance(rule, dict):      # a rule not understood may be the one that decides
+                    self.gap(owner, "ruleCollections", f"rule collection {coll.get('name') or '?'} holds a rule "
+                                                       f"that is not an object: its rules are not all known")
+                    self.unreadable = True
                     continue
                 name = f"{label}/{coll.get('name') or '?'}/{rule.get('name') or '?'}"
                 try:
                     self.rule(owner, rule, name, str(rule.get("ruleType") or kind_hint).lower(), action, classic,
                               network, application)
-                except (TypeError, AttributeError, ValueError):
-                    self.gap(owner, "ruleCollections", f"rule {name} cannot be read (a field of an unexpected type)")
+                except (TypeError, AttributeError, ValueError) as exc:
+                    why = str(exc) if isinstance(exc, UnknownRuleType) else "a field of an unexpected type"
+                    self.gap(owner, "ruleCollections", f"rule {name} cannot be read ({why})")
                     self.unreadable = True
         return network, application
 
@@ -241,6 +245,8 @@ class _Reader:
                 application.append(Rule("application", name,
                                         self.match(owner, rule, "sourceAddresses", "sourceIpGroups", None),
                                         self.targets(rule), action))
+        elif rtype != "natrule":
+            raise UnknownRuleType(f"rule type {rtype or '(none)'!r} is not NetworkRule or ApplicationRule")
 
 
 def firewall_rules(estate: Estate, fw: Firewall, port: int, names: frozenset[str]) -> FirewallRules | None:
@@ -345,14 +351,18 @@ def _strings(value: Any) -> list[str]:
         if isinstance(value, list) else []
 
 
+class UnknownRuleType(ValueError):
+    """A policy rule whose type is neither NetworkRule nor ApplicationRule: what it matches is unknown."""
+
+
 def _range(text: str) -> tuple[int, int] | None:
     """An IP, a CIDR or an `a-b` range as inclusive integers; None for anything else (service tags)."""
     try:
-        if "-" in text:
-            lo, hi = (parse_ip(part.strip()) for part in text.split("-", 1))
-            return (lo, hi) if lo <= hi else None
+        if "-" in text:           # read as estate.build reads IP groups' ranges
+            first, second = (parse_cidr(part.strip()) for part in text.split("-", 1))
+            return (first.net, second.last) if first.net <= second.last else None
         c = parse_cidr(text)
-        return c.net, c.net + (1 << (32 - c.plen)) - 1
+        return c.net, c.last
     except PrefixError:
         return None
 

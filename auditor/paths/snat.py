@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import cached_property
 
 from auditor.ipnet import Cidr
-from auditor.paths.appliances import Appliance, firewall_snats
+from auditor.paths.appliances import Appliance, firewall_snats, owner_place
 from auditor.paths.firewall_rules import FirewallRules, Verdict, decide, firewall_rules
 from auditor.paths.flow import _MISSING, UNKNOWN, Mitigation
 from auditor.paths.walk import Tail
@@ -66,7 +66,7 @@ class SnatDecisions:
             for o in self.estate.owners_of(ip):
                 if o.kind != "private-endpoint":
                     continue
-                place = (o.subnet_id or "").lower().split("/subnets/")[0] or None
+                place = owner_place(self.estate, o)
                 if reach is None or place is None or place in reach:
                     names.update(self.estate.private_endpoints[o.id.lower()].fqdns)
             hit = self.cache.ip_names[key] = tuple(sorted(names))

@@ -21,6 +21,7 @@ from typing import Any
 from auditor.errors import UsageError
 from auditor.paths.analysis import Flow
 from auditor.paths.export import COLUMNS
+from auditor.report.text import csv_cell
 from auditor.sink import write_file_atomic
 
 KINDS = {".parquet": "parquet", ".csv": "csv"}
@@ -82,7 +83,14 @@ def write_flows(path: Path, rows: Iterable[tuple[Any, ...]]) -> int:
         with open(staged, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_ALL)
             writer.writerow([name for name, _ in COLUMNS])
+            # a CSV is opened in spreadsheets: text cells (names, reasons) lose any formula lead there
+            texts = [i for i, (_, t) in enumerate(COLUMNS) if t == "VARCHAR"] if kind == "csv" else []
             for row in rows:
+                if texts:
+                    row = list(row)
+                    for i in texts:
+                        if row[i] is not None:
+                            row[i] = csv_cell(row[i])
                 writer.writerow(row)
                 count += 1
         out = work / ("out." + kind)

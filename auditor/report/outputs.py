@@ -118,10 +118,6 @@ def plan(formats: list[str] | tuple[str, ...], out: Path | None) -> list[tuple[s
     return [(fmts[0], out)]
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    write_file_atomic(path, (data,))
-
-
 def write_reports(ctx: ReportContext, formats: list[str] | tuple[str, ...], out: Path | None,
                   stdout: BinaryIO | None = None) -> list[Path]:
     """Render every requested format to its destination; returns the files written."""

@@ -51,7 +51,7 @@ def render_table(document: dict[str, Any], out: TextIO | None = None) -> None:
                   f"in {estate['resources']} resources from {len(estate['inputs'])} input(s).", markup=False)
     coverage = document["coverage"]
     if coverage["not_assessed"]:
-        names = ", ".join(sorted({n["rule_id"] for n in coverage["not_assessed"]}))
+        names = terminal(", ".join(sorted({str(n["rule_id"]) for n in coverage["not_assessed"]})))
         console.print(f"Not assessed: {names} (see --format json for reasons).", markup=False)
     for w in document.get("warnings") or []:
         console.print(f"Warning: {terminal(w['message'])}", markup=False)
