@@ -111,3 +111,15 @@ def test_a_firewall_rule_not_understood_is_a_gap_not_skipped(tmp_path: Path, bad
     assert code == 3, err
     assert any("rule" in p["problem"] and p["effect"] == "decided nothing (unresolved)"
                for p in doc["coverage"]["skipped"])
+
+
+def test_a_gateway_whose_gateway_subnet_is_not_in_the_input(tmp_path: Path) -> None:
+    """On-premises flows through the gateway cannot be followed: said in coverage, never dropped quietly."""
+    data = rows()
+    gw = next(r for r in data if r["type"] == "microsoft.network/virtualnetworkgateways")
+    for c in gw["properties"]["ipConfigurations"]:
+        c["properties"]["subnet"] = {"id": c["properties"]["subnet"]["id"].replace("/virtualNetworks/",
+                                                                                   "/virtualNetworks/gone-")}
+    code, doc, err = audit(tmp_path, data, "--fail-on", "never")
+    assert code == 3, err
+    assert any("GatewaySubnet" in p["problem"] and "not analysed" in p["problem"] for p in doc["coverage"]["skipped"])

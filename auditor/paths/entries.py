@@ -12,7 +12,7 @@ from auditor.ipnet import Cidr
 from auditor.paths.appliances import Appliance
 from auditor.paths.flow import PLATFORM_SUBNETS, UNKNOWN_ON_PREMISES, Flow, SourceGroup
 from auditor.paths.walk import Hop, Tail
-from auditor.problems import ASSUMED, Problem
+from auditor.problems import ASSUMED, UNRESOLVED, Problem
 from auditor.routing.engine import (
     CONTEXT_ON_PREMISES,
     ROUTE_TABLE_POLICIES,
@@ -90,18 +90,17 @@ class SourcesAndEntries:
         """(gateway id, GatewaySubnet route view, on-premises prefixes) per VPN/ExpressRoute gateway."""
         out = []
         for gw in sorted(self.estate.vnet_gateways.values(), key=lambda g: g.id.lower()):
-            if not gw.subnet_id:
-                continue
-            view = self.routing.table_for_subnet(gw.subnet_id)
-            if view is None:
+            view = self.routing.table_for_subnet(gw.subnet_id) if gw.subnet_id else None
+            if view is None:      # on-premises traffic through it cannot be followed: said, never dropped quietly
+                self._entry_gap(gw.id, "properties.ipConfigurations", f"gateway {gw.name}: its GatewaySubnet "
+                                f"{gw.subnet_id or '(none)'} is not in the input, so on-premises flows through it "
+                                "are not analysed", UNRESOLVED)
                 continue
             prefixes = [p for p, _ in self.routing.gateway_prefixes.get(gw.id.lower(), [])]
             if not prefixes:
                 # ExpressRoute or BGP-only VPN: the prefixes are learned over BGP and in no ARM resource.
                 # The entry is still analysed through the GatewaySubnet's routes; coverage says what is missing
-                self.coverage_gaps.setdefault((gw.id.lower(), UNKNOWN_ON_PREMISES), Problem(
-                    self.estate.files.get(gw.id.lower()), gw.id, "on-premises prefixes",
-                    f"gateway {gw.name}: {UNKNOWN_ON_PREMISES}", ASSUMED))
+                self._entry_gap(gw.id, "on-premises prefixes", f"gateway {gw.name}: {UNKNOWN_ON_PREMISES}", ASSUMED)
             out.append((gw.id, view, prefixes))
         return out
 
@@ -129,14 +128,18 @@ class SourcesAndEntries:
         out = []
         for gw in sorted(self.estate.hub_gateways.values(), key=lambda g: g.id.lower()):
             if not gw.hub_id:
+                self._entry_gap(gw.id, "properties.virtualHub", f"gateway {gw.name} names no virtual hub, so "
+                                "on-premises flows through it are not analysed", UNRESOLVED)
                 continue
             prefixes = self.routing.hub_gateway_prefixes(gw)
             if not prefixes:
-                self.coverage_gaps.setdefault((gw.id.lower(), UNKNOWN_ON_PREMISES), Problem(
-                    self.estate.files.get(gw.id.lower()), gw.id, "on-premises prefixes",
-                    f"gateway {gw.name}: {UNKNOWN_ON_PREMISES}", ASSUMED))
+                self._entry_gap(gw.id, "on-premises prefixes", f"gateway {gw.name}: {UNKNOWN_ON_PREMISES}", ASSUMED)
             out.append((gw, prefixes))
         return out
+
+    def _entry_gap(self, gw_id: str, field_name: str, text: str, effect: str) -> None:
+        self.coverage_gaps.setdefault((gw_id.lower(), text), Problem(self.estate.files.get(gw_id.lower()), gw_id,
+                                                                     field_name, text, effect))
 
     def intent_next_hop(self, hub_id: str) -> Appliance | None:
         """The appliance a hub's PrivateTraffic routing policy sends private traffic to, if any."""
