@@ -8,7 +8,7 @@ value inside an otherwise usable resource is ignored with a Problem; the rest is
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container, Iterable
 from typing import Any
 
 from auditor.collect.files import RawInputs
@@ -978,19 +978,24 @@ def dangling(estate: Estate) -> None:
                 out.append(Problem(estate.route_tables[tid].file, r.id, "properties.nextHopType",
                                    f"next hop type {r.next_hop_type!r} is not one pathaudit knows: the route decided "
                                    "nothing (traffic it carries is treated as dropped)", VALUE_IGNORED))
-    for pe_id in sorted(estate.private_endpoints):
-        pe = estate.private_endpoints[pe_id]
-        for nic_id in pe.nic_ids:
-            if nic_id.lower() not in estate.nics:
-                missing(pe.id, pe.file, "properties.networkInterfaces", "network interface", nic_id,
-                        "the endpoint's address is taken from its static or DNS configuration" if pe.ips else
-                        "the endpoint's address is unknown, so no flow to it is analysed")
-    for vm_id in sorted(estate.vms):
-        vm = estate.vms[vm_id]
-        for nic_id in vm.nic_ids:
-            if nic_id.lower() not in estate.nics:
-                missing(vm.id, estate.files.get(vm_id), "properties.networkProfile.networkInterfaces",
-                        "network interface", nic_id, "its address, IP forwarding and tags are unknown")
+    # lists of references, one spec each: (referrers, their references, where the referenced live, field,
+    # what is referenced, what its absence leaves unknown)
+    lists: list[tuple[dict[str, Any], Callable[[Any], Iterable[str]], Container[str], str, str,
+                      Callable[[Any], str]]] = [
+        (estate.private_endpoints, lambda pe: pe.nic_ids, estate.nics, "properties.networkInterfaces",
+         "network interface", lambda pe: "the endpoint's address is taken from its static or DNS configuration"
+         if pe.ips else "the endpoint's address is unknown, so no flow to it is analysed"),
+        (estate.vms, lambda vm: vm.nic_ids, estate.nics, "properties.networkProfile.networkInterfaces",
+         "network interface", lambda vm: "its address, IP forwarding and tags are unknown"),
+        (estate.hub_gateways, lambda gw: gw.site_ids, estate.vpn_sites, "properties.connections", "VPN site",
+         lambda gw: "its on-premises address space is unknown"),
+    ]
+    for referrers, refs_of, present, field_name, what, effect_of in lists:
+        for key in sorted(referrers):
+            item = referrers[key]
+            for ref in refs_of(item):
+                if ref.lower() not in present:
+                    missing(item.id, estate.files.get(key), field_name, what, ref, effect_of(item))
     for fw_id in sorted(estate.firewalls):
         fw = estate.firewalls[fw_id]
         if fw.policy_id and fw.policy_id.lower() not in estate.firewall_policies:
@@ -1009,12 +1014,6 @@ def dangling(estate: Estate) -> None:
                 out.append(Problem(estate.files.get(ri_id), ri.id, f"properties.routingPolicies[{pol.name}].nextHop",
                                    f"routing-intent next hop {pol.next_hop} has no private IP in the input: traffic the "
                                    "policy sends there is not followed through it", UNRESOLVED))
-    for gw_id in sorted(estate.hub_gateways):
-        gw = estate.hub_gateways[gw_id]
-        for site_id in gw.site_ids:
-            if site_id.lower() not in estate.vpn_sites:
-                missing(gw.id, estate.files.get(gw_id), "properties.connections", "VPN site", site_id,
-                        "its on-premises address space is unknown")
 
 
 def resolve_effective_routes(raw: RawInputs, estate: Estate) -> None:
