@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean venv
+.PHONY: demo test lint docs docs-check bench clean venv
 
 venv: $(STAMP)
 
@@ -21,11 +21,22 @@ demo: $(STAMP)
 	@echo "Reports of the demo estate: reports/demo/ (findings.html, .json, .sarif, .md, .junit.xml, .csv)"
 
 test: $(STAMP)
-	@$(BIN)/python -m ruff check auditor tests
+	@$(BIN)/python -m ruff check auditor tests rules
 	@$(BIN)/python -m pytest -q
 
+# The same checks as .pre-commit-config.yaml and .ci/run: lint, formatting, types, generated docs.
 lint: $(STAMP)
-	@$(BIN)/python -m ruff check auditor tests
+	@$(BIN)/python -m ruff check auditor tests rules
+	@$(BIN)/python -m ruff format --check auditor tests rules
+	@$(BIN)/python -m mypy
+	@$(BIN)/python -m auditor.report.rule_docs --check
+
+# docs/rules/*.md and the README's rule table, from rules/*/rule.yaml
+docs: $(STAMP)
+	@$(BIN)/python -m auditor.report.rule_docs
+
+docs-check: $(STAMP)
+	@$(BIN)/python -m auditor.report.rule_docs --check
 
 bench: $(STAMP)
 	@$(BIN)/python tests/bench/run.py

@@ -1,4 +1,4 @@
-"""The audit pipeline: collect -> estate -> rule evaluation -> findings document.
+"""The audit pipeline: ingest (or live collection) -> estate -> rule evaluation -> findings document.
 
 `run_audit` is the one function `pathaudit audit` calls; everything it returns is data, rendering
 happens in `auditor.report`.
@@ -16,24 +16,18 @@ from typing import Any
 import orjson
 
 from auditor import __version__
-from auditor.catalog import Rule, canonical_rule_ids, data_dir, load_catalog
-from auditor.collect.files import RawInputs, read_inputs
+from auditor.catalog import Rule, canonical_rule_ids, load_catalog
 from auditor.config import Config
 from auditor.documents import FINDINGS_SCHEMA
 from auditor.estate import Estate, build_estate
 from auditor.exitcodes import decide, fails
 from auditor.findings import SEVERITIES, Finding, NotAssessed
 from auditor.gcpause import gc_paused
+from auditor.ingest.files import RawInputs, read_inputs
+from auditor.packaged import demo_dir
 from auditor.problems import EXPORT_INCOMPLETE, FILE_NOT_READ, Problem, sort_key
 from auditor.rules.context import AuditContext
 from auditor.rules.engine import evaluate
-
-
-def demo_dir() -> Path:
-    installed = data_dir("demo-contoso")
-    if installed.is_dir():
-        return installed
-    return Path(__file__).resolve().parent.parent / "fixtures" / "estates" / "demo-contoso"
 
 
 def demo_inputs() -> tuple[list[Path], dict[Path, str]]:

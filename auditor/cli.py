@@ -42,16 +42,16 @@ Exit codes: 0 nothing at/above --fail-on; 1 findings at/above --fail-on;
 
 def terminal_block(block: str) -> str:
     """Multi-line text output (trace, routes, diff) made terminal-safe, line breaks kept."""
-    from auditor.report.text import terminal
+    from auditor.safetext import terminal
 
     return terminal(block, newlines=True)
 
 
 def err(message: str) -> None:
     """One line on stderr: secret-looking values scrubbed (a token a server echoed back), estate strings
-    made terminal-safe (auditor.report.text.terminal)."""
+    made terminal-safe (auditor.safetext.terminal)."""
     from auditor.collect.redact import scrub_text
-    from auditor.report.text import terminal
+    from auditor.safetext import terminal
 
     click.echo(terminal(scrub_text(message)), err=True)
 
@@ -164,6 +164,7 @@ def audit(inputs: tuple[Path, ...], fmt: tuple[str, ...], out: Path | None, bund
         click.get_current_context().call_on_close(collected.cleanup)
         for line in collected.summary():
             err(line)
+        assert collected.path is not None   # collect_for_audit writes the snapshot
         paths, display = [collected.path], {collected.path: f"live:{collected.path.name}"}
     elif given := live_given(click.get_current_context()):
         raise click.UsageError(f"{given[0]} needs --live")
@@ -473,7 +474,8 @@ def confirm(findings: Path, pcaps: tuple[Path, ...], flow_traces: tuple[Path, ..
 
         # only what this run read: the findings document and the evidence files, never the estate files the
         # document lists (a crafted document could name any file on this machine)
-        read = [] if str(findings) == "-" else [(findings.name, findings.resolve(), None)]
+        read: list[tuple[str, Path, str | None]] = (
+            [] if str(findings) == "-" else [(findings.name, findings.resolve(), None)])
         write_audit_bundle(bundle, result.document, load_catalog(), read,
                            command_from_context(click.get_current_context(), "confirm"),
                            evidence=[(p.name, p.resolve()) for p in (*pcaps, *flow_traces)])

@@ -15,11 +15,11 @@ import pytest
 from fakeazure import FakeAzure, Fault, NetGuard
 from fakeazure.harness import TOKEN, collect_from, demo_rows
 
-from auditor.collect.files import RawInputs, absorb
 from auditor.collect.progress import LineReporter
 from auditor.collect.redact import REDACTED
 from auditor.collect.retry import CollectAborted
 from auditor.estate import build_estate
+from auditor.ingest.files import RawInputs, absorb
 
 CONNECTIVITY = "5c3f8a2e-9d41-4b7a-a6e3-2f8b1c0d7e95"
 WORKLOADS = "a8e2d6c4-3b1f-4e9a-8c7d-61f0b5a3e2d8"

@@ -29,7 +29,6 @@ from auditor.collect.credentials import (
     resolve_endpoint,
     token_expiry,
 )
-from auditor.collect.files import SNAPSHOT_SCHEMA, read_inputs
 from auditor.collect.progress import Stats, summary_lines
 from auditor.collect.redact import REDACTED, redact, secret_name
 from auditor.collect.resource_graph import DISCOVERY, MAX_SUBSCRIPTIONS, Scope, batches, load_queries
@@ -44,6 +43,7 @@ from auditor.collect.retry import (
 )
 from auditor.collect.snapshot import Inventory, build_snapshot, write_snapshot
 from auditor.errors import UsageError
+from auditor.ingest.files import SNAPSHOT_SCHEMA, read_inputs
 
 REQUIRED_COLUMNS = ["id", "name", "type", "tenantId", "kind", "location", "resourceGroup", "subscriptionId",
                     "managedBy", "sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_json
-from test_ingest_shapes import (
+from helpers.estate_shapes import (
     AFW,
     AI,
     AOAI,

@@ -28,9 +28,11 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_ships_catalog_checks_demo_and_schema(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    rules = {p.name for p in (REPO / "rules").glob("*.yaml")}
-    assert rules, "the repository has a rule catalog"
+    rules = {p.relative_to(REPO / "rules").as_posix() for p in (REPO / "rules").rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts}
+    assert {"NET001/rule.yaml", "NET001/check.py", "NET001/fail/resources.json"} <= rules
     assert {f"auditor/_data/rules/{r}" for r in rules} <= names
+    assert "auditor/schemas/rule.schema.json" in names
     kql = {p.relative_to(REPO / "checks").as_posix() for p in (REPO / "checks").rglob("*.kql")}
     assert {f"auditor/_data/checks/{k}" for k in kql} <= names
     assert "auditor/_data/demo-contoso/resources.json" in names

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from test_paths_estates import Rows, flow_key, nsg_mix, rid, scenario_dir, vmss_rows
+from helpers.path_estates import Rows, flow_key, nsg_mix, rid, scenario_dir, vmss_rows
 
 from auditor.audit import demo_inputs, load_estate
 from auditor.catalog import load_catalog

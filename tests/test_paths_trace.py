@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO, run_cli, write_json
-from test_paths_estates import scenario_dir
+from helpers.path_estates import scenario_dir
 
 APPLIANCES = {"nva", "azure-firewall"}
 

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_paths_estates import Rows, by_rule, ip, triples
+from helpers.path_estates import Rows, by_rule, ip, triples
 
 from auditor.audit import load_estate
 from auditor.estate.model import (

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import run_cli
-from test_report_support import hostile_estate, write_estate
+from helpers.report_docs import hostile_estate, write_estate
 
-from auditor.catalog import data_dir
 from auditor.cli import cli
+from auditor.packaged import data_dir
 from auditor.report.bundle import MANIFEST, arcname_for_input, command_line, verify_bundle
 
 
@@ -48,7 +48,7 @@ def test_bundle_contents_and_manifest(tmp_path):
         manifest = json.loads(zf.read(MANIFEST))
         assert names == sorted(names)
         assert {"findings.json", "findings.html", "findings.sarif", MANIFEST} <= set(names)
-        rules = sorted(p.name for p in data_dir("rules").glob("*.yaml"))
+        rules = sorted(f"{p.parent.name}/{p.name}" for p in data_dir("rules").glob("*/rule.yaml"))
         assert sorted(n.removeprefix("rules/") for n in names if n.startswith("rules/")) == rules
         inputs = [n for n in names if n.startswith("inputs/")]
         assert len(inputs) == 2 and all(n.endswith(("estate/resources.json", "estate/sub/empty.json")) for n in inputs)
@@ -107,10 +107,10 @@ def test_changed_file_is_named(tmp_path):
 def test_missing_and_extra_files_are_named(tmp_path):
     bundle = make_bundle(tmp_path)
     tampered = tmp_path / "tampered.zip"
-    rewrite(bundle, tampered, {"rules/NET001.yaml": None}, add={"inputs/smuggled.json": b"[]"})
+    rewrite(bundle, tampered, {"rules/NET001/rule.yaml": None}, add={"inputs/smuggled.json": b"[]"})
     code, out, _ = run_cli("verify-bundle", tampered)
     assert code == 1
-    assert out.splitlines() == ["missing: rules/NET001.yaml", "extra: inputs/smuggled.json"]
+    assert out.splitlines() == ["missing: rules/NET001/rule.yaml", "extra: inputs/smuggled.json"]
 
 
 def test_corrupted_bytes_inside_the_zip_are_named(tmp_path):

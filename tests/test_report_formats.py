@@ -11,7 +11,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 from conftest import REPO, run_cli
-from test_report_support import (
+from helpers.report_docs import (
     GREEK,
     IMG,
     JAPANESE,
@@ -23,9 +23,9 @@ from test_report_support import (
     write_estate,
 )
 
-from auditor.audit import demo_dir
 from auditor.catalog import load_catalog
 from auditor.cli import cli
+from auditor.packaged import demo_dir
 from auditor.report.csv_report import COLUMNS, render_csv
 from auditor.report.markdown import render_markdown
 from auditor.report.outputs import FILENAMES, FORMATS, plan

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 from conftest import grouped
-from test_report_support import (
+from helpers.report_docs import (
     FWD_APPLIANCE_RETURN_DIRECT,
     GREEK,
     IMG,

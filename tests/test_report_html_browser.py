@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from test_report_support import GREEK, IMG, JAPANESE, SCRIPT, hostile_document, hostile_estate, write_estate
+from helpers.report_docs import GREEK, IMG, JAPANESE, SCRIPT, hostile_document, hostile_estate, write_estate
 
 from auditor.audit import run_audit
 from auditor.catalog import load_catalog

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import xml.etree.ElementTree as ET
 
-from test_report_support import IMG, SCRIPT, document, finding, hostile_document, hostile_estate, write_estate
+from helpers.report_docs import IMG, SCRIPT, document, finding, hostile_document, hostile_estate, write_estate
 
 from auditor.audit import run_audit
 from auditor.catalog import load_catalog

@@ -9,12 +9,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 from click.testing import CliRunner
-from test_report_support import IMG, SCRIPT, document, finding, hostile_document, hostile_estate, write_estate
+from helpers.report_docs import IMG, SCRIPT, document, finding, hostile_document, hostile_estate, write_estate
 
-from auditor.audit import demo_dir, run_audit
+from auditor.audit import run_audit
 from auditor.catalog import load_catalog
 from auditor.cli import cli
 from auditor.config import Config
+from auditor.packaged import demo_dir
 from auditor.report.locate import SourceLocator, artifact_location, index_text
 from auditor.report.sarif import render_sarif, sarif_log
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 
-from test_report_support import document, finding
+from helpers.report_docs import document, finding
 
 from auditor.catalog import load_catalog
 from auditor.report.html import render_html

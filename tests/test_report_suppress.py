@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 from conftest import run_cli
-from test_report_support import IMG, SCRIPT, document, finding, hostile_estate, write_estate
+from helpers.report_docs import IMG, SCRIPT, document, finding, hostile_estate, write_estate
 
 from auditor.audit import run_audit
 from auditor.cli import cli

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from conftest import REPO, run_cli, write_json
-from test_routing_builder import RowEstate
+from helpers.routing_rows import RowEstate
 
 S08 = REPO / "fixtures" / "scenarios" / "S08-same-vnet-udr-invalidates-pe-route" / "resources.json"
 S01 = REPO / "fixtures" / "scenarios" / "S01-base" / "resources.json"

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from conftest import REPO, run_cli
-from test_routing_builder import RowEstate
+from helpers.routing_rows import RowEstate
 
 from auditor.audit import load_estate
 from auditor.estate.lookup import resolve_subnet

@@ -1,6 +1,6 @@
 """Issue #3 acceptance 5: unit tests of the routing engine on small hand-built estates.
 
-Each estate is written as Resource Graph rows (test_routing_builder.RowEstate) and read through the
+Each estate is written as Resource Graph rows (tests/helpers/routing_rows.py, `RowEstate`) and read through the
 real ingestion path; each expectation names the Microsoft's documentation section that decides it.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_routing_builder import RowEstate, hub_and_spokes
+from helpers.routing_rows import RowEstate, hub_and_spokes
 
 from auditor.config import Config
 from auditor.ipnet import Cidr, parse_cidr, parse_ip

@@ -24,9 +24,9 @@ from itertools import pairwise
 from pathlib import Path
 from types import SimpleNamespace
 
+from helpers.routing_rows import RowEstate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_routing_builder import RowEstate
 
 from auditor.audit import load_estate
 from auditor.estate.model import PrivateEndpoint

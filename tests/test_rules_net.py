@@ -1,11 +1,11 @@
 """Rule-level edges of NET003, NET004, NET006, NET007 and NET008 not covered by the scenario table,
-each argued from Microsoft's documentation on a scenario estate edited in memory (tests/test_paths_estates.Rows)."""
+each argued from Microsoft's documentation on a scenario estate edited in memory (tests/helpers/path_estates.py, `Rows`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from test_paths_estates import Rows, attach_nsg, by_rule, nsg_row, triples
+from helpers.path_estates import Rows, attach_nsg, by_rule, nsg_row, triples
 
 
 def test_net006_when_policies_are_not_set(tmp_path: Path) -> None:

@@ -4,27 +4,18 @@ sorted as docs/findings.md says, and are byte-identical across runs on the same 
 from __future__ import annotations
 
 import json
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import REPO, run_cli, write_json
-from jsonschema import Draft202012Validator, FormatChecker
-from test_malformed import UNREADABLE, bad_resources, good_estate
-from test_posture_rules import SCENARIO_DIRS, audit
+from helpers.findings_schema import validator
+from helpers.malformed_inputs import UNREADABLE, bad_resources, good_estate
+from helpers.scenarios import SCENARIO_DIRS, audit
 
 from auditor.findings import SEVERITY_RANK
 
-SCHEMA_PATH = REPO / "auditor" / "schemas" / "findings-v2.schema.json"
 DEMO = REPO / "fixtures" / "estates" / "demo-contoso"
-
-
-@cache
-def validator() -> Draft202012Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
 def assert_valid(doc: dict[str, Any]) -> None:

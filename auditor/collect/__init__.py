@@ -1,1 +1,4 @@
-"""Collect stage: get raw ARM resources from files (offline) or from Azure (live)."""
+"""Collect stage: get raw ARM resources live from Azure (Resource Graph, ARM).
+
+Input files are read by the ingest stage (`auditor.ingest`).
+"""

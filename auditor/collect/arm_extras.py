@@ -20,7 +20,7 @@ from typing import Any
 from auditor.collect.clients import Clients
 from auditor.collect.progress import Reporter, Stats
 from auditor.collect.retry import CallFailed, RetryPolicy, attempts, call
-from auditor.estate.normalize import is_flattened, type_from_id, unflatten
+from auditor.ingest.normalize import is_flattened, type_from_id, unflatten
 
 RULE_COLLECTION_GROUPS = "Microsoft.Network/firewallPolicies/ruleCollectionGroups"
 ROUTING_INTENT = "Microsoft.Network/virtualHubs/routingIntent"
@@ -113,8 +113,10 @@ class ArmExtras:
                 continue
             sub, rg, name = where
             client = self.clients.network(sub)
-            items = self.attempt(lambda c=client, g=rg, n=name: [to_arm(i.as_dict()) for i in operation(c)(g, n)],
-                                 parent["id"], what)
+            def children(c: Any = client, g: str = rg, n: str = name) -> list[dict[str, Any]]:
+                return [to_arm(i.as_dict()) for i in operation(c)(g, n)]
+
+            items = self.attempt(children, parent["id"], what)
             found.extend(items or [])
         return found
 
@@ -178,8 +180,10 @@ class ArmExtras:
                 continue
             sub, rg, name = where
             client = self.clients.cognitive(sub)
-            body = self.attempt(lambda c=client, g=rg, n=name: c.accounts.get(g, n, cls=raw_json),
-                                account["id"], AI_ACCOUNTS)
+            def account_body(c: Any = client, g: str = rg, n: str = name) -> Any:
+                return c.accounts.get(g, n, cls=raw_json)
+
+            body = self.attempt(account_body, account["id"], AI_ACCOUNTS)
             if isinstance(body, dict) and str(body.get("id") or "").lower() == account["id"].lower():
                 fresh.append(body)
             elif body is not None:

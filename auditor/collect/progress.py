@@ -177,6 +177,6 @@ def safe(value: object) -> str:
     from rich.markup import escape
 
     from auditor.collect.redact import scrub_text
-    from auditor.report.text import terminal
+    from auditor.safetext import terminal
 
     return escape(terminal(scrub_text(str(value))))

@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from auditor.catalog import data_dir
 from auditor.collect.progress import Reporter, Stats
 from auditor.collect.retry import CallFailed, RetryPolicy, attempts, call, parse_duration
+from auditor.packaged import data_dir
 
 DISCOVERY = "subscriptions"       # checks/resource-graph/subscriptions.kql: lists subscriptions in scope
 MAX_SUBSCRIPTIONS = 1000          # per request (https://learn.microsoft.com/azure/governance/resource-graph/concepts/work-with-data)
@@ -135,7 +136,7 @@ class GraphCollector:
                                           "query's rows were not collected")
                 return
             try:
-                response = call(lambda t=token: self.request(query, scope, t), what, self.policy, self.stats,
+                response = call(partial(self.request, query, scope, token), what, self.policy, self.stats,
                                 self.reporter)
             except CallFailed as exc:
                 halves = scope.halves()

@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 
 from auditor import __version__
-from auditor.collect.files import SNAPSHOT_SCHEMA
 from auditor.collect.progress import Stats
 from auditor.collect.redact import redact
 from auditor.collect.resource_graph import Query
+from auditor.ingest.files import SNAPSHOT_SCHEMA
 from auditor.sink import write_all
 
 

@@ -199,7 +199,7 @@ def target_from_finding(index: int, finding: dict[str, Any]) -> FlowTarget | Non
     flow = finding.get("flow")
     if not isinstance(flow, dict):
         return None
-    example = flow.get("example") if isinstance(flow.get("example"), dict) else {}
+    example = found if isinstance(found := flow.get("example"), dict) else {}
     problems: list[str] = []
     prefixes: list[Cidr] = []
     for text in example.get("source_prefixes") or []:

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from auditor.catalog import data_dir
 from auditor.confirm.flows import TargetSet
 from auditor.confirm.logs import FLOW_TRACE, NETWORK_RULE, LogData, group_from_row, to_int
 from auditor.errors import UsageError
+from auditor.packaged import data_dir
 
 LOGS_ENDPOINTS = {
     "AzureCloud": "https://api.loganalytics.io",

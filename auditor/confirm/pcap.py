@@ -253,7 +253,8 @@ _ip_unpack = struct.Struct("!II").unpack_from        # IPv4 source, destination
 _ports_unpack = struct.Struct("!HHI").unpack_from    # TCP source port, destination port, sequence
 
 
-def _match(buf: bytes, l3: int, end: int, hosts: Any, ranges: Any, ports: set[int] | None) -> tuple | None:
+def _match(buf: bytes, l3: int, end: int, hosts: Any, ranges: Any,
+           ports: set[int] | None) -> tuple[bool, int, int, int, int, int, int] | None:
     """A TCP/IPv4 packet (header already checked) toward or from a private endpoint of interest:
     (forward?, src, sport, dst, dport, seq, flags), or None when it is not part of a watched flow."""
     src, dst = _ip_unpack(buf, l3 + 12)

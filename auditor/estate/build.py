@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Iterable
 from typing import Any
 
-from auditor.collect.files import RawInputs
 from auditor.estate import enums
 from auditor.estate.model import (
     AiAccount,
@@ -51,8 +50,9 @@ from auditor.estate.model import (
     VirtualNetworkGateway,
     VpnSite,
 )
-from auditor.estate.normalize import canonical, extract_children, merge, type_from_id
 from auditor.gcpause import gc_paused
+from auditor.ingest.files import RawInputs
+from auditor.ingest.normalize import canonical, extract_children, merge, type_from_id
 from auditor.ipnet import Cidr, PrefixError, parse_cidr, parse_ip
 from auditor.problems import CONFLICT, MISSING, RESOURCE_SKIPPED, UNRESOLVED, VALUE_IGNORED, Problem
 
@@ -96,6 +96,12 @@ def props_of(rec: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(props, dict):
         raise FieldError("properties", f"expected an object, got {type(props).__name__}")
     return props
+
+
+def sub_props(obj: dict[str, Any]) -> dict[str, Any]:
+    """A sub-resource's properties, or the object itself when they are flattened into it."""
+    props = obj.get("properties")
+    return props if isinstance(props, dict) else obj
 
 
 def ref(value: Any) -> str | None:
@@ -326,7 +332,7 @@ def ip_configs(ctx: Ctx, props: dict[str, Any]) -> list[IpConfig]:
         if not isinstance(cfg, dict):
             ctx.ignore(f"properties.ipConfigurations[{i}]", "not an object")
             continue
-        cp = cfg.get("properties") if isinstance(cfg.get("properties"), dict) else cfg
+        cp = sub_props(cfg)
         ip, text = ip_of(ctx, cp.get("privateIPAddress"), f"properties.ipConfigurations[{i}].properties.privateIPAddress")
         out.append(
             IpConfig(
@@ -380,11 +386,11 @@ def p_vmss(ctx: Ctx, rec: dict[str, Any]) -> None:
     pools: list[str] = []
     for conf in profile.get("networkInterfaceConfigurations") or []:
         if isinstance(conf, dict):
-            cp = conf.get("properties") if isinstance(conf.get("properties"), dict) else conf
+            cp = sub_props(conf)
             forwarding = forwarding or as_bool(cp.get("enableIPForwarding"))
             for ipc in cp.get("ipConfigurations") or []:
                 if isinstance(ipc, dict):
-                    ipp = ipc.get("properties") if isinstance(ipc.get("properties"), dict) else ipc
+                    ipp = sub_props(ipc)
                     pools += ref_list(ipp.get("loadBalancerBackendAddressPools"))
     ctx.estate.scale_sets[rec["id"].lower()] = ScaleSet(
         id=rec["id"],
@@ -416,7 +422,7 @@ def p_private_endpoint(ctx: Ctx, rec: dict[str, Any]) -> None:
             if not isinstance(conn, dict):
                 ctx.ignore(f"properties.{key}[{i}]", "not an object")
                 continue
-            cp = conn.get("properties") if isinstance(conn.get("properties"), dict) else conn
+            cp = sub_props(conn)
             state = cp.get("privateLinkServiceConnectionState") or {}
             conns.append(
                 PrivateLinkConnection(
@@ -431,7 +437,7 @@ def p_private_endpoint(ctx: Ctx, rec: dict[str, Any]) -> None:
     static = []
     for i, cfg in enumerate(props.get("ipConfigurations") or []):
         if isinstance(cfg, dict):
-            cp = cfg.get("properties") if isinstance(cfg.get("properties"), dict) else cfg
+            cp = sub_props(cfg)
             ip, _ = ip_of(ctx, cp.get("privateIPAddress"), f"properties.ipConfigurations[{i}].properties.privateIPAddress")
             if ip is not None:
                 static.append(ip)
@@ -464,7 +470,7 @@ def p_firewall(ctx: Ctx, rec: dict[str, Any]) -> None:
     ip, subnet = None, None
     for i, cfg in enumerate(props.get("ipConfigurations") or []):
         if isinstance(cfg, dict):
-            cp = cfg.get("properties") if isinstance(cfg.get("properties"), dict) else cfg
+            cp = sub_props(cfg)
             got, _ = ip_of(ctx, cp.get("privateIPAddress"), f"properties.ipConfigurations[{i}].properties.privateIPAddress")
             if got is not None and ip is None:
                 ip, subnet = got, ref(cp.get("subnet"))
@@ -544,7 +550,7 @@ def p_load_balancer(ctx: Ctx, rec: dict[str, Any]) -> None:
     frontends = []
     for i, fe in enumerate(props.get("frontendIPConfigurations") or []):
         if isinstance(fe, dict):
-            fp = fe.get("properties") if isinstance(fe.get("properties"), dict) else fe
+            fp = sub_props(fe)
             ip, _ = ip_of(ctx, fp.get("privateIPAddress"), f"properties.frontendIPConfigurations[{i}].properties.privateIPAddress")
             frontends.append(LoadBalancerFrontend(str(fe.get("name") or ""), ip, ref(fp.get("subnet"))))
     ctx.estate.load_balancers[rec["id"].lower()] = LoadBalancer(
@@ -560,7 +566,7 @@ def p_vnet_gateway(ctx: Ctx, rec: dict[str, Any]) -> None:
     subnet = None
     for cfg in props.get("ipConfigurations") or []:
         if isinstance(cfg, dict):
-            cp = cfg.get("properties") if isinstance(cfg.get("properties"), dict) else cfg
+            cp = sub_props(cfg)
             subnet = subnet or ref(cp.get("subnet"))
     ctx.estate.vnet_gateways[rec["id"].lower()] = VirtualNetworkGateway(
         id=rec["id"],
@@ -627,7 +633,7 @@ def p_hub_gateway(ctx: Ctx, rec: dict[str, Any]) -> None:
     sites = []
     for conn in props.get("connections") or []:
         if isinstance(conn, dict):
-            cp = conn.get("properties") if isinstance(conn.get("properties"), dict) else conn
+            cp = sub_props(conn)
             site = ref(cp.get("remoteVpnSite"))
             if site:
                 sites.append(site)
@@ -652,7 +658,7 @@ def p_routing_intent(ctx: Ctx, rec: dict[str, Any]) -> None:
         if not isinstance(pol, dict):
             ctx.ignore(f"properties.routingPolicies[{i}]", "not an object")
             continue
-        pp = pol.get("properties") if isinstance(pol.get("properties"), dict) else pol
+        pp = sub_props(pol)
         policies.append(RoutingPolicy(str(pol.get("name") or ""), str_list(pp.get("destinations")), ref(pp.get("nextHop"))))
     ctx.estate.routing_intents[rec["id"].lower()] = RoutingIntent(rec["id"], parent_id(rec["id"]), policies)
 
@@ -704,7 +710,7 @@ def p_ai_account(ctx: Ctx, rec: dict[str, Any]) -> None:
         if not isinstance(conn, dict):
             ctx.ignore(f"properties.privateEndpointConnections[{i}]", "not an object")
             continue
-        cp = conn.get("properties") if isinstance(conn.get("properties"), dict) else conn
+        cp = sub_props(conn)
         state = cp.get("privateLinkServiceConnectionState") or {}
         conns.append(
             AiAccountPeConnection(
@@ -848,9 +854,9 @@ def link(estate: Estate, pending: Pending) -> None:
     # a route table may name subnets whose own record lacks the back-reference
     for table in estate.route_tables.values():
         for sid in table.subnet_ids:
-            subnet = estate.subnets.get(sid.lower())
-            if subnet is not None and subnet.route_table_id is None:
-                subnet.route_table_id = table.id
+            named = estate.subnets.get(sid.lower())
+            if named is not None and named.route_table_id is None:
+                named.route_table_id = table.id
     for peering in estate.peerings.values():
         vnet = estate.vnets.get(peering.vnet_id.lower())
         if vnet is not None:
@@ -863,9 +869,9 @@ def link(estate: Estate, pending: Pending) -> None:
                 nic.vm_id = vm.id
     for nic in estate.nics.values():
         if nic.vm_id:
-            vm = estate.vms.get(nic.vm_id.lower())
-            if vm is not None and all(n.lower() != nic.id.lower() for n in vm.nic_ids):
-                vm.nic_ids.append(nic.id)
+            owner_vm = estate.vms.get(nic.vm_id.lower())
+            if owner_vm is not None and all(n.lower() != nic.id.lower() for n in owner_vm.nic_ids):
+                owner_vm.nic_ids.append(nic.id)
             inst = estate.scale_set_instances.get(nic.vm_id.lower())
             if inst is not None and all(n.lower() != nic.id.lower() for n in inst.nic_ids):
                 inst.nic_ids.append(nic.id)
@@ -885,19 +891,19 @@ def link(estate: Estate, pending: Pending) -> None:
         for nic_id in pe.nic_ids:
             pe_by_nic[nic_id.lower()] = pe
     for nic in estate.nics.values():
-        pe = None
+        nic_pe = None
         if nic.private_endpoint_id:
-            pe = estate.private_endpoints.get(nic.private_endpoint_id.lower())
-        pe = pe or pe_by_nic.get(nic.id.lower())
+            nic_pe = estate.private_endpoints.get(nic.private_endpoint_id.lower())
+        nic_pe = nic_pe or pe_by_nic.get(nic.id.lower())
         for cfg in nic.ip_configs:
-            if pe is not None:
-                if cfg.ip is not None and cfg.ip not in pe.ips:
-                    pe.ips.append(cfg.ip)
-                own(cfg.ip, IpOwner("private-endpoint", pe.id, cfg.subnet_id or pe.subnet_id))
+            if nic_pe is not None:
+                if cfg.ip is not None and cfg.ip not in nic_pe.ips:
+                    nic_pe.ips.append(cfg.ip)
+                own(cfg.ip, IpOwner("private-endpoint", nic_pe.id, cfg.subnet_id or nic_pe.subnet_id))
             else:
                 own(cfg.ip, IpOwner("nic", nic.id, cfg.subnet_id))
-        if pe is not None and all(n.lower() != nic.id.lower() for n in pe.nic_ids):
-            pe.nic_ids.append(nic.id)
+        if nic_pe is not None and all(n.lower() != nic.id.lower() for n in nic_pe.nic_ids):
+            nic_pe.nic_ids.append(nic.id)
     for pe in estate.private_endpoints.values():
         pe.fqdns = sorted(set(pe.fqdns) | set(pe_names(estate, pe)))
         if not pe.ips:  # NIC not exported: static IP configurations, then DNS configs (https://learn.microsoft.com/azure/governance/resource-graph/concepts/work-with-data)
@@ -934,9 +940,9 @@ def pe_names(estate: Estate, pe: PrivateEndpoint) -> list[str]:
     names: list[str] = []
     for nic_id in pe.nic_ids:
         rec = estate.record(nic_id) or {}
-        props = rec.get("properties") if isinstance(rec.get("properties"), dict) else {}
+        props = found if isinstance(found := rec.get("properties"), dict) else {}
         for cfg in (props.get("ipConfigurations") or []):
-            cp = (cfg.get("properties") if isinstance(cfg.get("properties"), dict) else cfg) if isinstance(cfg, dict) else {}
+            cp = sub_props(cfg) if isinstance(cfg, dict) else {}
             link = cp.get("privateLinkConnectionProperties") or {}
             names += [str(f).lower().rstrip(".") for f in (link.get("fqdns") or []) if isinstance(link, dict) and f]
     for conn in pe.connections:
@@ -1005,12 +1011,12 @@ def dangling(estate: Estate) -> None:
         ri = estate.routing_intents[ri_id]
         for pol in ri.policies:
             hop = (pol.next_hop or "").lower()
-            fw, nva = estate.firewalls.get(hop), estate.hub_nvas.get(hop)
-            if not hop or (fw is None and nva is None):
+            hop_fw, nva = estate.firewalls.get(hop), estate.hub_nvas.get(hop)
+            if not hop or (hop_fw is None and nva is None):
                 missing(ri.id, estate.files.get(ri_id), f"properties.routingPolicies[{pol.name}].nextHop",
                         "routing-intent next hop", pol.next_hop or "(none)",
                         "traffic the policy sends there is not followed through it")
-            elif (fw.private_ip if fw is not None else (nva.ips[0] if nva is not None and nva.ips else None)) is None:
+            elif (hop_fw.private_ip if hop_fw is not None else (nva.ips[0] if nva is not None and nva.ips else None)) is None:
                 out.append(Problem(estate.files.get(ri_id), ri.id, f"properties.routingPolicies[{pol.name}].nextHop",
                                    f"routing-intent next hop {pol.next_hop} has no private IP in the input: traffic the "
                                    "policy sends there is not followed through it", UNRESOLVED))

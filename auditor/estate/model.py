@@ -414,7 +414,7 @@ class Estate:
     inputs: list[str] = field(default_factory=list)
     collected_at: str | None = None
     unknown_types: dict[str, int] = field(default_factory=dict)
-    # the input files this run read and used (auditor.collect.files.ReadFile): what an evidence bundle holds
+    # the input files this run read and used (auditor.ingest.files.ReadFile): what an evidence bundle holds
     read_files: list[Any] = field(default_factory=list)
 
     def record(self, rid: str | None) -> dict[str, Any] | None:

@@ -14,7 +14,8 @@ return hops are built only when a flow is rendered (tests/bench/paths.py prints 
 The analysis is composed of parts, one concern each: sources and entries (entries.py), the forward
 walk (forward.py), appliances and SNAT (snat.py), the return walk (returns.py) and NSG decisions
 (nsg_gate.py); their caches live in one place (caches.py). Each part reads only what FlowAnalysis holds:
-`self.estate`, `self.config`, `self.routing`, `self.appliances`, `self.port` and `self.cache`. This module
+`self.estate`, `self.config`, `self.routing`, `self.appliances`, `self.port` and `self.cache` (and records
+`self.coverage_gaps`), declared for the type checker on their common base (part.py). This module
 groups flows per endpoint and prunes those no rule can report on.
 """
 
@@ -109,7 +110,7 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
                     if a == b:
                         continue
                     if route.next_hop_type in DELIVERING_HOPS or (route.kind == "vwan" and not route.next_hop_ip):
-                        if keep is None or route.kind == "private-endpoint":
+                        if keep is None or (keep.pe_routes and route.kind == "private-endpoint"):
                             positions.extend(range(a, b))
                         else:
                             positions.extend(watched[bisect_left(watched, a):bisect_left(watched, b)])
@@ -206,13 +207,16 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
         """The flows that reach their private endpoint, in `all_flows` order."""
         return self._delivered(None)
 
-    def reported_flows(self, reported: Callable[[Appliance], bool], watched: Collection[str]) -> list[Flow]:
-        """`delivered_flows` less the ones no question can report on: the flows to endpoints not in
-        `watched` (PE ids) that are either delivered directly by a route other than a PE /32, or pass
-        only appliances that are `quiet` for them. Those are symmetric, cross no reported appliance
-        and are shadowed by no /32, and they are most of an estate's flows (tests/bench/paths.py):
-        the rules read this (AuditContext.reported_flows); tests check they find the same with all."""
-        return self._delivered(Keep(reported, frozenset(w.lower() for w in watched)))
+    def reported_flows(self, reported: Callable[[Appliance], bool], watched: Collection[str], *,
+                       pe_routes: bool = True, unmitigated: bool = True) -> list[Flow]:
+        """`delivered_flows` less the ones no question asks for. Kept: every flow to an endpoint in
+        `watched` (PE ids); with `pe_routes`, every flow a PE /32 delivers; and every flow through an
+        appliance that `reported` names or, with `unmitigated`, that may not bring each reply back
+        (not `quiet`). The others are symmetric, cross no reported appliance and are shadowed by no
+        /32, and they are most of an estate's flows (tests/bench/paths.py). The rules read this
+        (AuditContext.reported_flows, from the `flows:` their rule.yaml declares); tests check they
+        find the same with all."""
+        return self._delivered(Keep(reported, frozenset(w.lower() for w in watched), pe_routes, unmitigated))
 
     def _delivered(self, keep: Keep | None) -> list[Flow]:
         flows: list[Flow] = []
@@ -233,6 +237,14 @@ class Keep:
 
     reported: Callable[[Appliance], bool]     # appliances some question reports on
     watched: frozenset[str]                    # PE ids (lower case) every flow to which is needed
+    pe_routes: bool = True                     # flows a PE /32 delivers
+    unmitigated: bool = True                   # flows through appliances that may not bring replies back
+
+    def interesting(self, analysis: FlowAnalysis, app: Appliance, dst: int) -> bool:
+        """Whether a flow reaching `app` on its way to `dst` is asked for because of that appliance."""
+        if self.unmitigated:
+            return not analysis.quiet(app, dst, self.reported)
+        return self.reported(app)
 
 
 class _Through:
@@ -270,7 +282,7 @@ class _Through:
             _hops, outcome, _reason, apps, *_ = analysis._via(target, dst, (), cache)
             if outcome != "delivered":
                 continue
-            if keep is None or p in self.watched or not all(analysis.quiet(app, dst, keep.reported) for app in apps):
+            if keep is None or p in self.watched or any(keep.interesting(analysis, app, dst) for app in apps):
                 out.append(p)
         return out
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from auditor.config import Config
 from auditor.estate.model import Estate, Firewall, IpOwner, NetworkInterface
@@ -144,7 +145,7 @@ def nic_scale_set(estate: Estate, nic: NetworkInterface) -> str | None:
 def tag_findings(estate: Estate, nic: NetworkInterface) -> list[TagFinding]:
     """Every disableSnatOnPL-like tag around an NVA NIC: NIC, VM, scale set, scale-set instance."""
     out: list[TagFinding] = []
-    places: list[tuple[str, dict, str]] = [(nic.id, nic.tags, "nic")]
+    places: list[tuple[str, dict[str, Any], str]] = [(nic.id, nic.tags, "nic")]
     vm = estate.vms.get((nic.vm_id or "").lower())
     if vm is not None:
         # a Flexible scale set's instances are ordinary VMs: a tag there is on "the scale set instance"
@@ -168,11 +169,11 @@ def tag_findings(estate: Estate, nic: NetworkInterface) -> list[TagFinding]:
     return out
 
 
-def scale_set_tags(vmss_id: str, tags: dict) -> list[TagFinding]:
+def scale_set_tags(vmss_id: str, tags: dict[str, Any]) -> list[TagFinding]:
     return judge_tags(vmss_id, tags, "vmss")
 
 
-def judge_tags(rid: str, tags: dict, where: str) -> list[TagFinding]:
+def judge_tags(rid: str, tags: dict[str, Any], where: str) -> list[TagFinding]:
     """The disableSnatOnPL-like tags of one resource (`where`: nic | vm | vmss | vmss-instance), judged."""
     out = []
     for key, value in sorted(tags.items()):
@@ -231,7 +232,8 @@ class ApplianceIndex:
         if vnet is None or self.scope is None:
             return owners, []
         reach = self.scope(vnet)
-        inside, elsewhere = [], []
+        inside: list[IpOwner] = []
+        elsewhere: list[IpOwner] = []
         for o in owners:
             place = owner_place(self.estate, o)
             (inside if place is None or place in reach else elsewhere).append(o)
@@ -274,7 +276,7 @@ class ApplianceIndex:
         return Blackhole(ip, f"{fmt_ip(ip)} belongs to {owner.kind} {estate.name_of(owner.id)}, which does not "
                              "forward traffic", owner.id)
 
-    def _load_balancer(self, owner: IpOwner, ip: int) -> Appliance:
+    def _load_balancer(self, owner: IpOwner, ip: int) -> Appliance | Blackhole:
         """An internal load balancer's frontend as a next hop is never unusable: its backends are the NVAs
         (the NICs in its pools; else the scale sets whose model joins them, standing for instances the
         input lacks; else unknown, which is said in the coverage)."""
@@ -338,7 +340,7 @@ class ApplianceIndex:
 
     def _firewall_tags(self, fw: Firewall) -> list[TagFinding]:
         rec = self.estate.record(fw.id) or {}
-        tags = rec.get("tags") if isinstance(rec.get("tags"), dict) else {}
+        tags = found if isinstance(found := rec.get("tags"), dict) else {}
         return [TagFinding(fw.id, k, v, False, "disableSnatOnPL is documented for customer NVA VMs/VMSS only, not "
                                                "Azure Firewall: use application rules or always-SNAT private ranges")
                 for k, v in sorted(tags.items()) if k.lower() == TAG_KEY.lower()]

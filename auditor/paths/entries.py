@@ -6,11 +6,13 @@ A FlowAnalysis part (auditor.paths.analysis says what the parts share)."""
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING, cast
 
 from auditor.estate.model import HubGateway, PrivateEndpoint, Subnet
 from auditor.ipnet import Cidr
 from auditor.paths.appliances import Appliance
 from auditor.paths.flow import PLATFORM_SUBNETS, UNKNOWN_ON_PREMISES, Flow, SourceGroup
+from auditor.paths.part import AnalysisPart
 from auditor.paths.walk import Hop, Tail
 from auditor.problems import ASSUMED, UNRESOLVED, Problem
 from auditor.routing.engine import (
@@ -19,13 +21,16 @@ from auditor.routing.engine import (
 )
 from auditor.routing.table import RouteTableView
 
+if TYPE_CHECKING:
+    from auditor.paths.analysis import FlowAnalysis
 
-class SourcesAndEntries:
+
+class SourcesAndEntries(AnalysisPart):
     @cached_property
     def endpoints(self) -> list[tuple[PrivateEndpoint, int]]:
         """Private endpoints that carry traffic: an Approved connection and a known IP
         (https://learn.microsoft.com/azure/private-link/private-endpoint-overview)."""
-        out = []
+        out: list[tuple[PrivateEndpoint, int]] = []
         for pe in sorted(self.estate.private_endpoints.values(), key=lambda p: p.id.lower()):
             if pe.approved:
                 out.extend((pe, ip) for ip in sorted(pe.ips))
@@ -116,9 +121,10 @@ class SourcesAndEntries:
             out.append(self._nsg_gate(flow))
         pe_vnet = (pe.subnet_id or "").lower().split("/subnets/")[0]
         hub = self.routing.hub_of_vnet.get(pe_vnet)
-        for gw, prefixes in self.hub_entries if hub else ():
-            if (gw.hub_id or "").lower() == hub.lower():  # type: ignore[union-attr]
-                out.append(self._nsg_gate(self.hub_flow(gw, prefixes, pe, ip)))
+        if hub:
+            for gw, prefixes in self.hub_entries:
+                if (gw.hub_id or "").lower() == hub.lower():
+                    out.append(self._nsg_gate(self.hub_flow(gw, prefixes, pe, ip)))
         return out
 
     @cached_property
@@ -170,7 +176,8 @@ class SourcesAndEntries:
                                if next_hop is not None else "the hub router delivers to the connected VNet")
             tail = Tail(None, [pe_hop], "delivered")
         flow = Flow(CONTEXT_ON_PREMISES, "on-premises", [], prefixes, pe, ip, self.port, tail, source_hop, "delivered",
-                    "", entry_gateway=gw.id, source_key=("on-premises", gw.id), _analysis=self)
+                    "", entry_gateway=gw.id, source_key=("on-premises", gw.id),
+                    _analysis=cast("FlowAnalysis", self))   # a part: `self` is the FlowAnalysis
         flow.mitigation = self.mitigation(tail, prefixes, ip)
         if flow.mitigation is not None and flow.mitigation.how == "denied":
             flow.outcome, flow.verdict, flow.return_hops = "blocked", "blocked", []

@@ -25,7 +25,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.estate.model import Estate, Firewall
+from auditor.estate.model import Estate, Firewall, RuleCollectionGroup
 from auditor.ipnet import Cidr, PrefixError, parse_cidr, port_in_ranges
 from auditor.problems import UNRESOLVED, Problem
 
@@ -100,7 +100,8 @@ class FirewallRules:
         return decide(self.candidates(sources), self.gaps, destination, fqdns)
 
 
-def decide(candidates: tuple, gaps: tuple[str, ...], destination: int, fqdns: tuple[str, ...]) -> Verdict:
+def decide(candidates: tuple[tuple[tuple[Rule, bool], ...], tuple[tuple[Rule, bool], ...]], gaps: tuple[str, ...],
+           destination: int, fqdns: tuple[str, ...]) -> Verdict:
     """Network rules first, whatever the priorities; within them the processing order (parents first,
     group, collection) and the first rule that certainly matches decides: an allow is `network`, a deny
     `denied` (the firewall drops the flow). A possible match before it (or a gap in the rules) leaves the
@@ -240,8 +241,8 @@ class _Reader:
                                                "destinationFqdns"), action))
         elif rtype == "applicationrule":
             protocols = rule.get("protocols") or []
-            ports = [p.get("port") for p in protocols if isinstance(p, dict)] if isinstance(protocols, list) else []
-            if self.port in ports or str(self.port) in [str(p) for p in ports]:
+            app_ports = [p.get("port") for p in protocols if isinstance(p, dict)] if isinstance(protocols, list) else []
+            if self.port in app_ports or str(self.port) in [str(p) for p in app_ports]:
                 application.append(Rule("application", name,
                                         self.match(owner, rule, "sourceAddresses", "sourceIpGroups", None),
                                         self.targets(rule), action))
@@ -277,7 +278,7 @@ def firewall_rules(estate: Estate, fw: Firewall, port: int, names: frozenset[str
                                    f"firewall policy {pid} is not in the input: its rules are unknown"))
             break
         pid = policy.base_policy_id
-    by_policy: dict[str, list] = {}
+    by_policy: dict[str, list[RuleCollectionGroup]] = {}
     for g in estate.rule_collection_groups.values():
         by_policy.setdefault(g.policy_id.lower(), []).append(g)
     found_any = False

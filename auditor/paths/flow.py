@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Final
 
-from auditor.estate.model import NetworkSecurityGroup, PrivateEndpoint, Subnet
+from auditor.estate.model import PrivateEndpoint, Subnet
 from auditor.ipnet import Cidr, fmt_ip
 from auditor.paths.appliances import Appliance
 from auditor.paths.firewall_rules import Verdict
@@ -14,6 +15,7 @@ from auditor.routing.table import RouteTableView
 
 if TYPE_CHECKING:
     from auditor.paths.analysis import FlowAnalysis
+    from auditor.paths.nsg import CompiledRule
 
 UNKNOWN = Verdict("unknown")
 UNKNOWN_ON_PREMISES = ("the on-premises prefixes behind it are unknown (ExpressRoute or BGP-only VPN: learned over BGP, "
@@ -29,7 +31,15 @@ MAX_HOPS = 8
 STORAGE_TYPE = "microsoft.storage/storageaccounts"
 DELIVERING_HOPS = frozenset({"InterfaceEndpoint", "VnetLocal", "VNetPeering", "VNetGlobalPeering"})
 SNAT_HOW = ("snat", "snat-declared")
-_MISSING = object()
+
+
+class _Missing(Enum):
+    """A cache lookup's default where None is a cached answer; an enum member so `is _MISSING` narrows types."""
+
+    MISSING = "missing"
+
+
+_MISSING: Final = _Missing.MISSING
 ALL: Any = frozenset({"all"})     # _blocked_members: every member of the group is blocked
 
 
@@ -108,6 +118,8 @@ class SourceGroup:
     nsg_members: list[Subnet]         # members with an NSG in the estate (outbound checks)
     vid: int = 0                      # id(view): the key of its walks
     hops: dict[int, Hop] = field(default_factory=dict)                 # id(route) -> source hop
-    in_results: dict[tuple, Any] = field(default_factory=dict)         # inbound NSG outcome per PE-side key
-    out_classes: list[tuple[NetworkSecurityGroup, tuple, list[Subnet]]] | None = None
-    in_classes: dict[str, list[tuple[tuple, list[Subnet]]]] = field(default_factory=dict)
+    in_results: dict[tuple[Any, ...], Any] = field(default_factory=dict)   # inbound NSG outcome per PE-side key
+    # outbound: (compiled rules, their source matches, the members that have them) per class of members
+    out_classes: list[tuple[tuple[CompiledRule, ...], tuple[str, ...], list[Subnet]]] | None = None
+    # inbound: id(compiled rules) -> (source matches without the VirtualNetwork tag, members) per class
+    in_classes: dict[int, list[tuple[tuple[str, ...], list[Subnet]]]] = field(default_factory=dict)

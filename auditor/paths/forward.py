@@ -8,11 +8,12 @@ from __future__ import annotations
 from auditor.ipnet import fmt_ip
 from auditor.paths.appliances import Appliance, Blackhole, owner_place
 from auditor.paths.flow import DELIVERING_HOPS, MAX_HOPS
+from auditor.paths.part import AnalysisPart
 from auditor.paths.walk import Hop, Tail
 from auditor.routing.table import EffectiveRoute, RouteTableView
 
 
-class ForwardWalk:
+class ForwardWalk(AnalysisPart):
     def tail(self, view: RouteTableView, dst: int, visited: tuple[str, ...] = ()) -> Tail:
         return self._walk(view, dst, visited, self.cache.tails)
 
@@ -78,7 +79,7 @@ class ForwardWalk:
             blocked = (why, Hop(fmt_ip(dst), "drop", None, fmt_ip(dst), note=why))
         elif route is not None and ((t == "VirtualAppliance" and route.next_hop_ip is not None)
                                     or (t == "VirtualNetworkGateway" and route.kind == "vwan" and route.next_hop_ip)):
-            target = self.appliances.resolve(route.next_hop_ip, vnet)  # type: ignore[arg-type]
+            target = self.appliances.resolve(route.next_hop_ip, vnet)
             if not isinstance(target, Blackhole):
                 why = self.routing.crossing_blocked(vnet, target.subnet_vnet, bool(visited)) \
                     if target.subnet_vnet else None
@@ -100,7 +101,8 @@ class ForwardWalk:
             if route.next_hop_ip is None:
                 return self._fix(fixed_key, Tail(route, [Hop("drop", "drop", None, note="next hop has no IP")],
                                                  "dropped", "VirtualAppliance route without a next-hop IP"))
-            target = self.appliances.resolve(route.next_hop_ip, vnet)   # a Blackhole: the others returned above
+            target = self.appliances.resolve(route.next_hop_ip, vnet)
+            assert isinstance(target, Blackhole)   # the others returned above (or were cached as `blocked`)
             return self._fix(fixed_key, Tail(route, [Hop(fmt_ip(target.ip), "drop", target.owner_id,
                                                          fmt_ip(target.ip), note=target.reason)],
                                              "dropped", target.reason, blackhole=target, blackhole_route=route))
@@ -124,6 +126,7 @@ class ForwardWalk:
         if hit is not None:
             return hit
         app_hop = Hop(target.name, target.kind, target.id, target.ip_text)
+        out: tuple[list[Hop], str, str, list[Appliance], Blackhole | None, EffectiveRoute | None]
         if target.id.lower() in visited or len(visited) >= MAX_HOPS:
             app_hop.note = "routing loop"
             out = ([app_hop], "loop", f"routing loop through {target.name}", [target], None, None)
@@ -179,6 +182,6 @@ class ForwardWalk:
         t = route.next_hop_type
         if (t == "VirtualAppliance" and route.next_hop_ip is not None) or (
                 t == "VirtualNetworkGateway" and route.kind == "vwan" and route.next_hop_ip):
-            target = self.appliances.resolve(route.next_hop_ip, vnet)  # type: ignore[arg-type]
+            target = self.appliances.resolve(route.next_hop_ip, vnet)
             return None if isinstance(target, Blackhole) else target
         return None

@@ -15,10 +15,15 @@ some hosts through (reachable), a partial deny leaves the rest to later rules.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from auditor.estate.model import NetworkSecurityGroup, SecurityRule
 from auditor.ipnet import Cidr, PrefixError, parse_cidr, port_in_ranges
+
+if TYPE_CHECKING:
+    from auditor.routing.lpm import PrefixMap
 
 TCP_OK = {"Tcp", "*"}
 
@@ -30,7 +35,7 @@ class NsgVerdict:
     rule: str                     # the deciding rule's name (priority)
     uncertain: list[str] = field(default_factory=list)   # rules that may have matched
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"nsg": self.nsg_id, "decision": self.decision, "rule": self.rule, "uncertain": self.uncertain}
 
 
@@ -78,7 +83,7 @@ class Side:
             return "partial"
         return "none"
 
-    def match_ip(self, ip: int, virtual_network) -> str:
+    def match_ip(self, ip: int, virtual_network: PrefixMap[bool]) -> str:
         """match([ip/32], ...) for one address; `virtual_network` maps an address to a truthy value when the
         VirtualNetwork tag covers it (an LPM map of the tag's prefixes). A /32 is either inside a prefix or
         disjoint from it, so it never matches partially."""
@@ -145,7 +150,8 @@ def compile_rules(nsg: NetworkSecurityGroup, direction: str, port: int) -> list[
     return out
 
 
-def decide(nsg_id: str, rules: list[CompiledRule], src_match, dst_match) -> NsgVerdict:
+def decide(nsg_id: str, rules: Sequence[CompiledRule], src_match: Callable[..., str],
+           dst_match: Callable[..., str]) -> NsgVerdict:
     """First match decides (NSG overview). `src_match(i, side)` / `dst_match(i, side)` give rule i's match,
     computed lazily: the destination side of a rule is only looked at when its source side matches."""
     uncertain: list[str] = []

@@ -9,11 +9,12 @@ from auditor.estate.model import NetworkSecurityGroup, PrivateEndpoint, Subnet
 from auditor.ipnet import Cidr
 from auditor.paths import nsg as nsgs
 from auditor.paths.flow import _MISSING, ALL, NSG_POLICIES, SNAT_HOW, Flow, Mitigation, SourceGroup
+from auditor.paths.part import AnalysisPart
 from auditor.routing.lpm import PrefixMap
 from auditor.routing.table import RouteTableView
 
 
-class NsgGate:
+class NsgGate(AnalysisPart):
     def virtual_network_tag(self, view: RouteTableView) -> list[Cidr]:
         """The VirtualNetwork service tag as seen from a context
         (https://learn.microsoft.com/azure/virtual-network/service-tags-overview)."""
@@ -42,8 +43,8 @@ class NsgGate:
         pe_nsg = self.pe_nsg(flow.pe)
         if pe_nsg is not None:
             nsg, view, pe_subnet = pe_nsg
-            snat = flow.mitigation is not None and flow.mitigation.how in SNAT_HOW
-            srcs = [Cidr(flow.mitigation.appliance.ip, 32)] if snat else sources  # type: ignore[union-attr]
+            mit = flow.mitigation
+            srcs = [Cidr(mit.appliance.ip, 32)] if mit is not None and mit.how in SNAT_HOW else sources
             v = nsgs.evaluate(nsg, "Inbound", srcs, dest, self.port, self.virtual_network_tag(view))
             flow.nsg.append({"subnet": pe_subnet.id, "direction": "Inbound", **v.to_dict()})
             if v.decision == "deny":
@@ -64,7 +65,7 @@ class NsgGate:
                 if nsg is not None and view is not None:
                     hit = (nsg, view, pe_subnet)
             self.cache.pe_nsgs[key] = hit
-        return hit  # type: ignore[return-value]
+        return hit
 
     def _rules(self, nsg: NetworkSecurityGroup, direction: str) -> tuple[nsgs.CompiledRule, ...]:
         """Compiled rules; NSGs with the same rules share one tuple, so classes and verdicts computed for
@@ -93,15 +94,15 @@ class NsgGate:
         if g.nsg_members:
             if g.out_classes is None:
                 vnet_list = self._vnet_tag(g.view)[0]
-                classes: dict[tuple, tuple] = {}
+                classes: dict[tuple, tuple[tuple[nsgs.CompiledRule, ...], tuple[str, ...], list[Subnet]]] = {}
                 for s in g.nsg_members:
-                    nsg = self.estate.nsgs[s.nsg_id.lower()]  # type: ignore[union-attr]
+                    nsg = self.estate.nsgs[s.nsg_id.lower()]  # type: ignore[union-attr]  # nsg_members have an nsg_id
                     rules = self._rules(nsg, "Outbound")
                     vec = tuple(r.src.match(list(s.prefixes), vnet_list) for r in rules)
                     classes.setdefault((id(rules), vec), (rules, vec, []))[2].append(s)
-                g.out_classes = list(classes.values())  # type: ignore[assignment]
+                g.out_classes = list(classes.values())
             vnet_map = self._vnet_tag(g.view)[1]
-            for rules, vec, members in g.out_classes:  # type: ignore[misc]
+            for rules, vec, members in g.out_classes:
                 dvec = tuple(r.dst.match_ip(ip, vnet_map) for r in rules)
                 key = (id(rules), vec, dvec)
                 denied = self.cache.verdicts.get(key)
@@ -115,10 +116,10 @@ class NsgGate:
         if inbound is not None:
             snat_ip = mit.appliance.ip if mit is not None and mit.how in SNAT_HOW else None
             rules, pe_view, _, dvec = inbound
-            key = (id(rules), id(pe_view), dvec, snat_ip)
-            result = g.in_results.get(key, _MISSING)
+            in_key = (id(rules), id(pe_view), dvec, snat_ip)
+            result = g.in_results.get(in_key, _MISSING)
             if result is _MISSING:
-                result = g.in_results[key] = self._inbound_blocked(g, inbound, snat_ip)
+                result = g.in_results[in_key] = self._inbound_blocked(g, inbound, snat_ip)
             if result is ALL:
                 return ALL
             if result:
@@ -136,9 +137,9 @@ class NsgGate:
             # the PE sees the appliance's address
             # (https://learn.microsoft.com/azure/private-link/private-endpoint-overview)
             src = [Cidr(snat_ip, 32)]
-            denied = nsgs.decide("", rules, lambda _i, s: s.match(src, vnet_list),
-                                 lambda i, _s: dvec[i]).decision == "deny"
-            return ALL if denied else None
+            snat_denied = nsgs.decide("", rules, lambda _i, s: s.match(src, vnet_list),
+                                      lambda i, _s: dvec[i]).decision == "deny"
+            return ALL if snat_denied else None
         in_classes = g.in_classes.get(id(rules))
         if in_classes is None:
             by_vec: dict[tuple, list[Subnet]] = {}
@@ -147,7 +148,7 @@ class NsgGate:
             in_classes = g.in_classes[id(rules)] = list(by_vec.items())
         for vec, members in in_classes:
             key = (id(rules), vec, dvec)
-            denied = self.cache.verdicts.get(key, _MISSING)  # type: ignore[arg-type]
+            denied = self.cache.verdicts.get(key, _MISSING)
             if denied is _MISSING:
                 denied = self.cache.verdicts[key] = self._class_denies(rules, vec, dvec)
             if denied is not None:
@@ -183,7 +184,7 @@ class NsgGate:
             return vec[i]
 
         try:
-            return nsgs.decide("", rules, src, lambda i, _s: dvec[i]).decision == "deny"  # type: ignore[arg-type]
+            return nsgs.decide("", rules, src, lambda i, _s: dvec[i]).decision == "deny"
         except NeedsMember:
             return None
 

@@ -12,6 +12,7 @@ from auditor.estate.model import PrivateEndpoint
 from auditor.ipnet import Cidr, fmt_ip
 from auditor.paths.appliances import Appliance
 from auditor.paths.flow import _MISSING, Flow, Mitigation
+from auditor.paths.part import AnalysisPart
 from auditor.paths.walk import Hop, fmt_prefixes, representative, route_dict
 from auditor.routing.engine import (
     remove_reserved_on_default_override,
@@ -21,7 +22,7 @@ from auditor.routing.lpm import PrefixMap
 from auditor.routing.table import EffectiveRoute, RouteTableView
 
 
-class ReturnWalk:
+class ReturnWalk(AnalysisPart):
     def return_verdict(self, flow: Flow) -> str:
         """symmetric | asymmetric | return-unroutable for a delivered flow (see return_hops_for)."""
         if flow.mitigation is not None:
@@ -64,7 +65,7 @@ class ReturnWalk:
                 target = self.appliances.resolve(route.next_hop_ip, view.key[0] if view is not None else None)
                 hit = target if isinstance(target, Appliance) else None
             self.cache.replies[key] = hit
-        return hit  # type: ignore[return-value]
+        return hit
 
     def return_hops_for(self, flow: Flow) -> list[Hop]:
         """The reply's hops: to the appliance that SNATed (or whose tag brings it back), else straight to

@@ -12,10 +12,11 @@ from auditor.ipnet import Cidr
 from auditor.paths.appliances import Appliance, firewall_snats, owner_place
 from auditor.paths.firewall_rules import FirewallRules, Verdict, decide, firewall_rules
 from auditor.paths.flow import _MISSING, UNKNOWN, Mitigation
+from auditor.paths.part import AnalysisPart
 from auditor.paths.walk import Tail
 
 
-class SnatDecisions:
+class SnatDecisions(AnalysisPart):
     def rule_kind(self, fw, sources: list[Cidr], dst: int, source_key: object = None) -> str:
         """network | application | unresolved | unknown (auditor.paths.firewall_rules)."""
         return self.rule_verdict(fw, sources, dst, source_key).kind
@@ -42,7 +43,7 @@ class SnatDecisions:
             rules = self.cache.fw_rules[fw.id] = firewall_rules(self.estate, fw, self.port, self.endpoint_names)
             for p in rules.problems if rules is not None else ():
                 self.coverage_gaps.setdefault((p.resource_id or "", p.problem), p)
-        return rules  # type: ignore[return-value]
+        return rules
 
     @cached_property
     def endpoint_names(self) -> frozenset[str]:
@@ -134,7 +135,7 @@ class SnatDecisions:
         hit = self.cache.mitigations.get(key, _MISSING)
         if hit is _MISSING:
             hit = self.cache.mitigations[key] = make()
-        return hit  # type: ignore[return-value]
+        return hit
 
     def _nva_mitigation(self, app: Appliance) -> Mitigation | None:
         if app.snat_declared:

@@ -62,7 +62,7 @@ def resolve_destinations(estate: Estate, spec: str) -> list[tuple[PrivateEndpoin
             raise UsageError(f"--to {spec}: the AI account has no private endpoint in the estate")
     if not pes:
         raise UsageError(f"--to {spec}: no private endpoint, AI account or private-endpoint IP by that name or id")
-    out = []
+    out: list[tuple[PrivateEndpoint, int]] = []
     for pe in sorted(pes, key=lambda p: p.id.lower()):
         if not pe.ips:
             raise UsageError(f"--to {spec}: private endpoint {pe.name} has no known IP address")

@@ -124,8 +124,8 @@ def bundle_files(spec: BundleSpec) -> dict[str, bytes]:
 
     for name, path, digest in spec.inputs:
         add(arcname_for_input(name), redacted_copy(name, read_again(name, path, digest)))
-    for path in sorted(spec.rules_dir.glob("*.yaml")):
-        add(f"rules/{path.name}", path.read_bytes())
+    for path in sorted(spec.rules_dir.glob("*/rule.yaml")):     # each rule's metadata (auditor.catalog)
+        add(f"rules/{path.parent.name}/{path.name}", path.read_bytes())
     for name, path in spec.evidence:
         add("evidence/" + arcname_for_input(name).removeprefix("inputs/"), read_again(name, path, None))
     return files
@@ -309,7 +309,7 @@ def write_audit_bundle(path: Path, document: dict[str, Any], catalog: dict[str, 
     """`audit --bundle` / `confirm --bundle`: findings JSON/HTML/SARIF of `document`, the files this run
     read as input (`inputs`: from the estate's read files, never from what a document claims), the
     captures and log exports it used (`evidence`), the catalog."""
-    from auditor.catalog import data_dir
+    from auditor.packaged import data_dir
     from auditor.report.outputs import ReportContext, render
 
     ctx = ReportContext.for_document(document, catalog)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from auditor.catalog import implemented, load_catalog
+from auditor.catalog import load_catalog
 from auditor.errors import UsageError
 
 
 def catalog_table() -> str:
     catalog = load_catalog()
-    active = implemented(catalog)
     rows = [("ID", "SEVERITY", "FAMILY", "STATUS", "TITLE")]
     for rid, rule in catalog.items():
-        rows.append((rid, rule.severity, rule.family, "active" if rid in active else "planned", rule.title))
+        rows.append((rid, rule.severity, rule.family, rule.default_status, rule.title))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
     return "\n".join(lines) + "\n"
@@ -23,7 +22,7 @@ def rule_text(rule_id: str) -> str:
     if rule is None:
         raise UsageError(f"no rule {rule_id!r} (known: {', '.join(catalog)})")
     out = [f"{rule.id}: {rule.title}", f"severity: {rule.severity}   family: {rule.family}   "
-           f"status: {'active' if rule.id in implemented(catalog) else 'planned'}", ""]
+           f"status: {rule.default_status}", ""]
     if rule.resource_types:
         out += [f"resource types: {', '.join(rule.resource_types)}", ""]
     out += ["Rationale", *indent(rule.rationale), "", "Remediation", *indent(rule.remediation), ""]

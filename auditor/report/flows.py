@@ -37,7 +37,7 @@ def kind_of(path: Path) -> str:
 def covering(document: dict[str, Any]) -> Callable[[Flow], str | None]:
     """Which finding of `document` covers a flow: NET001 by (route context, appliance), NET005 by the
     endpoint's subnet and the flow's context, NET008 by the endpoint's subnet for on-premises flows."""
-    from auditor.rules.net001 import context_resource
+    from auditor.rules.pathutil import context_resource
 
     net001 = {}
     net005: dict[str, tuple[str, set[str]]] = {}
@@ -85,6 +85,7 @@ def write_flows(path: Path, rows: Iterable[tuple[Any, ...]]) -> int:
             writer.writerow([name for name, _ in COLUMNS])
             # a CSV is opened in spreadsheets: text cells (names, reasons) lose any formula lead there
             texts = [i for i, (_, t) in enumerate(COLUMNS) if t == "VARCHAR"] if kind == "csv" else []
+            row: tuple[Any, ...] | list[Any]
             for row in rows:
                 if texts:
                     row = list(row)

@@ -202,7 +202,7 @@ SHOWN = 20   # destinations listed in a finding's section; the JSON and `--forma
 def _flow(grouped: dict[str, Any]) -> list[str]:
     """A findings@2 flow: what it concerns (sources, appliances, destinations), then its example path."""
     dests = [d for d in grouped.get("destinations") or [] if isinstance(d, dict)]
-    total = grouped.get("destinations_total") if isinstance(grouped.get("destinations_total"), int) else len(dests)
+    total = given if isinstance(given := grouped.get("destinations_total"), int) else len(dests)
     listed = "<br>".join(f"<code>{h(d.get('id'))}</code> {h(d.get('ip'))}:{h(d.get('port'))}" for d in dests[:SHOWN])
     if total > min(len(dests), SHOWN):
         listed += f'<br><span class="muted">and {total - min(len(dests), SHOWN)} more (all in the JSON document; every ' \
@@ -213,7 +213,7 @@ def _flow(grouped: dict[str, Any]) -> list[str]:
         ("appliances", "<br>".join(f"<code>{h(x)}</code>" for x in grouped.get("appliances") or []) or "-"),
         (f"destinations ({h(total)})", listed or "-"),
     ])
-    example = grouped.get("example") if isinstance(grouped.get("example"), dict) else {}
+    example = found if isinstance(found := grouped.get("example"), dict) else {}
     return out + _example(example)
 
 

@@ -11,7 +11,7 @@ import orjson
 _MARK = "\x00pathaudit-stream\x00"
 
 
-def iter_indented(skeleton: dict[str, Any], path: tuple[str, ...], items: list[Any]) -> Iterator[bytes]:
+def iter_indented(skeleton: dict[str, Any], path: tuple[str | int, ...], items: list[Any]) -> Iterator[bytes]:
     """The bytes of `orjson.dumps(skeleton with items at path, OPT_INDENT_2) + b"\\n"`, one list item at a
     time: the skeleton is dumped with a marker in place of the list, split there, and each item is dumped
     on its own and indented to its depth (same bytes as dumping the whole, without building them)."""
@@ -32,11 +32,11 @@ def iter_indented(skeleton: dict[str, Any], path: tuple[str, ...], items: list[A
     yield text[at + len(marker):]
 
 
-def _set(obj: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+def _set(obj: Any, path: tuple[str | int, ...], value: Any) -> Any:
     """A shallow copy of `obj` with `value` at `path` (dict keys, or an int index for a list)."""
     head, *rest = path
     out: Any = list(obj) if isinstance(obj, list) else dict(obj)
-    out[head] = value if not rest else _set(obj[head], tuple(rest), value)  # type: ignore[index]
+    out[head] = value if not rest else _set(obj[head], tuple(rest), value)
     return out
 
 

@@ -33,7 +33,7 @@ def _failure_body(findings: list[dict[str, Any]]) -> str:
                  f"resource: {f['resource_id']}", f"message: {f.get('message', '')}"]
         flow = f.get("flow")
         if isinstance(flow, dict):
-            ex = flow.get("example") if isinstance(flow.get("example"), dict) else {}
+            ex = example if isinstance(example := flow.get("example"), dict) else {}
             total = flow.get("destinations_total")
             more = f" (+{total - 1} more destinations)" if isinstance(total, int) and total > 1 else ""
             lines.append(f"flow: {ex.get('source')} -> {ex.get('destination')} "

@@ -21,6 +21,8 @@ from urllib.parse import quote
 
 import orjson
 
+from auditor.packaged import demo_dir
+
 BUNDLED_PREFIX = "bundled:"
 FULL_SCAN_BYTES = 4 * 1024 * 1024   # above: the regex pass (a 47 MB export: 0.5 s instead of ~100 s)
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]')
@@ -36,8 +38,6 @@ class Location:
 def default_resolver(name: str) -> Path | None:
     """An input name as the findings document lists it -> a readable file, or None."""
     if name.startswith(BUNDLED_PREFIX):
-        from auditor.audit import demo_dir
-
         rest = name[len(BUNDLED_PREFIX):]
         head, _, tail = rest.partition("/")
         path = demo_dir() / tail if head == "demo-contoso" and tail else None

@@ -121,7 +121,7 @@ def plan(formats: list[str] | tuple[str, ...], out: Path | None) -> list[tuple[s
 def write_reports(ctx: ReportContext, formats: list[str] | tuple[str, ...], out: Path | None,
                   stdout: BinaryIO | None = None) -> list[Path]:
     """Render every requested format to its destination; returns the files written."""
-    written = []
+    written: list[Path] = []
     for fmt, dest in plan(formats, out):
         if fmt == FLOWS:
             if ctx.flow_rows is None:
@@ -129,7 +129,8 @@ def write_reports(ctx: ReportContext, formats: list[str] | tuple[str, ...], out:
                                  "saved findings document")
             from auditor.report.flows import write_flows
 
-            write_flows(dest, ctx.flow_rows())  # type: ignore[arg-type]
+            assert dest is not None   # plan() gives --format flows a file or raises
+            write_flows(dest, ctx.flow_rows())
             written.append(dest)
             continue
         if dest is None:

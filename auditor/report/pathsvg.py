@@ -88,7 +88,7 @@ def flow_svg(flow: dict[str, Any]) -> str:
     div = divergence(forward, back)
     fwd_cols = list(range(len(forward)))
     # place return hops under their forward twins when every return hop has one, else right to left
-    where = {}
+    where: dict[str, int] = {}
     for i, hop in enumerate(forward):
         where.setdefault(hop_key(hop), i)
     if back and all(hop_key(hop) in where for hop in back):

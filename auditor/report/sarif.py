@@ -139,7 +139,7 @@ def result(f: dict[str, Any], rule_index: dict[str, int], locator: SourceLocator
     props: dict[str, Any] = {"severity": f["severity"], "status": f["status"], "title": f.get("title", "")}
     flow = f.get("flow")
     if isinstance(flow, dict):
-        ex = flow.get("example") if isinstance(flow.get("example"), dict) else {}
+        ex = example if isinstance(example := flow.get("example"), dict) else {}
         props["flow"] = {"sources": flow.get("sources"), "appliances": flow.get("appliances"),
                          "destinations_total": flow.get("destinations_total"),
                          **{k: ex.get(k) for k in ("source", "destination", "destination_ip", "port", "verdict")}}
@@ -225,7 +225,7 @@ def iter_sarif(document: dict[str, Any], catalog: dict[str, Rule],
     rules = [catalog[rid] for rid in sorted(catalog)]
     rule_index = {r.id: i for i, r in enumerate(rules)}
     results = (result(f, rule_index, locator) for f in document["findings"])
-    return iter_indented(log, ("runs", 0, "results"), list(results))  # type: ignore[arg-type]
+    return iter_indented(log, ("runs", 0, "results"), list(results))
 
 
 def render_sarif(document: dict[str, Any], catalog: dict[str, Rule], locator: SourceLocator | None = None) -> bytes:

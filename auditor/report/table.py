@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from auditor.report.text import terminal
+from auditor.safetext import terminal
 
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 ROWS_SHOWN = 50     # a screenful or two: the rest is counted, and every other format has them all

@@ -4,6 +4,8 @@ One helper per context, each total (any value in, safe text out): `h` (HTML text
 attribute values, also inline SVG), `xml_text` / `xml_attr` (XML 1.0: also drops the characters
 XML cannot carry), `md` / `md_code` (Markdown text and code spans, table-safe), `csv_cell`
 (formula injection). Tests feed them hostile strings; renderers never build markup another way.
+`text` (display text) and `terminal` (terminal-safe text) live in `auditor.safetext`, which live
+collection and the CLI use too.
 """
 
 from __future__ import annotations
@@ -13,35 +15,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-# C0 controls except tab/newline/CR, DEL, C1 controls, lone surrogates, U+FFFE/U+FFFF: not allowed in
-# XML 1.0 and parse errors in HTML. Replaced by U+FFFD so the reader sees something was there.
-_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+from auditor.safetext import text
+
 # Markdown: backslash-escape what starts emphasis, code, links, tables, strikethrough; entities for HTML.
 _MD_PUNCT = re.compile(r"([\\`*_\[\]|~!#])")
 _FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
-
-
-def text(value: Any) -> str:
-    """Any value as display text: None -> '', str as is, the rest via str(); invalid characters replaced."""
-    if value is None:
-        return ""
-    s = value if isinstance(value, str) else str(value)
-    return _INVALID.sub("\ufffd", s)
-
-
-# ESC-introduced sequences (CSI, OSC up to BEL/ST, two-byte escapes), then any other C0/C1 control or DEL
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])|\x9b[0-?]*[ -/]*[@-~]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def terminal(value: Any, newlines: bool = False) -> str:
-    """Text safe for a terminal: names and tags come from the estate (attacker-controlled), so escape
-    sequences (colours, cursor moves, window titles, hyperlinks) and control characters are removed; a
-    one-line message also loses its newlines and tabs."""
-    s = _ANSI.sub("", text(value))
-    if not newlines:
-        s = s.replace("\r", " ").replace("\n", " ").replace("\t", " ")
-    return _CONTROL.sub("\ufffd", s)
 
 
 def h(value: Any) -> str:

@@ -80,6 +80,7 @@ def compare(view: RouteTableView, items: list[dict[str, Any]]) -> list[Differenc
         if m is not None and m.next_hop_type == "VirtualNetworkServiceEndpoint":
             continue
         if m is None:
+            assert a is not None      # the key is Azure's or the model's
             note = ""
             if source == "Default" and a["next_hop_type"] == "None":
                 note = "a newer Default route the model does not know (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)"

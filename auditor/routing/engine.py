@@ -28,8 +28,10 @@ Sources (Microsoft Learn):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from auditor.config import Config
 from auditor.estate.model import Estate, HubGateway, Peering, PrivateEndpoint, Subnet
@@ -75,9 +77,10 @@ class RoutingModel:
         return groups
 
     @cached_property
-    def connected_peerings(self) -> dict[str, list]:
-        """VNet (lower id) -> its Connected peerings."""
-        out: dict[str, list] = {}
+    def connected_peerings(self) -> dict[str, list[Any]]:
+        """VNet (lower id) -> its Connected peerings (Peering, all with a remote_vnet_id: typed Any so that
+        readers need not narrow it again)."""
+        out: dict[str, list[Any]] = {}
         for p in self.estate.peerings.values():
             if p.state == "Connected" and p.remote_vnet_id:
                 out.setdefault(p.vnet_id.lower(), []).append(p)
@@ -116,8 +119,10 @@ class RoutingModel:
             out[conn.gateway_id.lower()].extend((p, lgw.id) for p in lgw.prefixes)
         for gid, lst in out.items():
             lst.extend((p, "config:network.on_premises") for p in self.config.on_premises)
-            seen: set[Cidr] = set()
-            out[gid] = [(p, o) for p, o in lst if not (p in seen or seen.add(p))]
+            firsts: dict[Cidr, str] = {}      # each prefix once, with the first origin that names it
+            for p, o in lst:
+                firsts.setdefault(p, o)
+            out[gid] = list(firsts.items())
         return out
 
     @cached_property
@@ -152,7 +157,7 @@ class RoutingModel:
         out: dict[tuple[str, str], Peering] = {}
         for vnet_id, peerings in self.connected_peerings.items():
             for p in peerings:
-                out.setdefault((vnet_id, p.remote_vnet_id.lower()), p)  # type: ignore[union-attr]
+                out.setdefault((vnet_id, p.remote_vnet_id.lower()), p)
         return out
 
     @cached_property
@@ -230,7 +235,7 @@ class RoutingModel:
         dbp = bool(rt and rt.disable_bgp_route_propagation)
         routes: list[EffectiveRoute] = []
 
-        def add(**kw) -> None:
+        def add(**kw: Any) -> None:
             routes.append(EffectiveRoute(disable_bgp_route_propagation=dbp, **kw))
 
         # Default routes (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
@@ -383,7 +388,7 @@ def context_key(subnet: Subnet) -> tuple[str, str | None, tuple[str, ...]]:
             tuple(sorted(subnet.service_endpoints)))
 
 
-def invalidation(per: PeRoute, udrs: list[tuple[Cidr, object]]) -> str | None:
+def invalidation(per: PeRoute, udrs: Sequence[tuple[Cidr, object]]) -> str | None:
     """Why a UDR of the source context invalidates this PE /32, or None
     (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)."""
     if per.policies not in ROUTE_TABLE_POLICIES:
@@ -478,7 +483,7 @@ def select(routes: list[EffectiveRoute]) -> None:
                             "override, even when more specific (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)")
 
 
-def display_order(r: EffectiveRoute) -> tuple:
+def display_order(r: EffectiveRoute) -> tuple[int, int, int, int, str, str, str]:
     source = SOURCE_RANK.get(r.source, 3)
     source = {"Default": 0, "VirtualNetworkGateway": 1, "User": 2}.get(r.source, 3)
     net = r.prefix.net if r.prefix else -1

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from auditor.collect.files import parse_json, read_bytes
 from auditor.config import Config
 from auditor.errors import InputError, UsageError
 from auditor.estate.lookup import resolve_subnet
 from auditor.estate.model import Estate, Subnet
+from auditor.ingest.files import parse_json, read_bytes
 from auditor.ipnet import PrefixError, parse_ip
 from auditor.routing.compare import Difference, compare
 from auditor.routing.engine import RoutingModel
@@ -34,8 +34,8 @@ def load_effective_routes(path: Path) -> list[dict[str, Any]]:
         doc = parse_json(read_bytes(path, 1 << 30))
     except Exception as exc:
         raise InputError(f"{path}: cannot read effective routes ({exc})") from None
-    if isinstance(doc, dict) and isinstance(doc.get("value"), list):
-        return doc["value"]
+    if isinstance(doc, dict) and isinstance(value := doc.get("value"), list):
+        return value
     if isinstance(doc, list):
         return doc
     raise InputError(f"{path}: expected the output of `az network nic show-effective-route-table` ({{\"value\": [...]}})")

@@ -1,1 +1,2 @@
-"""Rule evaluation: one module per rule (metadata in rules/<ID>.yaml), run by `engine.evaluate`."""
+"""The rule framework: what a check receives (`context`), helpers path rules share (`pathutil`) and the
+loop that runs them (`engine`). The rules themselves are folders in `rules/` (auditor.catalog)."""

@@ -29,8 +29,9 @@ class AuditContext:
     extras: dict[str, Any] = field(default_factory=dict)
     # False: the path rules read every delivered flow (tests prove pruning changes no finding)
     prune_flows: bool = True
+    only: set[str] | None = None           # the rule ids evaluated (None: every rule of the catalog)
     labels: dict[tuple, str] = field(default_factory=dict)   # pathutil.source_label's memo
-    memo: dict[str, Any] = field(default_factory=dict)        # per-audit results rules share (net002)
+    memo: dict[Any, Any] = field(default_factory=dict)        # per-audit results rules share
 
     @cached_property
     def flows(self) -> FlowAnalysis:
@@ -39,19 +40,40 @@ class AuditContext:
 
         return FlowAnalysis(self.estate, self.config)
 
-    @cached_property
+    @property
     def reported_flows(self) -> list[Flow]:
-        """The delivered flows the path rules read: all of them less those no rule can report on
-        (FlowAnalysis.reported_flows): flows to the private endpoints of AI accounts (AOAI005) are all
-        kept, and so are flows through appliances a rule reports (NET002, NET003) or that may leave a
-        reply unmitigated (NET001, NET004), and flows decided by a PE /32 (NET005). A rule that reads
-        flows for another reason must widen `reported_appliance` or the watched endpoints."""
+        """The delivered flows the path rules read: all of them less those no running rule declares
+        (`flows:` in rules/<ID>/rule.yaml, FlowAnalysis.reported_flows). A rule that reads flows for a
+        reason of its own declares it there; tests/test_paths_pruning.py proves pruning changes nothing."""
         if not self.prune_flows:
             return self.flows.delivered_flows
-        accounts = set(self.estate.ai_accounts)
-        watched = [pe.id for pe in self.estate.private_endpoints.values()
-                   if any((c.target_id or "").lower() in accounts for c in pe.connections)]
-        return self.flows.reported_flows(reported_appliance, watched)
+        needs = [rule for rule in self.running.values() if rule.flows]
+        memo_key = ("reported_flows", *sorted(rule.id for rule in needs))
+        hit = self.memo.get(memo_key)
+        if hit is not None:
+            return hit
+        reporters = [f for f in (rule.reported_appliance() for rule in needs) if f is not None]
+
+        def reported(app: Appliance) -> bool:
+            return any(f(app) for f in reporters)
+
+        watched: list[str] = []
+        if any(rule.flows.endpoints == "ai-accounts" for rule in needs):
+            accounts = set(self.estate.ai_accounts)
+            watched = [pe.id for pe in self.estate.private_endpoints.values()
+                       if any((c.target_id or "").lower() in accounts for c in pe.connections)]
+        flows = self.memo[memo_key] = self.flows.reported_flows(
+            reported, watched,
+            pe_routes=any(rule.flows.routes == "private-endpoint" for rule in needs),
+            unmitigated=any(rule.flows.replies == "unmitigated" for rule in needs))
+        return flows
+
+    @property
+    def running(self) -> dict[str, Rule]:
+        """The rules this audit evaluates (`--rule` narrows them; all of the catalog by default)."""
+        if self.only is None:
+            return self.catalog
+        return {rid: rule for rid, rule in self.catalog.items() if rid in self.only}
 
     def analysis_gaps(self) -> list[Problem]:
         """What the flow analysis needed and could not resolve (firewall rules it read, appliances it
@@ -97,10 +119,3 @@ class AuditContext:
             key=key,
         )
 
-
-def reported_appliance(app: Appliance) -> bool:
-    """Whether a rule reports on this appliance itself, whatever the flows' replies do."""
-    from auditor.rules.net002 import untagged_units
-    from auditor.rules.net003 import reports_tags
-
-    return bool(untagged_units(app)) or reports_tags(app)

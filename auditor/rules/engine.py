@@ -1,8 +1,7 @@
-"""Run every implemented rule of the catalog over an audit context."""
+"""Run the rules of the catalog (one folder each, auditor.catalog) over an audit context."""
 
 from __future__ import annotations
 
-from auditor.catalog import Rule, implemented
 from auditor.findings import Evidence, Finding, NotAssessed
 from auditor.problems import MISSING
 from auditor.rules.context import AuditContext
@@ -11,18 +10,13 @@ from auditor.rules.context import AuditContext
 def evaluate(ctx: AuditContext, only: set[str] | None = None) -> tuple[list[Finding], list[NotAssessed]]:
     findings: list[Finding] = []
     not_assessed: list[NotAssessed] = []
-    runnable: dict[str, Rule] = implemented(ctx.catalog)
+    ctx.only = set(only) if only is not None else None
     gaps: dict[str, list] = {}
     for p in ctx.estate.problems:
         if p.effect == MISSING and p.resource_id:
             gaps.setdefault(p.resource_id.lower(), []).append(p)
-    for rule_id, _rule in ctx.catalog.items():
-        if only is not None and rule_id not in only:
-            continue
-        if rule_id not in runnable:
-            not_assessed.append(NotAssessed(rule_id, "no check for this rule in this pathaudit version"))
-            continue
-        for item in runnable[rule_id].check()(ctx) or ():
+    for rule in ctx.running.values():
+        for item in rule.check()(ctx) or ():
             if isinstance(item, NotAssessed):
                 not_assessed.append(item)
             else:

@@ -106,3 +106,44 @@ def unresolved_evidence(ctx: AuditContext, flow: Flow) -> list[Evidence]:
                                     list(verdict.why), "the firewall's rules could not be resolved: the flow is not "
                                     "assumed to ride an application rule (which would SNAT it)"))
     return out
+
+
+def context_resource(f: Flow) -> str:
+    """The route context as a resource: its route table, the subnet when it has none; for on-premises the
+    GatewaySubnet's route table (or the GatewaySubnet), or the hub gateway it enters through."""
+    if f.source_kind != "on-premises":
+        return f.source
+    if f.view is not None:
+        return f.view.route_table_id or (f.view.subnet_ids[0] if f.view.subnet_ids else f.entry_gateway or f.source)
+    return f.entry_gateway or f.source
+
+
+def nva_name(ctx: AuditContext, unit: str) -> str:
+    """How messages name an NVA: its VM for a VM NVA's NIC, else the scale set or hub NVA itself."""
+    nic = ctx.estate.nics.get(unit.lower())
+    vm = ctx.estate.vms.get((nic.vm_id or "").lower()) if nic is not None else None
+    return vm.name if vm is not None else ctx.estate.name_of(unit)
+
+
+def nvas_to_endpoints(ctx: AuditContext) -> dict[str, tuple]:
+    """NVA unit id (lower) -> (appliance, unit id, members, delivered flows through it) over all flows;
+    worked out once per audit (NET002 and NET003 both read it)."""
+    flows = ctx.reported_flows
+    memo_key = ("nvas_to_endpoints", id(flows))     # the flows differ with the rules an audit runs
+    hit = ctx.memo.get(memo_key)
+    if hit is not None:
+        return hit
+    out: dict[str, tuple] = {}
+    seen: dict[int, list] = {}        # id(tail.appliances) -> the (unit lists) it feeds: tails share lists
+    for f in flows:
+        if f.outcome != "delivered" or not f.tail.appliances:
+            continue
+        targets = seen.get(id(f.tail.appliances))
+        if targets is None:
+            targets = seen[id(f.tail.appliances)] = [
+                out.setdefault(unit.lower(), (app, unit, members, []))[3]
+                for app in f.tail.appliances if app.kind == "nva" for unit, members in sorted(app.units.items())]
+        for bucket in targets:
+            bucket.append(f)
+    hit = ctx.memo[memo_key] = dict(sorted(out.items()))
+    return hit

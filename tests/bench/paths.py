@@ -59,7 +59,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from test_routing_builder import RowEstate, _guid  # noqa: E402
+from helpers.routing_rows import RowEstate, guid  # noqa: E402
 
 SUBNETS_PER_VNET = 50
 SUBNETS_PER_PE = 5
@@ -98,7 +98,7 @@ class BenchEstate(RowEstate):
     def vm(self, name: str, nic_id: str, rg: str) -> str:
         rid = self.rid(rg, "Microsoft.Compute/virtualMachines", name)
         self.others.append(self.row(rid, "microsoft.compute/virtualmachines", {  # shaped like a real row
-            "vmId": _guid(rid), "hardwareProfile": {"vmSize": "Standard_D2s_v5"},
+            "vmId": guid(rid), "hardwareProfile": {"vmSize": "Standard_D2s_v5"},
             "storageProfile": {"osDisk": {"osType": "Linux", "name": f"{name}-os", "createOption": "FromImage",
                                           "caching": "ReadWrite", "managedDisk": {"storageAccountType": "Premium_LRS"},
                                           "deleteOption": "Delete", "diskSizeGB": 30},

@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from test_routing_builder import RowEstate  # noqa: E402
+from helpers.routing_rows import RowEstate  # noqa: E402
 
 from auditor.audit import load_estate  # noqa: E402
 from auditor.routing.engine import RoutingModel  # noqa: E402
