@@ -33,7 +33,9 @@ from auditor.rules.engine import evaluate
 def demo_inputs() -> tuple[list[Path], dict[Path, str]]:
     """The bundled demo estate and the stable names its files carry in outputs (wherever it is installed)."""
     demo = demo_dir()
-    display = {f: f"bundled:demo-contoso/{f.relative_to(demo).as_posix()}" for f in sorted(demo.rglob("*.json"))}
+    display = {
+        f: f"bundled:demo-contoso/{f.relative_to(demo).as_posix()}" for f in sorted(demo.rglob("*.json"))
+    }
     return [demo], display
 
 
@@ -50,7 +52,7 @@ class AuditResult:
     # expired suppressions (auditor.suppress.SuppressionWarning) and the --baseline summary
     warnings: list[Any] = field(default_factory=list)
     baseline: dict[str, Any] | None = None
-    context: AuditContext | None = None          # the rules' context: its flow analysis feeds --format flows
+    context: AuditContext | None = None  # the rules' context: its flow analysis feeds --format flows
 
     def flow_rows(self, document: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
         """Every analysed flow as a row (auditor.paths.export), each with the finding that covers it."""
@@ -73,12 +75,19 @@ class AuditResult:
         return [p for p in self.problems if p.effect == FILE_NOT_READ]
 
     def failing(self, fail_on: str) -> list[Finding]:
-        return [f for f in self.findings
-                if fails(f.severity, f.status, f.suppression is not None, fail_on, f.baseline == "unchanged")]
+        return [
+            f
+            for f in self.findings
+            if fails(f.severity, f.status, f.suppression is not None, fail_on, f.baseline == "unchanged")
+        ]
 
     def exit_code(self, fail_on: str, allow_incomplete: bool) -> int:
-        return decide(unreadable=bool(self.unreadable), failing=bool(self.failing(fail_on)), complete=self.complete,
-                      allow_incomplete=allow_incomplete)
+        return decide(
+            unreadable=bool(self.unreadable),
+            failing=bool(self.failing(fail_on)),
+            complete=self.complete,
+            allow_incomplete=allow_incomplete,
+        )
 
     def document(self) -> dict[str, Any]:
         return findings_document(self)
@@ -100,7 +109,7 @@ def estate_sha256(estate: Estate) -> str:
 
 
 def findings_document(result: AuditResult) -> dict[str, Any]:
-    with gc_paused():        # it hashes the whole estate (auditor.gcpause)
+    with gc_paused():  # it hashes the whole estate (auditor.gcpause)
         return _findings_document(result)
 
 
@@ -147,11 +156,12 @@ def load_estate(inputs: list[Path], display: dict[Path, str] | None = None) -> E
     return build_estate(raw)
 
 
-def assessed_resources(estate: Estate, catalog: dict[str, Rule], not_assessed: list[NotAssessed],
-                       only: set[str] | None) -> dict[str, list[str]]:
+def assessed_resources(
+    estate: Estate, catalog: dict[str, Rule], not_assessed: list[NotAssessed], only: set[str] | None
+) -> dict[str, list[str]]:
     """Per evaluated rule, the ids (as found in the input) of the estate resources of its resource_types."""
     # one sort of every record, then a filter per rule: a sort per rule cost ~0.3 s at 24k records
-    records = estate.records            # keyed by lower-case id: key order is (id.lower(), id) order
+    records = estate.records  # keyed by lower-case id: key order is (id.lower(), id) order
     ordered = [(rec["type"].lower(), rec["id"]) for rec in (records[k] for k in sorted(records))]
     skipped = {n.rule_id for n in not_assessed}
     out: dict[str, list[str]] = {}
@@ -163,9 +173,15 @@ def assessed_resources(estate: Estate, catalog: dict[str, Rule], not_assessed: l
     return out
 
 
-def run_audit(inputs: list[Path], config: Config, display: dict[Path, str] | None = None,
-              only: set[str] | None = None, *, today: dt.date | None = None,
-              baseline: dict[str, Any] | None = None) -> AuditResult:
+def run_audit(
+    inputs: list[Path],
+    config: Config,
+    display: dict[Path, str] | None = None,
+    only: set[str] | None = None,
+    *,
+    today: dt.date | None = None,
+    baseline: dict[str, Any] | None = None,
+) -> AuditResult:
     """`today` decides which suppressions have expired (default: the local date); `baseline` is an
     older findings document to mark findings new/unchanged against."""
     from auditor.suppress import apply_baseline, apply_suppressions
@@ -173,18 +189,27 @@ def run_audit(inputs: list[Path], config: Config, display: dict[Path, str] | Non
     catalog = load_catalog()
     if only is not None:
         only = set(canonical_rule_ids(sorted(only), catalog, "--rule"))
-    canonical_rule_ids([s.rule for s in config.suppressions], catalog,
-                       f"{config.path or 'config'}: [[suppressions]] rule")
+    canonical_rule_ids(
+        [s.rule for s in config.suppressions], catalog, f"{config.path or 'config'}: [[suppressions]] rule"
+    )
     estate = load_estate(inputs, display)
-    with gc_paused():   # see auditor.gcpause: the rules and the catalog lost a fifth to collections
+    with gc_paused():  # see auditor.gcpause: the rules and the catalog lost a fifth to collections
         ctx = AuditContext(estate=estate, config=config, catalog=catalog)
         findings, not_assessed = evaluate(ctx, only)
         estate.problems.extend(ctx.analysis_gaps())
         warnings = apply_suppressions(findings, config.suppressions, today)
         summary = apply_baseline(findings, baseline) if baseline is not None else None
         assessed = assessed_resources(estate, catalog, not_assessed, only)
-        if not any(assessed.values()) and not estate.problems:    # an unreadable input already says why
-            estate.problems.append(Problem(None, None, None, "the input holds no resource that any rule assesses (an "
-                                           "empty export, the wrong subscription, or a query that returned nothing): "
-                                           "nothing was audited", EXPORT_INCOMPLETE))
+        if not any(assessed.values()) and not estate.problems:  # an unreadable input already says why
+            estate.problems.append(
+                Problem(
+                    None,
+                    None,
+                    None,
+                    "the input holds no resource that any rule assesses (an "
+                    "empty export, the wrong subscription, or a query that returned nothing): "
+                    "nothing was audited",
+                    EXPORT_INCOMPLETE,
+                )
+            )
         return AuditResult(estate, findings, not_assessed, catalog, config, assessed, warnings, summary, ctx)

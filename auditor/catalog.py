@@ -39,10 +39,10 @@ class FlowNeeds:
     """Which analysed flows a path rule reads (`flows:` in its rule.yaml); the flow analysis keeps the
     union over the rules an audit runs and leaves the others out (auditor.rules.context)."""
 
-    endpoints: str | None = None      # "ai-accounts": every flow to a private endpoint of an AI account
-    routes: str | None = None         # "private-endpoint": flows delivered by a PE /32
-    replies: str | None = None        # "unmitigated": flows through an appliance that may not bring replies back
-    appliances: str | None = None     # a function of check.py naming appliances the rule reports
+    endpoints: str | None = None  # "ai-accounts": every flow to a private endpoint of an AI account
+    routes: str | None = None  # "private-endpoint": flows delivered by a PE /32
+    replies: str | None = None  # "unmitigated": flows through an appliance that may not bring replies back
+    appliances: str | None = None  # a function of check.py naming appliances the rule reports
 
     def __bool__(self) -> bool:
         return any((self.endpoints, self.routes, self.replies, self.appliances))
@@ -78,12 +78,14 @@ class Rule:
         define check(ctx) and the function its `flows.appliances` names."""
         module = _import_check(self.id, self.folder / CHECK_FILE)
         if self.flows.appliances and not callable(getattr(module, self.flows.appliances, None)):
-            raise UsageError(f"{self.folder / METADATA_FILE}: flows.appliances: check.py defines no function "
-                             f"{self.flows.appliances!r}")
+            raise UsageError(
+                f"{self.folder / METADATA_FILE}: flows.appliances: check.py defines no function "
+                f"{self.flows.appliances!r}"
+            )
         return module
 
     def check(self) -> Callable[..., Any]:
-        check: Callable[..., Any] = self.module().check      # validated callable at import
+        check: Callable[..., Any] = self.module().check  # validated callable at import
         return check
 
     def reported_appliance(self) -> Callable[[Appliance], bool] | None:
@@ -208,6 +210,8 @@ def canonical_rule_ids(ids: Iterable[str], catalog: dict[str, Rule], where: str)
         else:
             unknown.append(str(rid))
     if unknown:
-        raise UsageError(f"{where}: unknown rule id(s) {', '.join(repr(u) for u in unknown)} "
-                         f"(known: {', '.join(sorted(catalog))})")
+        raise UsageError(
+            f"{where}: unknown rule id(s) {', '.join(repr(u) for u in unknown)} "
+            f"(known: {', '.join(sorted(catalog))})"
+        )
     return out

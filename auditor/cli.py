@@ -60,35 +60,92 @@ def report_problems(problems: list) -> None:
     for p in problems[:MAX_PROBLEM_LINES]:
         err(f"pathaudit: warning: {p.line()}")
     if len(problems) > MAX_PROBLEM_LINES:
-        err(f"pathaudit: warning: ... and {len(problems) - MAX_PROBLEM_LINES} more (all listed in coverage.skipped)")
+        err(
+            f"pathaudit: warning: ... and {len(problems) - MAX_PROBLEM_LINES} more (all listed in coverage.skipped)"
+        )
 
 
 # Scope, credential and endpoint of live collection: shared by `collect` and `audit --live`, handed to
 # the command as one `live` dict (auditor.collect.live.CollectOptions.from_cli).
 LIVE_OPTIONS = [
-    click.option("--subscription", "subscriptions", multiple=True, metavar="ID",
-                 help="[live] Subscription to collect (repeatable). Default: every subscription the identity sees."),
-    click.option("--management-group", "management_groups", multiple=True, metavar="MG",
-                 help="[live] Collect every subscription under this management group (repeatable)."),
-    click.option("--tenant", metavar="TENANT", help="[live] Microsoft Entra tenant to sign in to (id or domain)."),
-    click.option("--credential", type=click.Choice(CREDENTIAL_KINDS), default="default", show_default=True,
-                 help="[live] How to sign in; `token`: a bearer token from the --token-env variable."),
-    click.option("--token-env", default=DEFAULT_TOKEN_ENV, show_default=True, metavar="VAR",
-                 help="[live] Environment variable holding the bearer token for --credential token."),
-    click.option("--cloud", type=click.Choice(list(CLOUDS)), default="AzureCloud", show_default=True,
-                 help="[live] Azure cloud."),
-    click.option("--arm-endpoint", metavar="URL",
-                 help="[live] Resource Manager endpoint (https; token scope URL/.default). "
-                      "TLS trust: REQUESTS_CA_BUNDLE or SSL_CERT_FILE."),
-    click.option("--effective-routes", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
-                 help="[live] Also fetch Azure's effective route tables of up to N NICs (NVA NICs first)."),
-    click.option("--fresh-accounts", is_flag=True,
-                 help="[live] Re-read AI accounts from ARM (Resource Graph can lag recent changes)."),
-    click.option("--request-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-                 metavar="SECONDS", help="[live] Read timeout of each request to Azure."),
+    click.option(
+        "--subscription",
+        "subscriptions",
+        multiple=True,
+        metavar="ID",
+        help="[live] Subscription to collect (repeatable). Default: every subscription the identity sees.",
+    ),
+    click.option(
+        "--management-group",
+        "management_groups",
+        multiple=True,
+        metavar="MG",
+        help="[live] Collect every subscription under this management group (repeatable).",
+    ),
+    click.option(
+        "--tenant", metavar="TENANT", help="[live] Microsoft Entra tenant to sign in to (id or domain)."
+    ),
+    click.option(
+        "--credential",
+        type=click.Choice(CREDENTIAL_KINDS),
+        default="default",
+        show_default=True,
+        help="[live] How to sign in; `token`: a bearer token from the --token-env variable.",
+    ),
+    click.option(
+        "--token-env",
+        default=DEFAULT_TOKEN_ENV,
+        show_default=True,
+        metavar="VAR",
+        help="[live] Environment variable holding the bearer token for --credential token.",
+    ),
+    click.option(
+        "--cloud",
+        type=click.Choice(list(CLOUDS)),
+        default="AzureCloud",
+        show_default=True,
+        help="[live] Azure cloud.",
+    ),
+    click.option(
+        "--arm-endpoint",
+        metavar="URL",
+        help="[live] Resource Manager endpoint (https; token scope URL/.default). "
+        "TLS trust: REQUESTS_CA_BUNDLE or SSL_CERT_FILE.",
+    ),
+    click.option(
+        "--effective-routes",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        metavar="N",
+        help="[live] Also fetch Azure's effective route tables of up to N NICs (NVA NICs first).",
+    ),
+    click.option(
+        "--fresh-accounts",
+        is_flag=True,
+        help="[live] Re-read AI accounts from ARM (Resource Graph can lag recent changes).",
+    ),
+    click.option(
+        "--request-timeout",
+        type=click.FloatRange(min=0.1),
+        default=60.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="[live] Read timeout of each request to Azure.",
+    ),
 ]
-LIVE_PARAMS = ("subscriptions", "management_groups", "tenant", "credential", "token_env", "cloud", "arm_endpoint",
-               "effective_routes", "fresh_accounts", "request_timeout")
+LIVE_PARAMS = (
+    "subscriptions",
+    "management_groups",
+    "tenant",
+    "credential",
+    "token_env",
+    "cloud",
+    "arm_endpoint",
+    "effective_routes",
+    "fresh_accounts",
+    "request_timeout",
+)
 
 
 def live_options(func):
@@ -108,8 +165,12 @@ def live_given(ctx: click.Context) -> list[str]:
     """The [live] options set on the command line or through the environment."""
     from click.core import ParameterSource
 
-    return [p.opts[0] for p in ctx.command.params if p.name in LIVE_PARAMS
-            and ctx.get_parameter_source(p.name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)]
+    return [
+        p.opts[0]
+        for p in ctx.command.params
+        if p.name in LIVE_PARAMS
+        and ctx.get_parameter_source(p.name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    ]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -124,28 +185,74 @@ def cli() -> None:
 
 @cli.command(epilog=EPILOG_AUDIT)
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice([*REPORT_FORMATS, "flows"]), multiple=True, default=["table"],
-              show_default=True, help="Output format (repeatable; several need --out DIR). `flows`: every analysed "
-                                      "flow, one row per route context, endpoint and port, as Parquet or CSV "
-                                      "(--out FILE.parquet|FILE.csv, or DIR/flows.parquet).")
-@click.option("--out", "out", type=click.Path(path_type=Path),
-              help="Write to FILE (one format) or DIR/findings.<ext> (several formats, or an existing DIR).")
-@click.option("--bundle", "bundle", type=click.Path(path_type=Path, dir_okay=False),
-              help="Also write an evidence bundle (zip: findings, HTML, SARIF, inputs, rules, MANIFEST).")
-@click.option("--baseline", "baseline_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Older findings JSON: mark findings new/unchanged, list resolved ones; only new ones fail.")
-@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="high", show_default=True,
-              help="Exit 1 when a finding at or above this severity is active.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([*REPORT_FORMATS, "flows"]),
+    multiple=True,
+    default=["table"],
+    show_default=True,
+    help="Output format (repeatable; several need --out DIR). `flows`: every analysed "
+    "flow, one row per route context, endpoint and port, as Parquet or CSV "
+    "(--out FILE.parquet|FILE.csv, or DIR/flows.parquet).",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    help="Write to FILE (one format) or DIR/findings.<ext> (several formats, or an existing DIR).",
+)
+@click.option(
+    "--bundle",
+    "bundle",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write an evidence bundle (zip: findings, HTML, SARIF, inputs, rules, MANIFEST).",
+)
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Older findings JSON: mark findings new/unchanged, list resolved ones; only new ones fail.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITY_CHOICES),
+    default="high",
+    show_default=True,
+    help="Exit 1 when a finding at or above this severity is active.",
+)
 @click.option("--allow-incomplete", is_flag=True, help="Exit 0/1 even when some input could not be assessed.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Config file (default: ./pathaudit.toml or [tool.pathaudit] in ./pyproject.toml).")
-@click.option("--rule", "rules", multiple=True, metavar="ID", help="Only evaluate these rule ids (repeatable).")
-@click.option("--live", "live_collect", is_flag=True, help="Collect the estate from Azure now (read-only) and audit it; see `collect`.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Config file (default: ./pathaudit.toml or [tool.pathaudit] in ./pyproject.toml).",
+)
+@click.option(
+    "--rule", "rules", multiple=True, metavar="ID", help="Only evaluate these rule ids (repeatable)."
+)
+@click.option(
+    "--live",
+    "live_collect",
+    is_flag=True,
+    help="Collect the estate from Azure now (read-only) and audit it; see `collect`.",
+)
 @click.option("--demo", is_flag=True, help="Audit the bundled demo estate (no INPUT).")
 @live_options
-def audit(inputs: tuple[Path, ...], fmt: tuple[str, ...], out: Path | None, bundle: Path | None,
-          baseline_path: Path | None, fail_on: str, allow_incomplete: bool, config_path: Path | None,
-          rules: tuple[str, ...], live_collect: bool, demo: bool, live: dict) -> None:
+def audit(
+    inputs: tuple[Path, ...],
+    fmt: tuple[str, ...],
+    out: Path | None,
+    bundle: Path | None,
+    baseline_path: Path | None,
+    fail_on: str,
+    allow_incomplete: bool,
+    config_path: Path | None,
+    rules: tuple[str, ...],
+    live_collect: bool,
+    demo: bool,
+    live: dict,
+) -> None:
     """Audit exported estate files or directories (*.json, *.json.gz), or --demo for the bundled demo.
 
     With --live: collect from Azure first (the options marked [live], as for `collect`).
@@ -164,7 +271,7 @@ def audit(inputs: tuple[Path, ...], fmt: tuple[str, ...], out: Path | None, bund
         click.get_current_context().call_on_close(collected.cleanup)
         for line in collected.summary():
             err(line)
-        assert collected.path is not None   # collect_for_audit writes the snapshot
+        assert collected.path is not None  # collect_for_audit writes the snapshot
         paths, display = [collected.path], {collected.path: f"live:{collected.path.name}"}
     elif given := live_given(click.get_current_context()):
         raise click.UsageError(f"{given[0]} needs --live")
@@ -174,11 +281,13 @@ def audit(inputs: tuple[Path, ...], fmt: tuple[str, ...], out: Path | None, bund
         paths, display = demo_inputs()
         err(f"pathaudit: auditing the bundled demo estate ({paths[0]})")
     elif not paths:
-        raise click.UsageError("no INPUT given: name exported estate files or folders (pathaudit audit estate/), "
-                               "--live to collect from Azure, or --demo for the bundled demo estate")
+        raise click.UsageError(
+            "no INPUT given: name exported estate files or folders (pathaudit audit estate/), "
+            "--live to collect from Azure, or --demo for the bundled demo estate"
+        )
     config = load_config(config_path)
     if config.path is not None:
-        err(f"pathaudit: config: {config.path}")   # values in it change verdicts: always say which file
+        err(f"pathaudit: config: {config.path}")  # values in it change verdicts: always say which file
     baseline = None
     if baseline_path is not None:
         from auditor.suppress import load_document
@@ -188,14 +297,24 @@ def audit(inputs: tuple[Path, ...], fmt: tuple[str, ...], out: Path | None, bund
     report_problems(result.problems)
     report_annotations(result.warnings, result.baseline)
     document = result.document()
-    render(document, fmt, out, catalog=result.catalog, assessed=result.assessed,
-           flow_rows=lambda: result.flow_rows(document))
+    render(
+        document,
+        fmt,
+        out,
+        catalog=result.catalog,
+        assessed=result.assessed,
+        flow_rows=lambda: result.flow_rows(document),
+    )
     if bundle is not None:
         from auditor.report.bundle import command_from_context, write_audit_bundle
 
-        write_audit_bundle(bundle, document, result.catalog,
-                           [(r.name, r.path, r.sha256) for r in result.estate.read_files],
-                           command_from_context(click.get_current_context(), "audit"))
+        write_audit_bundle(
+            bundle,
+            document,
+            result.catalog,
+            [(r.name, r.path, r.sha256) for r in result.estate.read_files],
+            command_from_context(click.get_current_context(), "audit"),
+        )
     code = result.exit_code(fail_on, allow_incomplete)
     if code == 3:
         err("pathaudit: coverage incomplete: exit 3 (use --allow-incomplete to accept partial coverage)")
@@ -213,8 +332,15 @@ def report_annotations(warnings: list, baseline: dict | None) -> None:
             err(f"pathaudit: {line}")
 
 
-def render(document: dict, fmt: str | tuple[str, ...] | list[str], out: Path | None, *, catalog: dict | None = None,
-           assessed: dict | None = None, flow_rows: Callable[[], Iterable[tuple]] | None = None) -> None:
+def render(
+    document: dict,
+    fmt: str | tuple[str, ...] | list[str],
+    out: Path | None,
+    *,
+    catalog: dict | None = None,
+    assessed: dict | None = None,
+    flow_rows: Callable[[], Iterable[tuple]] | None = None,
+) -> None:
     """Write `document` in one or more formats (auditor.report.outputs); `catalog` defaults to the bundled one."""
     from auditor.report.outputs import ReportContext, write_reports
 
@@ -260,16 +386,39 @@ Examples:
 
 @cli.command(epilog=EPILOG_ROUTES)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--subnet", "subnet_spec", required=True, metavar="NAME|VNET/SUBNET|ID",
-              help="The subnet whose routes to show (its name when unique, vnet/subnet, or its id).")
-@click.option("--ip", metavar="ADDRESS", help="Explain which route wins for this destination and why the others lose.")
-@click.option("--compare", "compare_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="An effective route table exported from Azure for a NIC in this subnet: list every difference.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="json: the shape of `az network nic show-effective-route-table` (or the differences with --compare).")
+@click.option(
+    "--subnet",
+    "subnet_spec",
+    required=True,
+    metavar="NAME|VNET/SUBNET|ID",
+    help="The subnet whose routes to show (its name when unique, vnet/subnet, or its id).",
+)
+@click.option(
+    "--ip", metavar="ADDRESS", help="Explain which route wins for this destination and why the others lose."
+)
+@click.option(
+    "--compare",
+    "compare_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="An effective route table exported from Azure for a NIC in this subnet: list every difference.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="json: the shape of `az network nic show-effective-route-table` (or the differences with --compare).",
+)
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file.")
-def routes(inputs: tuple[Path, ...], subnet_spec: str, ip: str | None, compare_file: Path | None, fmt: str,
-           config_path: Path | None) -> None:
+def routes(
+    inputs: tuple[Path, ...],
+    subnet_spec: str,
+    ip: str | None,
+    compare_file: Path | None,
+    fmt: str,
+    config_path: Path | None,
+) -> None:
     """Show a subnet's effective routes as Azure computes them (exit 1 with --compare when they differ)."""
     from auditor.audit import load_estate
     from auditor.config import load_config
@@ -284,8 +433,11 @@ def routes(inputs: tuple[Path, ...], subnet_spec: str, ip: str | None, compare_f
     if fmt == "json":
         doc = ans.azure_json()
         if ans.differences is not None:
-            doc = {"subnet": ans.subnet.id, "compared_with": ans.compared_with,
-                   "differences": [d.to_dict() for d in ans.differences]}
+            doc = {
+                "subnet": ans.subnet.id,
+                "compared_with": ans.compared_with,
+                "differences": [d.to_dict() for d in ans.differences],
+            }
         write_all(sys.stdout.buffer, (dumps(doc),), "standard output")
     else:
         click.echo(terminal_block(render_routes(ans)), nl=False)
@@ -295,16 +447,37 @@ def routes(inputs: tuple[Path, ...], subnet_spec: str, ip: str | None, compare_f
 
 # --- report stage (issue #7): re-render, compare, verify ------------------------------------------
 
+
 @cli.command("report")
 @click.argument("findings", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), multiple=True, default=["table"],
-              show_default=True, help="Output format (repeatable; several need --out DIR).")
-@click.option("--out", "out", type=click.Path(path_type=Path),
-              help="Write to FILE (one format) or DIR/findings.<ext> (several formats, or an existing DIR).")
-@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="high", show_default=True,
-              help="Exit 1 when a finding at or above this severity is active.")
-@click.option("--allow-incomplete", is_flag=True, help="Exit 0/1 even when the document says coverage is incomplete.")
-def report_cmd(findings: Path, fmt: tuple[str, ...], out: Path | None, fail_on: str, allow_incomplete: bool) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(REPORT_FORMATS),
+    multiple=True,
+    default=["table"],
+    show_default=True,
+    help="Output format (repeatable; several need --out DIR).",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    help="Write to FILE (one format) or DIR/findings.<ext> (several formats, or an existing DIR).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITY_CHOICES),
+    default="high",
+    show_default=True,
+    help="Exit 1 when a finding at or above this severity is active.",
+)
+@click.option(
+    "--allow-incomplete", is_flag=True, help="Exit 0/1 even when the document says coverage is incomplete."
+)
+def report_cmd(
+    findings: Path, fmt: tuple[str, ...], out: Path | None, fail_on: str, allow_incomplete: bool
+) -> None:
     """Re-render a saved findings document (pathaudit/findings@2) without re-auditing.
 
     SARIF locations are found by reading the input files the document lists, when they still exist.
@@ -322,8 +495,13 @@ def report_cmd(findings: Path, fmt: tuple[str, ...], out: Path | None, fail_on: 
 @click.argument("old", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="high", show_default=True,
-              help="Exit 1 when a NEW finding at or above this severity is active.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITY_CHOICES),
+    default="high",
+    show_default=True,
+    help="Exit 1 when a NEW finding at or above this severity is active.",
+)
 def diff_cmd(old: Path, new: Path, fmt: str, fail_on: str) -> None:
     """Compare two findings documents by fingerprint: new, unchanged and resolved findings."""
     from auditor.report.diff import diff_exit_code, diff_json, diff_text
@@ -350,12 +528,16 @@ def verify_bundle_cmd(bundle: Path) -> None:
     except BundleUnreadable as exc:
         err(f"pathaudit: error: {exc}")
         sys.exit(2)
-    for line in result.lines():            # member names come from the bundle under test
+    for line in result.lines():  # member names come from the bundle under test
         click.echo(terminal_block(line))
     if result.intact:
-        click.echo(f"bundle intact: {result.files} files match MANIFEST.json (manifest sha256 {result.manifest_sha256})")
+        click.echo(
+            f"bundle intact: {result.files} files match MANIFEST.json (manifest sha256 {result.manifest_sha256})"
+        )
         sys.exit(0)
-    err(f"pathaudit: bundle TAMPERED: {len(result.lines())} problem(s) (manifest sha256 {result.manifest_sha256})")
+    err(
+        f"pathaudit: bundle TAMPERED: {len(result.lines())} problem(s) (manifest sha256 {result.manifest_sha256})"
+    )
     sys.exit(1)
 
 
@@ -370,13 +552,31 @@ Examples:
 
 @cli.command(epilog=EPILOG_TRACE)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--from", "source", required=True, metavar="SUBNET|VNET/SUBNET|IP|on-premises", help="Where the flow starts: a subnet (its name when unique, vnet/subnet, or its id), an IP, "
-                   "or on-premises.")
-@click.option("--to", "destination", required=True, metavar="PE|AI-ACCOUNT|IP", help="The private endpoint (or account).")
-@click.option("--port", type=click.IntRange(1, 65535), default=443, show_default=True, help="Destination TCP port.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "dot"]), default="table", show_default=True)
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    metavar="SUBNET|VNET/SUBNET|IP|on-premises",
+    help="Where the flow starts: a subnet (its name when unique, vnet/subnet, or its id), an IP, "
+    "or on-premises.",
+)
+@click.option(
+    "--to",
+    "destination",
+    required=True,
+    metavar="PE|AI-ACCOUNT|IP",
+    help="The private endpoint (or account).",
+)
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=443, show_default=True, help="Destination TCP port."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "dot"]), default="table", show_default=True
+)
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file.")
-def trace(inputs: tuple[Path, ...], source: str, destination: str, port: int, fmt: str, config_path: Path | None) -> None:
+def trace(
+    inputs: tuple[Path, ...], source: str, destination: str, port: int, fmt: str, config_path: Path | None
+) -> None:
     """Trace one flow forward and back: hops, deciding routes, appliances, NSG rules, verdict."""
     from auditor.audit import load_estate
     from auditor.config import load_config
@@ -393,8 +593,10 @@ def trace(inputs: tuple[Path, ...], source: str, destination: str, port: int, fm
     elif fmt == "dot":
         from auditor.paths.graph import flow_graph, to_dot
 
-        click.echo(terminal_block(to_dot(flow_graph(result.to_dict()["flows"]), f"{source} -> {destination}")),
-                   nl=False)
+        click.echo(
+            terminal_block(to_dot(flow_graph(result.to_dict()["flows"]), f"{source} -> {destination}")),
+            nl=False,
+        )
     else:
         click.echo(terminal_block(render_trace(result)), nl=False)
 
@@ -419,34 +621,101 @@ the workspace is in checks/log-analytics/ (runnable by hand). Exit codes: 0 noth
 
 @cli.command(epilog=EPILOG_CONFIRM)
 @click.argument("findings", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
-@click.option("--pcap", "pcaps", multiple=True, type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
-              help="Packet capture taken on the appliance: pcap or pcapng (repeatable).")
-@click.option("--flow-trace", "flow_traces", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
-              metavar="FILE", help="AZFWFlowTrace / AZFWNetworkRule export: CSV, JSON (az monitor log-analytics "
-              "query -o json) or Parquet (repeatable).")
-@click.option("--workspace", metavar="ID", help="Log Analytics workspace ID to query AZFWFlowTrace / AZFWNetworkRule.")
-@click.option("--timespan", default="P1D", show_default=True, metavar="DURATION|START/END",
-              help="Time range for --workspace: ISO 8601 duration (P1D, PT6H) or interval.")
-@click.option("--credential", type=click.Choice(["default", "azure-cli", "managed-identity", "workload-identity",
-              "token"]), default="default", show_default=True, help="How to sign in for --workspace.")
-@click.option("--token-env", default="AZURE_ACCESS_TOKEN", show_default=True, metavar="VAR",
-              help="With --credential token: variable holding a Log Analytics access token.")
-@click.option("--cloud", type=click.Choice(["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"]),
-              default="AzureCloud", show_default=True, help="Cloud of the workspace.")
+@click.option(
+    "--pcap",
+    "pcaps",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Packet capture taken on the appliance: pcap or pcapng (repeatable).",
+)
+@click.option(
+    "--flow-trace",
+    "flow_traces",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="AZFWFlowTrace / AZFWNetworkRule export: CSV, JSON (az monitor log-analytics "
+    "query -o json) or Parquet (repeatable).",
+)
+@click.option(
+    "--workspace", metavar="ID", help="Log Analytics workspace ID to query AZFWFlowTrace / AZFWNetworkRule."
+)
+@click.option(
+    "--timespan",
+    default="P1D",
+    show_default=True,
+    metavar="DURATION|START/END",
+    help="Time range for --workspace: ISO 8601 duration (P1D, PT6H) or interval.",
+)
+@click.option(
+    "--credential",
+    type=click.Choice(["default", "azure-cli", "managed-identity", "workload-identity", "token"]),
+    default="default",
+    show_default=True,
+    help="How to sign in for --workspace.",
+)
+@click.option(
+    "--token-env",
+    default="AZURE_ACCESS_TOKEN",
+    show_default=True,
+    metavar="VAR",
+    help="With --credential token: variable holding a Log Analytics access token.",
+)
+@click.option(
+    "--cloud",
+    type=click.Choice(["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"]),
+    default="AzureCloud",
+    show_default=True,
+    help="Cloud of the workspace.",
+)
 @click.option("--logs-endpoint", metavar="URL", help="Log Analytics endpoint (https), overriding --cloud's.")
-@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), multiple=True, default=["json"],
-              show_default=True, help="Output format (repeatable; several need --out DIR), as for `audit`.")
-@click.option("--out", "out", type=click.Path(path_type=Path),
-              help="Write to FILE (one format) or DIR/findings.<ext> (several formats, or an existing DIR).")
-@click.option("--bundle", "bundle", type=click.Path(path_type=Path, dir_okay=False),
-              help="Also write an evidence bundle (0600): the confirmed findings (JSON, HTML, SARIF), the findings "
-                   "document read, the captures and log exports used, the rules, MANIFEST.")
-@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="high", show_default=True,
-              help="Exit 1 when an unrefuted finding at or above this severity is active.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(REPORT_FORMATS),
+    multiple=True,
+    default=["json"],
+    show_default=True,
+    help="Output format (repeatable; several need --out DIR), as for `audit`.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    help="Write to FILE (one format) or DIR/findings.<ext> (several formats, or an existing DIR).",
+)
+@click.option(
+    "--bundle",
+    "bundle",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write an evidence bundle (0600): the confirmed findings (JSON, HTML, SARIF), the findings "
+    "document read, the captures and log exports used, the rules, MANIFEST.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITY_CHOICES),
+    default="high",
+    show_default=True,
+    help="Exit 1 when an unrefuted finding at or above this severity is active.",
+)
 @click.option("--allow-incomplete", is_flag=True, help="Exit 0/1 even when a query failed or was partial.")
-def confirm(findings: Path, pcaps: tuple[Path, ...], flow_traces: tuple[Path, ...], workspace: str | None,
-            timespan: str, credential: str, token_env: str, cloud: str, logs_endpoint: str | None,
-            fmt: tuple[str, ...], out: Path | None, bundle: Path | None, fail_on: str, allow_incomplete: bool) -> None:
+def confirm(
+    findings: Path,
+    pcaps: tuple[Path, ...],
+    flow_traces: tuple[Path, ...],
+    workspace: str | None,
+    timespan: str,
+    credential: str,
+    token_env: str,
+    cloud: str,
+    logs_endpoint: str | None,
+    fmt: tuple[str, ...],
+    out: Path | None,
+    bundle: Path | None,
+    fail_on: str,
+    allow_incomplete: bool,
+) -> None:
     """Confirm or refute path findings (NET001, NET008...) with firewall logs and packet captures.
 
     Writes the findings document again with each flow finding's status set to confirmed, refuted or
@@ -462,8 +731,14 @@ def confirm(findings: Path, pcaps: tuple[Path, ...], flow_traces: tuple[Path, ..
         from auditor.confirm.loganalytics import open_client
 
         client = open_client(credential, token_env, cloud, logs_endpoint)
-    result = confirm_document(document, pcaps=[str(p) for p in pcaps], flow_traces=[str(p) for p in flow_traces],
-                              workspace=workspace, timespan=timespan, logs_client=client)
+    result = confirm_document(
+        document,
+        pcaps=[str(p) for p in pcaps],
+        flow_traces=[str(p) for p in flow_traces],
+        workspace=workspace,
+        timespan=timespan,
+        logs_client=client,
+    )
     for line in result.lines():
         err(f"pathaudit: {line}")
     report_problems(result.problems)
@@ -475,10 +750,16 @@ def confirm(findings: Path, pcaps: tuple[Path, ...], flow_traces: tuple[Path, ..
         # only what this run read: the findings document and the evidence files, never the estate files the
         # document lists (a crafted document could name any file on this machine)
         read: list[tuple[str, Path, str | None]] = (
-            [] if str(findings) == "-" else [(findings.name, findings.resolve(), None)])
-        write_audit_bundle(bundle, result.document, load_catalog(), read,
-                           command_from_context(click.get_current_context(), "confirm"),
-                           evidence=[(p.name, p.resolve()) for p in (*pcaps, *flow_traces)])
+            [] if str(findings) == "-" else [(findings.name, findings.resolve(), None)]
+        )
+        write_audit_bundle(
+            bundle,
+            result.document,
+            load_catalog(),
+            read,
+            command_from_context(click.get_current_context(), "confirm"),
+            evidence=[(p.name, p.resolve()) for p in (*pcaps, *flow_traces)],
+        )
     code = result.exit_code(fail_on, allow_incomplete)
     if code == 3:
         err("pathaudit: coverage incomplete: exit 3 (use --allow-incomplete to accept partial evidence)")
@@ -506,8 +787,12 @@ snapshot's coverage.failed); 2 usage, sign-in or connection error.
 
 @cli.command("collect", epilog=EPILOG_COLLECT)
 @live_options
-@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False),
-              help="Snapshot file (default: ./pathaudit-snapshot-<UTC time>.json.gz; gzip when it ends in .gz).")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Snapshot file (default: ./pathaudit-snapshot-<UTC time>.json.gz; gzip when it ends in .gz).",
+)
 def collect_cmd(out: Path | None, live: dict) -> None:
     """Collect a snapshot of the estate from Azure: Resource Graph plus a few ARM reads (mode 0600)."""
     from auditor.collect.live import CollectOptions, collect_to_file

@@ -59,10 +59,15 @@ class Config:
             digest = hashlib.sha256(Path(self.path).read_bytes()).hexdigest()
         except OSError:
             digest = ""
-        return {"file": self.path, "sha256": digest, "values": {
-            "on_premises": [str(p) for p in self.on_premises],
-            "gateways": [{"name": g.name, "subnets": list(g.subnets)} for g in self.gateways],
-            "appliances": [{"nic": a.nic, "snat": a.snat} for a in self.appliances]}}
+        return {
+            "file": self.path,
+            "sha256": digest,
+            "values": {
+                "on_premises": [str(p) for p in self.on_premises],
+                "gateways": [{"name": g.name, "subnets": list(g.subnets)} for g in self.gateways],
+                "appliances": [{"nic": a.nic, "snat": a.snat} for a in self.appliances],
+            },
+        }
 
     def appliance(self, nic_id: str) -> ApplianceDecl | None:
         for decl in self.appliances:
@@ -90,7 +95,9 @@ def parse_config(doc: dict[str, Any], path: Path) -> Config:
     gateways = []
     for i, gw in enumerate(_tables(path, doc, "gateways")):
         subnets = gw.get("subnets")
-        if not isinstance(subnets, list) or not all(isinstance(s, str) and s.startswith("/") for s in subnets):
+        if not isinstance(subnets, list) or not all(
+            isinstance(s, str) and s.startswith("/") for s in subnets
+        ):
             raise _err(path, f"gateways[{i}].subnets", "expected a list of subnet resource ids")
         gateways.append(GatewayDecl(str(gw.get("name") or f"gateway-{i}"), tuple(subnets)))
     appliances = []
@@ -119,8 +126,13 @@ def parse_config(doc: dict[str, Any], path: Path) -> Config:
         if not isinstance(expires, dt.date):
             raise _err(path, f"{where}.expires", "expected a YYYY-MM-DD date")
         suppressions.append(
-            Suppression(str(sup["rule"]), str(sup["resource"]), str(sup["reason"]), expires,
-                        str(sup["approved_by"]) if sup.get("approved_by") else None)
+            Suppression(
+                str(sup["rule"]),
+                str(sup["resource"]),
+                str(sup["reason"]),
+                expires,
+                str(sup["approved_by"]) if sup.get("approved_by") else None,
+            )
         )
     return Config(str(path), tuple(on_prem), tuple(gateways), tuple(appliances), tuple(suppressions), doc)
 

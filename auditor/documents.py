@@ -12,8 +12,10 @@ from typing import Any
 FINDINGS_SCHEMA = "pathaudit/findings@2"
 SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "findings-v2.schema.json"
 OLDER = {
-    "pathaudit/findings@1": ("a pathaudit/findings@1 document, written by an older pathaudit (findings@2 has one "
-                             "finding per misconfigured object): run `pathaudit audit ... --format json` again"),
+    "pathaudit/findings@1": (
+        "a pathaudit/findings@1 document, written by an older pathaudit (findings@2 has one "
+        "finding per misconfigured object): run `pathaudit audit ... --format json` again"
+    ),
 }
 
 
@@ -34,7 +36,7 @@ def document_problem(doc: Any) -> str | None:
     if isinstance(schema, str) and schema in OLDER:
         return OLDER[schema]
     if schema != FINDINGS_SCHEMA:
-        return f"not a findings document (expected \"schema\": \"{FINDINGS_SCHEMA}\", found {schema!r})"
+        return f'not a findings document (expected "schema": "{FINDINGS_SCHEMA}", found {schema!r})'
     errors = sorted(_validator().iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         err = errors[0]

@@ -18,8 +18,13 @@ def fails(severity: str, status: str, suppressed: bool, fail_on: str, unchanged:
 
 def fails_doc(f: dict[str, Any], fail_on: str) -> bool:
     """`fails` for a finding in document (dict) form."""
-    return fails(f.get("severity", ""), f.get("status", ""), f.get("suppression") is not None, fail_on,
-                 f.get("baseline") == "unchanged")
+    return fails(
+        f.get("severity", ""),
+        f.get("status", ""),
+        f.get("suppression") is not None,
+        fail_on,
+        f.get("baseline") == "unchanged",
+    )
 
 
 def decide(*, unreadable: bool, failing: bool, complete: bool, allow_incomplete: bool) -> int:

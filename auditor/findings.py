@@ -13,7 +13,7 @@ STATUSES = ("suspected", "confirmed", "refuted", "inconclusive")
 
 @dataclass(slots=True)
 class Evidence:
-    kind: str              # property | route | log | pcap | path
+    kind: str  # property | route | log | pcap | path
     id: str
     path: str | None = None
     value: Any = None
@@ -42,7 +42,7 @@ class Finding:
     fingerprint: str = ""
     # optional annotations (auditor.suppress), emitted only when set: docs/conventions.md
     suppression_expired: dict[str, Any] | None = None
-    baseline: str | None = None            # "new" | "unchanged" with --baseline
+    baseline: str | None = None  # "new" | "unchanged" with --baseline
     # what else, beside the resource, makes this finding one misconfigured object (NET001: the appliance;
     # NET008: the hub). Not emitted: it only feeds the fingerprint
     key: tuple[str, ...] = ()

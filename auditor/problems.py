@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 # What pathaudit did about a problem.
 FILE_NOT_READ = "file not read"
-ENTRY_SKIPPED = "directory entry not read"   # inside a directory the user named: incomplete, not unusable
+ENTRY_SKIPPED = "directory entry not read"  # inside a directory the user named: incomplete, not unusable
 RESOURCE_SKIPPED = "resource skipped"
 VALUE_IGNORED = "value ignored"
 CONFLICT = "conflicting copies"

@@ -31,12 +31,15 @@ def write_all(stream: Any, chunks: Iterable[bytes], name: str) -> int:
             except BlockingIOError as exc:
                 n = exc.characters_written
             except OSError as exc:
-                raise OutputError(f"{name}: cannot write ({exc.strerror or exc}); the output is incomplete") from None
-            if n is None:        # a buffered stream writes everything or raises
+                raise OutputError(
+                    f"{name}: cannot write ({exc.strerror or exc}); the output is incomplete"
+                ) from None
+            if n is None:  # a buffered stream writes everything or raises
                 n = len(view)
             if n <= 0:
-                raise OutputError(f"{name}: the output stopped accepting data after {total} bytes; the output is "
-                                  "incomplete")
+                raise OutputError(
+                    f"{name}: the output stopped accepting data after {total} bytes; the output is incomplete"
+                )
             total += n
             view = view[n:]
     try:
@@ -52,7 +55,7 @@ def write_file_atomic(path: Path, chunks: Iterable[bytes], mode: int = 0o644) ->
     over it would replace the device node itself."""
     if path.exists() and not path.is_file():
         try:
-            fh = open(path, "wb", buffering=0)   # noqa: SIM115 - closed below
+            fh = open(path, "wb", buffering=0)  # noqa: SIM115 - closed below
         except OSError as exc:
             raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
         with fh:
@@ -66,7 +69,7 @@ def write_file_atomic(path: Path, chunks: Iterable[bytes], mode: int = 0o644) ->
     try:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-            os.fchmod(fd, mode)     # not widened by the umask, not left wider by an earlier file
+            os.fchmod(fd, mode)  # not widened by the umask, not left wider by an earlier file
             fh = os.fdopen(fd, "wb", buffering=0)
         except OSError as exc:
             raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None

@@ -49,18 +49,22 @@ class SuppressionWarning:
     its rule or resource glob, or a fixed problem): the document says so."""
 
     suppression: Suppression
-    matched: tuple[str, ...]     # fingerprints of the findings it would have suppressed
-    kind: str = "suppression-expired"        # | suppression-unused
+    matched: tuple[str, ...]  # fingerprints of the findings it would have suppressed
+    kind: str = "suppression-expired"  # | suppression-unused
 
     @property
     def message(self) -> str:
         sup = self.suppression
         if self.kind == "suppression-unused":
-            return (f"suppression of {sup.rule} for {sup.resource} matches no finding: check its rule id and "
-                    "resource glob, or remove it if the problem is fixed")
+            return (
+                f"suppression of {sup.rule} for {sup.resource} matches no finding: check its rule id and "
+                "resource glob, or remove it if the problem is fixed"
+            )
         hit = f"{len(self.matched)} finding(s) now active" if self.matched else "it matches no finding"
-        return (f"suppression of {sup.rule} for {sup.resource} expired {sup.expires.isoformat()}: "
-                f"not applied ({hit}; reason was: {sup.reason})")
+        return (
+            f"suppression of {sup.rule} for {sup.resource} expired {sup.expires.isoformat()}: "
+            f"not applied ({hit}; reason was: {sup.reason})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         sup = self.suppression
@@ -74,8 +78,9 @@ class SuppressionWarning:
         }
 
 
-def apply_suppressions(findings: Iterable[Finding], suppressions: Iterable[Suppression],
-                       today: dt.date | None = None) -> list[SuppressionWarning]:
+def apply_suppressions(
+    findings: Iterable[Finding], suppressions: Iterable[Suppression], today: dt.date | None = None
+) -> list[SuppressionWarning]:
     """Annotate findings in place; return one warning per expired suppression (config order).
 
     The first active suppression (config order) that matches a finding wins. A suppression expires
@@ -99,11 +104,14 @@ def apply_suppressions(findings: Iterable[Finding], suppressions: Iterable[Suppr
                 hits[i].append(f.fingerprint)
                 if f.suppression is None and f.suppression_expired is None:
                     f.suppression_expired = suppression_dict(sup)
-    return [*(SuppressionWarning(sup, tuple(sorted(hits[i]))) for i, sup in enumerate(expired)),
-            *(SuppressionWarning(sup, (), "suppression-unused") for n, sup in enumerate(active) if n not in used)]
+    return [
+        *(SuppressionWarning(sup, tuple(sorted(hits[i]))) for i, sup in enumerate(expired)),
+        *(SuppressionWarning(sup, (), "suppression-unused") for n, sup in enumerate(active) if n not in used),
+    ]
 
 
 # --- baselines ---------------------------------------------------------------------------------
+
 
 def load_document(path: Path) -> dict[str, Any]:
     """Read a findings document (docs/findings.md); UsageError (exit 2) naming the file if it is not one."""
@@ -124,8 +132,12 @@ def load_document(path: Path) -> dict[str, Any]:
 
 
 def _resolved_entry(f: dict[str, Any]) -> dict[str, Any]:
-    return {"fingerprint": f["fingerprint"], "rule_id": f["rule_id"], "severity": f["severity"],
-            "resource_id": f["resource_id"]}
+    return {
+        "fingerprint": f["fingerprint"],
+        "rule_id": f["rule_id"],
+        "severity": f["severity"],
+        "resource_id": f["resource_id"],
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +148,11 @@ class Comparison:
 
     def summary(self) -> dict[str, Any]:
         """The optional `baseline` key of the findings document."""
-        return {"new": len(self.new), "unchanged": len(self.unchanged),
-                "resolved": [_resolved_entry(f) for f in self.resolved]}
+        return {
+            "new": len(self.new),
+            "unchanged": len(self.unchanged),
+            "resolved": [_resolved_entry(f) for f in self.resolved],
+        }
 
 
 def compare(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
@@ -146,9 +161,15 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
     new_fps = {f["fingerprint"] for f in new["findings"]}
     added = tuple(f for f in new["findings"] if f["fingerprint"] not in old_fps)
     same = tuple(f for f in new["findings"] if f["fingerprint"] in old_fps)
-    gone = sorted((f for f in old["findings"] if f["fingerprint"] not in new_fps),
-                  key=lambda f: (SEVERITY_RANK.get(f["severity"], 9), f["rule_id"], f["resource_id"].lower(),
-                                 f["fingerprint"]))
+    gone = sorted(
+        (f for f in old["findings"] if f["fingerprint"] not in new_fps),
+        key=lambda f: (
+            SEVERITY_RANK.get(f["severity"], 9),
+            f["rule_id"],
+            f["resource_id"].lower(),
+            f["fingerprint"],
+        ),
+    )
     return Comparison(added, same, tuple(gone))
 
 
@@ -158,16 +179,29 @@ def apply_baseline(findings: Iterable[Finding], old: dict[str, Any]) -> dict[str
     old_fps = {f["fingerprint"] for f in old["findings"]}
     for f in findings:
         f.baseline = "unchanged" if f.fingerprint in old_fps else "new"
-    current = {"findings": [{"fingerprint": f.fingerprint, "rule_id": f.rule_id, "severity": f.severity,
-                             "resource_id": f.resource_id} for f in findings]}
+    current = {
+        "findings": [
+            {
+                "fingerprint": f.fingerprint,
+                "rule_id": f.rule_id,
+                "severity": f.severity,
+                "resource_id": f.resource_id,
+            }
+            for f in findings
+        ]
+    }
     return compare(old, current).summary()
 
 
 def baseline_lines(baseline: dict[str, Any]) -> list[str]:
     """Human lines for stderr / table: counts, then every resolved finding."""
     resolved = baseline.get("resolved") or []
-    lines = [f"baseline: {baseline.get('new', 0)} new, {baseline.get('unchanged', 0)} unchanged, "
-             f"{len(resolved)} resolved"]
-    lines += [f"  resolved: {r['rule_id']} [{r['severity']}] {r['resource_id']} ({r['fingerprint']})"
-              for r in resolved]
+    lines = [
+        f"baseline: {baseline.get('new', 0)} new, {baseline.get('unchanged', 0)} unchanged, "
+        f"{len(resolved)} resolved"
+    ]
+    lines += [
+        f"  resolved: {r['rule_id']} [{r['severity']}] {r['resource_id']} ({r['fingerprint']})"
+        for r in resolved
+    ]
     return lines

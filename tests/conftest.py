@@ -15,8 +15,12 @@ REPO = Path(__file__).resolve().parent.parent
 collect_ignore = ["bench"]
 
 
-def run_cli(*args: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None,
-            env: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, str, str]:
+def run_cli(
+    *args: str | os.PathLike[str],
+    cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> tuple[int, str, str]:
     """Run `python -m auditor ARGS`; returns (exit code, stdout, stderr) as text."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("PATHAUDIT_DEBUG", None)
@@ -41,12 +45,30 @@ def write_json(tmp_path: Path, name: str, obj: Any) -> Path:
 
 def grouped(example: dict[str, Any], destinations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A findings@2 `flow` around one @1-style flow (`example`): its source, appliances and destination."""
-    apps = [h["id"] for lane in ("forward", "return") for h in example.get(lane) or []
-            if isinstance(h, dict) and h.get("kind") in ("nva", "azure-firewall") and h.get("id")]
-    dests = destinations if destinations is not None else [
-        {"id": example.get("destination"), "ip": example.get("destination_ip"), "port": example.get("port")}]
-    return {"sources": [example.get("source")], "appliances": list(dict.fromkeys(apps)), "destinations": dests,
-            "destinations_total": len(dests), "example": example}
+    apps = [
+        h["id"]
+        for lane in ("forward", "return")
+        for h in example.get(lane) or []
+        if isinstance(h, dict) and h.get("kind") in ("nva", "azure-firewall") and h.get("id")
+    ]
+    dests = (
+        destinations
+        if destinations is not None
+        else [
+            {
+                "id": example.get("destination"),
+                "ip": example.get("destination_ip"),
+                "port": example.get("port"),
+            }
+        ]
+    )
+    return {
+        "sources": [example.get("source")],
+        "appliances": list(dict.fromkeys(apps)),
+        "destinations": dests,
+        "destinations_total": len(dests),
+        "example": example,
+    }
 
 
 def unexpected(problems: list[Any]) -> list[Any]:

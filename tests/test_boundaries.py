@@ -28,24 +28,38 @@ import networkx as nx
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "auditor"
-RULE_CHECKS = REPO / "rules"          # rules/<ID>/check.py: loaded by auditor.catalog, rules stage
+RULE_CHECKS = REPO / "rules"  # rules/<ID>/check.py: loaded by auditor.catalog, rules stage
 
 STAGES = ("collect", "ingest", "estate", "routing", "paths", "rules", "confirm", "report")
 TOP = frozenset({"auditor.audit", "auditor.cli", "auditor.__main__"})
 # Shared by every stage; each imports nothing from auditor but other foundation modules (today:
 # config -> errors, ipnet; sink -> errors; exitcodes -> findings; suppress -> config, documents,
 # errors, findings; the rest import nothing from auditor).
-FOUNDATION = frozenset({
-    "auditor",              # __version__
-    "auditor.errors", "auditor.problems", "auditor.findings", "auditor.ipnet", "auditor.config",
-    "auditor.packaged", "auditor.documents", "auditor.sink", "auditor.exitcodes", "auditor.suppress",
-    "auditor.gcpause", "auditor.safetext",
-})
+FOUNDATION = frozenset(
+    {
+        "auditor",  # __version__
+        "auditor.errors",
+        "auditor.problems",
+        "auditor.findings",
+        "auditor.ipnet",
+        "auditor.config",
+        "auditor.packaged",
+        "auditor.documents",
+        "auditor.sink",
+        "auditor.exitcodes",
+        "auditor.suppress",
+        "auditor.gcpause",
+        "auditor.safetext",
+    }
+)
 # Top-level modules that serve only from a given stage on: module -> (stage, reason).
 LATE_FOUNDATION: dict[str, tuple[str, str]] = {
-    "auditor.catalog": ("rules", "the rule registry, which loads the rules' checks and names the paths types "
-                                 "they read; used by the rules stage, report and the top only (the data "
-                                 "folders earlier stages need come from auditor.packaged)"),
+    "auditor.catalog": (
+        "rules",
+        "the rule registry, which loads the rules' checks and names the paths types "
+        "they read; used by the rules stage, report and the top only (the data "
+        "folders earlier stages need come from auditor.packaged)",
+    ),
 }
 # collect and ingest are two ways in: live collection writes a snapshot that ingest reads, and reuses
 # ingest's row shaping (normalize) and snapshot schema. So collect may import ingest, and ingest, the
@@ -65,7 +79,7 @@ class Import:
     importer: str
     imported: str
     line: int
-    runtime: bool          # executed when the importer is imported (module or class level, not TYPE_CHECKING)
+    runtime: bool  # executed when the importer is imported (module or class level, not TYPE_CHECKING)
 
 
 def module_files() -> dict[str, Path]:
@@ -86,7 +100,8 @@ MODULES = module_files()
 
 def is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def resolve(importer: str, node: ast.Import | ast.ImportFrom) -> Iterator[str]:
@@ -103,7 +118,7 @@ def resolve(importer: str, node: ast.Import | ast.ImportFrom) -> Iterator[str]:
         names = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
     for name in dict.fromkeys(names):
         if name == "auditor" or name.startswith("auditor."):
-            while name not in MODULES and "." in name:     # `import auditor.x.y` of something not parsed
+            while name not in MODULES and "." in name:  # `import auditor.x.y` of something not parsed
                 name = name.rpartition(".")[0]
             yield name
 
@@ -145,13 +160,17 @@ def layer(module: str) -> tuple[int, str]:
         return STAGES.index("rules"), "rules"
     if len(parts) >= 2 and parts[1] in STAGES:
         return STAGES.index(parts[1]), parts[1]
-    raise AssertionError(f"{module} ({MODULES[module].relative_to(REPO)}) belongs to no layer: put it in a stage "
-                         "folder, or add it to FOUNDATION / LATE_FOUNDATION / TOP in tests/test_boundaries.py")
+    raise AssertionError(
+        f"{module} ({MODULES[module].relative_to(REPO)}) belongs to no layer: put it in a stage "
+        "folder, or add it to FOUNDATION / LATE_FOUNDATION / TOP in tests/test_boundaries.py"
+    )
 
 
 def where(imp: Import) -> str:
     kind = "" if imp.runtime else " (inside a function or TYPE_CHECKING)"
-    return f"{MODULES[imp.importer].relative_to(REPO)}:{imp.line}: {imp.importer} imports {imp.imported}{kind}"
+    return (
+        f"{MODULES[imp.importer].relative_to(REPO)}:{imp.line}: {imp.importer} imports {imp.imported}{kind}"
+    )
 
 
 def layering_violations(imports: list[Import]) -> list[str]:
@@ -170,12 +189,19 @@ def import_cycles(imports: list[Import]) -> list[list[str]]:
     graph = nx.DiGraph()
     graph.add_nodes_from(MODULES)
     graph.add_edges_from((imp.importer, imp.imported) for imp in imports if imp.runtime)
-    cycles = [cycle[cycle.index(min(cycle)):] + cycle[:cycle.index(min(cycle))] for cycle in nx.simple_cycles(graph)]
+    cycles = [
+        cycle[cycle.index(min(cycle)) :] + cycle[: cycle.index(min(cycle))]
+        for cycle in nx.simple_cycles(graph)
+    ]
     return sorted(cycles)
 
 
 def test_every_module_has_a_layer() -> None:
-    assert "auditor.audit" in MODULES and "auditor.report.locate" in MODULES and "auditor.ingest.files" in MODULES
+    assert (
+        "auditor.audit" in MODULES
+        and "auditor.report.locate" in MODULES
+        and "auditor.ingest.files" in MODULES
+    )
     for module in MODULES:
         layer(module)
     for module in FOUNDATION | TOP | set(LATE_FOUNDATION):
@@ -193,6 +219,7 @@ def test_no_import_cycle_at_module_level() -> None:
 
 def test_locate_does_not_import_the_audit_pipeline() -> None:
     """`pathaudit report` resolves bundled inputs without loading the audit (auditor.packaged.demo_dir)."""
-    reached = [where(imp) for imp in ALL_IMPORTS
-               if imp.importer == "auditor.report.locate" and imp.imported in TOP]
+    reached = [
+        where(imp) for imp in ALL_IMPORTS if imp.importer == "auditor.report.locate" and imp.imported in TOP
+    ]
     assert not reached, "\n".join(reached)

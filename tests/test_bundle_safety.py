@@ -34,8 +34,17 @@ def test_confirm_bundle_ignores_files_a_crafted_document_lists(tmp_path: Path) -
     crafted = tmp_path / "findings.json"
     crafted.write_text(json.dumps(doc), encoding="utf-8")
     bundle = tmp_path / "evidence.zip"
-    code, _, err = run_cli("confirm", crafted, "--pcap", REPO / "fixtures" / "captures" / "asymmetric.pcap",
-                           "--bundle", bundle, "--out", tmp_path / "confirmed.json", env={"AZURE_ACCESS_TOKEN": SECRET})
+    code, _, err = run_cli(
+        "confirm",
+        crafted,
+        "--pcap",
+        REPO / "fixtures" / "captures" / "asymmetric.pcap",
+        "--bundle",
+        bundle,
+        "--out",
+        tmp_path / "confirmed.json",
+        env={"AZURE_ACCESS_TOKEN": SECRET},
+    )
     assert code in (0, 1), err
     listed = names(bundle)
     assert "inputs/findings.json" in listed and "evidence/asymmetric.pcap" in listed
@@ -52,14 +61,18 @@ def test_audit_bundle_skips_links_out_of_the_folder_and_special_files(tmp_path: 
     secret = tmp_path / "outside.json"
     secret.write_text(json.dumps({"id": "/subscriptions/x", "type": "t", "token": SECRET}), encoding="utf-8")
     (estate / "link.json").symlink_to(secret)
-    os.mkfifo(estate / "pipe.json")        # reading it would block the audit forever
+    os.mkfifo(estate / "pipe.json")  # reading it would block the audit forever
     bundle = tmp_path / "b.zip"
-    code, out, err = run_cli("audit", estate, "--format", "json", "--bundle", bundle, "--fail-on", "never", timeout=60)
-    assert code == 3, err                 # two entries not read: named, the rest audited, never clean
+    code, out, err = run_cli(
+        "audit", estate, "--format", "json", "--bundle", bundle, "--fail-on", "never", timeout=60
+    )
+    assert code == 3, err  # two entries not read: named, the rest audited, never clean
     doc = json.loads(out)
     skipped = {Path(p["file"]).name: p["problem"] for p in doc["coverage"]["skipped"]}
     assert "outside" in skipped["link.json"] and "regular file" in skipped["pipe.json"]
-    assert [n for n in names(bundle) if n.startswith("inputs/")] == [f"inputs/{(estate / 'resources.json').as_posix().lstrip('/')}"]
+    assert [n for n in names(bundle) if n.startswith("inputs/")] == [
+        f"inputs/{(estate / 'resources.json').as_posix().lstrip('/')}"
+    ]
     assert b"secret-token-value" not in contents(bundle)
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o600
 

@@ -12,8 +12,21 @@ from conftest import REPO, run_cli, write_json
 
 SCENARIOS = REPO / "fixtures" / "scenarios"
 # rules/: the v1 rule catalog
-CONTRACT_RULES = ["AOAI001", "AOAI002", "AOAI003", "AOAI004", "AOAI005",
-                  "NET001", "NET002", "NET003", "NET004", "NET005", "NET006", "NET007", "NET008"]
+CONTRACT_RULES = [
+    "AOAI001",
+    "AOAI002",
+    "AOAI003",
+    "AOAI004",
+    "AOAI005",
+    "NET001",
+    "NET002",
+    "NET003",
+    "NET004",
+    "NET005",
+    "NET006",
+    "NET007",
+    "NET008",
+]
 
 
 def scenario(number: str) -> Path:
@@ -57,7 +70,11 @@ def test_rules_show_prints_rationale_remediation_references_and_mappings() -> No
         code, out, err = run_cli("rules", "show", rule_id)
         assert (code, err) == (0, "")
         assert out.startswith(f"AOAI001: {spec['title']}")
-        sections = [line for line in out.splitlines() if line in ("Rationale", "Remediation", "References", "Mappings")]
+        sections = [
+            line
+            for line in out.splitlines()
+            if line in ("Rationale", "Remediation", "References", "Mappings")
+        ]
         assert sections == ["Rationale", "Remediation", "References", "Mappings"]
         assert "71ef260a-8f18-47b7-abcb-62d0673d94dc" in out
         for ref in spec["references"]:
@@ -82,23 +99,30 @@ def test_audit_without_input_is_a_usage_error_and_the_demo_needs_demo(tmp_path: 
     code, out, err = run_cli("audit", "--demo", "--format", "json", "--fail-on", "never", cwd=tmp_path)
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["estate"]["inputs"] and all(i.startswith("bundled:demo-contoso/") for i in doc["estate"]["inputs"])
+    assert doc["estate"]["inputs"] and all(
+        i.startswith("bundled:demo-contoso/") for i in doc["estate"]["inputs"]
+    )
     assert doc["estate"]["resources"] > 50 and doc["findings"]
     # same findings as auditing the demo folder explicitly
-    _, explicit, _ = run_cli("audit", REPO / "fixtures" / "estates" / "demo-contoso", "--format", "json", cwd=tmp_path)
+    _, explicit, _ = run_cli(
+        "audit", REPO / "fixtures" / "estates" / "demo-contoso", "--format", "json", cwd=tmp_path
+    )
     assert json.loads(explicit)["findings"] == doc["findings"]
 
 
-@pytest.mark.parametrize(("number", "fail_on", "expected"), [
-    ("S14", "high", 1),      # AOAI001/AOAI002 are high
-    ("S14", None, 1),        # --fail-on defaults to high
-    ("S14", "never", 0),     # coverage complete, nothing fails
-    ("S16", "high", 0),      # only AOAI004 [medium]
-    ("S16", "medium", 1),
-    ("S16", "low", 1),
-    ("S16", "info", 1),
-    ("S16", "never", 0),
-])
+@pytest.mark.parametrize(
+    ("number", "fail_on", "expected"),
+    [
+        ("S14", "high", 1),  # AOAI001/AOAI002 are high
+        ("S14", None, 1),  # --fail-on defaults to high
+        ("S14", "never", 0),  # coverage complete, nothing fails
+        ("S16", "high", 0),  # only AOAI004 [medium]
+        ("S16", "medium", 1),
+        ("S16", "low", 1),
+        ("S16", "info", 1),
+        ("S16", "never", 0),
+    ],
+)
 def test_fail_on_thresholds(number: str, fail_on: str | None, expected: int) -> None:
     args = ["audit", scenario(number), "--format", "json"]
     if fail_on:
@@ -110,8 +134,11 @@ def test_fail_on_thresholds(number: str, fail_on: str | None, expected: int) -> 
 
 
 def test_incomplete_coverage_exit_codes(tmp_path: Path) -> None:
-    orphan = write_json(tmp_path, "orphan.json", [{"name": "x", "type": "Microsoft.Network/virtualNetworks",
-                                                    "properties": {}}])
+    orphan = write_json(
+        tmp_path,
+        "orphan.json",
+        [{"name": "x", "type": "Microsoft.Network/virtualNetworks", "properties": {}}],
+    )
     s16 = scenario("S16")
     # nothing at/above high, coverage incomplete -> 3, never "clean" on partial data
     code, _, err = run_cli("audit", s16, orphan, "--format", "json")
@@ -127,12 +154,15 @@ def test_incomplete_coverage_exit_codes(tmp_path: Path) -> None:
     assert run_cli("audit", s16, orphan, bad, "--fail-on", "medium", "--allow-incomplete")[0] == 2
 
 
-@pytest.mark.parametrize("content", [
-    '[network\non_premises = ["192.168.0.0/16"]\n',            # not TOML
-    '[network]\non_premises = ["192.168.0.300/16"]\n',          # bad prefix
-    '[[suppressions]]\nrule = "NET006"\nresource = "*"\nreason = "lab"\n',   # expires missing
-    '[networks]\non_premises = []\n',                           # unknown section
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        '[network\non_premises = ["192.168.0.0/16"]\n',  # not TOML
+        '[network]\non_premises = ["192.168.0.300/16"]\n',  # bad prefix
+        '[[suppressions]]\nrule = "NET006"\nresource = "*"\nreason = "lab"\n',  # expires missing
+        "[networks]\non_premises = []\n",  # unknown section
+    ],
+)
 def test_bad_config_is_a_one_line_usage_error(content: str, tmp_path: Path) -> None:
     config = tmp_path / "pathaudit.toml"
     config.write_text(content)

@@ -72,8 +72,13 @@ def test_audit_live_equals_auditing_the_files(tmp_path: Path, netlog: Path) -> N
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     with FakeAzure(demo_rows()) as fake:
-        code, live, err = audit_json("--live", *live_args(fake), "--bundle", str(tmp_path / "evidence.zip"),
-                                     env={**cli_env(fake, netlog), "TMPDIR": str(tmpdir)})
+        code, live, err = audit_json(
+            "--live",
+            *live_args(fake),
+            "--bundle",
+            str(tmp_path / "evidence.zip"),
+            env={**cli_env(fake, netlog), "TMPDIR": str(tmpdir)},
+        )
     assert list(tmpdir.iterdir()) == [], "the temporary snapshot is removed"
     with zipfile.ZipFile(tmp_path / "evidence.zip") as bundle:
         names = [n for n in bundle.namelist() if n.startswith("inputs/")]
@@ -89,7 +94,10 @@ def test_audit_live_equals_auditing_the_files(tmp_path: Path, netlog: Path) -> N
 
 def test_failed_scope_is_named_and_the_audit_exits_3(tmp_path: Path, netlog: Path) -> None:
     snap = tmp_path / "partial.json.gz"
-    faults = [Fault("403", subscription=WORKLOADS, times=None), Fault("429", retry_after="0", query="firewalls")]
+    faults = [
+        Fault("403", subscription=WORKLOADS, times=None),
+        Fault("429", retry_after="0", query="firewalls"),
+    ]
     with FakeAzure(demo_rows(), faults=faults) as fake:
         code, _, err = run_cli("collect", *live_args(fake, "--out", str(snap)), env=cli_env(fake, netlog))
     assert code == 3, err
@@ -105,24 +113,37 @@ def test_failed_scope_is_named_and_the_audit_exits_3(tmp_path: Path, netlog: Pat
     assert code == 3
     assert "coverage incomplete: exit 3" in err and WORKLOADS in err
     assert document["coverage"]["complete"] is False
-    assert any(s["resource_id"] == f"/subscriptions/{WORKLOADS}" and s["effect"] == "scope not collected"
-               for s in document["coverage"]["skipped"])
+    assert any(
+        s["resource_id"] == f"/subscriptions/{WORKLOADS}" and s["effect"] == "scope not collected"
+        for s in document["coverage"]["skipped"]
+    )
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["audit", "--subscription", WORKLOADS], "--subscription needs --live"),
-    (["audit", "--live", "estate.json"], "give no INPUT"),
-    (["collect", "--credential", "token", "--token-env", "PATHAUDIT_TEST_NO_SUCH_TOKEN"],
-     "PATHAUDIT_TEST_NO_SUCH_TOKEN is not set"),
-    (["collect", "--credential", "token", "--arm-endpoint", "http://127.0.0.1:9"], "must be an https:// URL"),
-    (["collect", "--credential", "token", "--subscription", "not-a-guid"], "not-a-guid"),
-    (["collect", "--effective-routes", "-1"], "-1"),
-    (["collect", "--credential", "password"], "password"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["audit", "--subscription", WORKLOADS], "--subscription needs --live"),
+        (["audit", "--live", "estate.json"], "give no INPUT"),
+        (
+            ["collect", "--credential", "token", "--token-env", "PATHAUDIT_TEST_NO_SUCH_TOKEN"],
+            "PATHAUDIT_TEST_NO_SUCH_TOKEN is not set",
+        ),
+        (
+            ["collect", "--credential", "token", "--arm-endpoint", "http://127.0.0.1:9"],
+            "must be an https:// URL",
+        ),
+        (["collect", "--credential", "token", "--subscription", "not-a-guid"], "not-a-guid"),
+        (["collect", "--effective-routes", "-1"], "-1"),
+        (["collect", "--credential", "password"], "password"),
+    ],
+)
 def test_usage_errors_exit_2_before_any_request(args: list[str], message: str, tmp_path: Path) -> None:
     log = tmp_path / "netlog.txt"
-    env = {"AZURE_ACCESS_TOKEN": TOKEN, "PYTHONPATH": str(Path(__file__).parent / "fakeazure" / "site"),
-           "PATHAUDIT_TEST_NETLOG": str(log)}
+    env = {
+        "AZURE_ACCESS_TOKEN": TOKEN,
+        "PYTHONPATH": str(Path(__file__).parent / "fakeazure" / "site"),
+        "PATHAUDIT_TEST_NETLOG": str(log),
+    }
     code, out, err = run_cli(*args, env=env)
     assert code == 2, (out, err)
     assert message in err

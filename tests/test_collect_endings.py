@@ -40,12 +40,15 @@ def collect(pages: list[Page], policy: RetryPolicy | None = None) -> tuple[Stats
     client = Pages(pages)
     stats, rows = Stats(), []
     GraphCollector(client, policy or RetryPolicy(sleep=lambda s: None), stats, Reporter()).run(
-        Query("q", "Resources | project id"), Scope(("s1",)), rows.extend)
+        Query("q", "Resources | project id"), Scope(("s1",)), rows.extend
+    )
     return stats, client, rows
 
 
 def test_a_skip_token_cycle_stops_with_a_gap() -> None:
-    stats, client, rows = collect([Page([{"id": "a"}], "A"), Page([{"id": "b"}], "B"), Page([{"id": "c"}], "A")])
+    stats, client, rows = collect(
+        [Page([{"id": "a"}], "A"), Page([{"id": "b"}], "B"), Page([{"id": "c"}], "A")]
+    )
     assert client.calls == 3 and len(rows) == 3
     [failure] = stats.failures
     assert "returned before" in failure.error
@@ -64,7 +67,7 @@ def test_the_deadline_bounds_the_collection() -> None:
 
     class Slow(Pages):
         def resources(self, request: Any, raw_response_hook: Any = None) -> Page:
-            now[0] += 4.0                 # each page takes 4 s
+            now[0] += 4.0  # each page takes 4 s
             return super().resources(request, raw_response_hook)
 
     client, stats, rows = Slow(pages), Stats(), []
@@ -97,20 +100,27 @@ def test_a_retry_that_would_pass_the_deadline_is_not_waited_for() -> None:
 
     def throttled() -> None:
         raise http_error(429, {"Retry-After": "60"})
+
     with pytest.raises(CallFailed, match="deadline"):
         call(throttled, "q", policy, Stats(), Reporter())
 
 
 def test_an_html_page_fails_fast() -> None:
-    exc = DecodeError(message="cannot decode", response=FakeResponse(200, {"Content-Type": "text/html"},
-                                                                    "<html><body>Sign in to the proxy</body></html>"))
+    exc = DecodeError(
+        message="cannot decode",
+        response=FakeResponse(
+            200, {"Content-Type": "text/html"}, "<html><body>Sign in to the proxy</body></html>"
+        ),
+    )
     with pytest.raises(CollectAborted, match="HTML page"):
         decide(exc, 1, RetryPolicy())
 
 
 def test_a_name_that_does_not_resolve_fails_fast() -> None:
-    exc = ServiceRequestError("HTTPSConnectionPool(host='management.example', port=443): NameResolutionError: "
-                              "[Errno -2] Name or service not known")
+    exc = ServiceRequestError(
+        "HTTPSConnectionPool(host='management.example', port=443): NameResolutionError: "
+        "[Errno -2] Name or service not known"
+    )
     with pytest.raises(CollectAborted, match="resolve"):
         decide(exc, 1, RetryPolicy())
 
@@ -118,8 +128,14 @@ def test_a_name_that_does_not_resolve_fails_fast() -> None:
 def test_a_deadline_that_is_not_a_number_is_a_usage_error_naming_the_variable() -> None:
     from conftest import run_cli
 
-    code, _out, err = run_cli("collect", "--subscription", "00000000-0000-0000-0000-000000000000", "--out",
-                             "/tmp/never-written.json", env={"PATHAUDIT_COLLECT_DEADLINE": "1h"})
+    code, _out, err = run_cli(
+        "collect",
+        "--subscription",
+        "00000000-0000-0000-0000-000000000000",
+        "--out",
+        "/tmp/never-written.json",
+        env={"PATHAUDIT_COLLECT_DEADLINE": "1h"},
+    )
     assert code == 2, err
     assert "PATHAUDIT_COLLECT_DEADLINE='1h'" in err and "internal error" not in err
     assert len(err.strip().splitlines()) == 1

@@ -65,8 +65,11 @@ def test_collects_every_served_resource(guard: NetGuard, rows: list[dict[str, An
     assert len(snap["resources"]) == len(rows)
     assert snap["coverage"] == {"complete": True, "failed": []}
     assert result.exit_code == 0
-    assert snap["scope"] == {"tenant_id": rows[0]["tenantId"], "subscriptions": [CONNECTIVITY, WORKLOADS],
-                             "management_groups": []}
+    assert snap["scope"] == {
+        "tenant_id": rows[0]["tenantId"],
+        "subscriptions": [CONNECTIVITY, WORKLOADS],
+        "management_groups": [],
+    }
     assert "subscriptions" in snap["queries"] and "networking-core" in snap["queries"]
     for q in snap["queries"].values():
         assert len(q["sha256"]) == 64 and q["kql"].startswith("// pathaudit:")
@@ -88,8 +91,9 @@ def test_collects_every_served_resource(guard: NetGuard, rows: list[dict[str, An
     assert build_estate(raw).records == build_estate(direct).records
 
 
-def test_faults_are_retried_and_a_forbidden_subscription_is_isolated(guard: NetGuard,
-                                                                     rows: list[dict[str, Any]]) -> None:
+def test_faults_are_retried_and_a_forbidden_subscription_is_isolated(
+    guard: NetGuard, rows: list[dict[str, Any]]
+) -> None:
     faults = [
         Fault("429", query="networking-core", page=0, retry_after="1"),
         Fault("429", query="compute.kql", retry_after=None),
@@ -109,7 +113,9 @@ def test_faults_are_retried_and_a_forbidden_subscription_is_isolated(guard: NetG
     failed = snap["coverage"]["failed"]
     assert snap["coverage"]["complete"] is False and result.exit_code == 3
     assert {f["scope"] for f in failed} == {f"/subscriptions/{WORKLOADS}"}
-    assert {f["type"] for f in failed} == {f"resource-graph:{n}" for n in snap["queries"] if n != "subscriptions"}
+    assert {f["type"] for f in failed} == {
+        f"resource-graph:{n}" for n in snap["queries"] if n != "subscriptions"
+    }
     assert all("403" in f["error"] for f in failed)
     # waits: Retry-After 1 s; backoff (2 s, then 4 s) for the 429 without Retry-After, the 500s,
     # the timeout, the truncated body and the rule collection group 500
@@ -120,29 +126,52 @@ def test_faults_are_retried_and_a_forbidden_subscription_is_isolated(guard: NetG
     assert "ServiceResponseTimeoutError" in progress and "IncompleteReadError" in progress
     assert f"networking-core: /subscriptions/{CONNECTIVITY} and 1 more refused" in progress
     # the 403 batch was split to find the subscription that refuses; the other was collected alone
-    singles = [r.body["subscriptions"] for r in fake.graph_requests() if len(r.body.get("subscriptions") or []) == 1]
+    singles = [
+        r.body["subscriptions"] for r in fake.graph_requests() if len(r.body.get("subscriptions") or []) == 1
+    ]
     assert [CONNECTIVITY] in singles and [WORKLOADS] in singles
     assert_clean_traffic(fake)
 
 
-def test_persistent_truncation_is_recorded_with_what_was_kept(guard: NetGuard, rows: list[dict[str, Any]]) -> None:
-    with FakeAzure(rows, page_size=5, faults=[Fault("truncate", query="networking-core", page=2, times=None)]) as fake:
+def test_persistent_truncation_is_recorded_with_what_was_kept(
+    guard: NetGuard, rows: list[dict[str, Any]]
+) -> None:
+    with FakeAzure(
+        rows, page_size=5, faults=[Fault("truncate", query="networking-core", page=2, times=None)]
+    ) as fake:
         result, sleeps = collect_from(fake, attempts=3)
     failed = result.snapshot["coverage"]["failed"]
     assert {f["scope"] for f in failed} == {f"/subscriptions/{CONNECTIVITY}", f"/subscriptions/{WORKLOADS}"}
     assert all(f["type"] == "resource-graph:networking-core" for f in failed)
-    assert all("IncompleteRead" in f["error"] and "after 3 attempts" in f["error"]
-               and "2 pages were collected" in f["error"] for f in failed)
+    assert all(
+        "IncompleteRead" in f["error"]
+        and "after 3 attempts" in f["error"]
+        and "2 pages were collected" in f["error"]
+        for f in failed
+    )
     assert sleeps == [2.0, 4.0]
     kept = ids(result.snapshot["resources"])
     served = ids(rows)
     assert kept < served and len(served - kept) > 0
     # the first two pages of networking-core (ids in order) were kept
-    core = sorted(r["id"].lower() for r in rows if r["type"] in {
-        "microsoft.network/virtualnetworks", "microsoft.network/routetables", "microsoft.network/networksecuritygroups",
-        "microsoft.network/networkinterfaces", "microsoft.network/privateendpoints", "microsoft.network/loadbalancers",
-        "microsoft.network/publicipaddresses", "microsoft.network/bastionhosts", "microsoft.network/virtualnetworkgateways",
-        "microsoft.network/connections", "microsoft.network/localnetworkgateways"})
+    core = sorted(
+        r["id"].lower()
+        for r in rows
+        if r["type"]
+        in {
+            "microsoft.network/virtualnetworks",
+            "microsoft.network/routetables",
+            "microsoft.network/networksecuritygroups",
+            "microsoft.network/networkinterfaces",
+            "microsoft.network/privateendpoints",
+            "microsoft.network/loadbalancers",
+            "microsoft.network/publicipaddresses",
+            "microsoft.network/bastionhosts",
+            "microsoft.network/virtualnetworkgateways",
+            "microsoft.network/connections",
+            "microsoft.network/localnetworkgateways",
+        }
+    )
     assert set(core[:10]) <= kept and not set(core[10:]) & kept
 
 
@@ -157,11 +186,23 @@ def test_quota_headers_pace_the_queries(guard: NetGuard, rows: list[dict[str, An
 
 
 def test_effective_routes_long_running_operation(guard: NetGuard, rows: list[dict[str, Any]]) -> None:
-    nva = sorted(r["id"] for r in rows if r["type"] == "microsoft.network/networkinterfaces"
-                 and r["properties"].get("enableIPForwarding") is True)
+    nva = sorted(
+        r["id"]
+        for r in rows
+        if r["type"] == "microsoft.network/networkinterfaces"
+        and r["properties"].get("enableIPForwarding") is True
+    )
     assert len(nva) >= 2
-    routes = [{"source": "User", "state": "Active", "addressPrefix": ["10.30.0.0/16"], "nextHopType": "VirtualAppliance",
-               "nextHopIpAddress": ["10.0.1.4"], "hasBgpOverride": False}]
+    routes = [
+        {
+            "source": "User",
+            "state": "Active",
+            "addressPrefix": ["10.30.0.0/16"],
+            "nextHopType": "VirtualAppliance",
+            "nextHopIpAddress": ["10.0.1.4"],
+            "hasBgpOverride": False,
+        }
+    ]
     with FakeAzure(rows, effective_routes={nva[0]: routes}, lro_pending_polls=2) as fake:
         result, _ = collect_from(fake, effective_routes=2)
     extras = result.snapshot["extras"]["effective_routes"]
@@ -170,7 +211,11 @@ def test_effective_routes_long_running_operation(guard: NetGuard, rows: list[dic
     posts = [p for p in fake.paths("POST") if p.lower().split("?")[0].endswith("/effectiveroutetable")]
     polls = [p for p in fake.paths("GET") if p.startswith("/fakeoperations/")]
     assert len(posts) == 2 and len(polls) >= 6, "202 + Location, polled until 200"
-    assert [r.status for r in fake.requests if r.path.startswith("/fakeoperations/op1")][:3] == [202, 202, 200]
+    assert [r.status for r in fake.requests if r.path.startswith("/fakeoperations/op1")][:3] == [
+        202,
+        202,
+        200,
+    ]
     # the snapshot's routes reach the estate
     raw = RawInputs()
     absorb(result.snapshot, "snap", raw)
@@ -179,7 +224,9 @@ def test_effective_routes_long_running_operation(guard: NetGuard, rows: list[dic
 
 
 def test_fresh_accounts_read_arm_not_keys(guard: NetGuard, rows: list[dict[str, Any]]) -> None:
-    dev = next(r for r in rows if r["type"] == "microsoft.cognitiveservices/accounts" and r["name"].endswith("dev"))
+    dev = next(
+        r for r in rows if r["type"] == "microsoft.cognitiveservices/accounts" and r["name"].endswith("dev")
+    )
     fixed = copy.deepcopy(dev["properties"])
     fixed["disableLocalAuth"] = True
     with FakeAzure(rows, arm_overrides={dev["id"]: {"properties": fixed}}) as fake:
@@ -200,7 +247,8 @@ def test_management_group_scope(guard: NetGuard, rows: list[dict[str, Any]]) -> 
     assert snap["scope"]["management_groups"] == ["mg-platform", "mg-missing"]
     assert ids(snap["resources"]) == {i for i in ids(rows) if f"/subscriptions/{CONNECTIVITY}/" in i}
     assert [(f["scope"], f["type"]) for f in snap["coverage"]["failed"]] == [
-        ("/providers/Microsoft.Management/managementGroups/mg-missing", "resource-graph:subscriptions")]
+        ("/providers/Microsoft.Management/managementGroups/mg-missing", "resource-graph:subscriptions")
+    ]
     mg_requests = [r.body for r in fake.graph_requests() if r.body.get("managementGroups")]
     assert len(mg_requests) == 2 and all("ResourceContainers" in b["query"] for b in mg_requests)
 
@@ -214,7 +262,9 @@ def test_explicit_subscriptions_skip_discovery(guard: NetGuard, rows: list[dict[
     assert ids(result.snapshot["resources"]) == {i for i in ids(rows) if f"/subscriptions/{WORKLOADS}/" in i}
 
 
-def test_secrets_are_redacted_and_the_token_never_written(guard: NetGuard, rows: list[dict[str, Any]]) -> None:
+def test_secrets_are_redacted_and_the_token_never_written(
+    guard: NetGuard, rows: list[dict[str, Any]]
+) -> None:
     rows = copy.deepcopy(rows)
     conn = next(r for r in rows if r["type"] == "microsoft.network/connections")
     conn["properties"]["sharedKey"] = "psk-do-not-leak"
@@ -249,29 +299,43 @@ def test_authentication_failure_aborts(guard: NetGuard, rows: list[dict[str, Any
         def get_token(self, *scopes: str, **kwargs: Any) -> Any:
             raise ClientAuthenticationError("AADSTS7000215: invalid client secret")
 
-    with FakeAzure(rows) as fake, pytest.raises(CollectAborted, match=r"authentication failed.*AADSTS7000215"):
-        collect(CollectOptions(arm_endpoint=fake.url, verify=fake.ca_path, sleep=lambda s: None), Reporter(),
-                credential=Refusing())
+    with (
+        FakeAzure(rows) as fake,
+        pytest.raises(CollectAborted, match=r"authentication failed.*AADSTS7000215"),
+    ):
+        collect(
+            CollectOptions(arm_endpoint=fake.url, verify=fake.ca_path, sleep=lambda s: None),
+            Reporter(),
+            credential=Refusing(),
+        )
     assert fake.requests == [], "nothing sent without a token"
     guard.seen.append("127.0.0.1")
 
 
 def test_malformed_pages_are_named_not_dropped(guard: NetGuard, rows: list[dict[str, Any]]) -> None:
-    page = {"totalRecords": 2, "count": 2, "resultTruncated": "false",
-            "data": [{"name": "ghost", "type": "microsoft.apimanagement/service"}, 5]}
+    page = {
+        "totalRecords": 2,
+        "count": 2,
+        "resultTruncated": "false",
+        "data": [{"name": "ghost", "type": "microsoft.apimanagement/service"}, 5],
+    }
     faults = [
-        Fault("body", query="ai-accounts", body=[1, 2], times=None),         # not a Resource Graph response
+        Fault("body", query="ai-accounts", body=[1, 2], times=None),  # not a Resource Graph response
         Fault("body", query="private-dns", body={"count": 0, "data": "x"}),  # no rows array
-        Fault("body", query="api-management", body=page),                    # rows the audit cannot use
+        Fault("body", query="api-management", body=page),  # rows the audit cannot use
     ]
     with FakeAzure(rows, faults=faults) as fake:
         result, sleeps = collect_from(fake, attempts=2)
     failed = {(f["type"], f["error"].split(":")[0]) for f in result.snapshot["coverage"]["failed"]}
-    assert failed == {("resource-graph:ai-accounts", "DeserializationError"),
-                      ("resource-graph:private-dns", "page 1 has no `data` array of rows (got str)")}
+    assert failed == {
+        ("resource-graph:ai-accounts", "DeserializationError"),
+        ("resource-graph:private-dns", "page 1 has no `data` array of rows (got str)"),
+    }
     assert sleeps == [2.0], "a garbled body is retried once (attempts=2), then recorded"
     snap = result.snapshot
-    assert {"name": "ghost", "type": "microsoft.apimanagement/service"} in snap["resources"] and 5 in snap["resources"]
+    assert {"name": "ghost", "type": "microsoft.apimanagement/service"} in snap["resources"] and 5 in snap[
+        "resources"
+    ]
     raw = RawInputs()
     absorb(snap, "snap", raw)
     estate = build_estate(raw)

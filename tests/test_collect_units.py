@@ -45,32 +45,85 @@ from auditor.collect.snapshot import Inventory, build_snapshot, write_snapshot
 from auditor.errors import UsageError
 from auditor.ingest.files import SNAPSHOT_SCHEMA, read_inputs
 
-REQUIRED_COLUMNS = ["id", "name", "type", "tenantId", "kind", "location", "resourceGroup", "subscriptionId",
-                    "managedBy", "sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"]
+REQUIRED_COLUMNS = [
+    "id",
+    "name",
+    "type",
+    "tenantId",
+    "kind",
+    "location",
+    "resourceGroup",
+    "subscriptionId",
+    "managedBy",
+    "sku",
+    "plan",
+    "properties",
+    "tags",
+    "identity",
+    "zones",
+    "extendedLocation",
+]
 
 
 # ---------------------------------------------------------------- redaction
 
-@pytest.mark.parametrize("name", ["primaryKey", "sharedKey", "key", "apiKey", "clientSecret", "adminPassword",
-                                  "connectionString", "storageConnectionStrings", "sasUrl", "SASToken",
-                                  "access_token", "api-key", "radiusServerSecret", "keys", "refreshTokens"])
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "primaryKey",
+        "sharedKey",
+        "key",
+        "apiKey",
+        "clientSecret",
+        "adminPassword",
+        "connectionString",
+        "storageConnectionStrings",
+        "sasUrl",
+        "SASToken",
+        "access_token",
+        "api-key",
+        "radiusServerSecret",
+        "keys",
+        "refreshTokens",
+    ],
+)
 def test_secret_names_are_recognised(name: str) -> None:
     assert secret_name(name)
 
 
-@pytest.mark.parametrize("name", ["keyName", "keySource", "keyVaultUri", "disableLocalAuth", "monkey",
-                                  "privateLinkServiceConnections", "disasterRecovery", "subnets", "tokenUrl",
-                                  "enableIPForwarding", "id", "properties"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "keyName",
+        "keySource",
+        "keyVaultUri",
+        "disableLocalAuth",
+        "monkey",
+        "privateLinkServiceConnections",
+        "disasterRecovery",
+        "subnets",
+        "tokenUrl",
+        "enableIPForwarding",
+        "id",
+        "properties",
+    ],
+)
 def test_ordinary_names_are_kept(name: str) -> None:
     assert not secret_name(name)
 
 
 def test_redact_replaces_values_not_flags_or_empty_lists() -> None:
     resource = {
-        "id": "/x", "type": "microsoft.network/connections", "tags": {"disableSnatOnPL": "true"},
-        "properties": {"sharedKey": "s3cr3t", "connectionType": "IPsec",
-                       "osProfile": {"secrets": [], "disablePasswordAuthentication": True, "adminPassword": None},
-                       "hostnames": [{"certificatePassword": "p", "hostName": "a.example"}]},
+        "id": "/x",
+        "type": "microsoft.network/connections",
+        "tags": {"disableSnatOnPL": "true"},
+        "properties": {
+            "sharedKey": "s3cr3t",
+            "connectionType": "IPsec",
+            "osProfile": {"secrets": [], "disablePasswordAuthentication": True, "adminPassword": None},
+            "hostnames": [{"certificatePassword": "p", "hostName": "a.example"}],
+        },
     }
     out, count = redact(resource)
     assert count == 2
@@ -84,6 +137,7 @@ def test_redact_replaces_values_not_flags_or_empty_lists() -> None:
 
 
 # ---------------------------------------------------------------- credentials and endpoints
+
 
 def test_cloud_endpoints_and_scopes() -> None:
     assert resolve_endpoint("AzureCloud").scope == "https://management.azure.com/.default"
@@ -128,6 +182,7 @@ def test_static_credential_repr_never_contains_token() -> None:
 
 
 # ---------------------------------------------------------------- retries
+
 
 def http_error(status: int, headers: dict[str, str] | None = None) -> HttpResponseError:
     from azure.core.pipeline.transport import HttpResponse
@@ -188,8 +243,13 @@ def test_call_retries_then_gives_up_and_counts() -> None:
     assert len(attempts) == 4 and sleeps == [1, 2, 4] and stats.retries == 3
     assert info.value.status == 500 and info.value.attempts == 4
     with pytest.raises(CallFailed):  # not retried at all
-        call(lambda: (_ for _ in ()).throw(http_error(403)), "x", RetryPolicy(sleep=sleeps.append), stats,
-             Reporter())
+        call(
+            lambda: (_ for _ in ()).throw(http_error(403)),
+            "x",
+            RetryPolicy(sleep=sleeps.append),
+            stats,
+            Reporter(),
+        )
     assert sleeps == [1, 2, 4]
 
 
@@ -205,19 +265,27 @@ def test_unreachable_endpoint_aborts_after_retries() -> None:
 
 # ---------------------------------------------------------------- the KQL
 
+
 def test_every_query_is_documented_pages_and_projects_the_full_row() -> None:
     queries = load_queries()
     assert DISCOVERY in queries
     families = {n for n in queries if n != DISCOVERY}
-    assert {"networking-core", "firewalls", "virtual-wan", "compute", "compute-scale-set-instances",
-            "api-management", "ai-accounts"} <= families
+    assert {
+        "networking-core",
+        "firewalls",
+        "virtual-wan",
+        "compute",
+        "compute-scale-set-instances",
+        "api-management",
+        "ai-accounts",
+    } <= families
     for name, query in queries.items():
         header = [line for line in query.kql.splitlines() if line.startswith("//")]
         assert header and header[0].startswith("// pathaudit: "), name
         assert any("Resource Graph Explorer" in line for line in header), name
         code = "\n".join(line for line in query.kql.splitlines() if not line.startswith("//"))
         assert code.rstrip().endswith("| order by id asc"), name
-        project = code[code.index("| project"):code.index("| order by")]
+        project = code[code.index("| project") : code.index("| order by")]
         columns = [c.strip() for c in project.removeprefix("| project").split(",")]
         if name != DISCOVERY:
             assert columns == REQUIRED_COLUMNS, name
@@ -244,21 +312,35 @@ def test_subscription_batches_and_bisection() -> None:
 
 # ---------------------------------------------------------------- ARM extras helpers
 
+
 def nic(name: str, forwarding: bool | None = None, vm: bool = False, pe: bool = False) -> dict:
     props: dict = {}
     if forwarding is not None:
         props["enableIPForwarding"] = forwarding
     if vm:
-        props["virtualMachine"] = {"id": f"/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachines/{name}"}
+        props["virtualMachine"] = {
+            "id": f"/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachines/{name}"
+        }
     if pe:
-        props["privateEndpoint"] = {"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/privateEndpoints/pe"}
-    return {"id": f"/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/networkInterfaces/{name}",
-            "type": "microsoft.network/networkInterfaces", "properties": props}
+        props["privateEndpoint"] = {
+            "id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/privateEndpoints/pe"
+        }
+    return {
+        "id": f"/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/networkInterfaces/{name}",
+        "type": "microsoft.network/networkInterfaces",
+        "properties": props,
+    }
 
 
 def test_effective_route_nics_nvas_first_then_vms_never_pe_nics() -> None:
-    resources = [nic("vm-b", vm=True), nic("nva-z", True, vm=True), nic("pe-nic", pe=True),
-                 nic("vm-a", False, vm=True), nic("nva-a", True, vm=True), nic("orphan")]
+    resources = [
+        nic("vm-b", vm=True),
+        nic("nva-z", True, vm=True),
+        nic("pe-nic", pe=True),
+        nic("vm-a", False, vm=True),
+        nic("nva-a", True, vm=True),
+        nic("orphan"),
+    ]
     names = [n["id"].rsplit("/", 1)[-1] for n in nics_for_effective_routes(resources, 10)]
     assert names == ["nva-a", "nva-z", "vm-a", "vm-b"]
     assert len(nics_for_effective_routes(resources, 3)) == 3
@@ -266,9 +348,12 @@ def test_effective_route_nics_nvas_first_then_vms_never_pe_nics() -> None:
 
 
 def test_to_arm_keeps_arm_shape_and_unflattens_old_models() -> None:
-    arm = {"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/firewallPolicies/p/ruleCollectionGroups/r",
-           "name": "r", "type": "Microsoft.Network/FirewallPolicies/RuleCollectionGroups",
-           "properties": {"priority": 100, "ruleCollections": []}}
+    arm = {
+        "id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/firewallPolicies/p/ruleCollectionGroups/r",
+        "name": "r",
+        "type": "Microsoft.Network/FirewallPolicies/RuleCollectionGroups",
+        "properties": {"priority": 100, "ruleCollections": []},
+    }
     assert to_arm(arm) == arm and list(to_arm(arm))[:3] == ["id", "name", "type"]
     flat = {"id": arm["id"], "name": "r", "priority": 100, "ruleCollections": [], "etag": "x"}
     out = to_arm(flat)
@@ -280,20 +365,36 @@ def test_to_arm_keeps_arm_shape_and_unflattens_old_models() -> None:
 
 # ---------------------------------------------------------------- the snapshot file
 
+
 def snapshot_doc() -> dict:
     stats = Stats()
     inv = Inventory(stats)
-    inv.add_all([
-        {"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/connections/c",
-         "type": "microsoft.network/connections", "properties": {"sharedKey": "hunter2"}},
-        {"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/connections/C",
-         "type": "microsoft.network/connections", "properties": {}},
-        {"no": "id"},
-    ])
+    inv.add_all(
+        [
+            {
+                "id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/connections/c",
+                "type": "microsoft.network/connections",
+                "properties": {"sharedKey": "hunter2"},
+            },
+            {
+                "id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/connections/C",
+                "type": "microsoft.network/connections",
+                "properties": {},
+            },
+            {"no": "id"},
+        ]
+    )
     stats.fail("/subscriptions/t", "resource-graph:compute", "HTTP 403 AuthorizationFailed: no")
-    return build_snapshot(collected_at="2026-11-23T10:00:00Z", tenant_id="t", subscriptions=["s"],
-                          management_groups=[], queries=load_queries(), stats=stats,
-                          resources=inv.resources(), effective_routes={"/n": [{"nextHopType": "None"}]})
+    return build_snapshot(
+        collected_at="2026-11-23T10:00:00Z",
+        tenant_id="t",
+        subscriptions=["s"],
+        management_groups=[],
+        queries=load_queries(),
+        stats=stats,
+        resources=inv.resources(),
+        effective_routes={"/n": [{"nextHopType": "None"}]},
+    )
 
 
 def test_inventory_dedupes_by_id_redacts_and_keeps_unusable_rows() -> None:

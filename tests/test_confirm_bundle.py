@@ -25,14 +25,31 @@ def test_confirm_bundle_holds_confirmed_findings_and_evidence_and_verifies(tmp_p
     for name in ("one", "two"):
         work = tmp_path / name
         work.mkdir()
-        proc = run("confirm", str(findings), "--pcap", str(CAPTURE), "--bundle", "evidence.zip", "--fail-on", "never",
-                   "--out", "confirmed.json", cwd=work)
+        proc = run(
+            "confirm",
+            str(findings),
+            "--pcap",
+            str(CAPTURE),
+            "--bundle",
+            "evidence.zip",
+            "--fail-on",
+            "never",
+            "--out",
+            "confirmed.json",
+            cwd=work,
+        )
         assert proc.returncode == 0, proc.stderr
         bundles.append(work / "evidence.zip")
     assert bundles[0].read_bytes() == bundles[1].read_bytes()
     with zipfile.ZipFile(bundles[0]) as z:
         names = set(z.namelist())
-        assert {"MANIFEST.json", "findings.json", "findings.html", "findings.sarif", "evidence/asymmetric.pcap"} <= names
+        assert {
+            "MANIFEST.json",
+            "findings.json",
+            "findings.html",
+            "findings.sarif",
+            "evidence/asymmetric.pcap",
+        } <= names
         assert z.read("evidence/asymmetric.pcap") == CAPTURE.read_bytes()
         doc = json.loads(z.read("findings.json"))
         manifest = json.loads(z.read("MANIFEST.json"))

@@ -11,8 +11,13 @@ from conftest import REPO
 
 @pytest.mark.parametrize("tool", ["make_captures.py", "make_flowlogs.py"])
 def test_generators_reproduce_the_checked_in_files(tool: str) -> None:
-    proc = subprocess.run([sys.executable, str(REPO / "fixtures" / "tools" / tool), "--check"],
-                          capture_output=True, text=True, cwd=REPO, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "fixtures" / "tools" / tool), "--check"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -15,7 +15,7 @@ S05 = REPO / "fixtures" / "findings" / "S05-findings.json"
 
 def test_glob_characters_in_an_export_name_are_literal(tmp_path: Path) -> None:
     shutil.copyfile(LOGS / "symmetric.csv", tmp_path / "export[1].csv")
-    shutil.copyfile(LOGS / "asymmetric.csv", tmp_path / "export1.csv")    # what the pattern would match
+    shutil.copyfile(LOGS / "asymmetric.csv", tmp_path / "export1.csv")  # what the pattern would match
     code, _, err = run_cli("confirm", S05, "--flow-trace", tmp_path / "export[1].csv", "--fail-on", "never")
     assert code == 0, err
     assert "refuted" in err and "confirmed" not in err.replace("not confirmed", "")

@@ -66,8 +66,13 @@ class RecordingCredential(StaticTokenCredential):
 
 def client_for(fake: FakeLogAnalytics, credential: Any = None) -> Any:
     url, audience = resolve_logs_endpoint("AzureCloud", fake.url, None)
-    return make_client(credential or StaticTokenCredential("test-token"), url, audience,
-                       connection_verify=fake.ca_path, retry_total=0)
+    return make_client(
+        credential or StaticTokenCredential("test-token"),
+        url,
+        audience,
+        connection_verify=fake.ca_path,
+        retry_total=0,
+    )
 
 
 def confirm(fake: FakeLogAnalytics, workspace: str, doc: dict[str, Any] = S05, **kw: Any):
@@ -85,13 +90,19 @@ def log_evidence(res) -> dict[str, Any]:
     return next(e for e in finding(res)["evidence"] if e["kind"] == "log")
 
 
-@pytest.mark.parametrize(("workspace", "status", "words"), [
-    ("ws-asym", "confirmed", ["3 INVALID flow-trace row(s)", "workspace ws-asym (P1D)"]),
-    ("ws-sym", "refuted", ["12 reply row(s)"]),
-    ("ws-snat", "refuted", ["SNAT to 10.0.1.6"]),
-    ("ws-empty", "inconclusive", ["no matching traffic", "AZFWFlowTrace has no rows at all",
-                                  "AFWEnableTcpConnectionLogging"]),
-])
+@pytest.mark.parametrize(
+    ("workspace", "status", "words"),
+    [
+        ("ws-asym", "confirmed", ["3 INVALID flow-trace row(s)", "workspace ws-asym (P1D)"]),
+        ("ws-sym", "refuted", ["12 reply row(s)"]),
+        ("ws-snat", "refuted", ["SNAT to 10.0.1.6"]),
+        (
+            "ws-empty",
+            "inconclusive",
+            ["no matching traffic", "AZFWFlowTrace has no rows at all", "AFWEnableTcpConnectionLogging"],
+        ),
+    ],
+)
 def test_success(fake: FakeLogAnalytics, workspace: str, status: str, words: list[str]) -> None:
     res = confirm(fake, workspace)
     f = finding(res)
@@ -144,7 +155,9 @@ def test_partial_results_are_reported_not_swallowed(fake: FakeLogAnalytics) -> N
 
 
 @pytest.mark.parametrize(("workspace", "code"), [("ws-400", 400), ("ws-500", 500)])
-def test_errors_become_evidence_and_coverage_problems(fake: FakeLogAnalytics, workspace: str, code: int) -> None:
+def test_errors_become_evidence_and_coverage_problems(
+    fake: FakeLogAnalytics, workspace: str, code: int
+) -> None:
     res = confirm(fake, workspace)
     ev = log_evidence(res)
     assert finding(res)["status"] == "inconclusive"
@@ -173,13 +186,30 @@ def test_nva_flow_is_not_claimed_by_firewall_logs(fake: FakeLogAnalytics) -> Non
 
 def test_cli_end_to_end_with_token_credential(fake: FakeLogAnalytics, tmp_path: Path) -> None:
     netlog = tmp_path / "net.log"
-    env = {"AZURE_ACCESS_TOKEN": "cli-token", "REQUESTS_CA_BUNDLE": fake.ca_path,
-           "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "fakeazure" / "site"), os.environ.get("PYTHONPATH", "")]),
-           "PATHAUDIT_TEST_NETLOG": str(netlog)}
+    env = {
+        "AZURE_ACCESS_TOKEN": "cli-token",
+        "REQUESTS_CA_BUNDLE": fake.ca_path,
+        "PYTHONPATH": os.pathsep.join(
+            [str(REPO / "tests" / "fakeazure" / "site"), os.environ.get("PYTHONPATH", "")]
+        ),
+        "PATHAUDIT_TEST_NETLOG": str(netlog),
+    }
     out = tmp_path / "confirmed.json"
-    code, _, err = run_cli("confirm", "fixtures/findings/S05-findings.json", "--workspace", "ws-asym",
-                           "--credential", "token", "--logs-endpoint", fake.url, "--timespan", "P2D", "--out", str(out),
-                           env=env)
+    code, _, err = run_cli(
+        "confirm",
+        "fixtures/findings/S05-findings.json",
+        "--workspace",
+        "ws-asym",
+        "--credential",
+        "token",
+        "--logs-endpoint",
+        fake.url,
+        "--timespan",
+        "P2D",
+        "--out",
+        str(out),
+        env=env,
+    )
     assert code == 1, err
     assert "NET001 rt-spoke -> pe-aoai: confirmed" in err
     doc = json.loads(out.read_text())
@@ -187,8 +217,19 @@ def test_cli_end_to_end_with_token_credential(fake: FakeLogAnalytics, tmp_path: 
     assert fake.requests[-1].headers["authorization"] == "Bearer cli-token"
     assert fake.requests[-1].body["timespan"] in ("P2D", "PT172800.0S", "PT172800S")
     assert set(netlog.read_text().split()) == {"127.0.0.1"}  # the subprocess's network guard log
-    code, _, err = run_cli("confirm", "fixtures/findings/S05-findings.json", "--workspace", "ws-400",
-                           "--credential", "token", "--logs-endpoint", fake.url, "--fail-on", "never", env=env)
+    code, _, err = run_cli(
+        "confirm",
+        "fixtures/findings/S05-findings.json",
+        "--workspace",
+        "ws-400",
+        "--credential",
+        "token",
+        "--logs-endpoint",
+        fake.url,
+        "--fail-on",
+        "never",
+        env=env,
+    )
     assert code == 3, err
     assert "coverage incomplete" in err
 
@@ -202,7 +243,9 @@ def test_rendered_kql_files_are_the_checked_in_ones() -> None:
         # only the three let lines differ
         diff = [(a, b) for a, b in zip(text.splitlines(), rendered.splitlines(), strict=True) if a != b]
         assert all(a.startswith("let ") and b.startswith("let ") for a, b in diff)
-        assert "summarize Rows = count(), FirstSeen = min(TimeGenerated), LastSeen = max(TimeGenerated)" in text
+        assert (
+            "summarize Rows = count(), FirstSeen = min(TimeGenerated), LastSeen = max(TimeGenerated)" in text
+        )
         assert "take_any(ClientPort)" in text and "project *" not in text
 
 
@@ -219,6 +262,8 @@ def test_timespan_and_endpoint_parsing() -> None:
             parse_timespan(bad)
     assert resolve_logs_endpoint("AzureChinaCloud", None, None) == ("https://api.loganalytics.azure.cn",) * 2
     assert resolve_logs_endpoint("AzureCloud", "https://la.example.test/", None) == (
-        "https://la.example.test", "https://la.example.test")
+        "https://la.example.test",
+        "https://la.example.test",
+    )
     with pytest.raises(UsageError, match="https"):
         resolve_logs_endpoint("AzureCloud", "http://127.0.0.1:1", None)

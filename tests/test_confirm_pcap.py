@@ -29,11 +29,22 @@ SYN, SYNACK, ACK, PSHACK, FINACK, RST = 0x02, 0x12, 0x10, 0x18, 0x11, 0x04
 
 # --- byte builders --------------------------------------------------------------------------------
 
-def ipv4_tcp(src: str, sport: int, dst: str, dport: int, flags: int, seq: int = 1000, payload: bytes = b"",
-             frag: int = 0) -> bytes:
+
+def ipv4_tcp(
+    src: str,
+    sport: int,
+    dst: str,
+    dport: int,
+    flags: int,
+    seq: int = 1000,
+    payload: bytes = b"",
+    frag: int = 0,
+) -> bytes:
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 5 << 4, flags, 65535, 0, 0) + payload
     total = 20 + len(tcp)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, 1, frag, 64, 6, 0, socket.inet_aton(src), socket.inet_aton(dst))
+    ip = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, total, 1, frag, 64, 6, 0, socket.inet_aton(src), socket.inet_aton(dst)
+    )
     return ip + tcp
 
 
@@ -52,7 +63,9 @@ def sll2(l3: bytes) -> bytes:
     return struct.pack("!HHIHBB8s", 0x0800, 0, 2, 1, 0, 6, b"\x00\x0d\x3a\x00\x00\x01\x00\x00") + l3
 
 
-def pcap_bytes(frames: list[tuple[float, bytes]], linktype: int = 1, endian: str = "<", nano: bool = False) -> bytes:
+def pcap_bytes(
+    frames: list[tuple[float, bytes]], linktype: int = 1, endian: str = "<", nano: bool = False
+) -> bytes:
     magic = 0xA1B23C4D if nano else 0xA1B2C3D4
     out = struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, 262144, linktype)
     for t, data in frames:
@@ -68,29 +81,44 @@ def _block(endian: str, btype: int, body: bytes) -> bytes:
     return struct.pack(endian + "II", btype, n) + body + struct.pack(endian + "I", n)
 
 
-def pcapng_bytes(frames: list[tuple[float, bytes]], linktype: int = 1, endian: str = "<", tsresol: int | None = None,
-                 kind: str = "epb") -> bytes:
+def pcapng_bytes(
+    frames: list[tuple[float, bytes]],
+    linktype: int = 1,
+    endian: str = "<",
+    tsresol: int | None = None,
+    kind: str = "epb",
+) -> bytes:
     shb = _block(endian, 0x0A0D0D0A, struct.pack(endian + "IHHq", 0x1A2B3C4D, 1, 0, -1))
     opts = b""
     if tsresol is not None:
-        opts = struct.pack(endian + "HH", 9, 1) + bytes([tsresol]) + b"\0\0\0" + struct.pack(endian + "HH", 0, 0)
+        opts = (
+            struct.pack(endian + "HH", 9, 1) + bytes([tsresol]) + b"\0\0\0" + struct.pack(endian + "HH", 0, 0)
+        )
     idb = _block(endian, 1, struct.pack(endian + "HHI", linktype, 0, 0) + opts)
     scale = 10 ** (tsresol if tsresol is not None else 6)
     out = shb + idb
     for t, data in frames:
         ts = round(t * scale)
         if kind == "epb":
-            out += _block(endian, 6, struct.pack(endian + "IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(data), len(data))
-                          + data)
+            out += _block(
+                endian,
+                6,
+                struct.pack(endian + "IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(data), len(data)) + data,
+            )
         elif kind == "opb":
-            out += _block(endian, 2, struct.pack(endian + "HHIIII", 0, 0, ts >> 32, ts & 0xFFFFFFFF, len(data),
-                                                 len(data)) + data)
+            out += _block(
+                endian,
+                2,
+                struct.pack(endian + "HHIIII", 0, 0, ts >> 32, ts & 0xFFFFFFFF, len(data), len(data)) + data,
+            )
         else:  # simple packet block: no timestamp
             out += _block(endian, 3, struct.pack(endian + "I", len(data)) + data)
     return out
 
 
-def handshake(wrap=lambda p: p, client: str = "10.1.1.10", t0: float = 1767261600.0) -> list[tuple[float, bytes]]:
+def handshake(
+    wrap=lambda p: p, client: str = "10.1.1.10", t0: float = 1767261600.0
+) -> list[tuple[float, bytes]]:
     return [
         (t0, wrap(ipv4_tcp(client, 50001, "10.2.1.4", 443, SYN, 1000))),
         (t0 + 0.001, wrap(ipv4_tcp("10.2.1.4", 443, client, 50001, SYNACK, 9000))),
@@ -98,12 +126,26 @@ def handshake(wrap=lambda p: p, client: str = "10.1.1.10", t0: float = 176726160
     ]
 
 
-def target(prefixes=("10.1.1.0/24", "10.1.2.0/24"), dst="10.2.1.4", port=443, kind="nva", ip="10.0.2.4",
-           side="forward"):
+def target(
+    prefixes=("10.1.1.0/24", "10.1.2.0/24"),
+    dst="10.2.1.4",
+    port=443,
+    kind="nva",
+    ip="10.0.2.4",
+    side="forward",
+):
     hop = {"hop": "appliance", "kind": kind, "id": "/appliance", "ip": ip}
-    flow = {"source": "ctx", "source_subnets": [], "source_prefixes": list(prefixes), "destination": "/pe",
-            "destination_ip": dst, "port": port, "forward": [hop] if side == "forward" else [],
-            "return": [hop] if side == "return" else [], "verdict": "asymmetric"}
+    flow = {
+        "source": "ctx",
+        "source_subnets": [],
+        "source_prefixes": list(prefixes),
+        "destination": "/pe",
+        "destination_ip": dst,
+        "port": port,
+        "forward": [hop] if side == "forward" else [],
+        "return": [hop] if side == "return" else [],
+        "verdict": "asymmetric",
+    }
     t = target_from_finding(0, {"rule_id": "NET001", "fingerprint": "f" * 32, "flow": grouped(flow)})
     assert t is not None
     return t
@@ -115,6 +157,7 @@ def verdict_of(path: Path, t) -> tuple[str, str]:
 
 
 # --- formats --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("endian", ["<", ">"])
 @pytest.mark.parametrize("nano", [False, True])
@@ -132,7 +175,9 @@ def test_classic_pcap_byte_orders_and_resolutions(tmp_path: Path, endian: str, n
 @pytest.mark.parametrize(("kind", "tsresol"), [("epb", None), ("epb", 9), ("opb", 3), ("spb", None)])
 def test_pcapng_blocks(tmp_path: Path, endian: str, kind: str, tsresol: int | None) -> None:
     p = tmp_path / "c.pcapng"
-    p.write_bytes(pcapng_bytes([(t, ether(d)) for t, d in handshake()], endian=endian, tsresol=tsresol, kind=kind))
+    p.write_bytes(
+        pcapng_bytes([(t, ether(d)) for t, d in handshake()], endian=endian, tsresol=tsresol, kind=kind)
+    )
     scan = scan_capture(p, TargetSet.of([target()]))
     assert scan.format == "pcapng" and scan.link_types == [1]
     assert scan.packets == 3 and scan.matched_packets == 3
@@ -141,19 +186,22 @@ def test_pcapng_blocks(tmp_path: Path, endian: str, kind: str, tsresol: int | No
     assert verdict_of(p, target())[0] == "refuted"
 
 
-@pytest.mark.parametrize(("linktype", "wrap"), [
-    (1, ether),
-    (1, lambda d: ether(d, vlans=1)),
-    (1, lambda d: ether(d, vlans=2)),          # 802.1ad + 802.1Q
-    (113, sll),
-    (276, sll2),
-    (101, lambda d: d),
-    (228, lambda d: d),
-    (12, lambda d: d),
-    (0, lambda d: struct.pack("<I", 2) + d),   # BSD loopback, little-endian host
-    (0, lambda d: struct.pack(">I", 2) + d),   # BSD loopback, big-endian host
-    (108, lambda d: struct.pack(">I", 2) + d),  # OpenBSD loopback
-])
+@pytest.mark.parametrize(
+    ("linktype", "wrap"),
+    [
+        (1, ether),
+        (1, lambda d: ether(d, vlans=1)),
+        (1, lambda d: ether(d, vlans=2)),  # 802.1ad + 802.1Q
+        (113, sll),
+        (276, sll2),
+        (101, lambda d: d),
+        (228, lambda d: d),
+        (12, lambda d: d),
+        (0, lambda d: struct.pack("<I", 2) + d),  # BSD loopback, little-endian host
+        (0, lambda d: struct.pack(">I", 2) + d),  # BSD loopback, big-endian host
+        (108, lambda d: struct.pack(">I", 2) + d),  # OpenBSD loopback
+    ],
+)
 def test_link_types(tmp_path: Path, linktype: int, wrap) -> None:
     p = tmp_path / "c.pcap"
     p.write_bytes(pcap_bytes([(t, wrap(d)) for t, d in handshake()], linktype=linktype))
@@ -222,8 +270,12 @@ def test_not_a_capture(tmp_path: Path) -> None:
 
 def test_chunk_boundaries_do_not_change_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Streaming in tiny chunks (records and blocks split across reads) gives the same counts."""
-    files = [CAPTURES / "asymmetric.pcap", CAPTURES / "snat.pcapng", CAPTURES / "symmetric-sll2.pcap",
-             REAL / "tcp-handshake-nano.pcap"]
+    files = [
+        CAPTURES / "asymmetric.pcap",
+        CAPTURES / "snat.pcapng",
+        CAPTURES / "symmetric-sll2.pcap",
+        REAL / "tcp-handshake-nano.pcap",
+    ]
     t = target(prefixes=("10.1.0.0/16", "131.155.215.0/24"))
     ts = TargetSet.of([t, target(prefixes=("131.155.215.0/24",), dst="137.116.81.94", port=80)])
     normal = [scan_capture(f, ts).conns for f in files]
@@ -246,6 +298,7 @@ def test_counts_agree_with_scapy_reader() -> None:
 
 # --- verdict details --------------------------------------------------------------------------------
 
+
 def test_single_syn_at_capture_end_is_pending(tmp_path: Path) -> None:
     p = tmp_path / "c.pcap"
     p.write_bytes(pcap_bytes([(1.0, ether(ipv4_tcp("10.1.1.10", 50001, "10.2.1.4", 443, SYN)))]))
@@ -254,8 +307,10 @@ def test_single_syn_at_capture_end_is_pending(tmp_path: Path) -> None:
 
 
 def test_syn_left_unanswered_long_before_the_end_confirms(tmp_path: Path) -> None:
-    frames = [(1.0, ether(ipv4_tcp("10.1.1.10", 50001, "10.2.1.4", 443, SYN))),
-              (9.0, ether(ipv4_tcp("10.1.1.99", 1, "10.9.9.9", 80, ACK)))]  # unrelated traffic later
+    frames = [
+        (1.0, ether(ipv4_tcp("10.1.1.10", 50001, "10.2.1.4", 443, SYN))),
+        (9.0, ether(ipv4_tcp("10.1.1.99", 1, "10.9.9.9", 80, ACK))),
+    ]  # unrelated traffic later
     p = tmp_path / "c.pcap"
     p.write_bytes(pcap_bytes(frames))
     assert verdict_of(p, target())[0] == "confirmed"
@@ -263,7 +318,8 @@ def test_syn_left_unanswered_long_before_the_end_confirms(tmp_path: Path) -> Non
 
 def test_mixed_clients_are_inconclusive(tmp_path: Path) -> None:
     frames = handshake(ether) + [
-        (1767261601.0 + i, ether(ipv4_tcp("10.1.2.20", 50002, "10.2.1.4", 443, SYN, 5))) for i in range(3)]
+        (1767261601.0 + i, ether(ipv4_tcp("10.1.2.20", 50002, "10.2.1.4", 443, SYN, 5))) for i in range(3)
+    ]
     p = tmp_path / "c.pcap"
     p.write_bytes(pcap_bytes(frames))
     status, reason = verdict_of(p, target())
@@ -279,7 +335,9 @@ def test_other_sources_are_named_when_nothing_matches(tmp_path: Path) -> None:
 def test_snat_to_firewall_instance_needs_the_firewall_range() -> None:
     """Egress-only SNAT capture: an NVA flow cannot claim 10.0.1.6, an Azure Firewall flow can (/26)."""
     assert verdict_of(CAPTURES / "snat-afw-egress.pcap", target())[0] == "inconclusive"
-    status, reason = verdict_of(CAPTURES / "snat-afw-egress.pcap", target(kind="azure-firewall", ip="10.0.1.4"))
+    status, reason = verdict_of(
+        CAPTURES / "snat-afw-egress.pcap", target(kind="azure-firewall", ip="10.0.1.4")
+    )
     assert status == "refuted" and "SNAT to 10.0.1.6" in reason
 
 
@@ -305,9 +363,22 @@ REAL_CASES = [
     ("tcp-handshake-nano.pcap", ["131.155.215.0/24"], "137.116.81.94", 80, "refuted", ["1 SYN-ACK"]),
     ("tfo-5c1fa7f9ae91.pcap", ["192.168.0.0/24"], "3.3.3.3", 13054, "refuted", ["SNAT to 9.9.9.9"]),
     ("ipoib.pcap", ["192.168.56.0/24"], "192.168.56.24", 22, "inconclusive", ["unsupported link type 242"]),
-    ("activeosfingerprinting.pcapng", ["172.16.16.128/32"], "172.16.16.150", 135, "refuted", ["7 connection(s)"]),
-    ("activeosfingerprinting.pcapng", ["172.16.16.128/32"], "172.16.16.150", 5357, "confirmed",
-     ["SYN-ACK(s) from 172.16.16.150:5357", "without their SYNs", "mirror image"]),
+    (
+        "activeosfingerprinting.pcapng",
+        ["172.16.16.128/32"],
+        "172.16.16.150",
+        135,
+        "refuted",
+        ["7 connection(s)"],
+    ),
+    (
+        "activeosfingerprinting.pcapng",
+        ["172.16.16.128/32"],
+        "172.16.16.150",
+        5357,
+        "confirmed",
+        ["SYN-ACK(s) from 172.16.16.150:5357", "without their SYNs", "mirror image"],
+    ),
     ("tcp_retransmissions.pcapng", ["10.3.30.0/24"], "10.3.71.7", 1043, "confirmed", ["none back"]),
     ("tcp_teardown.pcapng", ["172.16.16.128/32"], "67.228.110.120", 80, "refuted", ["both directions"]),
     ("print-flags.pcap", ["127.0.0.0/8"], "127.0.0.1", 80, "refuted", ["1 SYN-ACK"]),
@@ -316,9 +387,14 @@ REAL_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "prefixes", "dst", "port", "status", "words"), REAL_CASES,
-                         ids=[f"{c[0]}:{c[3]}:{c[4]}" for c in REAL_CASES])
-def test_real_captures(name: str, prefixes: list[str], dst: str, port: int, status: str, words: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("name", "prefixes", "dst", "port", "status", "words"),
+    REAL_CASES,
+    ids=[f"{c[0]}:{c[3]}:{c[4]}" for c in REAL_CASES],
+)
+def test_real_captures(
+    name: str, prefixes: list[str], dst: str, port: int, status: str, words: list[str]
+) -> None:
     got, reason = verdict_of(REAL / name, target(prefixes=prefixes, dst=dst, port=port))
     assert got == status, reason
     for w in words:
@@ -327,17 +403,40 @@ def test_real_captures(name: str, prefixes: list[str], dst: str, port: int, stat
 
 def test_real_capture_evidence_through_confirm_document() -> None:
     """The whole path: evidence item shape for a real nanosecond Linux-cooked capture."""
-    flow = {"source": "ctx", "source_subnets": [], "source_prefixes": ["131.155.215.0/24"], "destination": "/pe",
-            "destination_ip": "137.116.81.94", "port": 80,
-            "forward": [{"hop": "nva1", "kind": "nva", "id": "/nic", "ip": "10.0.2.4"}], "return": [],
-            "verdict": "asymmetric"}
-    doc = {"schema": "pathaudit/findings@2", "tool": {"name": "pathaudit", "version": "t"},
-           "estate": {"sha256": "0" * 64, "collected_at": None, "resources": 0, "inputs": []},
-           "coverage": {"complete": True, "skipped": [], "not_assessed": []},
-           "summary": {"high": 1, "medium": 0, "low": 0, "info": 0, "suppressed": 0},
-           "findings": [{"rule_id": "NET001", "severity": "high", "status": "suspected", "resource_id": "/pe",
-                         "related_ids": [], "title": "t", "message": "m", "flow": grouped(flow), "evidence": [],
-                         "remediation": "r", "fingerprint": "0" * 32, "suppression": None}]}
+    flow = {
+        "source": "ctx",
+        "source_subnets": [],
+        "source_prefixes": ["131.155.215.0/24"],
+        "destination": "/pe",
+        "destination_ip": "137.116.81.94",
+        "port": 80,
+        "forward": [{"hop": "nva1", "kind": "nva", "id": "/nic", "ip": "10.0.2.4"}],
+        "return": [],
+        "verdict": "asymmetric",
+    }
+    doc = {
+        "schema": "pathaudit/findings@2",
+        "tool": {"name": "pathaudit", "version": "t"},
+        "estate": {"sha256": "0" * 64, "collected_at": None, "resources": 0, "inputs": []},
+        "coverage": {"complete": True, "skipped": [], "not_assessed": []},
+        "summary": {"high": 1, "medium": 0, "low": 0, "info": 0, "suppressed": 0},
+        "findings": [
+            {
+                "rule_id": "NET001",
+                "severity": "high",
+                "status": "suspected",
+                "resource_id": "/pe",
+                "related_ids": [],
+                "title": "t",
+                "message": "m",
+                "flow": grouped(flow),
+                "evidence": [],
+                "remediation": "r",
+                "fingerprint": "0" * 32,
+                "suppression": None,
+            }
+        ],
+    }
     res = confirm_document(doc, pcaps=[str(REAL / "tcp-handshake-nano.pcap")])
     ev = res.document["findings"][0]["evidence"][0]
     assert ev["kind"] == "pcap" and ev["path"] == "tcp and host 137.116.81.94 and port 80"
@@ -372,7 +471,8 @@ def test_pcapng_timestamps_out_of_range_do_not_crash(tmp_path: Path) -> None:
     frames = [(float(2**63), p) for _, p in handshake(lambda p: ether(p))]
     path = tmp_path / "far.pcapng"
     path.write_bytes(pcapng_bytes(frames, tsresol=0))
-    code, out, err = run_cli("confirm", REPO / "fixtures" / "findings" / "S01-findings.json", "--pcap", path,
-                             "--fail-on", "never")
+    code, out, err = run_cli(
+        "confirm", REPO / "fixtures" / "findings" / "S01-findings.json", "--pcap", path, "--fail-on", "never"
+    )
     assert code in (0, 3) and "Traceback" not in err and "internal error" not in err, err
     assert "out of range" in out

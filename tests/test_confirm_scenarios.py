@@ -34,13 +34,24 @@ EVIDENCE: dict[str, tuple[list[str], list[str], str, str]] = {
     "pcapng snat pairs": (["snat.pcapng"], [], "refuted", "refuted"),
     "pcap snat afw egress": (["snat-afw-egress.pcap"], [], "inconclusive", "refuted"),
     "pcap nomatch": (["nomatch.pcap"], [], "inconclusive", "inconclusive"),
-    **{f"log {case} {ext}": ([], [f"{case}.{ext}"], "inconclusive", s05)
-       for case, s05 in (("symmetric", "refuted"), ("asymmetric", "confirmed"), ("snat", "refuted"),
-                         ("no-flowtrace", "inconclusive"), ("nomatch", "inconclusive"))
-       for ext in ("csv", "json", "parquet")},
+    **{
+        f"log {case} {ext}": ([], [f"{case}.{ext}"], "inconclusive", s05)
+        for case, s05 in (
+            ("symmetric", "refuted"),
+            ("asymmetric", "confirmed"),
+            ("snat", "refuted"),
+            ("no-flowtrace", "inconclusive"),
+            ("nomatch", "inconclusive"),
+        )
+        for ext in ("csv", "json", "parquet")
+    },
     "log asymmetric portal csv": ([], ["asymmetric-portal.csv"], "inconclusive", "confirmed"),
-    "log asymmetric split files": ([], ["asymmetric-networkrule.csv", "asymmetric-flowtrace.json"],
-                                   "inconclusive", "confirmed"),
+    "log asymmetric split files": (
+        [],
+        ["asymmetric-networkrule.csv", "asymmetric-flowtrace.json"],
+        "inconclusive",
+        "confirmed",
+    ),
     "pcap + log agree": (["asymmetric.pcap"], ["asymmetric.parquet"], "confirmed", "confirmed"),
     "pcap + log conflict": (["symmetric.pcap"], ["asymmetric.parquet"], "refuted", "inconclusive"),
     "two captures": (["nomatch.pcap", "asymmetric.pcapng"], [], "confirmed", "confirmed"),
@@ -61,7 +72,9 @@ def documents() -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def confirm(doc: dict[str, Any], pcaps: list[str], flow_traces: list[str]):
-    return confirm_document(doc, pcaps=[str(CAPS / p) for p in pcaps], flow_traces=[str(LOGS / f) for f in flow_traces])
+    return confirm_document(
+        doc, pcaps=[str(CAPS / p) for p in pcaps], flow_traces=[str(LOGS / f) for f in flow_traces]
+    )
 
 
 def net001(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -125,7 +138,10 @@ def test_evidence_shape_and_rerun_is_idempotent_and_deterministic(documents) -> 
     f = net001(first)[0]
     pcap_ev = next(e for e in f["evidence"] if e["kind"] == "pcap")
     log_ev = next(e for e in f["evidence"] if e["kind"] == "log")
-    assert pcap_ev["id"].endswith("asymmetric.pcapng") and pcap_ev["path"] == "tcp and host 10.2.1.4 and port 443"
+    assert (
+        pcap_ev["id"].endswith("asymmetric.pcapng")
+        and pcap_ev["path"] == "tcp and host 10.2.1.4 and port 443"
+    )
     assert pcap_ev["value"]["forward"]["SYN"] == 3 and pcap_ev["value"]["reverse"] == {}
     assert pcap_ev["value"]["connections"]["unanswered"] == 3
     assert pcap_ev["value"]["first_seen"] == "2026-01-01T10:00:00.000000Z"
@@ -143,12 +159,14 @@ def test_net008_return_only(documents) -> None:
     doc = documents[("S19", "audit")]
     net008 = [f for f in doc["findings"] if f["rule_id"] == "NET008" and f.get("flow")]
     assert net008, "S19 lost its NET008 flow"
-    for pcaps, traces, expected in ((["return-only.pcap"], [], "confirmed"),
-                                    ([], ["return-only.json"], "confirmed"),
-                                    ([], ["return-only.parquet"], "confirmed"),
-                                    # spoke clients' symmetric traffic says nothing about on-premises: the
-                                    # flow's sources are the hub's VPN site range (192.168.0.0/16)
-                                    (["symmetric.pcap"], [], "inconclusive")):
+    for pcaps, traces, expected in (
+        (["return-only.pcap"], [], "confirmed"),
+        ([], ["return-only.json"], "confirmed"),
+        ([], ["return-only.parquet"], "confirmed"),
+        # spoke clients' symmetric traffic says nothing about on-premises: the
+        # flow's sources are the hub's VPN site range (192.168.0.0/16)
+        (["symmetric.pcap"], [], "inconclusive"),
+    ):
         out = confirm(doc, pcaps, traces).document
         for f in out["findings"]:
             if f["rule_id"] == "NET008" and f.get("flow"):
@@ -156,6 +174,7 @@ def test_net008_return_only(documents) -> None:
 
 
 # --- the command line --------------------------------------------------------------------------------
+
 
 def test_cli_exit_codes_and_output(tmp_path: Path) -> None:
     s01 = str(FINDINGS / "S01-findings.json")
@@ -190,11 +209,29 @@ def test_cli_usage_and_input_errors(tmp_path: Path) -> None:
     bad.write_text('{"schema": "something/else"}')
     code, _, err = run_cli("confirm", str(bad), "--pcap", str(CAPS / "symmetric.pcap"))
     assert code == 2 and "not a findings document" in err
-    code, _, err = run_cli("confirm", s01, "--workspace", "w", "--logs-endpoint", "http://127.0.0.1:9/",
-                           "--credential", "token", env={"AZURE_ACCESS_TOKEN": "t"})
+    code, _, err = run_cli(
+        "confirm",
+        s01,
+        "--workspace",
+        "w",
+        "--logs-endpoint",
+        "http://127.0.0.1:9/",
+        "--credential",
+        "token",
+        env={"AZURE_ACCESS_TOKEN": "t"},
+    )
     assert code == 2 and "https" in err
-    code, _, err = run_cli("confirm", s01, "--workspace", "w", "--timespan", "one day", "--credential", "token",
-                           env={"AZURE_ACCESS_TOKEN": "t"})
+    code, _, err = run_cli(
+        "confirm",
+        s01,
+        "--workspace",
+        "w",
+        "--timespan",
+        "one day",
+        "--credential",
+        "token",
+        env={"AZURE_ACCESS_TOKEN": "t"},
+    )
     assert code == 2 and "--timespan" in err
     code, _, err = run_cli("confirm", s01, "--flow-trace", str(tmp_path / "nothing.csv"))
     assert code == 2 and "not found" in err
@@ -204,9 +241,13 @@ def test_cli_reads_standard_input(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "auditor", "confirm", "-", "--pcap", str(CAPS / "symmetric.pcap")],
-                          input=(FINDINGS / "S05-findings.json").read_bytes(), capture_output=True, cwd=REPO,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditor", "confirm", "-", "--pcap", str(CAPS / "symmetric.pcap")],
+        input=(FINDINGS / "S05-findings.json").read_bytes(),
+        capture_output=True,
+        cwd=REPO,
+        check=False,
+    )
     assert proc.returncode == 1  # NET004 is high and untouched
     assert net001(json.loads(proc.stdout))[0]["status"] == "refuted"
 
@@ -216,9 +257,13 @@ def test_help_stays_fast_and_light() -> None:
     import subprocess
     import sys
 
-    probe = ("import sys, auditor.cli; print([m for m in ('duckdb', 'scapy', 'azure', 'pyarrow') "
-             "if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True).stdout
+    probe = (
+        "import sys, auditor.cli; print([m for m in ('duckdb', 'scapy', 'azure', 'pyarrow') "
+        "if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True
+    ).stdout
     assert out.strip() == "[]"
     code, out, _ = run_cli("confirm", "--help")
     assert code == 0 and "--flow-trace" in out and "--workspace" in out

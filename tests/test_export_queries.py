@@ -26,7 +26,7 @@ def quoted_types(text: str) -> set[str]:
 
 def test_readme_export_brings_every_parsed_type() -> None:
     readme = (REPO / "README.md").read_text("utf-8")
-    export = readme[readme.index("## Audit an exported estate"):readme.index("pathaudit audit estate.json")]
+    export = readme[readme.index("## Audit an exported estate") : readme.index("pathaudit audit estate.json")]
     missing = set(PARSERS) - NESTED - quoted_types(export)
     assert not missing, f"README export query lacks {sorted(missing)}"
 

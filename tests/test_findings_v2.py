@@ -15,7 +15,9 @@ S01 = REPO / "fixtures" / "scenarios" / "S01-base" / "resources.json"
 
 
 def audit_rows(tmp_path: Path, rows: list[dict[str, Any]], name: str) -> dict[str, Any]:
-    code, out, err = run_cli("audit", write_json(tmp_path, name, rows), "--format", "json", "--fail-on", "never")
+    code, out, err = run_cli(
+        "audit", write_json(tmp_path, name, rows), "--format", "json", "--fail-on", "never"
+    )
     assert code in (0, 3), err
     return json.loads(out)
 
@@ -24,8 +26,12 @@ def with_more_endpoints(rows: list[dict[str, Any]], n: int) -> list[dict[str, An
     """S01 plus `n` more private endpoints (with their NICs) in snet-pe, to storage accounts."""
     rows = copy.deepcopy(rows)
     pe = next(r for r in rows if r["type"] == "microsoft.network/privateendpoints")
-    nic = next(r for r in rows if r["type"] == "microsoft.network/networkinterfaces" and
-               (r["properties"].get("privateEndpoint") or {}).get("id") == pe["id"])
+    nic = next(
+        r
+        for r in rows
+        if r["type"] == "microsoft.network/networkinterfaces"
+        and (r["properties"].get("privateEndpoint") or {}).get("id") == pe["id"]
+    )
     for i in range(n):
         p, c = copy.deepcopy(pe), copy.deepcopy(nic)
         p["id"] = pe["id"] + f"-st{i}"
@@ -35,7 +41,9 @@ def with_more_endpoints(rows: list[dict[str, Any]], n: int) -> list[dict[str, An
         p["properties"]["networkInterfaces"] = [{"id": c["id"]}]
         p["properties"]["customDnsConfigs"] = []
         conn = p["properties"]["privateLinkServiceConnections"][0]["properties"]
-        conn["privateLinkServiceId"] = pe["id"].split("/providers/")[0] + f"/providers/Microsoft.Storage/storageAccounts/st{i}"
+        conn["privateLinkServiceId"] = (
+            pe["id"].split("/providers/")[0] + f"/providers/Microsoft.Storage/storageAccounts/st{i}"
+        )
         conn["groupIds"] = ["blob"]
         c["properties"]["privateEndpoint"] = {"id": p["id"]}
         cfg = c["properties"]["ipConfigurations"][0]
@@ -65,8 +73,12 @@ def test_findings_at_1_is_refused_with_one_line(tmp_path: Path, command: str) ->
     old = json.loads((REPO / "reports" / "demo" / "findings.json").read_text("utf-8"))
     old["schema"] = "pathaudit/findings@1"
     path = write_json(tmp_path, "old.json", old)
-    args = {"report": ("report", path), "diff": ("diff", path, path), "confirm": ("confirm", path, "--pcap",
-            REPO / "fixtures" / "captures" / "asymmetric.pcap"), "baseline": ("audit", S01, "--baseline", path)}[command]
+    args = {
+        "report": ("report", path),
+        "diff": ("diff", path, path),
+        "confirm": ("confirm", path, "--pcap", REPO / "fixtures" / "captures" / "asymmetric.pcap"),
+        "baseline": ("audit", S01, "--baseline", path),
+    }[command]
     code, _, err = run_cli(*args)
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -56,56 +56,96 @@ def test_every_shape_reads_to_the_same_estate(shape: str, tmp_path: Path, refere
     assert estate.unknown_types == {}
     # the typed model is shape-independent too
     assert set(estate.subnets) == set(reference.subnets)
-    assert {k: (v.kind, v.id) for k, vs in estate.ip_owners.items() for v in vs} == \
-        {k: (v.kind, v.id) for k, vs in reference.ip_owners.items() for v in vs}
+    assert {k: (v.kind, v.id) for k, vs in estate.ip_owners.items() for v in vs} == {
+        k: (v.kind, v.id) for k, vs in reference.ip_owners.items() for v in vs
+    }
 
 
 # ---------------------------------------------------------------- shape-specific behaviour
 
+
 def test_resource_graph_bookkeeping_is_ignored_but_paging_leftovers_are_not(tmp_path: Path) -> None:
     rows = [rg_row(r) for r in base_estate()]
     # az graph query prints `skip_token: null` and `total_records`; REST prints `$skipToken` only when paging
-    clean = load_estate([write_json(tmp_path, "clean.json", {"count": 3, "data": rows, "skip_token": None,
-                                                             "totalRecords": 999, "resultTruncated": "false"})])
+    clean = load_estate(
+        [
+            write_json(
+                tmp_path,
+                "clean.json",
+                {
+                    "count": 3,
+                    "data": rows,
+                    "skip_token": None,
+                    "totalRecords": 999,
+                    "resultTruncated": "false",
+                },
+            )
+        ]
+    )
     assert unexpected(clean.problems) == []
     # a non-empty skip token means later pages were never exported: never "complete" on partial data
-    paged = load_estate([write_json(tmp_path, "paged.json", {"data": rows, "$skipToken": "ew0KICAiJGlkIjogIjEiLA0K"})])
+    paged = load_estate(
+        [write_json(tmp_path, "paged.json", {"data": rows, "$skipToken": "ew0KICAiJGlkIjogIjEiLA0K"})]
+    )
     truncated = load_estate([write_json(tmp_path, "trunc.json", {"data": rows, "resultTruncated": "true"})])
     for estate, field in ((paged, "$skipToken"), (truncated, "resultTruncated")):
         [problem] = estate.problems
         assert (problem.field, problem.effect) == (field, EXPORT_INCOMPLETE)
-        assert estate.resource_count == EXPECTED_RECORDS     # what was exported is still audited
+        assert estate.resource_count == EXPECTED_RECORDS  # what was exported is still audited
 
 
 def test_arm_list_next_link_marks_the_export_incomplete(tmp_path: Path) -> None:
     estate = base_estate()
-    path = write_json(tmp_path, "vnets.json", {
-        "value": estate[:3],
-        "nextLink": "https://management.azure.com/subscriptions/x/providers/Microsoft.Network/virtualNetworks?api-version=2024-05-01&$skipToken=abc",
-    })
+    path = write_json(
+        tmp_path,
+        "vnets.json",
+        {
+            "value": estate[:3],
+            "nextLink": "https://management.azure.com/subscriptions/x/providers/Microsoft.Network/virtualNetworks?api-version=2024-05-01&$skipToken=abc",
+        },
+    )
     model = load_estate([path])
-    [problem] = unexpected(model.problems)       # the VNets' route tables are not in this one file either
+    [problem] = unexpected(model.problems)  # the VNets' route tables are not in this one file either
     assert (problem.file, problem.field, problem.effect) == (str(path), "nextLink", EXPORT_INCOMPLETE)
     assert set(model.vnets) == {HUB.lower(), APP.lower(), AI.lower()}
 
 
 def test_snapshot_failed_scopes_collected_at_and_effective_routes(tmp_path: Path) -> None:
-    route = {"source": "User", "state": "Active", "addressPrefix": ["10.2.0.0/16"], "nextHopType": "VirtualAppliance",
-             "nextHopIpAddress": ["10.0.2.4"]}
-    path = write_json(tmp_path, "snap.json", {
-        "schema": "pathaudit/snapshot@1", "collected_at": "2026-11-23T10:00:00Z",
-        "coverage": {"complete": False, "failed": [
-            {"scope": "/subscriptions/00000000-0000-0000-0000-000000000002", "type": "microsoft.network/routetables",
-             "error": "AuthorizationFailed: no read permission"}]},
-        "resources": base_estate(),
-        "extras": {"effective_routes": {APP_NIC: [route], NVA_NIC: {"value": [route, route]}}},
-    })
+    route = {
+        "source": "User",
+        "state": "Active",
+        "addressPrefix": ["10.2.0.0/16"],
+        "nextHopType": "VirtualAppliance",
+        "nextHopIpAddress": ["10.0.2.4"],
+    }
+    path = write_json(
+        tmp_path,
+        "snap.json",
+        {
+            "schema": "pathaudit/snapshot@1",
+            "collected_at": "2026-11-23T10:00:00Z",
+            "coverage": {
+                "complete": False,
+                "failed": [
+                    {
+                        "scope": "/subscriptions/00000000-0000-0000-0000-000000000002",
+                        "type": "microsoft.network/routetables",
+                        "error": "AuthorizationFailed: no read permission",
+                    }
+                ],
+            },
+            "resources": base_estate(),
+            "extras": {"effective_routes": {APP_NIC: [route], NVA_NIC: {"value": [route, route]}}},
+        },
+    )
     estate = load_estate([path])
     assert estate.collected_at == "2026-11-23T10:00:00Z"
     [problem] = estate.problems
     assert problem.effect == SCOPE_FAILED
-    assert (problem.resource_id, problem.field) == ("/subscriptions/00000000-0000-0000-0000-000000000002",
-                                                    "microsoft.network/routetables")
+    assert (problem.resource_id, problem.field) == (
+        "/subscriptions/00000000-0000-0000-0000-000000000002",
+        "microsoft.network/routetables",
+    )
     assert "AuthorizationFailed" in problem.problem
     assert estate.effective_routes == {APP_NIC.lower(): [route], NVA_NIC.lower(): [route, route]}
     assert estate.resource_count == EXPECTED_RECORDS
@@ -117,10 +157,18 @@ def test_snapshot_failed_scopes_collected_at_and_effective_routes(tmp_path: Path
     assert code == 3
     assert doc["estate"]["collected_at"] == "2026-11-23T10:00:00Z"
     assert [(s["resource_id"], s["effect"]) for s in doc["coverage"]["skipped"]] == [
-        ("/subscriptions/00000000-0000-0000-0000-000000000002", "scope not collected")]
+        ("/subscriptions/00000000-0000-0000-0000-000000000002", "scope not collected")
+    ]
     # a snapshot that says it is incomplete without naming a scope is still incomplete
-    bare = load_estate([write_json(tmp_path, "bare.json", {"schema": "pathaudit/snapshot@1", "resources": [],
-                                                            "coverage": {"complete": False}})])
+    bare = load_estate(
+        [
+            write_json(
+                tmp_path,
+                "bare.json",
+                {"schema": "pathaudit/snapshot@1", "resources": [], "coverage": {"complete": False}},
+            )
+        ]
+    )
     assert [p.effect for p in bare.problems] == [SCOPE_FAILED]
 
 
@@ -140,14 +188,28 @@ def test_directories_are_read_recursively_json_and_json_gz_only(tmp_path: Path) 
 
 def subnet_pair(vnet_first: bool) -> list[dict[str, Any]]:
     """A VNet with a nested subnet and the same subnet exported on its own with different id/type casing."""
-    nested = {"id": f"{AI}/subnets/snet-pe", "name": "snet-pe", "properties": {"addressPrefix": "10.2.1.0/24"}}
-    vnet = {"id": AI, "name": "spoke-ai", "type": "Microsoft.Network/virtualNetworks", "location": "westeurope",
-            "properties": {"addressSpace": {"addressPrefixes": ["10.2.0.0/16"]}, "subnets": [nested]}}
+    nested = {
+        "id": f"{AI}/subnets/snet-pe",
+        "name": "snet-pe",
+        "properties": {"addressPrefix": "10.2.1.0/24"},
+    }
+    vnet = {
+        "id": AI,
+        "name": "spoke-ai",
+        "type": "Microsoft.Network/virtualNetworks",
+        "location": "westeurope",
+        "properties": {"addressSpace": {"addressPrefixes": ["10.2.0.0/16"]}, "subnets": [nested]},
+    }
     standalone = {
         "id": f"{AI}/SUBNETS/SNET-PE".replace("/resourceGroups/rg-net/", "/resourcegroups/RG-NET/"),
-        "name": "snet-pe", "type": "MICROSOFT.NETWORK/VIRTUALNETWORKS/SUBNETS",
-        "properties": {"addressPrefix": "10.2.1.0/24", "privateEndpointNetworkPolicies": "routetableenabled",
-                       "networkSecurityGroup": {"id": NSG}, "routeTable": {"id": RT}},
+        "name": "snet-pe",
+        "type": "MICROSOFT.NETWORK/VIRTUALNETWORKS/SUBNETS",
+        "properties": {
+            "addressPrefix": "10.2.1.0/24",
+            "privateEndpointNetworkPolicies": "routetableenabled",
+            "networkSecurityGroup": {"id": NSG},
+            "routeTable": {"id": RT},
+        },
     }
     return [vnet, standalone] if vnet_first else [standalone, vnet]
 
@@ -155,7 +217,7 @@ def subnet_pair(vnet_first: bool) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("vnet_first", [True, False])
 def test_nested_and_standalone_subnet_merge_keeping_the_richer_copy(vnet_first: bool, tmp_path: Path) -> None:
     estate = load_estate([write_json(tmp_path, "e.json", subnet_pair(vnet_first))])
-    assert unexpected(estate.problems) == []                     # the nested copy is contained in the standalone one
+    assert unexpected(estate.problems) == []  # the nested copy is contained in the standalone one
     assert estate.resource_count == 2
     [subnet] = estate.subnets.values()
     assert (subnet.pe_policies, subnet.pe_policies_set) == ("RouteTableEnabled", True)
@@ -170,7 +232,9 @@ def test_standalone_children_in_separate_files_merge_with_their_parents(tmp_path
     estate = base_estate()
     rt = next(r for r in estate if r["id"] == RT)
     # `az network route-table route show`: the same route, with a property the nested copy lacks
-    standalone_route = copy.deepcopy({**rt["properties"]["routes"][0], "type": "Microsoft.Network/routeTables/routes"})
+    standalone_route = copy.deepcopy(
+        {**rt["properties"]["routes"][0], "type": "Microsoft.Network/routeTables/routes"}
+    )
     standalone_route["id"] = standalone_route["id"].upper()
     standalone_route["properties"]["hasBgpOverride"] = False
     files = [write_json(tmp_path, "rt.json", rt), write_json(tmp_path, "route.json", standalone_route)]

@@ -50,15 +50,22 @@ def inputs_of(folder: Path) -> tuple[Path, ...]:
 
 
 def triples(doc: dict[str, Any]) -> set[tuple]:
-    return {(f["rule_id"], f["resource_id"].lower(), source.lower() if source else None, f["severity"])
-            for f in doc["findings"] if f["rule_id"].startswith(FAMILY)
-            for source in ((f.get("flow") or {}).get("sources") or [None]
-                           if f["rule_id"] in ("NET001", "NET005") else [None])}
+    return {
+        (f["rule_id"], f["resource_id"].lower(), source.lower() if source else None, f["severity"])
+        for f in doc["findings"]
+        if f["rule_id"].startswith(FAMILY)
+        for source in (
+            (f.get("flow") or {}).get("sources") or [None] if f["rule_id"] in ("NET001", "NET005") else [None]
+        )
+    }
 
 
 def expected_triples(exp: dict[str, Any]) -> set[tuple]:
-    return {(f["rule_id"], f["resource_id"].lower(), (f["source"] or "").lower() or None, f["severity"])
-            for f in exp["findings"] if f["rule_id"].startswith(FAMILY)}
+    return {
+        (f["rule_id"], f["resource_id"].lower(), (f["source"] or "").lower() or None, f["severity"])
+        for f in exp["findings"]
+        if f["rule_id"].startswith(FAMILY)
+    }
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=[f.name for f in FOLDERS])
@@ -72,11 +79,14 @@ def test_landing_zone_verdicts(folder: Path) -> None:
     text = json.dumps(cov["skipped"]).lower()
     for mention in exp.get("coverage_mentions", []):
         assert mention.lower() in text, (mention, cov["skipped"])
-    assert code == (0 if exp["coverage_complete"] else 3)     # --fail-on never: only coverage speaks
+    assert code == (0 if exp["coverage_complete"] else 3)  # --fail-on never: only coverage speaks
 
 
-@pytest.mark.parametrize("folder", [f for f in FOLDERS if "routes" in json.loads((f / "expected.json").read_text())],
-                         ids=lambda f: f.name)
+@pytest.mark.parametrize(
+    "folder",
+    [f for f in FOLDERS if "routes" in json.loads((f / "expected.json").read_text())],
+    ids=lambda f: f.name,
+)
 def test_landing_zone_routes(folder: Path) -> None:
     exp = json.loads((folder / "expected.json").read_text("utf-8"))
     for subnet, want in exp["routes"].items():
@@ -84,10 +94,16 @@ def test_landing_zone_routes(folder: Path) -> None:
         code, out, err = run_cli("routes", *inputs_of(folder), "--subnet", subnet, "--format", "json")
         assert code in (0, 3), err
         doc = json.loads(out)
-        active = [r for r in doc_routes(doc) if r["state"] == "Active" and covers(r["addressPrefix"][0], pe_ip)]
+        active = [
+            r for r in doc_routes(doc) if r["state"] == "Active" and covers(r["addressPrefix"][0], pe_ip)
+        ]
         best = max(active, key=lambda r: int(r["addressPrefix"][0].split("/")[1]))
-        got = {"prefix": best["addressPrefix"][0], "next_hop_type": best["nextHopType"],
-               "next_hop_ip": (best["nextHopIpAddress"] or [None])[0], "source": best["source"]}
+        got = {
+            "prefix": best["addressPrefix"][0],
+            "next_hop_type": best["nextHopType"],
+            "next_hop_ip": (best["nextHopIpAddress"] or [None])[0],
+            "source": best["source"],
+        }
         assert got == {k: want[k] for k in got}, (subnet, got)
 
 
@@ -124,8 +140,12 @@ def test_pe_only_subnet_is_no_source() -> None:
     exp = json.loads((folder / "expected.json").read_text("utf-8"))
     doc = audit(*inputs_of(folder))[1]
     for rule, names in exp["source_subnets"].items():
-        got = {s.rsplit("/", 1)[-1] for f in doc["findings"] if f["rule_id"] == rule
-               for s in f["flow"]["example"]["source_subnets"]}
+        got = {
+            s.rsplit("/", 1)[-1]
+            for f in doc["findings"]
+            if f["rule_id"] == rule
+            for s in f["flow"]["example"]["source_subnets"]
+        }
         assert got == set(names)
     [aoai005] = [f for f in doc["findings"] if f["rule_id"] == "AOAI005"]
     assert "snet-pe-app" not in json.dumps(aoai005["evidence"])
@@ -133,8 +153,9 @@ def test_pe_only_subnet_is_no_source() -> None:
 
 def test_alz_trace_shows_the_default_route_winning_and_reserved_routes_invalid() -> None:
     folder = LZ / "L01-alz-spoke-default-route-only"
-    code, out, err = run_cli("trace", folder / "resources.json", "--from", "snet-app", "--to", "pe-aoai",
-                             "--format", "json")
+    code, out, err = run_cli(
+        "trace", folder / "resources.json", "--from", "snet-app", "--to", "pe-aoai", "--format", "json"
+    )
     assert code in (0, 1, 3), err
     doc = json.loads(out)
     [flow] = doc["flows"]
@@ -152,7 +173,11 @@ def test_alz_trace_shows_the_default_route_winning_and_reserved_routes_invalid()
 
 
 def named(value: Any, out: set[str]) -> None:
-    if isinstance(value, str) and value.lower().startswith("/subscriptions/") and "/providers/" in value.lower():
+    if (
+        isinstance(value, str)
+        and value.lower().startswith("/subscriptions/")
+        and "/providers/" in value.lower()
+    ):
         out.add(value.lower())
     elif isinstance(value, dict):
         for v in value.values():
@@ -165,8 +190,11 @@ def named(value: Any, out: set[str]) -> None:
 SCENARIOS = sorted((REPO / "fixtures" / "scenarios").glob("S*/resources.json"))
 
 
-@pytest.mark.parametrize("inputs", [*(inputs_of(f) for f in FOLDERS), *((p,) for p in SCENARIOS)],
-                         ids=[*(f.name for f in FOLDERS), *(p.parent.name for p in SCENARIOS)])
+@pytest.mark.parametrize(
+    "inputs",
+    [*(inputs_of(f) for f in FOLDERS), *((p,) for p in SCENARIOS)],
+    ids=[*(f.name for f in FOLDERS), *(p.parent.name for p in SCENARIOS)],
+)
 def test_related_ids_name_every_resource_in_flow_and_evidence(inputs: tuple[Path, ...]) -> None:
     """A consumer never parses messages: every resource a flow or an evidence item names is related."""
     for f in audit(*inputs)[1]["findings"]:
@@ -183,30 +211,43 @@ def test_malformed_landing_zone_resources_are_named_and_the_rest_is_audited(tmp_
     one clear problem each, naming the file, the resource and the field; the rest is still audited and
     the run is never 'clean'."""
     rows = json.loads((LZ / "L01-alz-spoke-default-route-only" / "resources.json").read_text("utf-8"))
-    base = "/subscriptions/00000000-0000-4000-8000-000000000000/resourceGroups/rg-x/providers/Microsoft.Network"
+    base = (
+        "/subscriptions/00000000-0000-4000-8000-000000000000/resourceGroups/rg-x/providers/Microsoft.Network"
+    )
 
     def res(kind: str, name: str, props: Any) -> dict[str, Any]:
-        return {"id": f"{base}/{kind}/{name}", "name": name, "type": f"microsoft.network/{kind.lower()}",
-                "properties": props}
+        return {
+            "id": f"{base}/{kind}/{name}",
+            "name": name,
+            "type": f"microsoft.network/{kind.lower()}",
+            "properties": props,
+        }
 
-    rows += [res("ipGroups", "ipg-object", {"ipAddresses": {"a": 1}}),
-             res("ipGroups", "ipg-junk", {"ipAddresses": ["10.0.0.0/33", "<script>alert(1)</script>"]}),
-             res("vpnSites", "site-junk", {"addressSpace": {"addressPrefixes": ["not-a-prefix"]}}),
-             res("networkVirtualAppliances", "nva-junk", {"virtualApplianceNics": [{"privateIpAddress": "999.1.1.1"}],
-                                                         "virtualHub": {"id": 5}}),
-             res("vpnGateways", "gw-junk", {"connections": "oops", "virtualHub": None})]
+    rows += [
+        res("ipGroups", "ipg-object", {"ipAddresses": {"a": 1}}),
+        res("ipGroups", "ipg-junk", {"ipAddresses": ["10.0.0.0/33", "<script>alert(1)</script>"]}),
+        res("vpnSites", "site-junk", {"addressSpace": {"addressPrefixes": ["not-a-prefix"]}}),
+        res(
+            "networkVirtualAppliances",
+            "nva-junk",
+            {"virtualApplianceNics": [{"privateIpAddress": "999.1.1.1"}], "virtualHub": {"id": 5}},
+        ),
+        res("vpnGateways", "gw-junk", {"connections": "oops", "virtualHub": None}),
+    ]
     path = tmp_path / "hostile.json"
     path.write_text(json.dumps(rows), encoding="utf-8")
     code, out, err = run_cli("audit", path, "--format", "json", "--fail-on", "never")
     assert code == 3, err
     doc = json.loads(out)
     assert "Traceback" not in err
-    assert {"NET001", "NET004"} <= {f["rule_id"] for f in doc["findings"]}     # the rest is audited
+    assert {"NET001", "NET004"} <= {f["rule_id"] for f in doc["findings"]}  # the rest is audited
     skipped = doc["coverage"]["skipped"]
     by_name = {p["resource_id"].rsplit("/", 1)[-1]: p for p in skipped if p["resource_id"]}
     assert by_name["ipg-object"]["field"] == "properties.ipAddresses"
     assert by_name["ipg-object"]["file"].endswith("hostile.json")
     assert {p["field"] for p in skipped if (p["resource_id"] or "").endswith("ipg-junk")} == {
-        "properties.ipAddresses[0]", "properties.ipAddresses[1]"}
+        "properties.ipAddresses[0]",
+        "properties.ipAddresses[1]",
+    }
     assert by_name["site-junk"]["field"] == "properties.addressSpace.addressPrefixes[0]"
     assert by_name["nva-junk"]["field"] == "properties.virtualApplianceNics[0].privateIpAddress"

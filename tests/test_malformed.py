@@ -60,7 +60,9 @@ def test_unreadable_file_next_to_a_good_one_still_audits_the_good_one(tmp_path: 
     assert code == 2
     assert doc["estate"]["resources"] == 2
     assert {(f["rule_id"], f["resource_id"]) for f in doc["findings"]} >= {
-        ("AOAI001", f"{COG}/accounts/aoai-open"), ("AOAI002", f"{COG}/accounts/aoai-open")}
+        ("AOAI001", f"{COG}/accounts/aoai-open"),
+        ("AOAI002", f"{COG}/accounts/aoai-open"),
+    }
     assert [s["file"] for s in skipped(doc)] == [str(bad)]
     assert len(warnings(err)) == 1 and str(bad) in err
 
@@ -92,7 +94,7 @@ def test_unusable_resource_is_listed_and_the_rest_audited(case: str, tmp_path: P
     resources, want = bad_resources()[case]
     path = write_json(tmp_path, "estate.json", [*good_estate(), *resources])
     code, doc, err = audit(path)
-    assert code == 1           # the good account's high findings still fail the run
+    assert code == 1  # the good account's high findings still fail the run
     got = [(s["resource_id"], s["field"], s["effect"]) for s in skipped(doc)]
     assert got == want
     assert all(s["file"] == str(path) for s in skipped(doc))
@@ -105,7 +107,9 @@ def test_unusable_resource_is_listed_and_the_rest_audited(case: str, tmp_path: P
         assert f"resource {rid}" in line
         if field:
             assert f"field {field}" in line
-    assert ("AOAI001", f"{COG}/accounts/aoai-open") in {(f["rule_id"], f["resource_id"]) for f in doc["findings"]}
+    assert ("AOAI001", f"{COG}/accounts/aoai-open") in {
+        (f["rule_id"], f["resource_id"]) for f in doc["findings"]
+    }
 
 
 @pytest.mark.parametrize("case", list(bad_resources()))
@@ -124,8 +128,17 @@ def test_conflicting_copies_keep_the_richer_one(tmp_path: Path) -> None:
     from auditor.audit import load_estate
 
     lean = vnet("twice", "10.80.0.0/16")
-    rich = vnet("twice", "10.81.0.0/16", subnets=[{"id": f"{NET}/virtualNetworks/twice/subnets/a", "name": "a",
-                                                    "properties": {"addressPrefix": "10.81.1.0/24"}}])
+    rich = vnet(
+        "twice",
+        "10.81.0.0/16",
+        subnets=[
+            {
+                "id": f"{NET}/virtualNetworks/twice/subnets/a",
+                "name": "a",
+                "properties": {"addressPrefix": "10.81.1.0/24"},
+            }
+        ],
+    )
     rich["properties"]["enableDdosProtection"] = False
     for order in ([lean, rich], [rich, lean]):
         estate = load_estate([write_json(tmp_path, "e.json", order)])
@@ -143,14 +156,41 @@ def test_conflicting_copies_keep_the_richer_one(tmp_path: Path) -> None:
 def test_ipv6_prefix_in_dual_stack_vnet_is_ignored_and_ipv4_audited(tmp_path: Path) -> None:
     from auditor.audit import load_estate
 
-    dual = vnet("dual", "10.90.0.0/16", "fd00:db8:90::/48", subnets=[
-        {"id": f"{NET}/virtualNetworks/dual/subnets/web", "name": "web",
-         "properties": {"addressPrefixes": ["10.90.1.0/24", "fd00:db8:90:1::/64"]}}])
-    rt = {"id": f"{NET}/routeTables/rt6", "name": "rt6", "type": "Microsoft.Network/routeTables", "properties": {"routes": [
-        {"id": f"{NET}/routeTables/rt6/routes/v6", "name": "v6",
-         "properties": {"addressPrefix": "::/0", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "fd00:db8:90::4"}},
-        {"id": f"{NET}/routeTables/rt6/routes/v4", "name": "v4",
-         "properties": {"addressPrefix": "0.0.0.0/0", "nextHopType": "Internet"}}]}}
+    dual = vnet(
+        "dual",
+        "10.90.0.0/16",
+        "fd00:db8:90::/48",
+        subnets=[
+            {
+                "id": f"{NET}/virtualNetworks/dual/subnets/web",
+                "name": "web",
+                "properties": {"addressPrefixes": ["10.90.1.0/24", "fd00:db8:90:1::/64"]},
+            }
+        ],
+    )
+    rt = {
+        "id": f"{NET}/routeTables/rt6",
+        "name": "rt6",
+        "type": "Microsoft.Network/routeTables",
+        "properties": {
+            "routes": [
+                {
+                    "id": f"{NET}/routeTables/rt6/routes/v6",
+                    "name": "v6",
+                    "properties": {
+                        "addressPrefix": "::/0",
+                        "nextHopType": "VirtualAppliance",
+                        "nextHopIpAddress": "fd00:db8:90::4",
+                    },
+                },
+                {
+                    "id": f"{NET}/routeTables/rt6/routes/v4",
+                    "name": "v4",
+                    "properties": {"addressPrefix": "0.0.0.0/0", "nextHopType": "Internet"},
+                },
+            ]
+        },
+    }
     path = write_json(tmp_path, "dual.json", [dual, rt])
     estate = load_estate([path])
     assert [str(p) for p in estate.vnets[dual["id"].lower()].prefixes] == ["10.90.0.0/16"]
@@ -171,6 +211,7 @@ def test_ipv6_prefix_in_dual_stack_vnet_is_ignored_and_ipv4_audited(tmp_path: Pa
 
 # ---------------------------------------------------------------- a 50 MB estate
 
+
 def big_estate(target_bytes: int) -> tuple[dict[str, Any], int, int]:
     """Resource Graph response with VNets (4 subnets each), NICs and AI accounts up to ~target_bytes.
 
@@ -187,29 +228,75 @@ def big_estate(target_bytes: int) -> tuple[dict[str, Any], int, int]:
         net = f"{base}/Microsoft.Network"
         a, b = divmod(i, 256)
         vnet_id = f"{net}/virtualNetworks/vnet-{i:06}"
-        row_vnet = {"id": vnet_id, "name": f"vnet-{i:06}", "type": "microsoft.network/virtualnetworks",
-                    "location": "westeurope", "resourceGroup": f"rg-big-{i % 500:03}", "tags": {"owner": "team-" + str(i % 37)},
-                    "properties": {"provisioningState": "Succeeded", "addressSpace": {"addressPrefixes": [f"10.{a % 256}.{b}.0/24"]},
-                                   "subnets": [{"id": f"{vnet_id}/subnets/snet-{k}", "name": f"snet-{k}", "properties": {
-                                       "addressPrefix": f"10.{a % 256}.{b}.{k * 64}/26",
-                                       "privateEndpointNetworkPolicies": "Disabled", "provisioningState": "Succeeded"}}
-                                       for k in range(4)]}}
+        row_vnet = {
+            "id": vnet_id,
+            "name": f"vnet-{i:06}",
+            "type": "microsoft.network/virtualnetworks",
+            "location": "westeurope",
+            "resourceGroup": f"rg-big-{i % 500:03}",
+            "tags": {"owner": "team-" + str(i % 37)},
+            "properties": {
+                "provisioningState": "Succeeded",
+                "addressSpace": {"addressPrefixes": [f"10.{a % 256}.{b}.0/24"]},
+                "subnets": [
+                    {
+                        "id": f"{vnet_id}/subnets/snet-{k}",
+                        "name": f"snet-{k}",
+                        "properties": {
+                            "addressPrefix": f"10.{a % 256}.{b}.{k * 64}/26",
+                            "privateEndpointNetworkPolicies": "Disabled",
+                            "provisioningState": "Succeeded",
+                        },
+                    }
+                    for k in range(4)
+                ],
+            },
+        }
         subnets += 4
         nic_id = f"{net}/networkInterfaces/nic-{i:06}"
-        row_nic = {"id": nic_id, "name": f"nic-{i:06}", "type": "microsoft.network/networkinterfaces", "location": "westeurope",
-                   "properties": {"enableIPForwarding": False, "ipConfigurations": [{
-                       "id": f"{nic_id}/ipConfigurations/ipconfig1", "name": "ipconfig1", "properties": {
-                           "privateIPAddress": f"10.{a % 256}.{b}.4", "primary": True,
-                           "subnet": {"id": f"{vnet_id}/subnets/snet-0"}}}]}}
+        row_nic = {
+            "id": nic_id,
+            "name": f"nic-{i:06}",
+            "type": "microsoft.network/networkinterfaces",
+            "location": "westeurope",
+            "properties": {
+                "enableIPForwarding": False,
+                "ipConfigurations": [
+                    {
+                        "id": f"{nic_id}/ipConfigurations/ipconfig1",
+                        "name": "ipconfig1",
+                        "properties": {
+                            "privateIPAddress": f"10.{a % 256}.{b}.4",
+                            "primary": True,
+                            "subnet": {"id": f"{vnet_id}/subnets/snet-0"},
+                        },
+                    }
+                ],
+            },
+        }
         keys_on = i % 100 == 0
         open_accounts += keys_on
-        row_acct = {"id": f"{base}/Microsoft.CognitiveServices/accounts/ai-{i:06}", "name": f"ai-{i:06}",
-                    "type": "microsoft.cognitiveservices/accounts", "kind": "OpenAI", "location": "westeurope",
-                    "properties": {"disableLocalAuth": not keys_on, "publicNetworkAccess": "Disabled",
-                                   "customSubDomainName": f"ai-{i:06}", "privateEndpointConnections": [{
-                                       "id": f"{base}/Microsoft.CognitiveServices/accounts/ai-{i:06}/privateEndpointConnections/pe",
-                                       "properties": {"privateEndpoint": {"id": f"{net}/privateEndpoints/pe-{i:06}"},
-                                                      "privateLinkServiceConnectionState": {"status": "Approved"}}}]}}
+        row_acct = {
+            "id": f"{base}/Microsoft.CognitiveServices/accounts/ai-{i:06}",
+            "name": f"ai-{i:06}",
+            "type": "microsoft.cognitiveservices/accounts",
+            "kind": "OpenAI",
+            "location": "westeurope",
+            "properties": {
+                "disableLocalAuth": not keys_on,
+                "publicNetworkAccess": "Disabled",
+                "customSubDomainName": f"ai-{i:06}",
+                "privateEndpointConnections": [
+                    {
+                        "id": f"{base}/Microsoft.CognitiveServices/accounts/ai-{i:06}/privateEndpointConnections/pe",
+                        "properties": {
+                            "privateEndpoint": {"id": f"{net}/privateEndpoints/pe-{i:06}"},
+                            "privateLinkServiceConnectionState": {"status": "Approved"},
+                        },
+                    }
+                ],
+            },
+        }
         for row in (row_vnet, row_nic, row_acct):
             rows.append(row)
             size += len(json.dumps(row))
@@ -226,7 +313,7 @@ def test_fifty_megabyte_estate_audits_completely(tmp_path: Path) -> None:
     started = time.perf_counter()
     code, out, err = audit(path)
     elapsed = time.perf_counter() - started
-    assert code == 1, err           # the accounts with keys on are high findings
+    assert code == 1, err  # the accounts with keys on are high findings
     assert out["estate"]["resources"] == resources
     assert out["coverage"]["complete"] is True and out["coverage"]["skipped"] == []
     aoai001 = [f for f in out["findings"] if f["rule_id"] == "AOAI001"]

@@ -18,7 +18,7 @@ def hostile(tmp_path: Path) -> Path:
     rt = next(r for r in rows if r["name"] == "rt-spoke")
     rt["properties"]["routes"][0]["name"] = f"route{ESC}\nforged: line"
     nic = next(r for r in rows if r["name"] == "nva1-nic")
-    nic["tags"] = {"disableSnatOnPL": f"yes{ESC}", "note": "=HYPERLINK(\"https://evil\")"}
+    nic["tags"] = {"disableSnatOnPL": f"yes{ESC}", "note": '=HYPERLINK("https://evil")'}
     acct = next(r for r in rows if r["type"] == "microsoft.cognitiveservices/accounts")
     acct["name"] = "aoai[click](https://evil.example)"
     bad = dict(rt, id=rt["id"].replace("rt-spoke", f"rt-bad{ESC}"), name=f"rt-bad{ESC}")
@@ -30,7 +30,7 @@ def hostile(tmp_path: Path) -> Path:
 def test_terminal_output_has_no_escape_sequences(tmp_path: Path) -> None:
     path = hostile(tmp_path)
     code, out, err = run_cli("audit", path, "--fail-on", "never")
-    assert code in (2, 3), err            # the broken route table is named, the rest audited
+    assert code in (2, 3), err  # the broken route table is named, the rest audited
     for stream in (out, err):
         assert "\x1b" not in stream and "\x07" not in stream and "\x9b" not in stream
     assert not any(line.startswith("forged: line") for line in (out + err).splitlines())
@@ -55,7 +55,7 @@ def test_trace_dot_and_flows_csv_neutralise_estate_strings(tmp_path: Path) -> No
     """`trace --format dot` goes to the terminal too; the flows CSV opens in spreadsheets like findings.csv."""
     rows = json.loads(S01.read_text("utf-8"))
     vm = next(r for r in rows if r["name"] == "nva1")
-    vm["name"] = f"nva1{ESC}, =HYPERLINK(\"https://evil\")"
+    vm["name"] = f'nva1{ESC}, =HYPERLINK("https://evil")'
     path = write_json(tmp_path, "hostile.json", rows)
     _, out, err = run_cli("trace", path, "--from", "snet-app", "--to", "pe-aoai", "--format", "dot")
     assert "digraph" in out and "\x1b" not in out + err and "\x07" not in out + err
@@ -64,4 +64,3 @@ def test_trace_dot_and_flows_csv_neutralise_estate_strings(tmp_path: Path) -> No
     assert code == 0, err
     data = flows.read_text("utf-8")
     assert "HYPERLINK" in data and ", =HYPERLINK" not in data and ", '=HYPERLINK" in data
-

@@ -36,15 +36,18 @@ from auditor.config import ApplianceDecl, Config, GatewayDecl
 from auditor.paths.analysis import FlowAnalysis
 from auditor.paths.appliances import Appliance, Blackhole
 
-PE_IP = (10 << 24) | (2 << 16) | (1 << 8) | 4          # 10.2.1.4
-NVA_IP = (10 << 24) | (0 << 16) | (2 << 8) | 4         # 10.0.2.4
+PE_IP = (10 << 24) | (2 << 16) | (1 << 8) | 4  # 10.2.1.4
+NVA_IP = (10 << 24) | (0 << 16) | (2 << 8) | 4  # 10.0.2.4
 APPLIANCE_KINDS = {"nva", "azure-firewall"}
 
 
 def flow_from(analysis: FlowAnalysis, subnet_name: str, pe_ip: int = PE_IP):
     """The flow of `all_flows` whose sources include the named subnet, to `pe_ip`."""
-    hits = [f for f in analysis.all_flows if f.pe_ip == pe_ip
-            and any(s.rsplit("/", 1)[-1] == subnet_name for s in f.source_subnets)]
+    hits = [
+        f
+        for f in analysis.all_flows
+        if f.pe_ip == pe_ip and any(s.rsplit("/", 1)[-1] == subnet_name for s in f.source_subnets)
+    ]
     assert len(hits) == 1, [(f.source, f.outcome) for f in hits]
     return hits[0]
 
@@ -56,6 +59,7 @@ def onprem_flow(analysis: FlowAnalysis, pe_ip: int = PE_IP):
 
 # ---------------------------------------------------------------------------------------------------
 # The unmodified base, seen through FlowAnalysis (sanity for the helpers; S01 in fixtures/scenarios/README.md)
+
 
 def test_base_estate_flows(tmp_path: Path) -> None:
     """snet-app reaches pe-aoai via nva1 by UDR (its winning route is VirtualAppliance) and the reply
@@ -76,13 +80,14 @@ def test_base_estate_flows(tmp_path: Path) -> None:
     sources = {s.rsplit("/", 1)[-1] for f in a.all_flows for s in f.source_subnets}
     assert {"GatewaySubnet", "AzureFirewallSubnet"} & sources == set()
     assert {"snet-app", "snet-apim", "snet-nva", "snet-work"} <= sources
-    assert "snet-pe" not in sources    # only private endpoints there: nothing opens a connection
+    assert "snet-pe" not in sources  # only private endpoints there: nothing opens a connection
     onprem = onprem_flow(a)
     assert onprem.verdict == "symmetric" and onprem.tail.appliances == []
 
 
 # ---------------------------------------------------------------------------------------------------
 # Appliances behind a next hop
+
 
 def test_internal_load_balancer_in_front_of_nvas_is_the_next_hop(tmp_path: Path) -> None:
     """A VirtualAppliance next hop may be an ILB frontend in front of NVAs: the flow crosses the
@@ -93,8 +98,10 @@ def test_internal_load_balancer_in_front_of_nvas_is_the_next_hop(tmp_path: Path)
     lb, pool = r.internal_lb("ilb-nva", nva_subnet, "10.0.2.100")
     r.nic("nva2-nic", nva_subnet, "10.0.2.5", vm="nva2", pools=[pool])
     r.nic("nva3-nic", nva_subnet, "10.0.2.6", vm="nva3", pools=[pool])
-    r.set_routes("rt-spoke", [("0.0.0.0/0", "VirtualAppliance", "10.0.2.100"),
-                              ("10.2.0.0/16", "VirtualAppliance", "10.0.2.100")])
+    r.set_routes(
+        "rt-spoke",
+        [("0.0.0.0/0", "VirtualAppliance", "10.0.2.100"), ("10.2.0.0/16", "VirtualAppliance", "10.0.2.100")],
+    )
     a = r.analysis(tmp_path)
     target = a.appliances.resolve(ip("10.0.2.100"))
     assert isinstance(target, Appliance) and target.kind == "nva"
@@ -107,8 +114,10 @@ def test_internal_load_balancer_in_front_of_nvas_is_the_next_hop(tmp_path: Path)
     doc = r.audit(tmp_path)
     assert ("NET001", "rt-spoke", "rt-spoke") in triples(doc)
     [f] = by_rule(doc, "NET001")
-    assert {lb, *[rid("rg-hub", "Microsoft.Network/networkInterfaces", n) for n in ("nva2-nic", "nva3-nic")]} \
-        <= set(f["related_ids"])
+    assert {
+        lb,
+        *[rid("rg-hub", "Microsoft.Network/networkInterfaces", n) for n in ("nva2-nic", "nva3-nic")],
+    } <= set(f["related_ids"])
 
 
 def test_load_balancer_with_tagged_backends_mitigates(tmp_path: Path) -> None:
@@ -172,7 +181,9 @@ def test_routing_loop_between_two_nvas_is_detected(tmp_path: Path) -> None:
     hub = "hub"
     other = r.add_subnet(hub, "snet-nva2", "10.0.3.0/24")
     r.nic("nva2-nic", other, "10.0.3.4", vm="nva2")
-    r.route_table("rt-nva1", [("10.2.0.0/16", "VirtualAppliance", "10.0.3.4")], [r.subnet_id(hub, "snet-nva")])
+    r.route_table(
+        "rt-nva1", [("10.2.0.0/16", "VirtualAppliance", "10.0.3.4")], [r.subnet_id(hub, "snet-nva")]
+    )
     r.route_table("rt-nva2", [("10.2.0.0/16", "VirtualAppliance", "10.0.2.4")], [other])
     a = r.analysis(tmp_path)
     flow = flow_from(a, "snet-app")
@@ -189,7 +200,9 @@ def test_two_nvas_in_series_both_appear_on_the_path(tmp_path: Path) -> None:
     r = Rows()
     other = r.add_subnet("hub", "snet-nva2", "10.0.3.0/24")
     r.nic("nva2-nic", other, "10.0.3.4", vm="nva2")
-    r.route_table("rt-nva1", [("10.2.0.0/16", "VirtualAppliance", "10.0.3.4")], [r.subnet_id("hub", "snet-nva")])
+    r.route_table(
+        "rt-nva1", [("10.2.0.0/16", "VirtualAppliance", "10.0.3.4")], [r.subnet_id("hub", "snet-nva")]
+    )
     flow = flow_from(r.analysis(tmp_path), "snet-app")
     assert flow.outcome == "delivered" and flow.verdict == "asymmetric"
     assert [h.hop for h in flow.forward_hops] == ["rt-spoke", "nva1", "nva2", "pe-aoai"]
@@ -220,6 +233,7 @@ def test_next_hop_owned_by_something_that_does_not_forward_is_net007(tmp_path: P
 
 # ---------------------------------------------------------------------------------------------------
 # Return paths
+
 
 def test_storage_private_endpoint_net001_mentions_field_reports(tmp_path: Path) -> None:
     """Field reports say Storage PEs stay symmetric without SNAT, Microsoft documents no exception
@@ -267,8 +281,12 @@ def test_on_premises_reply_ignores_a_udr_in_the_pe_subnet(tmp_path: Path) -> Non
     https://davidsantiago.fr/filter-traffic-destined-to-a-private-endpoint). The reply still follows the system
     gateway route (useRemoteGateways), so S11's on-premises flow stays asymmetric, not unroutable."""
     r = Rows("S11")
-    r.route_table("rt-pe", [("192.168.0.0/16", "VirtualAppliance", "10.0.2.4")],
-                  [r.subnet_id("spoke-ai", "snet-pe")], rg="rg-spoke-ai")
+    r.route_table(
+        "rt-pe",
+        [("192.168.0.0/16", "VirtualAppliance", "10.0.2.4")],
+        [r.subnet_id("spoke-ai", "snet-pe")],
+        rg="rg-spoke-ai",
+    )
     flow = onprem_flow(r.analysis(tmp_path))
     assert flow.outcome == "delivered" and flow.verdict == "asymmetric"
     assert flow.return_hops[0].kind == "private-endpoint"
@@ -296,7 +314,9 @@ def test_snat_declared_in_config_returns_through_the_nva(tmp_path: Path) -> None
     r = Rows()
     cfg = Config(appliances=(ApplianceDecl(r.id("nva1-nic"), True),))
     flow = flow_from(r.analysis(tmp_path, cfg), "snet-app")
-    assert flow.verdict == "symmetric" and flow.mitigation is not None and flow.mitigation.how == "snat-declared"
+    assert (
+        flow.verdict == "symmetric" and flow.mitigation is not None and flow.mitigation.how == "snat-declared"
+    )
     assert [h.kind for h in flow.return_hops] == ["private-endpoint", "nva", "subnet"]
 
 
@@ -311,17 +331,35 @@ def test_enforced_nsg_with_asg_allow_before_deny_does_not_silently_block(tmp_pat
     AOAI005 would silently drop a source that may well bypass the gateway."""
     r = Rows()
     asg = rid("rg-spoke-ai", "Microsoft.Network/applicationSecurityGroups", "asg-callers")
-    nsg = nsg_row(r, "nsg-pe", [
-        {"name": "allow-asg", "priority": 100, "direction": "Inbound", "access": "Allow",
-         "sourceApplicationSecurityGroups": [{"id": asg}]},
-        {"name": "deny-all", "priority": 4000, "direction": "Inbound", "access": "Deny",
-         "sourceAddressPrefix": "*", "destinationPortRange": "*"}])
+    nsg = nsg_row(
+        r,
+        "nsg-pe",
+        [
+            {
+                "name": "allow-asg",
+                "priority": 100,
+                "direction": "Inbound",
+                "access": "Allow",
+                "sourceApplicationSecurityGroups": [{"id": asg}],
+            },
+            {
+                "name": "deny-all",
+                "priority": 4000,
+                "direction": "Inbound",
+                "access": "Deny",
+                "sourceAddressPrefix": "*",
+                "destinationPortRange": "*",
+            },
+        ],
+    )
     attach_nsg(r, "spoke-ai", "snet-pe", nsg)
     r.subnet("spoke-ai", "snet-pe")["properties"]["privateEndpointNetworkPolicies"] = "Enabled"
     a = r.analysis(tmp_path)
     flow = flow_from(a, "snet-work")
     assert flow.outcome == "delivered", "a may-match allow ahead of the deny leaves the flow possible"
-    probe = a.build_flow(flow.source, "subnet", [], flow.source_prefixes, flow.view, flow.pe, PE_IP, flow.source_hop)
+    probe = a.build_flow(
+        flow.source, "subnet", [], flow.source_prefixes, flow.view, flow.pe, PE_IP, flow.source_hop
+    )
     a.nsg_check(probe, None, flow.source_prefixes)
     [rec] = [n for n in probe.nsg if n["direction"] == "Inbound"]
     assert any("allow-asg" in u for u in rec["uncertain"])
@@ -335,15 +373,33 @@ def test_enforced_nsg_allowing_only_apim_blocks_other_sources(tmp_path: Path) ->
     https://learn.microsoft.com/azure/private-link/private-endpoint-overview):
     every non-APIM source is blocked, so AOAI005 does not fire; APIM still reaches it via nva1."""
     r = Rows()
-    nsg = nsg_row(r, "nsg-pe", [
-        {"name": "allow-apim", "priority": 100, "direction": "Inbound", "access": "Allow",
-         "sourceAddressPrefix": "10.1.2.0/24"},
-        {"name": "deny-all", "priority": 4000, "direction": "Inbound", "access": "Deny",
-         "sourceAddressPrefix": "*", "destinationPortRange": "*"}])
+    nsg = nsg_row(
+        r,
+        "nsg-pe",
+        [
+            {
+                "name": "allow-apim",
+                "priority": 100,
+                "direction": "Inbound",
+                "access": "Allow",
+                "sourceAddressPrefix": "10.1.2.0/24",
+            },
+            {
+                "name": "deny-all",
+                "priority": 4000,
+                "direction": "Inbound",
+                "access": "Deny",
+                "sourceAddressPrefix": "*",
+                "destinationPortRange": "*",
+            },
+        ],
+    )
     attach_nsg(r, "spoke-ai", "snet-pe", nsg)
     r.subnet("spoke-ai", "snet-pe")["properties"]["privateEndpointNetworkPolicies"] = "Enabled"
     a = r.analysis(tmp_path)
-    delivered = {s.rsplit("/", 1)[-1] for f in a.all_flows if f.outcome == "delivered" for s in f.source_subnets}
+    delivered = {
+        s.rsplit("/", 1)[-1] for f in a.all_flows if f.outcome == "delivered" for s in f.source_subnets
+    }
     assert delivered == {"snet-apim"}
     assert onprem_flow(a).outcome == "blocked"
     assert not by_rule(r.audit(tmp_path), "AOAI005")
@@ -355,17 +411,34 @@ def test_nsg_with_snat_sees_the_appliance_address(tmp_path: Path) -> None:
     https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview): an allow for the APIM
     subnet no longer admits APIM through a SNATing NVA."""
     r = Rows()
-    nsg = nsg_row(r, "nsg-pe", [
-        {"name": "allow-apim", "priority": 100, "direction": "Inbound", "access": "Allow",
-         "sourceAddressPrefix": "10.1.2.0/24"},
-        {"name": "deny-all", "priority": 4000, "direction": "Inbound", "access": "Deny",
-         "sourceAddressPrefix": "*", "destinationPortRange": "*"}])
+    nsg = nsg_row(
+        r,
+        "nsg-pe",
+        [
+            {
+                "name": "allow-apim",
+                "priority": 100,
+                "direction": "Inbound",
+                "access": "Allow",
+                "sourceAddressPrefix": "10.1.2.0/24",
+            },
+            {
+                "name": "deny-all",
+                "priority": 4000,
+                "direction": "Inbound",
+                "access": "Deny",
+                "sourceAddressPrefix": "*",
+                "destinationPortRange": "*",
+            },
+        ],
+    )
     attach_nsg(r, "spoke-ai", "snet-pe", nsg)
     r.subnet("spoke-ai", "snet-pe")["properties"]["privateEndpointNetworkPolicies"] = "Enabled"
     cfg = Config(appliances=(ApplianceDecl(r.id("nva1-nic"), True),))
     a = r.analysis(tmp_path, cfg)
-    assert not [f for f in a.all_flows if f.outcome == "delivered" and f.source_kind == "subnet"
-                and f.tail.appliances]
+    assert not [
+        f for f in a.all_flows if f.outcome == "delivered" and f.source_kind == "subnet" and f.tail.appliances
+    ]
 
 
 def test_source_subnet_outbound_nsg_blocks_only_that_subnet(tmp_path: Path) -> None:
@@ -373,9 +446,21 @@ def test_source_subnet_outbound_nsg_blocks_only_that_subnet(tmp_path: Path) -> N
     blocks snet-app only; snet-apim shares rt-spoke and
     still reaches the PE, so NET001 for rt-spoke lists snet-apim alone (grouping per route context)."""
     r = Rows()
-    nsg = nsg_row(r, "nsg-app", [
-        {"name": "deny-ai", "priority": 100, "direction": "Outbound", "access": "Deny",
-         "sourceAddressPrefix": "*", "destinationAddressPrefix": "10.2.0.0/16"}], rg="rg-spoke-app")
+    nsg = nsg_row(
+        r,
+        "nsg-app",
+        [
+            {
+                "name": "deny-ai",
+                "priority": 100,
+                "direction": "Outbound",
+                "access": "Deny",
+                "sourceAddressPrefix": "*",
+                "destinationAddressPrefix": "10.2.0.0/16",
+            }
+        ],
+        rg="rg-spoke-app",
+    )
     attach_nsg(r, "spoke-app", "snet-app", nsg)
     doc = r.audit(tmp_path)
     [f] = by_rule(doc, "NET001")
@@ -415,7 +500,7 @@ def test_vmss_tag_counts_with_ambiguous_placement(tmp_path: Path, where: str, un
     [f] = by_rule(doc, "NET003")
     assert f["severity"] == "low"
     assert "ambiguous" in f["message"]
-    assert f["resource_id"] == vmss_id          # conventions: NET003 names the scale set
+    assert f["resource_id"] == vmss_id  # conventions: NET003 names the scale set
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -423,10 +508,20 @@ def test_vmss_tag_counts_with_ambiguous_placement(tmp_path: Path, where: str, un
 # subnets and cached walks); it must be exactly the delivered part of `all_flows`.
 
 
-@pytest.mark.parametrize("make", [
-    lambda: Rows("S01"), lambda: Rows("S05"), lambda: Rows("S08"), lambda: Rows("S11"), lambda: Rows("S13"),
-    lambda: nsg_mix(Rows("S01")), lambda: nsg_mix(Rows("S06")), lambda: nsg_mix(Rows("S11")),
-], ids=["S01", "S05", "S08", "S11", "S13", "S01+nsg", "S06+nsg", "S11+nsg"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Rows("S01"),
+        lambda: Rows("S05"),
+        lambda: Rows("S08"),
+        lambda: Rows("S11"),
+        lambda: Rows("S13"),
+        lambda: nsg_mix(Rows("S01")),
+        lambda: nsg_mix(Rows("S06")),
+        lambda: nsg_mix(Rows("S11")),
+    ],
+    ids=["S01", "S05", "S08", "S11", "S13", "S01+nsg", "S06+nsg", "S11+nsg"],
+)
 def test_delivered_flows_are_the_delivered_part_of_all_flows(tmp_path: Path, make) -> None:
     r = make()
     estate = r.estate(tmp_path)
@@ -442,11 +537,19 @@ def test_nsg_mix_splits_contexts_by_subnet(tmp_path: Path) -> None:
     10.1.2.0/25 allow matches, partially, and lets some hosts through (reachable). rt-spoke's context is
     split: snet-apim delivered, snet-app blocked."""
     a = nsg_mix(Rows("S01")).analysis(tmp_path)
-    app = [f for f in a.all_flows if f.pe_ip == PE_IP and "snet-app" in {s.rsplit("/", 1)[-1] for s in f.source_subnets}]
-    apim = [f for f in a.all_flows if f.pe_ip == PE_IP and "snet-apim" in {s.rsplit("/", 1)[-1] for s in f.source_subnets}]
+    app = [
+        f
+        for f in a.all_flows
+        if f.pe_ip == PE_IP and "snet-app" in {s.rsplit("/", 1)[-1] for s in f.source_subnets}
+    ]
+    apim = [
+        f
+        for f in a.all_flows
+        if f.pe_ip == PE_IP and "snet-apim" in {s.rsplit("/", 1)[-1] for s in f.source_subnets}
+    ]
     assert [f.outcome for f in app] == ["blocked"] and "an NSG denies the flow" in app[0].notes
     assert [f.outcome for f in apim] == ["delivered"]
-    assert apim[0].source_subnets != app[0].source_subnets       # the context was split by subnet
+    assert apim[0].source_subnets != app[0].source_subnets  # the context was split by subnet
 
 
 def test_benchmark_estate_generator_still_audits(tmp_path: Path) -> None:
@@ -459,8 +562,11 @@ def test_benchmark_estate_generator_still_audits(tmp_path: Path) -> None:
     import sys
 
     path = tmp_path / "bench.json"
-    subprocess.run([sys.executable, str(REPO / "tests" / "bench" / "paths.py"), "--write", "1000", str(path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(REPO / "tests" / "bench" / "paths.py"), "--write", "1000", str(path)],
+        check=True,
+        capture_output=True,
+    )
     doc = findings_document(run_audit([path], Config()))
     assert doc["coverage"]["complete"] is True
     rules = {f["rule_id"] for f in doc["findings"]}
@@ -476,6 +582,7 @@ def test_benchmark_estate_generator_still_audits(tmp_path: Path) -> None:
 # Virtual WAN: VNets connected to one hub reach each other through the hub
 # (https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies)
 
+
 def vwan_second_spoke(intent: bool) -> Rows:
     """S19 plus spoke-app (10.1.0.0/16, snet-app) connected to vhub1; without `intent`, no routing intent."""
     r = Rows("S19")
@@ -483,11 +590,19 @@ def vwan_second_spoke(intent: bool) -> Rows:
     vid = rid("rg-spoke-app", "Microsoft.Network/virtualNetworks", "spoke-app")
     vnet.update(id=vid, name="spoke-app", resourceGroup="rg-spoke-app")
     vnet["properties"]["addressSpace"]["addressPrefixes"] = ["10.1.0.0/16"]
-    vnet["properties"]["subnets"] = [{"id": f"{vid}/subnets/snet-app", "name": "snet-app",
-                                      "type": "Microsoft.Network/virtualNetworks/subnets",
-                                      "properties": {"addressPrefix": "10.1.1.0/24", "delegations": [],
-                                                     "privateEndpointNetworkPolicies": "Disabled",
-                                                     "provisioningState": "Succeeded"}}]
+    vnet["properties"]["subnets"] = [
+        {
+            "id": f"{vid}/subnets/snet-app",
+            "name": "snet-app",
+            "type": "Microsoft.Network/virtualNetworks/subnets",
+            "properties": {
+                "addressPrefix": "10.1.1.0/24",
+                "delegations": [],
+                "privateEndpointNetworkPolicies": "Disabled",
+                "provisioningState": "Succeeded",
+            },
+        }
+    ]
     r.rows.append(vnet)
     conn = copy.deepcopy(r.find("conn-spoke-ai"))
     conn.update(id=conn["id"].replace("conn-spoke-ai", "conn-spoke-app"), name="conn-spoke-app")

@@ -34,12 +34,16 @@ TAG = {"disableSnatOnPL": "true"}
 def findings_json(estate: Estate, config: Config, prune: bool) -> tuple[str, list[Flow], AuditContext]:
     ctx = AuditContext(estate=estate, config=config, catalog=load_catalog(), prune_flows=prune)
     findings, not_assessed = evaluate(ctx)
-    text = json.dumps({"findings": [f.to_dict() for f in findings],
-                       "not_assessed": [n.to_dict() for n in not_assessed]}, sort_keys=True)
+    text = json.dumps(
+        {"findings": [f.to_dict() for f in findings], "not_assessed": [n.to_dict() for n in not_assessed]},
+        sort_keys=True,
+    )
     return text, ctx.reported_flows, ctx
 
 
-def assert_pruning_changes_nothing(estate: Estate, config: Config | None = None) -> tuple[list[Flow], list[Flow]]:
+def assert_pruning_changes_nothing(
+    estate: Estate, config: Config | None = None
+) -> tuple[list[Flow], list[Flow]]:
     config = config or Config()
     full, delivered, _ = findings_json(estate, config, prune=False)
     pruned, reported, _ = findings_json(estate, config, prune=True)
@@ -48,7 +52,9 @@ def assert_pruning_changes_nothing(estate: Estate, config: Config | None = None)
     keys = iter(flow_key(f) for f in delivered)
     for f in reported:
         key = flow_key(f)
-        assert any(k == key for k in keys), f"{f.source} -> {f.pe.name} is not among the delivered flows, in order"
+        assert any(k == key for k in keys), (
+            f"{f.source} -> {f.pe.name} is not among the delivered flows, in order"
+        )
     return delivered, reported
 
 
@@ -75,8 +81,11 @@ def test_demo_estate_finds_the_same_with_and_without_pruning() -> None:
 
 def test_benchmark_estate_finds_the_same_and_prunes_most_flows(tmp_path: Path) -> None:
     path = tmp_path / "bench.json"
-    subprocess.run([sys.executable, str(REPO / "tests" / "bench" / "paths.py"), "--write", "1000", str(path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(REPO / "tests" / "bench" / "paths.py"), "--write", "1000", str(path)],
+        check=True,
+        capture_output=True,
+    )
     delivered, reported = assert_pruning_changes_nothing(load_estate([path]))
     # the speed-up is real: flows through afw1 (always SNAT) and tagged NVAs, and direct flows to
     # endpoints of no AI account, are left out; the pruned set still carries every finding
@@ -87,8 +96,10 @@ def test_benchmark_estate_finds_the_same_and_prunes_most_flows(tmp_path: Path) -
 def to_storage(r: Rows) -> Rows:
     """pe-aoai retargeted to a storage account: no AI account watches it, so pruning may act on it."""
     conn = r.find("pe-aoai")["properties"]["privateLinkServiceConnections"][0]["properties"]
-    conn.update(privateLinkServiceId=rid("rg-spoke-ai", "Microsoft.Storage/storageAccounts", "stdata1"),
-                groupIds=["blob"])
+    conn.update(
+        privateLinkServiceId=rid("rg-spoke-ai", "Microsoft.Storage/storageAccounts", "stdata1"),
+        groupIds=["blob"],
+    )
     return r
 
 
@@ -114,7 +125,9 @@ def quiet_then_reported(r: Rows) -> Rows:
     quiet_nva1(r)
     other = r.add_subnet("hub", "snet-nva2", "10.0.3.0/24")
     r.nic("nva2-nic", other, "10.0.3.4", vm="nva2")
-    r.route_table("rt-nva1", [("10.2.0.0/16", "VirtualAppliance", "10.0.3.4")], [r.subnet_id("hub", "snet-nva")])
+    r.route_table(
+        "rt-nva1", [("10.2.0.0/16", "VirtualAppliance", "10.0.3.4")], [r.subnet_id("hub", "snet-nva")]
+    )
     return r
 
 
@@ -152,8 +165,10 @@ def test_flows_through_quiet_appliances_only_are_left_out(tmp_path: Path) -> Non
 def test_mitigating_appliances_a_rule_reports_keep_their_flows(tmp_path: Path) -> None:
     """A scale-set NVA tagged on the scale set and a tagged, always-SNAT firewall both mitigate, yet
     NET003 reports them: their flows must stay, even to an endpoint no AI account watches."""
-    for name, rows in (("vmss", vmss_tagged(to_storage(Rows("S01")))),
-                       ("afw", firewall_tagged(to_storage(Rows("S06"))))):
+    for name, rows in (
+        ("vmss", vmss_tagged(to_storage(Rows("S01")))),
+        ("afw", firewall_tagged(to_storage(Rows("S06")))),
+    ):
         (tmp_path / name).mkdir()
         ctx = AuditContext(estate=rows.estate(tmp_path / name), config=Config(), catalog=load_catalog())
         assert any(f.rule_id == "NET003" for f in evaluate(ctx)[0]), name
@@ -168,13 +183,36 @@ def test_flows_to_unwatched_endpoints_through_quiet_appliances_are_left_out(tmp_
     assert not any(f.tail.appliances for f in reported)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: quiet_nva1(Rows("S01")), lambda: ilb_one_untagged(Rows("S01")), lambda: nsg_mix(Rows("S01")),
-    lambda: nsg_mix(Rows("S06")), lambda: nsg_mix(Rows("S11")), lambda: nsg_mix(quiet_nva1(Rows("S01"))),
-    lambda: to_storage(Rows("S01")), lambda: to_storage(ilb_one_untagged(Rows("S01"))),
-    lambda: to_storage(quiet_then_reported(Rows("S01"))), lambda: to_storage(Rows("S05")),
-    lambda: to_storage(Rows("S07")), lambda: to_storage(nsg_mix(Rows("S11"))),
-], ids=["S01+tag", "S01+ilb", "S01+nsg", "S06+nsg", "S11+nsg", "S01+tag+nsg", "S01+storage", "S01+ilb+storage",
-        "S01+series+storage", "S05+storage", "S07+storage", "S11+nsg+storage"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: quiet_nva1(Rows("S01")),
+        lambda: ilb_one_untagged(Rows("S01")),
+        lambda: nsg_mix(Rows("S01")),
+        lambda: nsg_mix(Rows("S06")),
+        lambda: nsg_mix(Rows("S11")),
+        lambda: nsg_mix(quiet_nva1(Rows("S01"))),
+        lambda: to_storage(Rows("S01")),
+        lambda: to_storage(ilb_one_untagged(Rows("S01"))),
+        lambda: to_storage(quiet_then_reported(Rows("S01"))),
+        lambda: to_storage(Rows("S05")),
+        lambda: to_storage(Rows("S07")),
+        lambda: to_storage(nsg_mix(Rows("S11"))),
+    ],
+    ids=[
+        "S01+tag",
+        "S01+ilb",
+        "S01+nsg",
+        "S06+nsg",
+        "S11+nsg",
+        "S01+tag+nsg",
+        "S01+storage",
+        "S01+ilb+storage",
+        "S01+series+storage",
+        "S05+storage",
+        "S07+storage",
+        "S11+nsg+storage",
+    ],
+)
 def test_variants_find_the_same_with_and_without_pruning(tmp_path: Path, make) -> None:
     assert_pruning_changes_nothing(make().estate(tmp_path))

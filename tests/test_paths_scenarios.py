@@ -56,6 +56,7 @@ def names(ids: list[str]) -> set[str]:
 # ---------------------------------------------------------------------------------------------------
 # severity and not_assessed of AOAI005 (rules/)
 
+
 def test_aoai005_is_high_when_keys_are_enabled() -> None:
     """S14: disableLocalAuth false (AOAI001 holds) makes AOAI005 high; S01 (keys off) keeps it medium."""
     [f14] = findings("S14", "AOAI005")
@@ -77,6 +78,7 @@ def test_aoai005_not_assessed_without_a_gateway() -> None:
 
 # ---------------------------------------------------------------------------------------------------
 # AOAI005's bypassing sources (R9c)
+
 
 def bypass_sources(number: str) -> set[str]:
     [f] = findings(number, "AOAI005")
@@ -117,6 +119,7 @@ def test_s13_enforced_nsg_leaves_only_apim() -> None:
 # ---------------------------------------------------------------------------------------------------
 # The flows behind path findings (docs/findings.md, acceptance 6)
 
+
 def path_findings() -> list[tuple[str, dict[str, Any]]]:
     out = []
     for folder in [*SCENARIO_DIRS, DEMO]:
@@ -128,7 +131,7 @@ def path_findings() -> list[tuple[str, dict[str, Any]]]:
 @cache
 def demo_doc() -> dict[str, Any]:
     code, out, err = run_cli("audit", DEMO, "--format", "json")
-    assert code == 1 and "Traceback" not in err     # the demo has high findings
+    assert code == 1 and "Traceback" not in err  # the demo has high findings
     return json.loads(out)
 
 
@@ -153,14 +156,17 @@ def test_path_findings_carry_valid_flows() -> None:
         assert flow["forward"][-1]["kind"] == "private-endpoint"
         assert flow["destination"].lower() == flow["forward"][-1]["id"].lower()
         # findings@2: the example is one of the listed flows, the first destination in sort order
-        assert {"id": flow["destination"], "ip": flow["destination_ip"], "port": flow["port"]} == \
-            grouped["destinations"][0]
+        assert {"id": flow["destination"], "ip": flow["destination_ip"], "port": flow["port"]} == grouped[
+            "destinations"
+        ][0]
         assert grouped["destinations_total"] == len(grouped["destinations"]) >= 1
         assert flow["source"] in grouped["sources"]
         if f["rule_id"] == "NET001":
-            assert f["resource_id"] == flow["source"] or flow["source"] == "on-premises"   # the route table
+            assert f["resource_id"] == flow["source"] or flow["source"] == "on-premises"  # the route table
         if f["rule_id"] == "NET005":
-            assert f["resource_id"].lower().endswith("/subnets/" + f["resource_id"].rsplit("/", 1)[-1].lower())
+            assert (
+                f["resource_id"].lower().endswith("/subnets/" + f["resource_id"].rsplit("/", 1)[-1].lower())
+            )
 
 
 def test_net001_flows_cross_an_appliance_forward_but_not_back() -> None:
@@ -191,7 +197,7 @@ def test_s09_net005_source_and_route() -> None:
     """S09: rt-work's 10.2.1.0/24 UDR loses to the PE /32 because snet-pe policies are Disabled
     (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)."""
     [f] = findings("S09", "NET005")
-    assert f["resource_id"] == rows("S09")["spoke-ai"]["id"] + "/subnets/snet-pe"     # one per PE subnet
+    assert f["resource_id"] == rows("S09")["spoke-ai"]["id"] + "/subnets/snet-pe"  # one per PE subnet
     assert f["flow"]["sources"] == [rows("S09")["rt-work"]["id"]]
     assert names(f["flow"]["example"]["source_subnets"]) == {"snet-work"}
     assert f["flow"]["example"]["forward"][0]["route"]["prefix"] == "10.2.1.4/32"
@@ -204,12 +210,16 @@ def test_s08_same_vnet_udr_sends_snet_work_through_nva1() -> None:
     [f] = [f for f in findings("S08", "NET001") if f["flow"]["sources"] == [rows("S08")["rt-work"]["id"]]]
     assert f["resource_id"] == rows("S08")["rt-work"]["id"]
     route = f["flow"]["example"]["forward"][0]["route"]
-    assert (route["prefix"], route["next_hop_type"], route["source"]) == ("10.2.1.0/24", "VirtualAppliance", "User")
+    assert (route["prefix"], route["next_hop_type"], route["source"]) == (
+        "10.2.1.0/24",
+        "VirtualAppliance",
+        "User",
+    )
 
 
 def test_s11_on_premises_net001_flow() -> None:
     [f] = [f for f in findings("S11", "NET001") if f["flow"]["sources"] == ["on-premises"]]
-    assert f["resource_id"] == rows("S11")["rt-gw"]["id"]        # the GatewaySubnet's route table
+    assert f["resource_id"] == rows("S11")["rt-gw"]["id"]  # the GatewaySubnet's route table
     flow = f["flow"]["example"]
     assert flow["source_prefixes"] == ["192.168.0.0/16"] and flow["source_subnets"] == []
     assert [h["kind"] for h in flow["forward"]] == ["gateway", "nva", "private-endpoint"]
@@ -224,7 +234,11 @@ def test_s21_udr_ties_the_peering_route_and_wins() -> None:
     (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview) and invalidates the /32."""
     [f] = findings("S21", "NET001")
     route = f["flow"]["example"]["forward"][0]["route"]
-    assert (route["prefix"], route["next_hop_type"], route["source"]) == ("10.2.0.0/16", "VirtualAppliance", "User")
+    assert (route["prefix"], route["next_hop_type"], route["source"]) == (
+        "10.2.0.0/16",
+        "VirtualAppliance",
+        "User",
+    )
 
 
 def test_s22_direct_peering_is_symmetric_and_silent() -> None:
@@ -252,6 +266,7 @@ def test_s19_net008_flow_bypasses_forward_and_returns_through_the_firewall() -> 
 # ---------------------------------------------------------------------------------------------------
 # Same input, same bytes (acceptance 4): every scenario and the demo, in two processes with different
 # hash seeds (set and dict iteration orders differ between them)
+
 
 def cli_bytes(folder: Path, seed: str) -> tuple[int, str]:
     args: list[Any] = ["audit", folder if folder == DEMO else folder / "resources.json", "--format", "json"]
@@ -297,7 +312,9 @@ def test_az_cli_fixtures_are_up_to_date() -> None:
     finally:
         sys.path.pop(0)
     for folder in AZCLI_DIRS:
-        want, _ = convert(load_resources(str(REPO / "fixtures" / "scenarios" / folder.name / "resources.json")))
+        want, _ = convert(
+            load_resources(str(REPO / "fixtures" / "scenarios" / folder.name / "resources.json"))
+        )
         text = json.dumps(want, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
         assert (folder / "resources.json").read_text("utf-8") == text, f"{folder.name}: regenerate (README)"
 
@@ -328,6 +345,14 @@ def test_hash_seeds_really_differ() -> None:
     import subprocess
     import sys
 
-    outs = {subprocess.run([sys.executable, "-c", "print(hash('pathaudit'))"], capture_output=True, text=True,
-                           env={**os.environ, "PYTHONHASHSEED": seed}, check=True).stdout for seed in ("1", "2")}
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", "print(hash('pathaudit'))"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
     assert len(outs) == 2

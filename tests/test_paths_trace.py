@@ -71,12 +71,16 @@ def route(hop: dict[str, Any]) -> tuple:
 # ---------------------------------------------------------------------------------------------------
 # S01: snet-app -> nva1 (UDR 10.2.0.0/16) -> pe-aoai (/32); reply straight back, without nva1
 
+
 def test_s01_trace_json_forward_and_return() -> None:
     flow = one_flow("S01", "spoke-app/snet-app")
     fwd, ret = flow["forward"], flow["return"]
     assert kinds(fwd) == ["subnet", "nva", "private-endpoint"]
-    assert [h["id"] for h in fwd] == [subnet_id("S01", "spoke-app", "snet-app"), rid("S01", "nva1-nic"),
-                                      rid("S01", "pe-aoai")]
+    assert [h["id"] for h in fwd] == [
+        subnet_id("S01", "spoke-app", "snet-app"),
+        rid("S01", "nva1-nic"),
+        rid("S01", "pe-aoai"),
+    ]
     # rt-spoke's 10.2.0.0/16 UDR wins at snet-app (longest match; spoke-app has no /32: not peered with spoke-ai)
     assert route(fwd[0]) == ("10.2.0.0/16", "VirtualAppliance", "10.0.2.4", "User")
     # nva1's subnet (hub, peered with spoke-ai) holds the PE /32, propagated to peered VNets
@@ -90,10 +94,16 @@ def test_s01_trace_json_forward_and_return() -> None:
     assert [a["name"] for a in flow["appliances"]] == ["nva1"]
     assert "mitigation" not in flow
     assert (flow["source"], flow["destination"], flow["destination_ip"], flow["port"]) == (
-        rid("S01", "rt-spoke"), rid("S01", "pe-aoai"), "10.2.1.4", 443)
+        rid("S01", "rt-spoke"),
+        rid("S01", "pe-aoai"),
+        "10.2.1.4",
+        443,
+    )
     # one route decision per routing step, each naming its own route context
     assert [(d["at"], d["route_context"]) for d in flow["decisions"]] == [
-        ("snet-app", rid("S01", "rt-spoke")), ("nva1", subnet_id("S01", "hub", "snet-nva"))]
+        ("snet-app", rid("S01", "rt-spoke")),
+        ("nva1", subnet_id("S01", "hub", "snet-nva")),
+    ]
     won = [c for c in flow["decisions"][0]["candidates"] if c["outcome"] == "won"]
     assert len(won) == 1 and won[0]["route"].startswith("10.2.0.0/16 -> VirtualAppliance 10.0.2.4")
 
@@ -104,9 +114,9 @@ def test_s01_trace_table(source: str) -> None:
     code, out, err = trace("S01", "--from", source, "--to", "pe-aoai")
     assert code == 0, err
     lines = out.splitlines()
-    fwd = lines[lines.index("  forward:") + 1:lines.index("  return:")]
-    ret = lines[lines.index("  return:") + 1:]
-    ret = ret[:next(i for i, line in enumerate(ret) if not line.startswith("    "))]
+    fwd = lines[lines.index("  forward:") + 1 : lines.index("  return:")]
+    ret = lines[lines.index("  return:") + 1 :]
+    ret = ret[: next(i for i, line in enumerate(ret) if not line.startswith("    "))]
     assert [line.split()[0] for line in fwd] == ["snet-app", "nva1", "pe-aoai"]
     assert "10.2.0.0/16 -> VirtualAppliance 10.0.2.4 (User)" in fwd[0]
     assert "10.2.1.4/32 -> InterfaceEndpoint (Default)" in fwd[1]
@@ -152,11 +162,14 @@ def test_s01_trace_dot() -> None:
     style = {(a, b): re.search(r"style=(\w+)", attrs)[1] for a, b, attrs in edges}
     assert style == {(app, nva): "solid", (nva, pe): "solid", (pe, app): "dashed"}
     assert "filled" in nodes[nva] and "filled" not in nodes[app] and "filled" not in nodes[pe]
-    assert 'label="10.2.0.0/16 VirtualAppliance"' in next(attrs for a, b, attrs in edges if (a, b) == (app, nva))
+    assert 'label="10.2.0.0/16 VirtualAppliance"' in next(
+        attrs for a, b, attrs in edges if (a, b) == (app, nva)
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
 # Other scenarios
+
 
 def test_s05_trace_via_firewall_says_why_it_does_not_snat() -> None:
     """Network rules do not SNAT RFC 1918 destinations by default
@@ -174,8 +187,11 @@ def test_s05_trace_via_firewall_says_why_it_does_not_snat() -> None:
 def test_s02_nic_tag_brings_the_reply_back_through_nva1() -> None:
     flow = one_flow("S02", "spoke-app/snet-app")
     assert kinds(flow["forward"]) == ["subnet", "nva", "private-endpoint"]
-    assert [h["id"] for h in flow["return"]] == [rid("S02", "pe-aoai"), rid("S02", "nva1-nic"),
-                                                 subnet_id("S02", "spoke-app", "snet-app")]
+    assert [h["id"] for h in flow["return"]] == [
+        rid("S02", "pe-aoai"),
+        rid("S02", "nva1-nic"),
+        subnet_id("S02", "spoke-app", "snet-app"),
+    ]
     assert flow["verdict"] == "symmetric"
     assert flow["mitigation"]["how"] == "tag" and "disableSnatOnPL=true" in flow["mitigation"]["detail"]
 
@@ -258,13 +274,16 @@ def test_trace_json_is_deterministic() -> None:
     assert len(outs) == 1
 
 
-@pytest.mark.parametrize(("args", "mentions"), [
-    (("--from", "no-such-subnet", "--to", "pe-aoai"), "no-such-subnet"),
-    (("--from", "spoke-app/nope", "--to", "pe-aoai"), "spoke-app/nope"),
-    (("--from", "172.31.0.1", "--to", "pe-aoai"), "172.31.0.1"),
-    (("--from", "spoke-app/snet-app", "--to", "no-such-pe"), "no-such-pe"),
-    (("--from", "spoke-app/snet-app", "--to", "10.9.9.9"), "10.9.9.9"),
-])
+@pytest.mark.parametrize(
+    ("args", "mentions"),
+    [
+        (("--from", "no-such-subnet", "--to", "pe-aoai"), "no-such-subnet"),
+        (("--from", "spoke-app/nope", "--to", "pe-aoai"), "spoke-app/nope"),
+        (("--from", "172.31.0.1", "--to", "pe-aoai"), "172.31.0.1"),
+        (("--from", "spoke-app/snet-app", "--to", "no-such-pe"), "no-such-pe"),
+        (("--from", "spoke-app/snet-app", "--to", "10.9.9.9"), "10.9.9.9"),
+    ],
+)
 def test_bad_from_or_to_is_a_one_line_usage_error(args: tuple[str, ...], mentions: str) -> None:
     code, out, err = trace("S01", *args)
     assert code == 2
@@ -278,7 +297,9 @@ def test_bad_from_or_to_is_a_one_line_usage_error(args: tuple[str, ...], mention
 def test_on_premises_without_a_gateway_is_a_usage_error(tmp_path: Path) -> None:
     rows = json.loads((REPO / "fixtures/scenarios/S01-base/resources.json").read_text("utf-8"))
     rows = [r for r in rows if r["type"] != "microsoft.network/virtualnetworkgateways"]
-    code, _, err = run_cli("trace", write_json(tmp_path, "no-gw.json", rows), "--from", "on-premises", "--to", "pe-aoai")
+    code, _, err = run_cli(
+        "trace", write_json(tmp_path, "no-gw.json", rows), "--from", "on-premises", "--to", "pe-aoai"
+    )
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert "gateway" in err
 

@@ -41,9 +41,17 @@ def estate() -> Estate:
 
 def firewall(e: Estate, *, policy: list[str] | bool | None = False, classic: str | None = None) -> Firewall:
     """policy=False: no policy attached; None: a policy without `snat`; a list: its snat.privateRanges."""
-    fw = Firewall(FW, "afw1", "AZFW_VNet", "Standard", ip("10.0.1.4"), None,
-                  None if policy is False else POLICY, None,
-                  {"Network.SNAT.PrivateRanges": classic} if classic is not None else {})
+    fw = Firewall(
+        FW,
+        "afw1",
+        "AZFW_VNet",
+        "Standard",
+        ip("10.0.1.4"),
+        None,
+        None if policy is False else POLICY,
+        None,
+        {"Network.SNAT.PrivateRanges": classic} if classic is not None else {},
+    )
     if policy is not False:
         e.firewall_policies[POLICY.lower()] = FirewallPolicy(POLICY, "afwp1", policy, None, None, [])
     e.firewalls[FW.lower()] = fw
@@ -53,14 +61,18 @@ def firewall(e: Estate, *, policy: list[str] | bool | None = False, classic: str
 # ---------------------------------------------------------------------------------------------------
 # firewall_snats / firewall_private_ranges (https://learn.microsoft.com/azure/firewall/snat-private-range)
 
-@pytest.mark.parametrize(("dest", "snat"), [
-    ("10.2.1.4", False),        # RFC 1918
-    ("172.20.1.1", False),      # RFC 1918
-    ("192.168.7.7", False),     # RFC 1918
-    ("100.64.3.3", False),      # RFC 6598
-    ("8.8.8.8", True),          # public: always SNATed
-    ("172.32.0.1", True),       # just outside 172.16.0.0/12
-])
+
+@pytest.mark.parametrize(
+    ("dest", "snat"),
+    [
+        ("10.2.1.4", False),  # RFC 1918
+        ("172.20.1.1", False),  # RFC 1918
+        ("192.168.7.7", False),  # RFC 1918
+        ("100.64.3.3", False),  # RFC 6598
+        ("8.8.8.8", True),  # public: always SNATed
+        ("172.32.0.1", True),  # just outside 172.16.0.0/12
+    ],
+)
 def test_default_private_ranges_are_iana_rfc1918_and_rfc6598(dest: str, snat: bool) -> None:
     e = estate()
     fw = firewall(e)
@@ -155,15 +167,28 @@ def test_string_form_of_policy_private_ranges(tmp_path: Path) -> None:
 # (https://learn.microsoft.com/azure/private-link/inspect-traffic-with-azure-firewall,
 # https://learn.microsoft.com/azure/firewall/snat-private-range)
 
-def network_rule(src: str = "10.1.0.0/16", dst: str = "10.2.0.0/16", port: str = "443",
-                 rtype: str = "NetworkRule") -> dict:
-    return {"ruleType": rtype, "name": "n", "ipProtocols": ["TCP"], "sourceAddresses": [src],
-            "destinationAddresses": [dst], "destinationPorts": [port]}
+
+def network_rule(
+    src: str = "10.1.0.0/16", dst: str = "10.2.0.0/16", port: str = "443", rtype: str = "NetworkRule"
+) -> dict:
+    return {
+        "ruleType": rtype,
+        "name": "n",
+        "ipProtocols": ["TCP"],
+        "sourceAddresses": [src],
+        "destinationAddresses": [dst],
+        "destinationPorts": [port],
+    }
 
 
 def app_rule(src: str = "10.1.0.0/16", port: int = 443, rtype: str = "ApplicationRule") -> dict:
-    return {"ruleType": rtype, "name": "a", "sourceAddresses": [src], "targetFqdns": ["aoai1.openai.azure.com"],
-            "protocols": [{"protocolType": "Https", "port": port}]}
+    return {
+        "ruleType": rtype,
+        "name": "a",
+        "sourceAddresses": [src],
+        "targetFqdns": ["aoai1.openai.azure.com"],
+        "protocols": [{"protocolType": "Https", "port": port}],
+    }
 
 
 def with_rules(*groups: tuple[int, list[dict], str]) -> tuple[Estate, Firewall]:
@@ -171,14 +196,25 @@ def with_rules(*groups: tuple[int, list[dict], str]) -> tuple[Estate, Firewall]:
     fw = firewall(e, policy=None)
     for i, (priority, rules, action) in enumerate(groups):
         gid = f"{POLICY}/ruleCollectionGroups/g{i}"
-        e.rule_collection_groups[gid.lower()] = RuleCollectionGroup(gid, POLICY, priority, [{
-            "ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": f"c{i}", "priority": 100,
-            "action": {"type": action}, "rules": rules}])
+        e.rule_collection_groups[gid.lower()] = RuleCollectionGroup(
+            gid,
+            POLICY,
+            priority,
+            [
+                {
+                    "ruleCollectionType": "FirewallPolicyFilterRuleCollection",
+                    "name": f"c{i}",
+                    "priority": 100,
+                    "action": {"type": action},
+                    "rules": rules,
+                }
+            ],
+        )
     return e, fw
 
 
 SRC = [parse_cidr("10.1.1.0/24")]
-AOAI_NAMES = ("aoai1.openai.azure.com",)     # what private DNS resolves to the endpoint PE
+AOAI_NAMES = ("aoai1.openai.azure.com",)  # what private DNS resolves to the endpoint PE
 
 
 def test_rule_kind_network_rule_match() -> None:
@@ -199,12 +235,20 @@ def test_rule_kind_network_rule_wins_over_application_rule_whatever_the_priority
 def test_rule_kind_ignores_non_matching_rules_and_a_matching_deny_decides() -> None:
     """Rules are terminating: a network deny that matches drops the flow before any application rule
     (https://learn.microsoft.com/azure/firewall/rule-processing)."""
-    e, fw = with_rules((100, [network_rule(port="22"), network_rule(dst="10.9.0.0/16"),
-                              network_rule(src="10.7.0.0/16")], "Allow"),
-                       (300, [app_rule()], "Allow"))
+    e, fw = with_rules(
+        (
+            100,
+            [network_rule(port="22"), network_rule(dst="10.9.0.0/16"), network_rule(src="10.7.0.0/16")],
+            "Allow",
+        ),
+        (300, [app_rule()], "Allow"),
+    )
     assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "application"
-    e, fw = with_rules((100, [network_rule(port="22")], "Allow"), (200, [network_rule()], "Deny"),
-                       (300, [app_rule()], "Allow"))
+    e, fw = with_rules(
+        (100, [network_rule(port="22")], "Allow"),
+        (200, [network_rule()], "Deny"),
+        (300, [app_rule()], "Allow"),
+    )
     assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "denied"
     e, fw = with_rules((200, [app_rule()], "Deny"))
     assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "denied"
@@ -214,11 +258,11 @@ def test_hostile_rule_fields_never_crash_and_decide_nothing() -> None:
     """Odd JSON in a rule (an action as a string, ports as a number or a string, rules not a list) is read
     where it can be and otherwise leaves the verdict unresolved, never an internal error."""
     rule = network_rule()
-    rule["destinationPorts"] = 443                 # a number: read as ["443"]
+    rule["destinationPorts"] = 443  # a number: read as ["443"]
     e, fw = with_rules((200, [rule], "Allow"))
     assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "network"
     rule = network_rule()
-    rule["ipProtocols"] = 6                        # nonsense: the rule carries no TCP
+    rule["ipProtocols"] = 6  # nonsense: the rule carries no TCP
     bad = network_rule()
     bad["sourceAddresses"] = {"not": "a list"}
     e, fw = with_rules((200, [rule, bad, app_rule()], "Allow"))
@@ -231,7 +275,9 @@ def test_hostile_rule_fields_never_crash_and_decide_nothing() -> None:
 def test_a_network_rule_by_fqdn_needs_the_dns_proxy(tmp_path: Path) -> None:
     """L05 with the policy's DNS proxy off: the FQDN network rule cannot resolve, so nothing may be
     assumed (the application rule is not taken to carry the flow) and coverage says why."""
-    rows = json.loads((REPO_ROOT / "fixtures/landing-zones/L05-network-rule-by-fqdn/resources.json").read_text())
+    rows = json.loads(
+        (REPO_ROOT / "fixtures/landing-zones/L05-network-rule-by-fqdn/resources.json").read_text()
+    )
     for r in rows:
         if r["type"] == "microsoft.network/firewallpolicies":
             r["properties"]["dnsSettings"] = {"enableProxy": False}
@@ -246,7 +292,9 @@ def test_rule_kind_unknown_without_rule_collection_groups() -> None:
     e = estate()
     assert firewall_rule_kind(e, firewall(e, policy=None), SRC, PE, 443, AOAI_NAMES) == "unknown"
     e = estate()
-    assert firewall_rule_kind(e, firewall(e), SRC, PE, 443, AOAI_NAMES) == "unknown"     # classic firewall, no policy
+    assert (
+        firewall_rule_kind(e, firewall(e), SRC, PE, 443, AOAI_NAMES) == "unknown"
+    )  # classic firewall, no policy
 
 
 def test_rule_kind_compares_rule_types_case_insensitively() -> None:
@@ -263,7 +311,7 @@ def test_application_rule_only_means_no_net004_and_no_net001(tmp_path: Path) -> 
     r = Rows("S05")
     rcg = next(x for x in r.rows if x["type"] == "microsoft.network/firewallpolicies/rulecollectiongroups")
     rule = app_rule()
-    rule["targetFqdns"] = ["aoai1-contoso.openai.azure.com"]      # the account's name, resolved to the PE
+    rule["targetFqdns"] = ["aoai1-contoso.openai.azure.com"]  # the account's name, resolved to the PE
     rcg["properties"]["ruleCollections"][0]["rules"] = [rule]
     got = triples(r.audit(tmp_path))
     assert not {t[0] for t in got} & {"NET001", "NET004"}, got
@@ -302,8 +350,9 @@ def nic_estate(nic_tags=None, vm_tags=None, *, vmss_tags=None, inst_tags=None, f
     vm_id = None
     inst_id = None
     if vmss_tags is not None or inst_tags is not None:
-        e.scale_sets[VMSS.lower()] = ScaleSet(VMSS, "vmss-nva", "Flexible" if flexible else "Uniform",
-                                              vmss_tags or {}, True)
+        e.scale_sets[VMSS.lower()] = ScaleSet(
+            VMSS, "vmss-nva", "Flexible" if flexible else "Uniform", vmss_tags or {}, True
+        )
         if flexible:
             vm_id = VM
             e.vms[VM.lower()] = VirtualMachine(VM, "nva1", [NIC], VMSS, inst_tags or {})
@@ -313,8 +362,9 @@ def nic_estate(nic_tags=None, vm_tags=None, *, vmss_tags=None, inst_tags=None, f
     elif vm_tags is not None:
         vm_id = VM
         e.vms[VM.lower()] = VirtualMachine(VM, "nva1", [NIC], None, vm_tags)
-    nic = NetworkInterface(NIC, "nva1-nic", True, [], vm_id or inst_id, None, None, nic_tags or {},
-                           vmss_vm_id=inst_id)
+    nic = NetworkInterface(
+        NIC, "nva1-nic", True, [], vm_id or inst_id, None, None, nic_tags or {}, vmss_vm_id=inst_id
+    )
     return e, nic
 
 
@@ -330,13 +380,16 @@ def test_tag_on_vm_is_not_effective() -> None:
     assert t.resource_id == VM and t.effective is False and "VM" in t.problem
 
 
-@pytest.mark.parametrize(("key", "value", "problem"), [
-    ("disableSnatOnPL", "True", "value"),
-    ("disableSnatOnPL", "TRUE", "value"),
-    ("disableSnatOnPL", "yes", "value"),
-    ("disablesnatonpl", "true", "key"),
-    ("DisableSnatOnPL", "true", "key"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("disableSnatOnPL", "True", "value"),
+        ("disableSnatOnPL", "TRUE", "value"),
+        ("disableSnatOnPL", "yes", "value"),
+        ("disablesnatonpl", "true", "key"),
+        ("DisableSnatOnPL", "true", "key"),
+    ],
+)
 def test_tag_is_case_sensitive(key: str, value: str, problem: str) -> None:
     e, nic = nic_estate({key: value})
     [t] = tag_findings(e, nic)
@@ -369,21 +422,49 @@ def test_scale_set_tag_with_wrong_value_is_not_effective() -> None:
 # NSG evaluation (https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview,
 # https://learn.microsoft.com/azure/virtual-network/service-tags-overview)
 
-def srule(name: str, priority: int, access: str, src: str | tuple = "*", dst: str = "*", port: str = "443",
-          direction: str = "Inbound", protocol: str = "Tcp", src_asg: bool = False, default: bool = False):
+
+def srule(
+    name: str,
+    priority: int,
+    access: str,
+    src: str | tuple = "*",
+    dst: str = "*",
+    port: str = "443",
+    direction: str = "Inbound",
+    protocol: str = "Tcp",
+    src_asg: bool = False,
+    default: bool = False,
+):
     srcs = src if isinstance(src, tuple) else (src,)
-    asg = ("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/applicationSecurityGroups/asg1",) \
-        if src_asg else ()
-    return SecurityRule(id=name, name=name, priority=priority, direction=direction, access=access,
-                        protocol=protocol, source_prefixes=() if src_asg else srcs, destination_prefixes=(dst,),
-                        source_ports=("*",), destination_ports=(port,), source_asgs=asg, destination_asgs=(),
-                        default=default)
+    asg = (
+        ("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/applicationSecurityGroups/asg1",)
+        if src_asg
+        else ()
+    )
+    return SecurityRule(
+        id=name,
+        name=name,
+        priority=priority,
+        direction=direction,
+        access=access,
+        protocol=protocol,
+        source_prefixes=() if src_asg else srcs,
+        destination_prefixes=(dst,),
+        source_ports=("*",),
+        destination_ports=(port,),
+        source_asgs=asg,
+        destination_asgs=(),
+        default=default,
+    )
 
 
-def evaluate(rules, sources=("10.1.1.0/24",), vn=("10.1.0.0/16", "10.2.0.0/16"), direction="Inbound", port=443):
+def evaluate(
+    rules, sources=("10.1.1.0/24",), vn=("10.1.0.0/16", "10.2.0.0/16"), direction="Inbound", port=443
+):
     group = NetworkSecurityGroup("nsg", "nsg", list(rules))
-    return nsgs.evaluate(group, direction, [parse_cidr(s) for s in sources], [Cidr(PE, 32)], port,
-                         [parse_cidr(v) for v in vn])
+    return nsgs.evaluate(
+        group, direction, [parse_cidr(s) for s in sources], [Cidr(PE, 32)], port, [parse_cidr(v) for v in vn]
+    )
 
 
 def test_nsg_priority_order_first_match_decides() -> None:
@@ -403,8 +484,10 @@ def test_nsg_default_rules_supplied_when_absent() -> None:
 
 
 def test_nsg_exported_default_rules_are_used_as_they_are() -> None:
-    exported = [srule("AllowVnetInBound", 65000, "Allow", "VirtualNetwork", "VirtualNetwork", "*", default=True),
-                srule("DenyAllInBound", 65500, "Deny", "*", "*", "*", default=True)]
+    exported = [
+        srule("AllowVnetInBound", 65000, "Allow", "VirtualNetwork", "VirtualNetwork", "*", default=True),
+        srule("DenyAllInBound", 65500, "Deny", "*", "*", "*", default=True),
+    ]
     v = evaluate(exported, sources=("203.0.113.0/24",))
     assert (v.decision, v.rule) == ("deny", "DenyAllInBound (65500)")
 
@@ -413,7 +496,9 @@ def test_nsg_virtual_network_tag_covers_peered_and_on_premises_ranges() -> None:
     """A2: VirtualNetwork = VNet space + peered VNets + on-premises + UDR prefixes, as the caller lists them."""
     rules = [srule("vnet", 100, "Allow", "VirtualNetwork"), srule("deny", 4000, "Deny")]
     assert evaluate(rules, sources=("10.1.1.0/24",)).decision == "allow"
-    assert evaluate(rules, sources=("192.168.1.0/24",), vn=("10.2.0.0/16", "192.168.0.0/16")).decision == "allow"
+    assert (
+        evaluate(rules, sources=("192.168.1.0/24",), vn=("10.2.0.0/16", "192.168.0.0/16")).decision == "allow"
+    )
     assert evaluate(rules, sources=("172.16.1.0/24",)).decision == "deny"
 
 
@@ -430,7 +515,7 @@ def test_nsg_partial_prefix_overlap() -> None:
     v = evaluate([srule("half", 100, "Deny", "10.1.1.0/25"), srule("allow", 200, "Allow")])
     assert v.decision == "allow" and v.uncertain == ["half (100) partially"]
     v = evaluate([srule("half", 100, "Deny", "10.1.1.0/25"), srule("rest", 200, "Deny", "10.1.1.128/25")])
-    assert v.decision == "allow" and v.rule == "AllowVnetInBound (65000)"   # neither covers the subnet alone
+    assert v.decision == "allow" and v.rule == "AllowVnetInBound (65000)"  # neither covers the subnet alone
     v = evaluate([srule("half", 100, "Deny", "10.1.1.0/25"), srule("deny", 4000, "Deny")])
     assert (v.decision, v.rule) == ("deny", "deny (4000)")
     # several prefixes that together cover the subnet count as a full match
@@ -440,8 +525,11 @@ def test_nsg_partial_prefix_overlap() -> None:
 
 @pytest.mark.parametrize("kind", ["asg", "service tag"])
 def test_nsg_unresolvable_allow_before_deny_may_match_never_silently_no_match(kind: str) -> None:
-    first = srule("maybe", 100, "Allow", src_asg=True) if kind == "asg" else \
-        srule("maybe", 100, "Allow", "AzureCloud.westeurope")
+    first = (
+        srule("maybe", 100, "Allow", src_asg=True)
+        if kind == "asg"
+        else srule("maybe", 100, "Allow", "AzureCloud.westeurope")
+    )
     v = evaluate([first, srule("deny", 4000, "Deny")])
     assert v.uncertain == ["maybe (100)"]
     assert v.decision == "allow", "a may-match allow leaves the flow possible: the deny is not definite"
@@ -454,9 +542,13 @@ def test_nsg_unresolvable_deny_before_allow_is_recorded() -> None:
 
 
 def test_nsg_protocol_port_and_direction_filters() -> None:
-    rules = [srule("udp", 100, "Allow", protocol="Udp"), srule("ssh", 110, "Allow", port="22"),
-             srule("out", 120, "Allow", direction="Outbound"), srule("range", 130, "Allow", port="400-500"),
-             srule("deny", 4000, "Deny")]
+    rules = [
+        srule("udp", 100, "Allow", protocol="Udp"),
+        srule("ssh", 110, "Allow", port="22"),
+        srule("out", 120, "Allow", direction="Outbound"),
+        srule("range", 130, "Allow", port="400-500"),
+        srule("deny", 4000, "Deny"),
+    ]
     v = evaluate(rules)
     assert (v.decision, v.rule) == ("allow", "range (130)")
     assert evaluate(rules[:3] + rules[4:]).decision == "deny"
@@ -465,6 +557,7 @@ def test_nsg_protocol_port_and_direction_filters() -> None:
 # ---------------------------------------------------------------------------------------------------
 # The compiled NSG evaluation (what the flow analysis runs per class of subnets) agrees with a plain
 # reading of the NSG overview (default rules, priority order, first match), rule by rule, on random rule sets
+
 
 def ref_match(values, asgs, prefixes, vn) -> str:
     """full | partial | may | none, straight from A3: `*` matches all; a prefix or the VirtualNetwork tag
@@ -496,7 +589,11 @@ def ref_evaluate(rules, direction, sources, destinations, port, vn):
     all_rules = rules if any(r.default for r in rules) else [*rules, *nsgs.DEFAULT_RULES]
     uncertain, may_allow = [], None
     for r in sorted(all_rules, key=lambda r: (r.priority, r.default, r.name)):
-        if r.direction != direction or r.protocol not in ("Tcp", "*") or not port_in_ranges(r.destination_ports or ("*",), port):
+        if (
+            r.direction != direction
+            or r.protocol not in ("Tcp", "*")
+            or not port_in_ranges(r.destination_ports or ("*",), port)
+        ):
             continue
         src = ref_match(r.source_prefixes, r.source_asgs, sources, vn)
         dst = ref_match(r.destination_prefixes, r.destination_asgs, destinations, vn)
@@ -515,8 +612,20 @@ def ref_evaluate(rules, direction, sources, destinations, port, vn):
     return ("allow" if may_allow else "deny"), uncertain
 
 
-ADDRS = ["*", "VirtualNetwork", "Internet", "AzureCloud.westeurope", "10.0.0.0/8", "10.1.0.0/16", "10.1.1.0/24",
-         "10.1.1.0/25", "10.2.1.4", "10.2.0.0/16", "192.168.0.0/16", "172.16.0.0/12"]
+ADDRS = [
+    "*",
+    "VirtualNetwork",
+    "Internet",
+    "AzureCloud.westeurope",
+    "10.0.0.0/8",
+    "10.1.0.0/16",
+    "10.1.1.0/24",
+    "10.1.1.0/25",
+    "10.2.1.4",
+    "10.2.0.0/16",
+    "192.168.0.0/16",
+    "172.16.0.0/12",
+]
 
 
 def test_compiled_nsg_evaluation_matches_the_reference() -> None:
@@ -525,20 +634,46 @@ def test_compiled_nsg_evaluation_matches_the_reference() -> None:
 
     rule = st.builds(
         lambda i, prio, access, src, dst, asg, direction, proto, port: SecurityRule(
-            id=f"r{i}", name=f"r{i}", priority=prio, direction=direction, access=access, protocol=proto,
-            source_prefixes=tuple(src), destination_prefixes=tuple(dst), source_ports=("*",),
-            destination_ports=(port,), source_asgs=("asg",) if asg else (), destination_asgs=(), default=False),
-        st.integers(0, 99), st.integers(100, 4096), st.sampled_from(["Allow", "Deny"]),
-        st.lists(st.sampled_from(ADDRS), min_size=1, max_size=2), st.lists(st.sampled_from(ADDRS), min_size=1, max_size=2),
-        st.booleans(), st.sampled_from(["Inbound", "Outbound"]), st.sampled_from(["Tcp", "Udp", "*"]),
-        st.sampled_from(["*", "443", "22", "400-500"]))
-    prefixes = st.lists(st.sampled_from(["10.1.1.0/24", "10.1.1.0/26", "10.3.0.0/16", "192.168.5.0/24"]),
-                        min_size=0, max_size=2)
-    vnets = st.lists(st.sampled_from(["10.1.0.0/16", "10.2.0.0/16", "192.168.0.0/16", "10.0.0.0/8"]), max_size=3)
+            id=f"r{i}",
+            name=f"r{i}",
+            priority=prio,
+            direction=direction,
+            access=access,
+            protocol=proto,
+            source_prefixes=tuple(src),
+            destination_prefixes=tuple(dst),
+            source_ports=("*",),
+            destination_ports=(port,),
+            source_asgs=("asg",) if asg else (),
+            destination_asgs=(),
+            default=False,
+        ),
+        st.integers(0, 99),
+        st.integers(100, 4096),
+        st.sampled_from(["Allow", "Deny"]),
+        st.lists(st.sampled_from(ADDRS), min_size=1, max_size=2),
+        st.lists(st.sampled_from(ADDRS), min_size=1, max_size=2),
+        st.booleans(),
+        st.sampled_from(["Inbound", "Outbound"]),
+        st.sampled_from(["Tcp", "Udp", "*"]),
+        st.sampled_from(["*", "443", "22", "400-500"]),
+    )
+    prefixes = st.lists(
+        st.sampled_from(["10.1.1.0/24", "10.1.1.0/26", "10.3.0.0/16", "192.168.5.0/24"]),
+        min_size=0,
+        max_size=2,
+    )
+    vnets = st.lists(
+        st.sampled_from(["10.1.0.0/16", "10.2.0.0/16", "192.168.0.0/16", "10.0.0.0/8"]), max_size=3
+    )
 
     @settings(max_examples=400, deadline=None, derandomize=True)
-    @given(st.lists(rule, max_size=6, unique_by=lambda r: r.name), prefixes, vnets,
-           st.sampled_from(["Inbound", "Outbound"]))
+    @given(
+        st.lists(rule, max_size=6, unique_by=lambda r: r.name),
+        prefixes,
+        vnets,
+        st.sampled_from(["Inbound", "Outbound"]),
+    )
     def check(rules, srcs, vn, direction):
         sources = [parse_cidr(s) for s in srcs]
         vnet = [parse_cidr(v) for v in vn]
@@ -547,6 +682,7 @@ def test_compiled_nsg_evaluation_matches_the_reference() -> None:
         assert (v.decision, v.uncertain) == ref_evaluate(rules, direction, sources, dest, 443, vnet)
         # and the single-address shortcut the analysis uses for destinations
         from auditor.routing.lpm import PrefixMap
+
         vmap = PrefixMap((c, True) for c in vnet)
         for r in nsgs.compile_rules(NetworkSecurityGroup("n", "n", rules), direction, 443):
             assert r.dst.match_ip(PE, vmap) == r.dst.match(dest, vnet)
@@ -583,7 +719,8 @@ def test_classic_rule_collections_with_address_ranges(tmp_path: Path) -> None:
     assert firewall_rule_kind(e, fw, [parse_cidr("10.2.4.0/24")], PE, 443, ()) == "unknown"
     rec = e.record(fw.id)
     rec["properties"]["networkRuleCollections"][0]["properties"]["rules"][1]["destinationFqdns"] = [
-        "other-account.openai.azure.com"]
+        "other-account.openai.azure.com"
+    ]
     assert firewall_rule_kind(e, fw, [parse_cidr("10.2.4.0/24")], PE, 443, ()) == "unresolved"
     # the example's own collections deny: its network rule drops these sources' traffic
     e, fw = classic_estate(tmp_path, "Deny")
@@ -599,7 +736,7 @@ def test_missing_parent_policy_and_ip_group_leave_the_kind_unresolved(tmp_path: 
     assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "unresolved"
     e, fw = with_rules((200, [network_rule()], "Allow"))
     e.firewall_policies[POLICY.lower()].base_policy_id = POLICY + "-parent"
-    assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "network"      # a known network rule decides
+    assert firewall_rule_kind(e, fw, SRC, PE, 443, AOAI_NAMES) == "network"  # a known network rule decides
     rule = network_rule()
     rule["destinationAddresses"], rule["destinationIpGroups"] = [], [POLICY + "/../ipGroups/missing"]
     e, fw = with_rules((200, [rule, app_rule()], "Allow"))

@@ -66,7 +66,9 @@ KNOWN_MISMATCH: dict[str, str] = {}
 
 def scenario_param(folder: Path):
     number = folder.name[:3]
-    marks = [pytest.mark.xfail(reason=KNOWN_MISMATCH[number], strict=True)] if number in KNOWN_MISMATCH else []
+    marks = (
+        [pytest.mark.xfail(reason=KNOWN_MISMATCH[number], strict=True)] if number in KNOWN_MISMATCH else []
+    )
     return pytest.param(folder, id=number, marks=marks)
 
 
@@ -99,8 +101,11 @@ def aoai_findings(number: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def aoai1_id(number: str) -> str:
-    return next(r["id"] for r in json.loads((scenario(number) / "resources.json").read_text())
-                if r["type"] == "microsoft.cognitiveservices/accounts" and r["name"] == "aoai1")
+    return next(
+        r["id"]
+        for r in json.loads((scenario(number) / "resources.json").read_text())
+        if r["type"] == "microsoft.cognitiveservices/accounts" and r["name"] == "aoai1"
+    )
 
 
 def test_s14_keys_and_public_network_fire_aoai001_and_aoai002_on_aoai1() -> None:

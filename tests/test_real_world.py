@@ -28,7 +28,7 @@ def ip(text: str) -> int:
 
 def body(rel: str, status: str | None = None) -> dict[str, Any]:
     doc = json.loads((EXAMPLES / rel).read_text(encoding="utf-8"))
-    if "responses" not in doc:          # the session-record extract is a bare response body
+    if "responses" not in doc:  # the session-record extract is a bare response body
         return doc
     responses = doc["responses"]
     return responses[status or ("200" if "200" in responses else "201")]["body"]
@@ -50,13 +50,15 @@ def test_network_interface_get(tmp_path: Path) -> None:
     nic = estate.nics[data["id"].lower()]
     assert nic.name == "test-nic"
     assert nic.ip_forwarding is False
-    assert nic.vm_id == "/subscriptions/subid/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1"
+    assert (
+        nic.vm_id == "/subscriptions/subid/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1"
+    )
     assert nic.nsg_id.endswith("/networkSecurityGroups/nsg")
     assert nic.private_endpoint_id is None
     subnet = "/subscriptions/subid/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/rg1-vnet/subnets/default"
     assert [(c.name, c.ip_text, c.primary, c.subnet_id) for c in nic.ip_configs] == [
         ("ipconfig1", "172.20.2.4", True, subnet),
-        ("ipconfig2", "172.20.2.16/28", False, subnet),   # prefix-style secondary IP kept as written
+        ("ipconfig2", "172.20.2.16/28", False, subnet),  # prefix-style secondary IP kept as written
     ]
     assert nic.ip_configs[1].ip == ip("172.20.2.16")
     assert owners(estate, "172.20.2.4") == [("nic", data["id"])]
@@ -103,7 +105,7 @@ def test_azure_firewall_get_classic_vnet_firewall(tmp_path: Path) -> None:
     assert (fw.sku_name, fw.sku_tier) == ("AZFW_VNet", "Standard")
     assert fw.private_ip == ip("10.0.0.0")
     assert fw.subnet_id.endswith("/virtualNetworks/vnet2/subnets/AzureFirewallSubnet")
-    assert fw.additional_properties == {}      # so the default SNAT private ranges apply
+    assert fw.additional_properties == {}  # so the default SNAT private ranges apply
     assert (fw.policy_id, fw.hub_id) == (None, None)
     assert owners(estate, "10.0.0.0") == [("azure-firewall", data["id"])]
 
@@ -113,7 +115,7 @@ def test_azure_firewall_put_in_hub(tmp_path: Path) -> None:
     assert unexpected(estate.problems) == []
     fw = estate.firewalls[data["id"].lower()]
     assert (fw.sku_name, fw.sku_tier) == ("AZFW_Hub", "Standard")
-    assert fw.private_ip == ip("10.0.0.0")          # hubIPAddresses.privateIPAddress
+    assert fw.private_ip == ip("10.0.0.0")  # hubIPAddresses.privateIPAddress
     assert fw.policy_id.endswith("/firewallPolicies/policy1")
     assert fw.hub_id.endswith("/virtualHubs/hub1")
     assert fw.subnet_id is None
@@ -156,9 +158,10 @@ def test_route_table_get(tmp_path: Path) -> None:
     table = estate.route_tables[data["id"].lower()]
     assert table.disable_bgp_route_propagation is False
     assert [(r.name, str(r.prefix), r.next_hop_type, r.next_hop_ip) for r in table.routes] == [
-        ("route1", "10.0.3.0/24", "VirtualNetworkGateway", None)]
+        ("route1", "10.0.3.0/24", "VirtualNetworkGateway", None)
+    ]
     assert table.subnet_ids == []
-    assert estate.resource_count == 2            # the table and its route, merged by id
+    assert estate.resource_count == 2  # the table and its route, merged by id
 
 
 def test_virtual_network_get(tmp_path: Path) -> None:
@@ -195,13 +198,16 @@ def test_apim_get_service_not_in_a_vnet(tmp_path: Path) -> None:
 
 def test_apim_created_in_external_vnet(tmp_path: Path) -> None:
     for status, public in (("200", ("20.47.137.XXX",)), ("201", ())):
-        estate, data = load(tmp_path / status, "apimanagement/2024-05-01/ApiManagementCreateServiceInVnetWithPublicIP.json",
-                            status)
+        estate, data = load(
+            tmp_path / status,
+            "apimanagement/2024-05-01/ApiManagementCreateServiceInVnetWithPublicIP.json",
+            status,
+        )
         assert unexpected(estate.problems) == []
         apim = estate.apims[data["id"].lower()]
         assert (apim.sku, apim.vnet_type) == ("Premium", "External")
         assert apim.subnet_id.endswith("/virtualNetworks/apimcus/subnets/tenant")
-        assert apim.public_ips == public        # the masked address is kept as data, not a crash
+        assert apim.public_ips == public  # the masked address is kept as data, not a crash
 
 
 def posture(tmp_path: Path, rel: str) -> dict[str, list[str]]:
@@ -218,26 +224,36 @@ def test_get_account_defaults_mean_keys_on_public_and_no_private_link(tmp_path: 
     estate, data = load(tmp_path, "cognitiveservices/2024-10-01/GetAccount.json")
     acct = estate.ai_accounts[data["id"].lower()]
     assert (acct.kind, acct.disable_local_auth, acct.public_network_access, acct.network_acls) == (
-        "Emotion", None, None, None)
+        "Emotion",
+        None,
+        None,
+        None,
+    )
     assert acct.pe_connections == []
     found = posture(tmp_path / "audit", "cognitiveservices/2024-10-01/GetAccount.json")
     assert found == {"AOAI001": [data["id"]], "AOAI002": [data["id"]], "AOAI004": [data["id"]]}
 
 
 def test_powershell_session_record_keys_disabled_but_public(tmp_path: Path) -> None:
-    rel = "cognitiveservices/azure-powershell-sessionrecords/TestDisableLocalAuth.GET-account.ResponseBody.json"
+    rel = (
+        "cognitiveservices/azure-powershell-sessionrecords/TestDisableLocalAuth.GET-account.ResponseBody.json"
+    )
     raw = (EXAMPLES / rel).read_bytes()
-    assert b"\r\n" in raw                          # the recorder's pretty-printing is kept
-    estate = load_estate([EXAMPLES / rel])         # loadable as is, straight from the copy
+    assert b"\r\n" in raw  # the recorder's pretty-printing is kept
+    estate = load_estate([EXAMPLES / rel])  # loadable as is, straight from the copy
     data = body(rel)
     acct = estate.ai_accounts[data["id"].lower()]
     assert (acct.kind, acct.disable_local_auth, acct.public_network_access, acct.network_acls) == (
-        "TextAnalytics", True, "Enabled", None)
+        "TextAnalytics",
+        True,
+        "Enabled",
+        None,
+    )
     assert acct.custom_subdomain == "csapstestrg35"
     found = posture(tmp_path, rel)
     assert "AOAI001" not in found
     assert found["AOAI002"] == [data["id"]]
-    assert found["AOAI004"] == [data["id"]]        # privateEndpointConnections: []
+    assert found["AOAI004"] == [data["id"]]  # privateEndpointConnections: []
     assert "AOAI003" not in found
 
 
@@ -250,19 +266,28 @@ def test_effective_route_table_list_wrapped_with_its_nic(tmp_path: Path) -> None
     ]
     estate = load_estate(files)
     assert unexpected(estate.problems) == []
-    assert estate.resource_count == 1              # effective routes are not resources
+    assert estate.resource_count == 1  # effective routes are not resources
     assert list(estate.effective_routes) == [nic["id"].lower()]
     got = estate.effective_routes[nic["id"].lower()]
     assert [(r["addressPrefix"], r["nextHopType"]) for r in got] == [
-        (["172.20.2.0/24"], "VnetLocal"), (["0.0.0.0/0"], "Internet"), (["10.0.0.0/8"], "None"),
-        (["100.64.0.0/10"], "None"), (["172.16.0.0/12"], "None"), (["192.168.0.0/16"], "None")]
+        (["172.20.2.0/24"], "VnetLocal"),
+        (["0.0.0.0/0"], "Internet"),
+        (["10.0.0.0/8"], "None"),
+        (["100.64.0.0/10"], "None"),
+        (["172.16.0.0/12"], "None"),
+        (["192.168.0.0/16"], "None"),
+    ]
 
 
 def test_effective_route_table_named_by_file_or_unnamed(tmp_path: Path) -> None:
     listing = body("network/2024-07-01/NetworkInterfaceEffectiveRouteTableList.json")
     nic = body("network/2025-03-01/NetworkInterfaceGet.json")
-    named = load_estate([write_json(tmp_path, "a/nic.json", nic),
-                         write_json(tmp_path, "a/test-nic.effective-routes.json", listing)])
+    named = load_estate(
+        [
+            write_json(tmp_path, "a/nic.json", nic),
+            write_json(tmp_path, "a/test-nic.effective-routes.json", listing),
+        ]
+    )
     assert unexpected(named.problems) == []
     assert list(named.effective_routes) == [nic["id"].lower()]
     # bare `az network nic show-effective-route-table` output names no NIC: said so, not guessed

@@ -23,15 +23,25 @@ def test_secured_hub_firewall_reaches_only_vnets_connected_to_its_hub() -> None:
     doc = json.loads(proc.stdout)
     sources = [
         s
-        for f in doc["findings"] if f["rule_id"] == "AOAI005"
-        for e in f["evidence"] if e["kind"] == "path"
+        for f in doc["findings"]
+        if f["rule_id"] == "AOAI005"
+        for e in f["evidence"]
+        if e["kind"] == "path"
         for s in e["value"]["source_subnets"]
     ]
     assert sources, "AOAI005 lists its bypassing sources"
     assert not [s for s in sources if "/virtualnetworks/vnet-vwan-spoke/" in s.lower()]
 
-    trace = run("trace", str(DEMO), "--from", "vnet-vwan-spoke/snet-workload", "--to", "pe-aoai-contoso-prod",
-                "--format", "json")
+    trace = run(
+        "trace",
+        str(DEMO),
+        "--from",
+        "vnet-vwan-spoke/snet-workload",
+        "--to",
+        "pe-aoai-contoso-prod",
+        "--format",
+        "json",
+    )
     assert trace.returncode == 0, trace.stderr
     flow = json.loads(trace.stdout)["flows"][0]
     assert flow["verdict"] == "blocked"

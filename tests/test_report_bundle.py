@@ -22,13 +22,27 @@ def make_bundle(tmp_path: Path, name: str = "evidence.zip", *extra: str) -> Path
     second = write_estate(tmp_path, [], "estate/sub/empty.json")
     assert second.is_file()
     bundle = tmp_path / name
-    res = CliRunner().invoke(cli, ["audit", str(estate.parent), "--bundle", str(bundle), "--format", "json",
-                                   "--fail-on", "never", *extra])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "audit",
+            str(estate.parent),
+            "--bundle",
+            str(bundle),
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+            *extra,
+        ],
+    )
     assert res.exit_code == 0, res.output
     return bundle
 
 
-def rewrite(src: Path, dst: Path, change: dict[str, bytes | None], add: dict[str, bytes] | None = None) -> None:
+def rewrite(
+    src: Path, dst: Path, change: dict[str, bytes | None], add: dict[str, bytes] | None = None
+) -> None:
     """Copy a zip, replacing (bytes) or dropping (None) entries, optionally adding new ones."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
@@ -51,7 +65,9 @@ def test_bundle_contents_and_manifest(tmp_path):
         rules = sorted(f"{p.parent.name}/{p.name}" for p in data_dir("rules").glob("*/rule.yaml"))
         assert sorted(n.removeprefix("rules/") for n in names if n.startswith("rules/")) == rules
         inputs = [n for n in names if n.startswith("inputs/")]
-        assert len(inputs) == 2 and all(n.endswith(("estate/resources.json", "estate/sub/empty.json")) for n in inputs)
+        assert len(inputs) == 2 and all(
+            n.endswith(("estate/resources.json", "estate/sub/empty.json")) for n in inputs
+        )
         for info in zf.infolist():
             assert info.date_time == (1980, 1, 1, 0, 0, 0)
             assert info.external_attr >> 16 == 0o100644
@@ -67,8 +83,17 @@ def test_bundle_contents_and_manifest(tmp_path):
     assert manifest["schema"] == "pathaudit/bundle@1" and manifest["tool"]["name"] == "pathaudit"
     assert manifest["estate"]["sha256"] == doc["estate"]["sha256"]
     # only what was given, in declaration order, real option names; where it was written is not evidence
-    assert manifest["command"] == ["pathaudit", "audit", str(tmp_path / "estate"), "--format", "json",
-                                   "--bundle", "evidence.zip", "--fail-on", "never"]
+    assert manifest["command"] == [
+        "pathaudit",
+        "audit",
+        str(tmp_path / "estate"),
+        "--format",
+        "json",
+        "--bundle",
+        "evidence.zip",
+        "--fail-on",
+        "never",
+    ]
 
 
 def test_two_runs_give_an_identical_bundle(tmp_path):
@@ -79,8 +104,19 @@ def test_two_runs_give_an_identical_bundle(tmp_path):
     assert b.read_bytes() == first
     other_dir = tmp_path / "elsewhere"
     other_dir.mkdir()
-    res = CliRunner().invoke(cli, ["audit", str(tmp_path / "estate"), "--bundle", str(other_dir / "evidence.zip"),
-                                   "--format", "json", "--fail-on", "never"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "audit",
+            str(tmp_path / "estate"),
+            "--bundle",
+            str(other_dir / "evidence.zip"),
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+        ],
+    )
     assert res.exit_code == 0
     assert (other_dir / "evidence.zip").read_bytes() == first
 
@@ -153,29 +189,62 @@ def test_zip_without_manifest_exits_2(tmp_path):
 
 
 def test_command_line_is_secrets_free_and_canonical():
-    params = {"inputs": ("a.json", "dir"), "fmt": ("json", "sarif"), "out": "/home/me/out", "bundle": "/tmp/x/ev.zip",
-              "client_secret": "hunter2", "sas_token": "sv=2020&sig=abc", "fail_on": "high", "allow_incomplete": True,
-              "config_path": None, "rules": ()}
+    params = {
+        "inputs": ("a.json", "dir"),
+        "fmt": ("json", "sarif"),
+        "out": "/home/me/out",
+        "bundle": "/tmp/x/ev.zip",
+        "client_secret": "hunter2",
+        "sas_token": "sv=2020&sig=abc",
+        "fail_on": "high",
+        "allow_incomplete": True,
+        "config_path": None,
+        "rules": (),
+    }
     argv = command_line("audit", params)
-    assert argv == ["pathaudit", "audit", "a.json", "dir", "--fmt", "json", "--fmt", "sarif", "--out", "out",
-                    "--bundle", "ev.zip", "--client-secret", "<redacted>", "--sas-token", "<redacted>",
-                    "--fail-on", "high", "--allow-incomplete"]
+    assert argv == [
+        "pathaudit",
+        "audit",
+        "a.json",
+        "dir",
+        "--fmt",
+        "json",
+        "--fmt",
+        "sarif",
+        "--out",
+        "out",
+        "--bundle",
+        "ev.zip",
+        "--client-secret",
+        "<redacted>",
+        "--sas-token",
+        "<redacted>",
+        "--fail-on",
+        "high",
+        "--allow-incomplete",
+    ]
     assert "hunter2" not in " ".join(argv) and "sig=abc" not in " ".join(argv)
 
 
 def test_arcnames_never_escape_the_bundle():
-    assert arcname_for_input("bundled:demo-contoso/resources.json") == "inputs/bundled/demo-contoso/resources.json"
+    assert (
+        arcname_for_input("bundled:demo-contoso/resources.json")
+        == "inputs/bundled/demo-contoso/resources.json"
+    )
     assert arcname_for_input("/etc/../../x.json") == "inputs/etc/x.json"
     assert arcname_for_input("..\\..\\win.json") == "inputs/win.json"
     assert arcname_for_input("C:\\estate\\r.json") == "inputs/C_/estate/r.json"
 
 
-@pytest.mark.parametrize(("member", "mode", "why"), [
-    ("../../etc/cron.d/evil", 0o100644, "leaves the bundle"),
-    ("/etc/passwd", 0o100644, "absolute path"),
-    ("inputs/link", 0o120777, "symbolic link"),
-    ("inputs/dev", 0o020644, "device, FIFO or socket"),
-])
+@pytest.mark.parametrize(
+    ("member", "mode", "why"),
+    [
+        ("../../etc/cron.d/evil", 0o100644, "leaves the bundle"),
+        ("/etc/passwd", 0o100644, "absolute path"),
+        ("inputs/link", 0o120777, "symbolic link"),
+        ("inputs/dev", 0o020644, "device, FIFO or socket"),
+    ],
+)
 def test_unsafe_members_are_tampering_named_by_member(tmp_path, member, mode, why):
     """Issue #13, item 9: a member no pathaudit bundle holds (and that would be dangerous to extract) is
     exit 1 with the member named, even when the manifest was rewritten to list it."""

@@ -29,10 +29,12 @@ def export(tmp_path: Path, estate: Path, name: str) -> tuple[Path, dict]:
 @pytest.mark.parametrize("name", ["flows.parquet", "flows.csv"])
 def test_every_flow_once_with_its_finding(tmp_path: Path, name: str) -> None:
     out, doc = export(tmp_path, S09, name)
-    rows = duckdb.sql(f"SELECT * FROM read_{'parquet' if name.endswith('parquet') else 'csv'}('{out}')").fetchall()
+    rows = duckdb.sql(
+        f"SELECT * FROM read_{'parquet' if name.endswith('parquet') else 'csv'}('{out}')"
+    ).fetchall()
     cols = [d[0] for d in duckdb.sql(f"DESCRIBE SELECT * FROM '{out}'").fetchall()]
     analysis = FlowAnalysis(load_estate([S09]), Config())
-    assert len(rows) == len(analysis.all_flows)         # blocked flows too: the whole matrix
+    assert len(rows) == len(analysis.all_flows)  # blocked flows too: the whole matrix
     keys = [(r[cols.index("context")], r[cols.index("destination")], r[cols.index("port")]) for r in rows]
     assert len(set(keys)) == len(keys)
     fingerprints = {f["fingerprint"]: f for f in doc["findings"]}
@@ -40,7 +42,9 @@ def test_every_flow_once_with_its_finding(tmp_path: Path, name: str) -> None:
     # every NET001 and NET005 of the document covers at least one flow, and only those rules are named
     assert {f["fingerprint"] for f in doc["findings"] if f["rule_id"] in ("NET001", "NET005")} <= covered
     assert {fingerprints[c]["rule_id"] for c in covered} <= {"NET001", "NET005", "NET008"}
-    asym = [r for r in rows if r[cols.index("verdict")] == "asymmetric" and r[cols.index("appliances_forward")]]
+    asym = [
+        r for r in rows if r[cols.index("verdict")] == "asymmetric" and r[cols.index("appliances_forward")]
+    ]
     assert asym and all(r[cols.index("finding")] for r in asym)
 
 
@@ -55,9 +59,15 @@ def test_flows_need_a_file_and_an_estate(tmp_path: Path) -> None:
     assert code == 2 and "--out" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_cli("audit", S01, "--format", "flows", "--out", tmp_path / "flows.txt")
     assert code == 2 and ".parquet or .csv" in err
-    code, _, err = run_cli("report", REPO / "reports" / "demo" / "findings.json", "--format", "flows",
-                           "--out", tmp_path / "x.parquet")
-    assert code == 2 and "'flows' is not one of" in err      # `report` has no estate to analyse
+    code, _, err = run_cli(
+        "report",
+        REPO / "reports" / "demo" / "findings.json",
+        "--format",
+        "flows",
+        "--out",
+        tmp_path / "x.parquet",
+    )
+    assert code == 2 and "'flows' is not one of" in err  # `report` has no estate to analyse
 
 
 def test_paths_with_glob_characters_are_literal(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from auditor.report.text import csv_cell, h, md, md_code, xml_attr
 
 ALL = [x for f in FORMATS for x in ("--format", f)]
 DEMO_REPORTS = REPO / "reports" / "demo"
-DEMO_FORMATS = ("json", "sarif", "html", "markdown", "junit", "csv")   # the Makefile's `demo` target
+DEMO_FORMATS = ("json", "sarif", "html", "markdown", "junit", "csv")  # the Makefile's `demo` target
 
 
 def has_demo() -> bool:
@@ -41,6 +41,7 @@ def has_demo() -> bool:
 
 
 # --- escaping helpers -------------------------------------------------------------------------
+
 
 def test_escaping_helpers():
     assert h(SCRIPT) == "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -51,7 +52,7 @@ def test_escaping_helpers():
     assert md("line1\nline2") == "line1 line2"
     assert md_code("a`b|c") == "``a`b\\|c``"
     assert md_code("`x`") == "`` `x` ``"
-    assert md_code("/a/<b>") == "/a/&lt;b&gt;"          # never a raw angle bracket, not even in code
+    assert md_code("/a/<b>") == "/a/&lt;b&gt;"  # never a raw angle bracket, not even in code
     for lead in "=+-@":
         assert csv_cell(f"{lead}1+1") == f"'{lead}1+1"
     assert csv_cell("\t=1") == "'\t'=1" and csv_cell("/subscriptions/x") == "/subscriptions/x"
@@ -61,7 +62,7 @@ def test_escaping_helpers():
 
 def test_markdown_escapes_estate_strings():
     data = render_markdown(hostile_document(), load_catalog()).decode()
-    assert "<script" not in data and "<img" not in data and "<br>" in data   # only our own <br>
+    assert "<script" not in data and "<img" not in data and "<br>" in data  # only our own <br>
     for line in data.splitlines():
         if line.startswith("| ") and "\\|" not in line:
             # table rows keep their column count: escaped pipes are not separators
@@ -69,7 +70,7 @@ def test_markdown_escapes_estate_strings():
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in data
     assert "## Warnings" in data and "## Coverage notes" in data and "## Resolved since the baseline" in data
     rows = [line for line in data.splitlines() if line.startswith("| 1 |")]
-    assert len(rows) == 1 and rows[0].replace("\\|", "").count("|") == 8    # 7 columns with baseline
+    assert len(rows) == 1 and rows[0].replace("\\|", "").count("|") == 8  # 7 columns with baseline
 
 
 def test_markdown_table_pipes_and_backticks_in_ids():
@@ -81,16 +82,28 @@ def test_markdown_table_pipes_and_backticks_in_ids():
 
 
 def test_csv_one_row_per_finding_formula_neutralised():
-    sup = {"rule": "NET001", "resource": "*", "reason": "=cmd|' /C calc'!A0", "expires": "2027-01-01", "approved_by": None}
-    doc = document([finding(message="-2+3 sum", suppression=sup),
-                    finding("AOAI001", resource_id="@evil", message=f"{JAPANESE} {GREEK}\nsecond line")])
+    sup = {
+        "rule": "NET001",
+        "resource": "*",
+        "reason": "=cmd|' /C calc'!A0",
+        "expires": "2027-01-01",
+        "approved_by": None,
+    }
+    doc = document(
+        [
+            finding(message="-2+3 sum", suppression=sup),
+            finding("AOAI001", resource_id="@evil", message=f"{JAPANESE} {GREEK}\nsecond line"),
+        ]
+    )
     data = render_csv(doc)
     assert data.endswith(b"\r\n") and not data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
     assert tuple(rows[0]) == COLUMNS and len(rows) == 3
     first = dict(zip(COLUMNS, rows[1], strict=True))
     assert first["message"] == "'-2+3 sum" and first["suppressed"] == "true"
-    assert first["suppression_reason"] == "'=cmd|' /C calc'!A0" and first["suppression_expires"] == "2027-01-01"
+    assert (
+        first["suppression_reason"] == "'=cmd|' /C calc'!A0" and first["suppression_expires"] == "2027-01-01"
+    )
     second = dict(zip(COLUMNS, rows[2], strict=True))
     assert second["resource_id"] == "'@evil" and second["resource_name"] == "'@evil"
     assert second["message"] == f"{JAPANESE} {GREEK}\nsecond line" and second["suppressed"] == "false"
@@ -98,12 +111,15 @@ def test_csv_one_row_per_finding_formula_neutralised():
 
 # --- --format / --out -------------------------------------------------------------------------
 
+
 def test_plan(tmp_path):
     assert plan(["json"], None) == [("json", None)]
     assert plan(["json"], tmp_path / "f.json") == [("json", tmp_path / "f.json")]
-    assert plan(["json"], tmp_path) == [("json", tmp_path / "findings.json")]           # existing dir
-    assert plan(["json", "sarif", "json"], tmp_path / "new") == [("json", tmp_path / "new" / "findings.json"),
-                                                                   ("sarif", tmp_path / "new" / "findings.sarif")]
+    assert plan(["json"], tmp_path) == [("json", tmp_path / "findings.json")]  # existing dir
+    assert plan(["json", "sarif", "json"], tmp_path / "new") == [
+        ("json", tmp_path / "new" / "findings.json"),
+        ("sarif", tmp_path / "new" / "findings.sarif"),
+    ]
     with pytest.raises(Exception, match="need --out DIR"):
         plan(["json", "sarif"], None)
 
@@ -119,7 +135,11 @@ def test_audit_writes_every_format_into_out_dir(tmp_path):
     assert len(doc["findings"]) == 6
     assert json.loads((out / "findings.sarif").read_text(encoding="utf-8"))["version"] == "2.1.0"
     table = (out / "findings.txt").read_text(encoding="utf-8")
-    assert table.count("AOAI001") == 3 and table.count("AOAI004") == 3 and "6 findings (3 high, 3 medium" in table
+    assert (
+        table.count("AOAI001") == 3
+        and table.count("AOAI004") == 3
+        and "6 findings (3 high, 3 medium" in table
+    )
 
 
 def test_several_formats_without_out_is_a_usage_error(tmp_path):
@@ -138,23 +158,28 @@ def test_report_rerenders_a_saved_document_identically(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     for name in FILENAMES.values():
         if name == "findings.junit.xml":
-            continue       # the saved document lacks the per-rule resource lists (see test below)
+            continue  # the saved document lacks the per-rule resource lists (see test below)
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     sarif = json.loads((tmp_path / "b" / "findings.sarif").read_text(encoding="utf-8"))
-    assert sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
-        "estate/resources.json"
+    assert (
+        sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        == "estate/resources.json"
+    )
     junit = (tmp_path / "b" / "findings.junit.xml").read_text(encoding="utf-8")
     assert "all other assessed resources" in junit
 
 
-@pytest.mark.parametrize(("doc_findings", "fail_on", "complete", "code"), [
-    ([], "high", True, 0),
-    ([finding()], "high", True, 1),
-    ([finding(severity="medium")], "high", True, 0),
-    ([finding(severity="medium")], "medium", True, 1),
-    ([finding(baseline="unchanged")], "high", True, 0),
-    ([], "high", False, 3),
-])
+@pytest.mark.parametrize(
+    ("doc_findings", "fail_on", "complete", "code"),
+    [
+        ([], "high", True, 0),
+        ([finding()], "high", True, 1),
+        ([finding(severity="medium")], "high", True, 0),
+        ([finding(severity="medium")], "medium", True, 1),
+        ([finding(baseline="unchanged")], "high", True, 0),
+        ([], "high", False, 3),
+    ],
+)
 def test_report_exit_codes(tmp_path, doc_findings, fail_on, complete, code):
     doc = document(doc_findings)
     doc["coverage"]["complete"] = complete
@@ -173,6 +198,7 @@ def test_report_of_something_else_exits_2(tmp_path):
 
 
 # --- determinism ------------------------------------------------------------------------------
+
 
 def test_two_runs_give_identical_bytes_in_every_format(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -193,7 +219,15 @@ def test_demo_estate_two_runs_identical_and_reports_current(tmp_path, monkeypatc
     outs = []
     for run in ("one", "two"):
         out = tmp_path / run
-        args = ["audit", "--demo", "--fail-on", "never", *[x for f in DEMO_FORMATS for x in ("--format", f)], "--out", str(out)]
+        args = [
+            "audit",
+            "--demo",
+            "--fail-on",
+            "never",
+            *[x for f in DEMO_FORMATS for x in ("--format", f)],
+            "--out",
+            str(out),
+        ]
         res = runner.invoke(cli, args)
         assert res.exit_code == 0, res.output
         outs.append(out)
@@ -210,7 +244,9 @@ def test_demo_estate_two_runs_identical_and_reports_current(tmp_path, monkeypatc
 def test_out_path_is_not_part_of_any_output(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     estate = write_estate(tmp_path, hostile_estate())
-    res = CliRunner().invoke(cli, ["audit", str(estate), *ALL, "--out", "somewhere-unique-42", "--fail-on", "never"])
+    res = CliRunner().invoke(
+        cli, ["audit", str(estate), *ALL, "--out", "somewhere-unique-42", "--fail-on", "never"]
+    )
     assert res.exit_code == 0
     for p in (tmp_path / "somewhere-unique-42").iterdir():
         assert b"somewhere-unique-42" not in p.read_bytes(), p.name

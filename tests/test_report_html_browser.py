@@ -31,9 +31,22 @@ def chromium() -> str:
 
 
 def run_chromium(page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--disable-default-apps", "--disable-extensions", f"--user-data-dir={profile}", *extra, page.as_uri()]
+    cmd = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        f"--user-data-dir={profile}",
+        *extra,
+        page.as_uri(),
+    ]
     try:
         return subprocess.run(cmd, capture_output=True, timeout=90, check=False)
     except subprocess.TimeoutExpired:
@@ -41,8 +54,14 @@ def run_chromium(page: Path, profile: Path, *extra: str) -> subprocess.Completed
 
 
 def dump_dom(page: Path, tmp_path: Path, netlog: Path) -> str:
-    proc = run_chromium(page, tmp_path / "profile", f"--log-net-log={netlog}", "--net-log-capture-mode=Default",
-                        "--virtual-time-budget=3000", "--dump-dom")
+    proc = run_chromium(
+        page,
+        tmp_path / "profile",
+        f"--log-net-log={netlog}",
+        "--net-log-capture-mode=Default",
+        "--virtual-time-budget=3000",
+        "--dump-dom",
+    )
     dom = proc.stdout.decode("utf-8")
     if "<html" not in dom:
         pytest.skip(f"chromium produced no DOM (exit {proc.returncode}): {proc.stderr.decode()[-500:]}")
@@ -59,7 +78,10 @@ def page_requests(netlog: Path) -> list[str]:
         params = e.get("params") or {}
         if e.get("type") != start_job or not isinstance(params.get("url"), str):
             continue
-        if str(params.get("network_isolation_key", "")).startswith("file://") or params.get("initiator") == "null":
+        if (
+            str(params.get("network_isolation_key", "")).startswith("file://")
+            or params.get("initiator") == "null"
+        ):
             urls.add(params["url"])
     return sorted(urls)
 
@@ -94,7 +116,7 @@ def test_hostile_estate_in_chromium(tmp_path):
     estate = write_estate(tmp_path, hostile_estate())
     doc = run_audit([estate], Config()).document()
     names = {f["resource_id"].rsplit("/", 1)[-1] for f in doc["findings"]}
-    assert IMG in names and f"{JAPANESE}-{GREEK}" in names and "script>" in names   # payloads reach the report
+    assert IMG in names and f"{JAPANESE}-{GREEK}" in names and "script>" in names  # payloads reach the report
     assert any(SCRIPT in f["message"] for f in doc["findings"])
     page = tmp_path / "report.html"
     page.write_bytes(render_html(doc, load_catalog()))
@@ -106,8 +128,13 @@ def test_hostile_estate_in_chromium(tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "xss.png"
     shot.unlink(missing_ok=True)
-    run_chromium(page, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1280,1800",
-                 "--virtual-time-budget=3000")
+    run_chromium(
+        page,
+        tmp_path / "profile2",
+        f"--screenshot={shot}",
+        "--window-size=1280,1800",
+        "--virtual-time-budget=3000",
+    )
     assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -116,21 +143,26 @@ def test_crafted_document_in_chromium(tmp_path):
     page.write_bytes(render_html(hostile_document(), load_catalog()))
     dom = dump_dom(page, tmp_path, tmp_path / "netlog.json")
     check_dom(dom)
-    assert dom.count("<svg") == 1        # the flow diagram rendered, its hostile labels as text
+    assert dom.count("<svg") == 1  # the flow diagram rendered, its hostile labels as text
 
 
 def test_checks_detect_an_injection_and_a_request(tmp_path):
     """The browser checks can fail: a real <img onerror> is caught, and so is the request it makes
     once the CSP is gone (loopback port 9: nothing listens, nothing leaves the machine)."""
     page = tmp_path / "bad.html"
-    html = render_html(hostile_document(), load_catalog()).replace(b"<footer>", b'<footer><img src=x onerror="1">')
+    html = render_html(hostile_document(), load_catalog()).replace(
+        b"<footer>", b'<footer><img src=x onerror="1">'
+    )
     page.write_bytes(html)
     dom = dump_dom(page, tmp_path, tmp_path / "netlog.json")
     with pytest.raises(AssertionError):
         check_dom(dom)
     leaky = tmp_path / "leaky.html"
-    leaky.write_bytes(html.replace(b'http-equiv="Content-Security-Policy"', b'name="x"')
-                      .replace(b"<footer>", b'<footer><img src="http://127.0.0.1:9/pixel.png">'))
+    leaky.write_bytes(
+        html.replace(b'http-equiv="Content-Security-Policy"', b'name="x"').replace(
+            b"<footer>", b'<footer><img src="http://127.0.0.1:9/pixel.png">'
+        )
+    )
     netlog = tmp_path / "netlog2.json"
     dump_dom(leaky, tmp_path, netlog)
     assert page_requests(netlog) == ["http://127.0.0.1:9/pixel.png"]

@@ -30,17 +30,35 @@ def check_counts(root: ET.Element) -> None:
         cases = s.findall("testcase")
         f = sum(1 for c in cases if c.find("failure") is not None)
         k = sum(1 for c in cases if c.find("skipped") is not None)
-        assert (int(s.get("tests")), int(s.get("failures")), int(s.get("skipped")), s.get("errors")) == (len(cases), f, k, "0")
+        assert (int(s.get("tests")), int(s.get("failures")), int(s.get("skipped")), s.get("errors")) == (
+            len(cases),
+            f,
+            k,
+            "0",
+        )
         for c in cases:
             assert c.get("name") and c.get("classname") == "pathaudit." + s.get("name").split()[0]
         total, failures, skipped = total + len(cases), failures + f, skipped + k
-    assert (int(root.get("tests")), int(root.get("failures")), int(root.get("skipped"))) == (total, failures, skipped)
+    assert (int(root.get("tests")), int(root.get("failures")), int(root.get("skipped"))) == (
+        total,
+        failures,
+        skipped,
+    )
 
 
 def test_audit_mode_one_case_per_assessed_resource(tmp_path):
-    estate = write_estate(tmp_path, [*hostile_estate(), {**hostile_estate()[0], "name": "ok",
-                                     "id": hostile_estate()[0]["id"].rsplit("/", 1)[0] + "/ok",
-                                     "properties": {"disableLocalAuth": True, "publicNetworkAccess": "Disabled"}}])
+    estate = write_estate(
+        tmp_path,
+        [
+            *hostile_estate(),
+            {
+                **hostile_estate()[0],
+                "name": "ok",
+                "id": hostile_estate()[0]["id"].rsplit("/", 1)[0] + "/ok",
+                "properties": {"disableLocalAuth": True, "publicNetworkAccess": "Disabled"},
+            },
+        ],
+    )
     result = run_audit([estate], Config())
     root = parse(render_junit(result.document(), result.catalog, result.assessed))
     check_counts(root)
@@ -62,9 +80,18 @@ def test_audit_mode_one_case_per_assessed_resource(tmp_path):
 
 
 def test_report_mode_failing_cases_plus_one_passing_per_rule():
-    doc = document([finding("NET001", resource_id="/pe1"), finding("NET001", resource_id="/pe1", fingerprint="c" * 32),
-                    finding("AOAI001", resource_id="/acc")],
-                   coverage={"complete": True, "skipped": [], "not_assessed": [{"rule_id": "AOAI005", "reason": "no gateway"}]})
+    doc = document(
+        [
+            finding("NET001", resource_id="/pe1"),
+            finding("NET001", resource_id="/pe1", fingerprint="c" * 32),
+            finding("AOAI001", resource_id="/acc"),
+        ],
+        coverage={
+            "complete": True,
+            "skipped": [],
+            "not_assessed": [{"rule_id": "AOAI005", "reason": "no gateway"}],
+        },
+    )
     root = parse(render_junit(doc, load_catalog()))
     check_counts(root)
     by_rule = suites(root)
@@ -80,8 +107,11 @@ def test_report_mode_failing_cases_plus_one_passing_per_rule():
 def test_suppressed_resource_is_skipped_not_failed(tmp_path):
     estate = write_estate(tmp_path, hostile_estate())
     result = run_audit([estate], Config(), only={"AOAI001"})
-    apply_suppressions(result.findings, [Suppression("AOAI001", "*日本語*", "pilot", dt.date(2999, 1, 1), "secops")],
-                       dt.date(2026, 1, 1))
+    apply_suppressions(
+        result.findings,
+        [Suppression("AOAI001", "*日本語*", "pilot", dt.date(2999, 1, 1), "secops")],
+        dt.date(2026, 1, 1),
+    )
     root = parse(render_junit(result.document(), result.catalog, result.assessed))
     check_counts(root)
     cases = suites(root)["AOAI001"].findall("testcase")
@@ -96,7 +126,7 @@ def test_hostile_strings_are_well_formed_xml():
     doc["findings"][1]["suppression"] = None
     doc["findings"][1]["message"] = "bell\x07 nul\x00 esc\x1b ]]> & \"quote\" 'apos'\nnew line"
     data = render_junit(doc, load_catalog())
-    root = parse(data)                      # parses: control characters replaced, markup escaped
+    root = parse(data)  # parses: control characters replaced, markup escaped
     check_counts(root)
     assert b"<script" not in data and b"<img" not in data
     failure = next(f for f in root.iter("failure") if "bell" in f.get("message"))

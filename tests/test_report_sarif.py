@@ -82,7 +82,9 @@ def test_one_descriptor_per_catalog_rule(demo_sarif):
 def test_results_levels_fingerprints_and_rule_index(demo_sarif):
     run = demo_sarif["runs"][0]
     rules = run["tool"]["driver"]["rules"]
-    doc = json.loads(CliRunner().invoke(cli, ["audit", "--demo", "--format", "json", "--fail-on", "never"]).stdout)
+    doc = json.loads(
+        CliRunner().invoke(cli, ["audit", "--demo", "--format", "json", "--fail-on", "never"]).stdout
+    )
     assert len(run["results"]) == len(doc["findings"])
     level = {"high": "error", "medium": "warning", "low": "note", "info": "note"}
     for res, f in zip(run["results"], doc["findings"], strict=True):
@@ -104,19 +106,29 @@ def test_physical_location_is_the_line_of_the_resource_id(demo_sarif):
         if phys is None:
             continue
         located += 1
-        assert phys["artifactLocation"] == {"uri": "demo-contoso/resources.json", "uriBaseId": "PATHAUDIT_BUNDLED"}
+        assert phys["artifactLocation"] == {
+            "uri": "demo-contoso/resources.json",
+            "uriBaseId": "PATHAUDIT_BUNDLED",
+        }
         line = lines[phys["region"]["startLine"] - 1]
         assert '"id"' in line and json.dumps(rid) in line
     assert located == len(demo_sarif["runs"][0]["results"])
 
 
 def test_locator_prefers_the_resource_object_over_references():
-    text = json.dumps([
-        {"id": "/sub/nic1", "name": "nic1", "properties": {"subnet": {"id": "/sub/vnet/subnets/a"}}},
-        {"id": "/sub/vnet", "name": "vnet", "type": "microsoft.network/virtualnetworks", "properties": {
-            "subnets": [{"id": "/SUB/vnet/subnets/a", "name": "a", "properties": {}}]}},
-        {"properties": {"ref": {"id": "/sub/only-referenced"}}},
-    ], indent=1)
+    text = json.dumps(
+        [
+            {"id": "/sub/nic1", "name": "nic1", "properties": {"subnet": {"id": "/sub/vnet/subnets/a"}}},
+            {
+                "id": "/sub/vnet",
+                "name": "vnet",
+                "type": "microsoft.network/virtualnetworks",
+                "properties": {"subnets": [{"id": "/SUB/vnet/subnets/a", "name": "a", "properties": {}}]},
+            },
+            {"properties": {"ref": {"id": "/sub/only-referenced"}}},
+        ],
+        indent=1,
+    )
     index = index_text(text)
     lines = text.splitlines()
     # the subnet object (with a name), not the earlier {"id": ...} reference inside nic1
@@ -145,7 +157,7 @@ def test_hostile_estate_locations_and_escaping(tmp_path, monkeypatch, validator)
         rid = res["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
         assert json.dumps(rid, ensure_ascii=False) in lines[phys["region"]["startLine"] - 1]
     names = {r["locations"][0]["logicalLocations"][0]["name"] for r in log["runs"][0]["results"]}
-    assert IMG in names and "日本語-Ελληνικά" in names      # JSON carries the text verbatim, escaped by JSON
+    assert IMG in names and "日本語-Ελληνικά" in names  # JSON carries the text verbatim, escaped by JSON
 
 
 def test_missing_input_file_gives_logical_location_only():
@@ -157,14 +169,31 @@ def test_missing_input_file_gives_logical_location_only():
 
 
 def test_suppressed_finding_carries_sarif_suppression(validator):
-    sup = {"rule": "NET001", "resource": "*", "reason": "lab estate", "expires": "2027-03-31", "approved_by": "secops"}
-    log = sarif_log(document([finding(suppression=sup), finding("AOAI001", resource_id="/a")]), load_catalog())
+    sup = {
+        "rule": "NET001",
+        "resource": "*",
+        "reason": "lab estate",
+        "expires": "2027-03-31",
+        "approved_by": "secops",
+    }
+    log = sarif_log(
+        document([finding(suppression=sup), finding("AOAI001", resource_id="/a")]), load_catalog()
+    )
     assert_valid(validator, log)
     suppressed, active = log["runs"][0]["results"]
-    assert suppressed["suppressions"] == [{"kind": "external", "status": "accepted",
-                                           "justification": "lab estate (expires 2027-03-31; approved by secops)",
-                                           "properties": {"rule": "NET001", "resource": "*", "expires": "2027-03-31",
-                                                          "approved_by": "secops"}}]
+    assert suppressed["suppressions"] == [
+        {
+            "kind": "external",
+            "status": "accepted",
+            "justification": "lab estate (expires 2027-03-31; approved by secops)",
+            "properties": {
+                "rule": "NET001",
+                "resource": "*",
+                "expires": "2027-03-31",
+                "approved_by": "secops",
+            },
+        }
+    ]
     assert "suppressions" not in active
 
 

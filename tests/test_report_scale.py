@@ -16,8 +16,15 @@ from auditor.report.table import ROWS_SHOWN, render_table
 
 
 def many(n: int, rule: str = "NET007", **extra) -> list[dict]:
-    return [finding(rule, resource_id=f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/routeTables/rt{i:05}",
-                    fingerprint=f"{i:032x}", **extra) for i in range(n)]
+    return [
+        finding(
+            rule,
+            resource_id=f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/routeTables/rt{i:05}",
+            fingerprint=f"{i:032x}",
+            **extra,
+        )
+        for i in range(n)
+    ]
 
 
 def test_table_shows_a_screenful_and_says_how_to_see_all() -> None:
@@ -36,7 +43,7 @@ def test_html_groups_by_rule_with_an_index_and_one_rationale_per_rule() -> None:
     data = render_html(document([*many(4, "NET007"), *many(2, "AOAI001")]), catalog).decode()
     assert data.count('<section class="rule"') == 2
     assert '<a href="#rule-NET007">NET007</a>' in data and '<a href="#rule-AOAI001">AOAI001</a>' in data
-    assert data.count("<h4>Why it matters</h4>") == 2          # once per rule, not once per finding
+    assert data.count("<h4>Why it matters</h4>") == 2  # once per rule, not once per finding
     assert data.count('<article class="finding') == 6
 
 
@@ -44,7 +51,10 @@ def test_sarif_warns_over_githubs_limits_and_caps_locations() -> None:
     assert github_warnings(document(many(10))) == []
     assert "top 5,000" in github_warnings(document(many(5001)))[0]
     assert "rejects" in github_warnings(document(many(25001)))[0]
-    related = [f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/pe{i}" for i in range(1500)]
+    related = [
+        f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/pe{i}"
+        for i in range(1500)
+    ]
     sarif = json.loads(render_sarif(document(many(1, related_ids=related)), load_catalog()))
     assert len(sarif["runs"][0]["results"][0]["relatedLocations"]) == GITHUB_LOCATIONS
 

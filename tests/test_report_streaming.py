@@ -27,7 +27,7 @@ class Trickle:
 
     def write(self, b: memoryview) -> int:
         self.calls += 1
-        take = bytes(b[:self.per_call])
+        take = bytes(b[: self.per_call])
         self.data += take
         return len(take)
 
@@ -52,18 +52,20 @@ def context() -> ReportContext:
     return ReportContext.for_document(json.loads(DEMO_DOC.read_text("utf-8")), load_catalog())
 
 
-@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "table"])   # flows: tests/test_report_flows.py
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "table"])  # flows: tests/test_report_flows.py
 def test_one_byte_per_write_still_writes_every_byte(fmt: str) -> None:
     ctx = context()
     expected = render(fmt, ReportContext.for_document(ctx.document, ctx.catalog))
-    sink = Trickle(per_call=1 if fmt != "html" else 7)       # HTML is the largest: 7 bytes a call
+    sink = Trickle(per_call=1 if fmt != "html" else 7)  # HTML is the largest: 7 bytes a call
     written = write_all(sink, chunks(fmt, ctx), "stdout")
     assert bytes(sink.data) == expected and written == len(expected)
     assert sink.calls >= len(expected) // sink.per_call
     assert len(list(chunks(fmt, ctx))) >= 1
 
 
-@pytest.mark.parametrize(("error", "words"), [(True, "No space left on device"), (False, "stopped accepting data")])
+@pytest.mark.parametrize(
+    ("error", "words"), [(True, "No space left on device"), (False, "stopped accepting data")]
+)
 def test_a_failed_or_stalled_write_is_an_error_naming_the_destination(error: bool, words: str) -> None:
     with pytest.raises(OutputError) as exc:
         write_all(Broken(after=100, error=error), chunks("json", context()), "standard output")

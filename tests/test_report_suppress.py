@@ -23,8 +23,13 @@ SCHEMA = Path(__file__).resolve().parent.parent / "auditor" / "schemas" / "findi
 TODAY = dt.date(2026, 6, 15)
 
 
-def sup(rule: str = "AOAI001", resource: str = "*", expires: dt.date = dt.date(2026, 6, 15),
-        reason: str = "accepted risk", approved_by: str | None = "secops") -> Suppression:
+def sup(
+    rule: str = "AOAI001",
+    resource: str = "*",
+    expires: dt.date = dt.date(2026, 6, 15),
+    reason: str = "accepted risk",
+    approved_by: str | None = "secops",
+) -> Suppression:
     return Suppression(rule, resource, reason, expires, approved_by)
 
 
@@ -47,13 +52,14 @@ def mk(rule: str, rid: str) -> Finding:
 
 # --- matching ---------------------------------------------------------------------------------
 
+
 def test_resource_glob_is_case_insensitive_fnmatch_and_rule_exact():
     rid = "/subscriptions/S1/resourceGroups/RG-Lab/providers/Microsoft.Network/x/y"
     assert matches(sup("NET006", "/subscriptions/*/resourcegroups/rg-lab/*"), "NET006", rid)
     assert matches(sup("net006", "/subscriptions/*/resourcegroups/rg-lab/*"), "NET006", rid)
     assert not matches(sup("NET006", "/subscriptions/*/resourcegroups/rg-prod/*"), "NET006", rid)
-    assert not matches(sup("NET00", "*"), "NET006", rid)          # no prefix matching on rule ids
-    assert not matches(sup("NET006", "/subscriptions/S1"), "NET006", rid)   # a glob, not a prefix
+    assert not matches(sup("NET00", "*"), "NET006", rid)  # no prefix matching on rule ids
+    assert not matches(sup("NET006", "/subscriptions/S1"), "NET006", rid)  # a glob, not a prefix
 
 
 def test_expiry_day_itself_still_applies_the_day_after_does_not():
@@ -62,8 +68,13 @@ def test_expiry_day_itself_still_applies_the_day_after_does_not():
     assert f1.suppression is not None and f1.suppression["expires"] == "2026-06-15"
     warnings = apply_suppressions([f2], [sup(expires=TODAY)], TODAY + dt.timedelta(days=1))
     assert f2.suppression is None
-    assert f2.suppression_expired == {"rule": "AOAI001", "resource": "*", "reason": "accepted risk",
-                                      "expires": "2026-06-15", "approved_by": "secops"}
+    assert f2.suppression_expired == {
+        "rule": "AOAI001",
+        "resource": "*",
+        "reason": "accepted risk",
+        "expires": "2026-06-15",
+        "approved_by": "secops",
+    }
     assert [w.suppression.rule for w in warnings] == ["AOAI001"]
     assert "expired 2026-06-15" in warnings[0].message and "not applied" in warnings[0].message
 
@@ -87,15 +98,28 @@ def test_expired_suppression_matching_nothing_is_still_reported():
 
 # --- in the pipeline --------------------------------------------------------------------------
 
+
 def test_active_suppression_counts_as_suppressed_and_does_not_fail(tmp_path):
     estate = write_estate(tmp_path, hostile_estate())
-    config = config_with(tmp_path, '[[suppressions]]\nrule = "AOAI001"\nresource = "*/accounts/*"\n'
-                                   'reason = "lab"\nexpires = "2026-12-31"\napproved_by = "secops"\n')
+    config = config_with(
+        tmp_path,
+        '[[suppressions]]\nrule = "AOAI001"\nresource = "*/accounts/*"\n'
+        'reason = "lab"\nexpires = "2026-12-31"\napproved_by = "secops"\n',
+    )
     result = run_audit([estate], config, today=TODAY, only={"AOAI001"})
     doc = result.document()
     assert len(doc["findings"]) == 3
-    assert all(f["suppression"] == {"rule": "AOAI001", "resource": "*/accounts/*", "reason": "lab",
-                                    "expires": "2026-12-31", "approved_by": "secops"} for f in doc["findings"])
+    assert all(
+        f["suppression"]
+        == {
+            "rule": "AOAI001",
+            "resource": "*/accounts/*",
+            "reason": "lab",
+            "expires": "2026-12-31",
+            "approved_by": "secops",
+        }
+        for f in doc["findings"]
+    )
     assert doc["summary"] == {"high": 0, "medium": 0, "low": 0, "info": 0, "suppressed": 3}
     assert result.exit_code("high", allow_incomplete=True) == 0
     assert "warnings" not in doc
@@ -104,8 +128,11 @@ def test_active_suppression_counts_as_suppressed_and_does_not_fail(tmp_path):
 
 def test_expired_suppression_finding_active_plus_warning_in_document(tmp_path):
     estate = write_estate(tmp_path, hostile_estate())
-    config = config_with(tmp_path, '[[suppressions]]\nrule = "AOAI001"\nresource = "*/accounts/*"\n'
-                                   'reason = "lab"\nexpires = "2026-06-14"\n')
+    config = config_with(
+        tmp_path,
+        '[[suppressions]]\nrule = "AOAI001"\nresource = "*/accounts/*"\n'
+        'reason = "lab"\nexpires = "2026-06-14"\n',
+    )
     result = run_audit([estate], config, today=TODAY, only={"AOAI001"})
     doc = result.document()
     assert all(f["suppression"] is None for f in doc["findings"])
@@ -113,7 +140,9 @@ def test_expired_suppression_finding_active_plus_warning_in_document(tmp_path):
     assert doc["summary"]["high"] == 3 and doc["summary"]["suppressed"] == 0
     assert result.exit_code("high", allow_incomplete=True) == 1
     [w] = doc["warnings"]
-    assert w["kind"] == "suppression-expired" and w["rule_id"] == "AOAI001" and w["resource"] == "*/accounts/*"
+    assert (
+        w["kind"] == "suppression-expired" and w["rule_id"] == "AOAI001" and w["resource"] == "*/accounts/*"
+    )
     assert w["expires"] == "2026-06-14"
     assert sorted(w["fingerprints"]) == sorted(f["fingerprint"] for f in doc["findings"])
     validate(doc)
@@ -122,10 +151,25 @@ def test_expired_suppression_finding_active_plus_warning_in_document(tmp_path):
 def test_cli_past_expiry_warns_on_stderr_naming_the_suppression(tmp_path):
     estate = write_estate(tmp_path, hostile_estate())
     cfg = tmp_path / "pathaudit.toml"
-    cfg.write_text('[[suppressions]]\nrule = "AOAI001"\nresource = "*/accounts/<script>*"\n'
-                   'reason = "pilot"\nexpires = "2020-01-31"\n', encoding="utf-8")
-    res = CliRunner().invoke(cli, ["audit", str(estate), "--config", str(cfg), "--format", "json",
-                                   "--rule", "AOAI001", "--allow-incomplete"])
+    cfg.write_text(
+        '[[suppressions]]\nrule = "AOAI001"\nresource = "*/accounts/<script>*"\n'
+        'reason = "pilot"\nexpires = "2020-01-31"\n',
+        encoding="utf-8",
+    )
+    res = CliRunner().invoke(
+        cli,
+        [
+            "audit",
+            str(estate),
+            "--config",
+            str(cfg),
+            "--format",
+            "json",
+            "--rule",
+            "AOAI001",
+            "--allow-incomplete",
+        ],
+    )
     assert res.exit_code == 1, res.output
     assert "suppression of AOAI001 for */accounts/<script>* expired 2020-01-31: not applied" in res.stderr
     doc = json.loads(res.stdout)
@@ -138,9 +182,11 @@ def test_cli_past_expiry_warns_on_stderr_naming_the_suppression(tmp_path):
 def test_cli_future_expiry_suppresses(tmp_path):
     estate = write_estate(tmp_path, hostile_estate())
     cfg = tmp_path / "pathaudit.toml"
-    cfg.write_text('[[suppressions]]\nrule = "AOAI001"\nresource = "*"\nreason = "pilot"\nexpires = "2999-01-31"\n'
-                   '[[suppressions]]\nrule = "AOAI004"\nresource = "*"\nreason = "pilot"\nexpires = "2999-01-31"\n',
-                   encoding="utf-8")
+    cfg.write_text(
+        '[[suppressions]]\nrule = "AOAI001"\nresource = "*"\nreason = "pilot"\nexpires = "2999-01-31"\n'
+        '[[suppressions]]\nrule = "AOAI004"\nresource = "*"\nreason = "pilot"\nexpires = "2999-01-31"\n',
+        encoding="utf-8",
+    )
     res = CliRunner().invoke(cli, ["audit", str(estate), "--config", str(cfg), "--format", "json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
@@ -148,6 +194,7 @@ def test_cli_future_expiry_suppresses(tmp_path):
 
 
 # --- baselines --------------------------------------------------------------------------------
+
 
 def test_baseline_marks_new_unchanged_and_lists_resolved(tmp_path):
     estate = write_estate(tmp_path, hostile_estate())
@@ -162,8 +209,18 @@ def test_baseline_marks_new_unchanged_and_lists_resolved(tmp_path):
     for f in doc["findings"]:
         states[f["rule_id"]].add(f["baseline"])
     assert states == {"AOAI001": {"unchanged"}, "AOAI004": {"new"}}
-    assert doc["baseline"] == {"new": 3, "unchanged": 3, "resolved": [
-        {"fingerprint": gone["fingerprint"], "rule_id": "NET007", "severity": "high", "resource_id": gone["resource_id"]}]}
+    assert doc["baseline"] == {
+        "new": 3,
+        "unchanged": 3,
+        "resolved": [
+            {
+                "fingerprint": gone["fingerprint"],
+                "rule_id": "NET007",
+                "severity": "high",
+                "resource_id": gone["resource_id"],
+            }
+        ],
+    }
     validate(doc)
     # only new findings fail: AOAI004 is medium, AOAI001 (high) is unchanged
     assert result.exit_code("high", allow_incomplete=True) == 0
@@ -174,10 +231,12 @@ def test_cli_baseline_prints_resolved_on_stderr_and_in_table(tmp_path):
     estate = write_estate(tmp_path, hostile_estate())
     runner = CliRunner()
     base = tmp_path / "old.json"
-    res = runner.invoke(cli, ["audit", str(estate), "--format", "json", "--out", str(base), "--rule", "AOAI004"])
+    res = runner.invoke(
+        cli, ["audit", str(estate), "--format", "json", "--out", str(base), "--rule", "AOAI004"]
+    )
     assert base.is_file(), res.output
     res = runner.invoke(cli, ["audit", str(estate), "--baseline", str(base), "--rule", "AOAI001"])
-    assert res.exit_code == 1          # three new high AOAI001 findings
+    assert res.exit_code == 1  # three new high AOAI001 findings
     assert "baseline: 3 new, 0 unchanged, 3 resolved" in res.stderr
     assert res.stderr.count("resolved: AOAI004 [medium]") == 3
     assert "Baseline: 3 new, 0 unchanged, 3 resolved" in res.stdout
@@ -192,22 +251,45 @@ def test_baseline_that_is_not_a_findings_document_is_a_usage_error(tmp_path):
 
 
 def test_compare_by_fingerprint():
-    a, b, c = finding("AOAI001", resource_id="/a"), finding("AOAI001", resource_id="/b"), finding("NET006", "medium", "/c")
+    a, b, c = (
+        finding("AOAI001", resource_id="/a"),
+        finding("AOAI001", resource_id="/b"),
+        finding("NET006", "medium", "/c"),
+    )
     cmp = compare(document([a, b]), document([b, c]))
     assert [f["fingerprint"] for f in cmp.new] == [c["fingerprint"]]
     assert [f["fingerprint"] for f in cmp.unchanged] == [b["fingerprint"]]
     assert [f["fingerprint"] for f in cmp.resolved] == [a["fingerprint"]]
 
 
-@pytest.mark.parametrize(("new_findings", "fail_on", "code"), [
-    ([finding("NET006", "medium", "/c")], "high", 0),
-    ([finding("NET006", "medium", "/c")], "medium", 1),
-    ([finding("NET001", "high", "/d", suppression={"rule": "NET001", "resource": "*", "reason": "x",
-                                                  "expires": "2999-01-01", "approved_by": None})], "high", 0),
-    ([finding("NET001", "high", "/d", status="refuted")], "high", 0),
-    ([finding("NET001", "high", "/d")], "high", 1),
-    ([finding("NET001", "high", "/d")], "never", 0),
-])
+@pytest.mark.parametrize(
+    ("new_findings", "fail_on", "code"),
+    [
+        ([finding("NET006", "medium", "/c")], "high", 0),
+        ([finding("NET006", "medium", "/c")], "medium", 1),
+        (
+            [
+                finding(
+                    "NET001",
+                    "high",
+                    "/d",
+                    suppression={
+                        "rule": "NET001",
+                        "resource": "*",
+                        "reason": "x",
+                        "expires": "2999-01-01",
+                        "approved_by": None,
+                    },
+                )
+            ],
+            "high",
+            0,
+        ),
+        ([finding("NET001", "high", "/d", status="refuted")], "high", 0),
+        ([finding("NET001", "high", "/d")], "high", 1),
+        ([finding("NET001", "high", "/d")], "never", 0),
+    ],
+)
 def test_diff_exit_code_counts_new_active_findings_at_or_above_fail_on(tmp_path, new_findings, fail_on, code):
     same = finding("AOAI001", resource_id="/a")
     old = tmp_path / "old.json"

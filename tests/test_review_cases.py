@@ -38,8 +38,11 @@ def test_twin_zone_fqdn_rule_does_not_borrow_the_other_zones_endpoint(tmp_path: 
     name still resolves to nothing lz-a's firewall can reach, exactly as when lz-a is audited alone."""
     folder = LZ / "L02-twin-landing-zones-same-address-plan"
     a = json.loads((folder / "lz-a.json").read_text("utf-8"))
-    b_name = next(r["properties"]["customSubDomainName"] for r in json.loads((folder / "lz-b.json").read_text("utf-8"))
-                  if r["type"] == "microsoft.cognitiveservices/accounts")
+    b_name = next(
+        r["properties"]["customSubDomainName"]
+        for r in json.loads((folder / "lz-b.json").read_text("utf-8"))
+        if r["type"] == "microsoft.cognitiveservices/accounts"
+    )
     for r in a:
         if r["type"] == "microsoft.network/firewallpolicies":
             r["properties"]["dnsSettings"] = {"enableProxy": True}
@@ -50,8 +53,10 @@ def test_twin_zone_fqdn_rule_does_not_borrow_the_other_zones_endpoint(tmp_path: 
     alone = audit(tmp_path, path_a)
     both = audit(tmp_path, path_a, folder / "lz-b.json")
     a_ids = {r["id"].lower() for r in a}
-    pick = lambda d: [f for f in d["findings"]  # noqa: E731
-                      if f["rule_id"] == "NET001" and f["resource_id"].lower() in a_ids]
+
+    def pick(d):
+        return [f for f in d["findings"] if f["rule_id"] == "NET001" and f["resource_id"].lower() in a_ids]
+
     assert pick(alone)
     key = lambda d: sorted((f["resource_id"], f["status"], f["title"]) for f in pick(d))  # noqa: E731
     assert key(alone) == key(both)
@@ -71,8 +76,9 @@ def test_a_bgp_default_route_removes_the_reserved_routes(tmp_path: Path) -> None
             for s in r["properties"]["subnets"]:
                 s["properties"].pop("routeTable", None)
     rows = [r for r in rows if r["type"] != "microsoft.network/routetables"]
-    code, out, err = run_cli("routes", write_json(tmp_path, "e.json", rows), "--subnet", "spoke-app/snet-app",
-                             "--format", "json")
+    code, out, err = run_cli(
+        "routes", write_json(tmp_path, "e.json", rows), "--subnet", "spoke-app/snet-app", "--format", "json"
+    )
     assert code in (0, 3), err
     routes = json.loads(out)["value"]
     reserved = [r for r in routes if r["nextHopType"] == "None" and r["addressPrefix"] == ["10.0.0.0/8"]]
@@ -94,14 +100,18 @@ def test_snat_declared_on_one_nva_of_a_pair_speaks_only_for_it(tmp_path: Path) -
     opt-in (NET002 for it alone), and the flow is still asymmetric: connections nva-b carries lose their
     replies (NET001 stays). Declared on both: neither NET002 nor NET001."""
     folder = LZ / "L08-ha-nva-pair-ilb-untagged"
-    nics = sorted(r["id"] for r in json.loads((folder / "resources.json").read_text("utf-8"))
-                  if r["type"] == "microsoft.network/networkinterfaces" and r["name"].startswith("nva-"))
+    nics = sorted(
+        r["id"]
+        for r in json.loads((folder / "resources.json").read_text("utf-8"))
+        if r["type"] == "microsoft.network/networkinterfaces" and r["name"].startswith("nva-")
+    )
 
     def run(declared: list[str]) -> set[tuple[str, str]]:
         cfg = tmp_path / f"cfg{len(declared)}.toml"
         cfg.write_text("".join(f'[[appliances]]\nnic = "{n}"\nsnat = true\n' for n in declared), "utf-8")
-        code, out, err = run_cli("audit", folder / "resources.json", "--config", cfg, "--format", "json",
-                                 "--fail-on", "never")
+        code, out, err = run_cli(
+            "audit", folder / "resources.json", "--config", cfg, "--format", "json", "--fail-on", "never"
+        )
         assert code == 0, err
         return rules(json.loads(out))
 

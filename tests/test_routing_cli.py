@@ -10,14 +10,16 @@ from helpers.routing_rows import RowEstate
 
 S08 = REPO / "fixtures" / "scenarios" / "S08-same-vnet-udr-invalidates-pe-route" / "resources.json"
 S01 = REPO / "fixtures" / "scenarios" / "S01-base" / "resources.json"
-SNET_WORK = ("/subscriptions/3f2c8a71-5b0e-4d2a-9c7e-1a2b3c4d5e6f/resourceGroups/rg-spoke-ai/providers/"
-             "Microsoft.Network/virtualNetworks/spoke-ai/subnets/snet-work")
+SNET_WORK = (
+    "/subscriptions/3f2c8a71-5b0e-4d2a-9c7e-1a2b3c4d5e6f/resourceGroups/rg-spoke-ai/providers/"
+    "Microsoft.Network/virtualNetworks/spoke-ai/subnets/snet-work"
+)
 
 
 def decision_lines(out: str) -> list[str]:
     lines = out.splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith("Destination "))
-    return [ln.strip() for ln in lines[start + 1:] if ln.strip()]
+    return [ln.strip() for ln in lines[start + 1 :] if ln.strip()]
 
 
 def test_ip_names_the_winner_and_every_loser_with_a_reason() -> None:
@@ -74,13 +76,22 @@ def test_subnet_by_id_in_any_case_and_by_vnet_slash_subnet() -> None:
 
 
 def test_unknown_subnet_is_a_one_line_usage_error() -> None:
-    for spec in ("spoke-ai/nope", "nope", "", "/", "spoke-ai/snet-work/extra", "<script>",
-                 SNET_WORK.replace("snet-work", "snet-gone")):
+    for spec in (
+        "spoke-ai/nope",
+        "nope",
+        "",
+        "/",
+        "spoke-ai/snet-work/extra",
+        "<script>",
+        SNET_WORK.replace("snet-work", "snet-gone"),
+    ):
         code, out, err = run_cli("routes", S08, "--subnet", spec)
         assert code == 2, spec
         assert out == ""
         assert len(err.strip().splitlines()) == 1, err
-        assert err.startswith("pathaudit: error: no subnet") and "spoke-ai/snet-work" in err   # lists known ones
+        assert (
+            err.startswith("pathaudit: error: no subnet") and "spoke-ai/snet-work" in err
+        )  # lists known ones
 
 
 def test_ambiguous_subnet_is_a_one_line_usage_error(tmp_path: Path) -> None:
@@ -113,7 +124,9 @@ def test_bare_subnet_name_resolves_when_unique_and_lists_vnets_when_not(tmp_path
         for i, name in enumerate(subnets, 1):
             e.subnet(vnet, name, prefix.replace(".0.0/16", f".{i}.0/24"))
     estate = write_json(tmp_path, "e.json", e.rows())
-    code, out, err = run_cli("routes", estate, "--subnet", "DB", "--format", "json")   # names match in any case
+    code, out, err = run_cli(
+        "routes", estate, "--subnet", "DB", "--format", "json"
+    )  # names match in any case
     assert code == 0, err
     assert ["10.1.0.0/16"] in [r["addressPrefix"] for r in json.loads(out)["value"]]
     code, out, err = run_cli("routes", estate, "--subnet", "app")

@@ -28,10 +28,16 @@ SUBNET = "spoke-app/snet-app"
 
 def estate_with_service_endpoint(tmp_path: Path) -> Path:
     rows = json.loads(S21.read_text(encoding="utf-8"))
-    vnet = next(r for r in rows if r["type"] == "microsoft.network/virtualnetworks" and r["name"] == "spoke-app")
+    vnet = next(
+        r for r in rows if r["type"] == "microsoft.network/virtualnetworks" and r["name"] == "spoke-app"
+    )
     subnet = next(s for s in vnet["properties"]["subnets"] if s["name"] == "snet-app")
     subnet["properties"]["serviceEndpoints"] = [
-        {"provisioningState": "Succeeded", "service": "Microsoft.Storage", "locations": ["westeurope", "northeurope"]}
+        {
+            "provisioningState": "Succeeded",
+            "service": "Microsoft.Storage",
+            "locations": ["westeurope", "northeurope"],
+        }
     ]
     out = tmp_path / "s21-with-se.json"
     out.write_text(json.dumps(rows), encoding="utf-8")
@@ -47,8 +53,16 @@ def test_exports_are_in_the_real_output_shape() -> None:
         doc = json.loads(path.read_text(encoding="utf-8"))
         assert set(doc) == {"nextLink", "value"}
         for item in doc["value"]:
-            assert set(item) == {"disableBgpRoutePropagation", "hasBgpOverride", "name", "source", "state",
-                                 "addressPrefix", "nextHopIpAddress", "nextHopType"}
+            assert set(item) == {
+                "disableBgpRoutePropagation",
+                "hasBgpOverride",
+                "name",
+                "source",
+                "state",
+                "addressPrefix",
+                "nextHopIpAddress",
+                "nextHopType",
+            }
             assert isinstance(item["addressPrefix"], list) and isinstance(item["nextHopIpAddress"], list)
 
 
@@ -58,8 +72,9 @@ def test_hand_written_export_matches_the_model(tmp_path: Path) -> None:
     assert code == 0, err
     diffs = json.loads(out)["differences"]
     # only the labelled service-endpoint note: the model keeps the tag, Azure lists 8 prefixes
-    assert [(d["kind"], d["prefix"], d["azure"], d["model"]) for d in diffs] == \
-        [("note", "Microsoft.Storage", "8 prefixes", "Microsoft.Storage")]
+    assert [(d["kind"], d["prefix"], d["azure"], d["model"]) for d in diffs] == [
+        ("note", "Microsoft.Storage", "8 prefixes", "Microsoft.Storage")
+    ]
     assert "service endpoint" in diffs[0]["note"]
 
 
@@ -78,9 +93,14 @@ def test_known_differences_are_reported_exactly(tmp_path: Path) -> None:
     }
     assert len(real) == 5
     by_prefix = {d["prefix"]: d for d in real}
-    assert "newer Default route" in by_prefix["127.0.0.0/8"]["note"] and "virtual-networks-udr-overview" in by_prefix["127.0.0.0/8"]["note"]
-    assert by_prefix["10.99.0.0/16"]["note"] == ""               # an unknown UDR is not excused
-    assert "disable-private-endpoint-network-policy" in by_prefix["10.2.1.4/32"]["note"]               # the model says why it is Invalid
+    assert (
+        "newer Default route" in by_prefix["127.0.0.0/8"]["note"]
+        and "virtual-networks-udr-overview" in by_prefix["127.0.0.0/8"]["note"]
+    )
+    assert by_prefix["10.99.0.0/16"]["note"] == ""  # an unknown UDR is not excused
+    assert (
+        "disable-private-endpoint-network-policy" in by_prefix["10.2.1.4/32"]["note"]
+    )  # the model says why it is Invalid
     notes = [d for d in diffs if d["kind"] == "note"]
     assert len(notes) == 1 and notes[0]["prefix"] == "Microsoft.Storage"
 
@@ -91,7 +111,9 @@ def test_known_differences_in_the_table_output(tmp_path: Path) -> None:
     assert code == 1
     assert ": 5 difference(s)" in out
     lines = [ln.strip() for ln in out.splitlines()]
-    assert any(ln.startswith("missing  127.0.0.0/8 [Default]") and "newer Default route" in ln for ln in lines)
+    assert any(
+        ln.startswith("missing  127.0.0.0/8 [Default]") and "newer Default route" in ln for ln in lines
+    )
     assert any(ln.startswith("note") and "Microsoft.Storage" in ln for ln in lines)
 
 
@@ -124,9 +146,16 @@ def test_compare_without_service_endpoints_has_no_note(tmp_path: Path) -> None:
     items = [r.to_azure() for r in view.routes]
     assert compare(view, items) == []
     # a Default None route the model does not know is labelled, a Default VnetLocal one is not
-    extra = [*items,
-             {"source": "Default", "state": "Active", "addressPrefix": ["127.0.0.0/8"], "nextHopType": "None"},
-             {"source": "Default", "state": "Active", "addressPrefix": ["10.8.0.0/16"], "nextHopType": "VnetLocal"}]
+    extra = [
+        *items,
+        {"source": "Default", "state": "Active", "addressPrefix": ["127.0.0.0/8"], "nextHopType": "None"},
+        {
+            "source": "Default",
+            "state": "Active",
+            "addressPrefix": ["10.8.0.0/16"],
+            "nextHopType": "VnetLocal",
+        },
+    ]
     got = {d.prefix: d for d in compare(view, extra)}
     assert got["127.0.0.0/8"].kind == "missing" and "virtual-networks-udr-overview" in got["127.0.0.0/8"].note
     assert got["10.8.0.0/16"].kind == "missing" and got["10.8.0.0/16"].note == ""

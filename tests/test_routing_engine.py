@@ -34,8 +34,11 @@ def rows(view: RouteTableView, **match) -> list[EffectiveRoute]:
 
 def summary(view: RouteTableView, source: str | None = None) -> set[tuple[str, str, str]]:
     """{(prefix, next hop type, state)} of the table (optionally one source)."""
-    return {(r.prefix_text if r.prefix is None else str(r.prefix), r.next_hop_type, r.state)
-            for r in view.routes if source is None or r.source == source}
+    return {
+        (r.prefix_text if r.prefix is None else str(r.prefix), r.next_hop_type, r.state)
+        for r in view.routes
+        if source is None or r.source == source
+    }
 
 
 def winner(view: RouteTableView, ip: str) -> tuple[str, str, str]:
@@ -46,6 +49,7 @@ def winner(view: RouteTableView, ip: str) -> tuple[str, str, str]:
 
 # ---------------------------------------------------------------------------------- peering
 # https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview
+
 
 def two_vnets(state_ab: str | None, state_ba: str | None, b_location: str | None = None) -> RowEstate:
     b = RowEstate()
@@ -81,7 +85,7 @@ def test_peering_that_is_not_connected_adds_no_route(tmp_path: Path, state: str)
     a = table("a", "s")
     assert rows(a, kind="peering") == []
     assert rows(a, kind="private-endpoint") == []
-    assert winner(a, "10.20.1.4") == ("10.0.0.0/8", "Default", "None")       # dropped by the reserved route
+    assert winner(a, "10.20.1.4") == ("10.0.0.0/8", "Default", "None")  # dropped by the reserved route
     assert rows(table("b", "snet-pe"), kind="peering") == []
 
 
@@ -104,8 +108,14 @@ def test_same_region_in_other_casing_is_not_global(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------- gateway routes
 
-def gateway_estate(*, transit: bool = True, use_remote: bool = True, connection: bool = True,
-                   lgw_prefixes: tuple[str, ...] = ("192.168.0.0/16", "172.30.0.0/16")) -> RowEstate:
+
+def gateway_estate(
+    *,
+    transit: bool = True,
+    use_remote: bool = True,
+    connection: bool = True,
+    lgw_prefixes: tuple[str, ...] = ("192.168.0.0/16", "172.30.0.0/16"),
+) -> RowEstate:
     b = RowEstate()
     b.vnet("hub", "10.0.0.0/16")
     b.vnet("spoke", "10.1.0.0/16")
@@ -121,25 +131,38 @@ def gateway_estate(*, transit: bool = True, use_remote: bool = True, connection:
 
 def test_local_network_gateway_prefixes_through_a_connection(tmp_path: Path) -> None:
     _, table = tables(gateway_estate(), tmp_path)
-    want = {("192.168.0.0/16", "VirtualNetworkGateway", "Active"), ("172.30.0.0/16", "VirtualNetworkGateway", "Active")}
+    want = {
+        ("192.168.0.0/16", "VirtualNetworkGateway", "Active"),
+        ("172.30.0.0/16", "VirtualNetworkGateway", "Active"),
+    }
     for view in (table("hub", "GatewaySubnet"), table("spoke", "s")):  # own gateway; gateway transit
         assert summary(view, "VirtualNetworkGateway") == want
         # same prefix as the reserved 192.168/16 None route: the gateway route wins (BGP > System,
         # https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview) ...
         assert ("192.168.0.0/16", "None", "Invalid") in summary(view)
-        assert winner(view, "192.168.7.7") == ("192.168.0.0/16", "VirtualNetworkGateway", "VirtualNetworkGateway")
+        assert winner(view, "192.168.7.7") == (
+            "192.168.0.0/16",
+            "VirtualNetworkGateway",
+            "VirtualNetworkGateway",
+        )
         # ... and 172.30/16 is more specific than 172.16/12 None (longest prefix match, same page)
-        assert winner(view, "172.30.0.1") == ("172.30.0.0/16", "VirtualNetworkGateway", "VirtualNetworkGateway")
+        assert winner(view, "172.30.0.1") == (
+            "172.30.0.0/16",
+            "VirtualNetworkGateway",
+            "VirtualNetworkGateway",
+        )
         assert winner(view, "172.31.0.1") == ("172.16.0.0/12", "Default", "None")
     gw_routes = rows(table("spoke", "s"), source="VirtualNetworkGateway")
     assert {r.origin.rsplit("/", 1)[-1] for r in gw_routes} == {"lgw-onprem"}
 
 
 @pytest.mark.parametrize(("transit", "use_remote"), [(False, True), (True, False), (False, False)])
-def test_no_gateway_routes_without_both_transit_flags(tmp_path: Path, transit: bool, use_remote: bool) -> None:
+def test_no_gateway_routes_without_both_transit_flags(
+    tmp_path: Path, transit: bool, use_remote: bool
+) -> None:
     _, table = tables(gateway_estate(transit=transit, use_remote=use_remote), tmp_path)
     assert rows(table("spoke", "s"), source="VirtualNetworkGateway") == []
-    assert len(rows(table("hub", "GatewaySubnet"), source="VirtualNetworkGateway")) == 2   # the hub keeps them
+    assert len(rows(table("hub", "GatewaySubnet"), source="VirtualNetworkGateway")) == 2  # the hub keeps them
 
 
 def test_local_network_gateway_without_connection_adds_nothing(tmp_path: Path) -> None:
@@ -152,10 +175,15 @@ def test_config_on_premises_adds_gateway_routes(tmp_path: Path) -> None:
     config = Config(on_premises=(parse_cidr("10.50.0.0/16"), parse_cidr("192.168.0.0/16")))
     _, table = tables(gateway_estate(), tmp_path, config)
     for view in (table("hub", "GatewaySubnet"), table("spoke", "s")):
-        got = {(str(r.prefix), r.origin.rsplit("/", 1)[-1]) for r in rows(view, source="VirtualNetworkGateway")}
+        got = {
+            (str(r.prefix), r.origin.rsplit("/", 1)[-1]) for r in rows(view, source="VirtualNetworkGateway")
+        }
         # 192.168/16 is declared by both: listed once, with the local network gateway as origin
-        assert got == {("192.168.0.0/16", "lgw-onprem"), ("172.30.0.0/16", "lgw-onprem"),
-                       ("10.50.0.0/16", "config:network.on_premises")}
+        assert got == {
+            ("192.168.0.0/16", "lgw-onprem"),
+            ("172.30.0.0/16", "lgw-onprem"),
+            ("10.50.0.0/16", "config:network.on_premises"),
+        }
         assert winner(view, "10.50.1.1") == ("10.50.0.0/16", "VirtualNetworkGateway", "VirtualNetworkGateway")
     # without any gateway the declared ranges are unreachable: no route is invented
     b = RowEstate()
@@ -183,11 +211,12 @@ def test_disable_bgp_route_propagation_removes_gateway_routes(tmp_path: Path) ->
     assert len(rows(on, source="VirtualNetworkGateway")) == 2
     assert not any("disableBgpRoutePropagation" in n for n in on.notes)
     assert all(r.to_azure()["disableBgpRoutePropagation"] is False for r in on.routes)
-    assert len(rows(table("spoke", "s"), source="VirtualNetworkGateway")) == 2         # no route table
+    assert len(rows(table("spoke", "s"), source="VirtualNetworkGateway")) == 2  # no route table
 
 
 # ---------------------------------------------------------------------------------- reserved prefixes
 # https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview
+
 
 def one_vnet(*ranges: str) -> RowEstate:
     """A VNet with these ranges and one subnet `s`: the first /24 of the first range."""
@@ -201,10 +230,15 @@ def one_vnet(*ranges: str) -> RowEstate:
 def test_vnet_range_equal_to_a_reserved_prefix_turns_it_into_vnetlocal(tmp_path: Path) -> None:
     _, table = tables(one_vnet("10.0.0.0/8"), tmp_path)
     view = table("v", "s")
-    assert [(r.source, r.next_hop_type) for r in view.routes if str(r.prefix) == "10.0.0.0/8"] == [("Default", "VnetLocal")]
+    assert [(r.source, r.next_hop_type) for r in view.routes if str(r.prefix) == "10.0.0.0/8"] == [
+        ("Default", "VnetLocal")
+    ]
     assert winner(view, "10.200.0.1") == ("10.0.0.0/8", "Default", "VnetLocal")
-    assert {("172.16.0.0/12", "None", "Active"), ("192.168.0.0/16", "None", "Active"),
-            ("100.64.0.0/10", "None", "Active")} <= summary(view)
+    assert {
+        ("172.16.0.0/12", "None", "Active"),
+        ("192.168.0.0/16", "None", "Active"),
+        ("100.64.0.0/10", "None", "Active"),
+    } <= summary(view)
 
     _, table = tables(one_vnet("172.16.0.0/12"), tmp_path / "b")
     view = table("v", "s")
@@ -246,27 +280,38 @@ def test_peered_range_equal_to_a_reserved_prefix_is_reachable(tmp_path: Path) ->
     view = table("small", "s")
     assert winner(view, "10.9.9.9") == ("10.0.0.0/8", "Default", "VNetPeering")
     reserved = [r for r in view.routes if str(r.prefix) == "10.0.0.0/8" and r.next_hop_type == "None"]
-    assert len(reserved) == 1 and reserved[0].state == "Invalid" and "virtual-networks-udr-overview" in reserved[0].reason
+    assert (
+        len(reserved) == 1
+        and reserved[0].state == "Invalid"
+        and "virtual-networks-udr-overview" in reserved[0].reason
+    )
     assert winner(table("big", "s"), "192.168.1.7") == ("192.168.1.0/24", "Default", "VNetPeering")
 
 
 # ---------------------------------------------------------------------------------- BGP vs system routes
 # https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview
 
+
 def test_bgp_more_specific_than_a_peering_or_vnet_range_is_invalid(tmp_path: Path) -> None:
-    b = gateway_estate(lgw_prefixes=("192.168.0.0/16", "10.1.5.0/24", "10.0.9.0/24", "10.1.0.0/16", "10.200.0.0/16"))
+    b = gateway_estate(
+        lgw_prefixes=("192.168.0.0/16", "10.1.5.0/24", "10.0.9.0/24", "10.1.0.0/16", "10.200.0.0/16")
+    )
     _, table = tables(b, tmp_path)
     hub = table("hub", "GatewaySubnet")
     bgp = {str(r.prefix): r for r in rows(hub, source="VirtualNetworkGateway")}
     # inside the peered spoke's range: BGP never beats a peering route, even more specific
-    assert bgp["10.1.5.0/24"].state == "Invalid" and "virtual-networks-udr-overview" in bgp["10.1.5.0/24"].reason
+    assert (
+        bgp["10.1.5.0/24"].state == "Invalid" and "virtual-networks-udr-overview" in bgp["10.1.5.0/24"].reason
+    )
     assert winner(hub, "10.1.5.9") == ("10.1.0.0/16", "Default", "VNetPeering")
     # inside the hub's own range: same for VnetLocal
     assert bgp["10.0.9.0/24"].state == "Invalid"
     assert winner(hub, "10.0.9.1") == ("10.0.0.0/16", "Default", "VnetLocal")
     # equal to the peering range: the system route keeps it (the VNet/peering exception beats
     # User > BGP > System for BGP, https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
-    assert bgp["10.1.0.0/16"].state == "Invalid" and "virtual-networks-udr-overview" in bgp["10.1.0.0/16"].reason
+    assert (
+        bgp["10.1.0.0/16"].state == "Invalid" and "virtual-networks-udr-overview" in bgp["10.1.0.0/16"].reason
+    )
     # outside any VNet/peering range, more specific than the reserved 10/8 None: BGP wins (longest prefix
     # match, https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
     assert bgp["10.200.0.0/16"].state == "Active"
@@ -284,12 +329,17 @@ def test_udr_more_specific_than_a_peering_range_wins(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------- PE /32 and UDR ties
 
+
 def pe_subnet_props(b: RowEstate) -> dict:
     """The ARM properties of spoke-ai/snet-pe in a hub_and_spokes() estate."""
-    return next(s for s in b.vnets["spoke-ai"]["properties"]["subnets"] if s["name"] == "snet-pe")["properties"]
+    return next(s for s in b.vnets["spoke-ai"]["properties"]["subnets"] if s["name"] == "snet-pe")[
+        "properties"
+    ]
 
 
-@pytest.mark.parametrize("policies", ["Disabled", "NetworkSecurityGroupEnabled", "RouteTableEnabled", "Enabled"])
+@pytest.mark.parametrize(
+    "policies", ["Disabled", "NetworkSecurityGroupEnabled", "RouteTableEnabled", "Enabled"]
+)
 def test_identical_32_udr_beats_the_pe_route(tmp_path: Path, policies: str) -> None:
     # a UDR with exactly the PE /32: same prefix -> the UDR wins the tie, policies or not
     # (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
@@ -302,20 +352,32 @@ def test_identical_32_udr_beats_the_pe_route(tmp_path: Path, policies: str) -> N
     pe = rows(view, kind="private-endpoint")
     assert len(pe) == 1 and pe[0].state == "Invalid"
     w = view.lookup(parse_ip("10.2.1.4"))
-    assert (w.source, str(w.prefix), w.next_hop_type, w.next_hop_ip_text) == \
-        ("User", "10.2.1.4/32", "VirtualAppliance", "10.0.2.4")
-    assert winner(table("hub", "GatewaySubnet"), "10.2.1.4") == ("10.2.1.4/32", "Default", "InterfaceEndpoint")
+    assert (w.source, str(w.prefix), w.next_hop_type, w.next_hop_ip_text) == (
+        "User",
+        "10.2.1.4/32",
+        "VirtualAppliance",
+        "10.0.2.4",
+    )
+    assert winner(table("hub", "GatewaySubnet"), "10.2.1.4") == (
+        "10.2.1.4/32",
+        "Default",
+        "InterfaceEndpoint",
+    )
 
 
 def test_wider_udr_invalidates_only_with_route_policies(tmp_path: Path) -> None:
-    for policies, state, hop in (("Disabled", "Active", "InterfaceEndpoint"),
-                                 ("NetworkSecurityGroupEnabled", "Active", "InterfaceEndpoint"),
-                                 ("RouteTableEnabled", "Invalid", "VirtualAppliance"),
-                                 ("Enabled", "Invalid", "VirtualAppliance")):
+    for policies, state, hop in (
+        ("Disabled", "Active", "InterfaceEndpoint"),
+        ("NetworkSecurityGroupEnabled", "Active", "InterfaceEndpoint"),
+        ("RouteTableEnabled", "Invalid", "VirtualAppliance"),
+        ("Enabled", "Invalid", "VirtualAppliance"),
+    ):
         b = hub_and_spokes()
         pe_subnet_props(b)["privateEndpointNetworkPolicies"] = policies
-        rt = b.route_table("rt", [("10.2.0.0/16", "VirtualAppliance", "10.0.2.4"),
-                                  ("10.0.0.0/8", "VirtualAppliance", "10.0.2.4")])
+        rt = b.route_table(
+            "rt",
+            [("10.2.0.0/16", "VirtualAppliance", "10.0.2.4"), ("10.0.0.0/8", "VirtualAppliance", "10.0.2.4")],
+        )
         b.subnet("hub", "snet-client", "10.0.3.0/24", route_table=rt)
         _, table = tables(b, tmp_path / policies)
         view = table("hub", "snet-client")
@@ -344,17 +406,30 @@ def test_pe_routes_do_not_cross_two_peerings(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------- route contexts
 
+
 def test_route_contexts_are_shared_and_computed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     b = hub_and_spokes()
     rt = b.route_table("rt-app", [("0.0.0.0/0", "VirtualAppliance", "10.0.2.4")])
     a1 = b.subnet("spoke-app", "a1", "10.1.11.0/24", route_table=rt)
     a2 = b.subnet("spoke-app", "a2", "10.1.12.0/24", route_table=rt)
-    se1 = b.subnet("spoke-app", "se1", "10.1.13.0/24", route_table=rt, service_endpoints=("Microsoft.Storage",))
-    se2 = b.subnet("spoke-app", "se2", "10.1.14.0/24", route_table=rt,
-                   service_endpoints=("Microsoft.Storage", "Microsoft.KeyVault"))
-    se3 = b.subnet("spoke-app", "se3", "10.1.15.0/24", route_table=rt,
-                   service_endpoints=("Microsoft.KeyVault", "Microsoft.Storage"))
-    ai = b.subnet("spoke-ai", "a3", "10.2.13.0/24", route_table=rt)       # same route table, other VNet
+    se1 = b.subnet(
+        "spoke-app", "se1", "10.1.13.0/24", route_table=rt, service_endpoints=("Microsoft.Storage",)
+    )
+    se2 = b.subnet(
+        "spoke-app",
+        "se2",
+        "10.1.14.0/24",
+        route_table=rt,
+        service_endpoints=("Microsoft.Storage", "Microsoft.KeyVault"),
+    )
+    se3 = b.subnet(
+        "spoke-app",
+        "se3",
+        "10.1.15.0/24",
+        route_table=rt,
+        service_endpoints=("Microsoft.KeyVault", "Microsoft.Storage"),
+    )
+    ai = b.subnet("spoke-ai", "a3", "10.2.13.0/24", route_table=rt)  # same route table, other VNet
     model = RoutingModel(b.load(tmp_path))
     calls: list[tuple] = []
     original = RoutingModel._compute
@@ -365,12 +440,12 @@ def test_route_contexts_are_shared_and_computed_once(tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(RoutingModel, "_compute", counting)
     views = {s.name: model.table_for_subnet(s.id) for s in model.estate.subnets.values()}
-    assert views["a1"] is views["a2"]                                      # same VNet + route table
-    assert views["a1"] is not views["snet-app"]                            # no route table
-    assert views["se1"] is not views["a1"]                                 # split by service endpoints
-    assert views["se2"] is views["se3"]                                    # same set, other order
+    assert views["a1"] is views["a2"]  # same VNet + route table
+    assert views["a1"] is not views["snet-app"]  # no route table
+    assert views["se1"] is not views["a1"]  # split by service endpoints
+    assert views["se2"] is views["se3"]  # same set, other order
     assert views["se1"] is not views["se2"]
-    assert views["a3"] is not views["a1"]                                  # other VNet
+    assert views["a3"] is not views["a1"]  # other VNet
     assert sorted(views["a1"].subnet_ids) == sorted([a1, a2])
     assert sorted(views["se2"].subnet_ids) == sorted([se2, se3])
     assert views["se1"].subnet_ids == [se1]
@@ -379,7 +454,9 @@ def test_route_contexts_are_shared_and_computed_once(tmp_path: Path, monkeypatch
     # (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview), as the service tag
     assert rows(views["a1"], kind="service-endpoint") == []
     assert {r.prefix_text for r in rows(views["se1"], kind="service-endpoint")} == {"Microsoft.Storage"}
-    assert {r.next_hop_type for r in rows(views["se2"], kind="service-endpoint")} == {"VirtualNetworkServiceEndpoint"}
+    assert {r.next_hop_type for r in rows(views["se2"], kind="service-endpoint")} == {
+        "VirtualNetworkServiceEndpoint"
+    }
     # computed once per context, however often asked
     assert len(calls) == len(set(calls)) == len(model.contexts)
     again = model.all_tables()

@@ -38,7 +38,9 @@ POLICIES = ("Disabled", "Enabled", "NetworkSecurityGroupEnabled", "RouteTableEna
 
 # ------------------------------------------------------------------------------------ strategies
 
-addresses = st.one_of(st.integers(0, MAX32), st.sampled_from([0, 1, MAX32 - 1, MAX32, 0x0A000000, 0x0AFFFFFF]))
+addresses = st.one_of(
+    st.integers(0, MAX32), st.sampled_from([0, 1, MAX32 - 1, MAX32, 0x0A000000, 0x0AFFFFFF])
+)
 lengths = st.one_of(st.integers(0, 32), st.sampled_from([0, 1, 8, 16, 24, 31, 32]))
 
 
@@ -46,7 +48,11 @@ lengths = st.one_of(st.integers(0, 32), st.sampled_from([0, 1, 8, 16, 24, 31, 32
 def cidrs(draw, within: Cidr | None = None) -> Cidr:
     lo = within.plen if within is not None else 0
     plen = draw(st.integers(lo, 32)) if within is not None else draw(lengths)
-    ip = draw(addresses) if within is None else within.net + draw(st.integers(0, (1 << (32 - within.plen)) - 1))
+    ip = (
+        draw(addresses)
+        if within is None
+        else within.net + draw(st.integers(0, (1 << (32 - within.plen)) - 1))
+    )
     return Cidr(ip & mask(plen), plen)
 
 
@@ -83,6 +89,7 @@ def lpm_reference(items: list[tuple[Cidr, str]], ip: int) -> str | None:
 
 # ------------------------------------------------------------------------------------ LPM
 
+
 @settings(max_examples=300, deadline=None)
 @given(prefix_sets(), st.lists(addresses, max_size=20))
 def test_prefix_map_matches_brute_force(prefixes: list[Cidr], extra: list[int]) -> None:
@@ -94,7 +101,9 @@ def test_prefix_map_matches_brute_force(prefixes: list[Cidr], extra: list[int]) 
 
 @settings(max_examples=200, deadline=None)
 @given(prefix_sets(), st.lists(addresses, max_size=20))
-def test_prefix_map_intervals_tile_the_address_space_and_agree_with_get(prefixes: list[Cidr], extra: list[int]) -> None:
+def test_prefix_map_intervals_tile_the_address_space_and_agree_with_get(
+    prefixes: list[Cidr], extra: list[int]
+) -> None:
     """The flow analysis sweeps endpoints over `intervals()` instead of calling `get` per endpoint."""
     items = [(c, f"v{i}:{c}") for i, c in enumerate(prefixes)]
     pm = PrefixMap(items)
@@ -109,12 +118,17 @@ def test_prefix_map_intervals_tile_the_address_space_and_agree_with_get(prefixes
 
 
 def test_prefix_map_examples() -> None:
-    items = [(parse_cidr("0.0.0.0/0"), "default"), (parse_cidr("10.0.0.0/8"), "ten"),
-             (parse_cidr("10.2.0.0/16"), "spoke"), (parse_cidr("10.2.1.4/32"), "pe"),
-             (parse_cidr("255.255.255.255/32"), "broadcast"), (parse_cidr("10.2.0.0/16"), "spoke-again")]
+    items = [
+        (parse_cidr("0.0.0.0/0"), "default"),
+        (parse_cidr("10.0.0.0/8"), "ten"),
+        (parse_cidr("10.2.0.0/16"), "spoke"),
+        (parse_cidr("10.2.1.4/32"), "pe"),
+        (parse_cidr("255.255.255.255/32"), "broadcast"),
+        (parse_cidr("10.2.0.0/16"), "spoke-again"),
+    ]
     pm = PrefixMap(items)
     assert pm.get(parse_ip("10.2.1.4")) == "pe"
-    assert pm.get(parse_ip("10.2.1.3")) == "spoke-again"     # duplicate prefix: the later value
+    assert pm.get(parse_ip("10.2.1.3")) == "spoke-again"  # duplicate prefix: the later value
     assert pm.get(parse_ip("10.2.1.5")) == "spoke-again"
     assert pm.get(parse_ip("10.3.0.0")) == "ten"
     assert pm.get(parse_ip("9.255.255.255")) == "default"
@@ -131,8 +145,10 @@ def test_prefix_map_examples() -> None:
 
 # ------------------------------------------------------------------------ PE /32 invalidation
 
-def r2_reference(pe_ip: int, vnet_range: ipaddress.IPv4Network | None, policies: str,
-                 udrs: list[ipaddress.IPv4Network]) -> ipaddress.IPv4Network | None:
+
+def r2_reference(
+    pe_ip: int, vnet_range: ipaddress.IPv4Network | None, policies: str, udrs: list[ipaddress.IPv4Network]
+) -> ipaddress.IPv4Network | None:
     """The longest UDR that invalidates the PE /32 (policies on, UDR no wider than the PE VNet range), or None."""
     if policies not in ("Enabled", "RouteTableEnabled") or vnet_range is None:
         return None
@@ -142,16 +158,23 @@ def r2_reference(pe_ip: int, vnet_range: ipaddress.IPv4Network | None, policies:
 
 
 def dummy_pe() -> PrivateEndpoint:
-    return PrivateEndpoint(id="/subscriptions/x/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/pe",
-                           name="pe", subnet_id=None, nic_ids=[], connections=[], static_ips=(), dns_ips=())
+    return PrivateEndpoint(
+        id="/subscriptions/x/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/pe",
+        name="pe",
+        subnet_id=None,
+        nic_ids=[],
+        connections=[],
+        static_ips=(),
+        dns_ips=(),
+    )
 
 
 @st.composite
 def r2_cases(draw):
     pe_ip = draw(addresses)
-    vnet_plen = draw(st.one_of(st.none(), st.integers(0, 30)))   # /0: only to test "0/0 never"
+    vnet_plen = draw(st.one_of(st.none(), st.integers(0, 30)))  # /0: only to test "0/0 never"
     vnet = None if vnet_plen is None else ipaddress.IPv4Network((pe_ip & mask(vnet_plen), vnet_plen))
-    covering = draw(st.lists(lengths, max_size=5))          # UDRs that contain the PE IP
+    covering = draw(st.lists(lengths, max_size=5))  # UDRs that contain the PE IP
     udrs = [ipaddress.IPv4Network((pe_ip & mask(p), p)) for p in covering]
     udrs += [ipaddress.IPv4Network((c.net, c.plen)) for c in draw(st.lists(cidrs(), max_size=4))]
     return pe_ip, vnet, draw(st.sampled_from(POLICIES)), draw(st.permutations(udrs))
@@ -161,14 +184,22 @@ def r2_cases(draw):
 @given(r2_cases())
 def test_invalidation_matches_the_r2_reference(case) -> None:
     pe_ip, vnet, policies, udrs = case
-    per = PeRoute(dummy_pe(), pe_ip, None if vnet is None else Cidr(int(vnet.network_address), vnet.prefixlen),
-                  policies, None)
-    udr_map = [(Cidr(int(u.network_address), u.prefixlen), SimpleNamespace(name=f"udr{i}")) for i, u in enumerate(udrs)]
+    per = PeRoute(
+        dummy_pe(),
+        pe_ip,
+        None if vnet is None else Cidr(int(vnet.network_address), vnet.prefixlen),
+        policies,
+        None,
+    )
+    udr_map = [
+        (Cidr(int(u.network_address), u.prefixlen), SimpleNamespace(name=f"udr{i}"))
+        for i, u in enumerate(udrs)
+    ]
     reason = invalidation(per, udr_map)
     expected = r2_reference(pe_ip, vnet, policies, udrs)
     assert (reason is not None) == (expected is not None), (reason, expected)
     if expected is not None:
-        assert str(expected) in reason           # names the deciding (longest qualifying) UDR
+        assert str(expected) in reason  # names the deciding (longest qualifying) UDR
         assert policies in reason
 
 
@@ -181,12 +212,12 @@ def test_invalidation_examples() -> None:
         per = PeRoute(pe, ip, vnet, policies, None)
         return invalidation(per, [(parse_cidr(u), SimpleNamespace(name=u)) for u in udrs]) is not None
 
-    assert inv("RouteTableEnabled", "10.2.0.0/16")          # equal to the VNet range
-    assert inv("Enabled", "10.2.1.0/24")                    # narrower
-    assert not inv("RouteTableEnabled", "10.0.0.0/8")       # wider than the VNet range
-    assert not inv("RouteTableEnabled", "0.0.0.0/0")        # never: 0.0.0.0/0 never qualifies
-    assert not inv("RouteTableEnabled", "10.3.0.0/16")      # does not contain the PE IP
-    assert not inv("Disabled", "10.2.1.4/32")               # no policies: no invalidation ...
+    assert inv("RouteTableEnabled", "10.2.0.0/16")  # equal to the VNet range
+    assert inv("Enabled", "10.2.1.0/24")  # narrower
+    assert not inv("RouteTableEnabled", "10.0.0.0/8")  # wider than the VNet range
+    assert not inv("RouteTableEnabled", "0.0.0.0/0")  # never: 0.0.0.0/0 never qualifies
+    assert not inv("RouteTableEnabled", "10.3.0.0/16")  # does not contain the PE IP
+    assert not inv("Disabled", "10.2.1.4/32")  # no policies: no invalidation ...
     assert not inv("NetworkSecurityGroupEnabled", "10.2.1.0/24")
     assert not inv("RouteTableEnabled", "10.2.1.0/24", vnet=None)
     assert inv("RouteTableEnabled", "10.0.0.0/8", vnet=parse_cidr("10.0.0.0/8"))
@@ -194,8 +225,18 @@ def test_invalidation_examples() -> None:
 
 # ------------------------------------------------------------------------------------ end to end
 
-CANDIDATE_UDRS = ["0.0.0.0/0", "10.0.0.0/8", "10.2.0.0/15", "10.2.0.0/16", "10.2.0.0/20", "10.2.1.0/24",
-                  "10.2.1.0/26", "10.2.1.4/32", "10.3.0.0/16", "10.2.1.8/29"]
+CANDIDATE_UDRS = [
+    "0.0.0.0/0",
+    "10.0.0.0/8",
+    "10.2.0.0/15",
+    "10.2.0.0/16",
+    "10.2.0.0/20",
+    "10.2.1.0/24",
+    "10.2.1.0/26",
+    "10.2.1.4/32",
+    "10.3.0.0/16",
+    "10.2.1.8/29",
+]
 PE_VNET_RANGES = ["10.2.0.0/16", "10.2.0.0/20", "10.2.1.0/24", "10.2.0.0/15"]
 
 
@@ -206,10 +247,17 @@ def reference_selection(pe_vnet: str, policies: str, udrs: list[str]):
     ip = ipaddress.IPv4Address("10.2.1.4")
     nets = [ipaddress.IPv4Network(u) for u in udrs]
     vnet = ipaddress.IPv4Network(pe_vnet)
-    invalid = r2_reference(int(ip), vnet, policies, nets) is not None or ipaddress.IPv4Network("10.2.1.4/32") in nets
+    invalid = (
+        r2_reference(int(ip), vnet, policies, nets) is not None
+        or ipaddress.IPv4Network("10.2.1.4/32") in nets
+    )
     # candidates covering the PE IP: (prefix, source). The PE VNet range is VnetLocal for a client in
     # that VNet and VNetPeering for one in the peered hub: a system route of that prefix either way.
-    system = [ipaddress.IPv4Network("0.0.0.0/0"), ipaddress.IPv4Network("10.0.0.0/8"), vnet]  # Internet, None, VNet/peering
+    system = [
+        ipaddress.IPv4Network("0.0.0.0/0"),
+        ipaddress.IPv4Network("10.0.0.0/8"),
+        vnet,
+    ]  # Internet, None, VNet/peering
     if not invalid:
         system.append(ipaddress.IPv4Network("10.2.1.4/32"))
     cands = [(n, "User") for n in nets if ip in n] + [(n, "Default") for n in system if ip in n]
@@ -221,10 +269,15 @@ def reference_selection(pe_vnet: str, policies: str, udrs: list[str]):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(PE_VNET_RANGES), st.sampled_from(POLICIES),
-       st.lists(st.sampled_from(CANDIDATE_UDRS), unique=True, max_size=5), st.booleans())
-def test_engine_selection_towards_a_pe_matches_the_reference(pe_vnet: str, policies: str, udrs: list[str],
-                                                             client_in_pe_vnet: bool) -> None:
+@given(
+    st.sampled_from(PE_VNET_RANGES),
+    st.sampled_from(POLICIES),
+    st.lists(st.sampled_from(CANDIDATE_UDRS), unique=True, max_size=5),
+    st.booleans(),
+)
+def test_engine_selection_towards_a_pe_matches_the_reference(
+    pe_vnet: str, policies: str, udrs: list[str], client_in_pe_vnet: bool
+) -> None:
     b = RowEstate()
     b.vnet("hub", "10.0.0.0/16")
     b.vnet("spoke-ai", pe_vnet)

@@ -15,8 +15,15 @@ from conftest import REPO, run_cli
 HERE = REPO / "fixtures" / "routing" / "rest-example"
 ESTATE = HERE / "resources.json"
 AZURE = HERE / "nic1.effective-routes.json"
-UPSTREAM = (REPO.parent / "shared" / "real-world" / "arm-examples" / "network" / "2024-07-01"
-            / "NetworkInterfaceEffectiveRouteTableList.json")
+UPSTREAM = (
+    REPO.parent
+    / "shared"
+    / "real-world"
+    / "arm-examples"
+    / "network"
+    / "2024-07-01"
+    / "NetworkInterfaceEffectiveRouteTableList.json"
+)
 KEYS = ("source", "state", "addressPrefix", "nextHopType", "nextHopIpAddress")
 
 
@@ -42,8 +49,14 @@ def test_the_example_is_the_six_documented_defaults() -> None:
     # Microsoft.Network stable/2023-09-01):
     # VnetLocal for the VNet range, Internet, and None for four reserved ranges
     got = [(r["addressPrefix"][0], r["nextHopType"]) for r in example_routes()]
-    assert got == [("172.20.2.0/24", "VnetLocal"), ("0.0.0.0/0", "Internet"), ("10.0.0.0/8", "None"),
-                   ("100.64.0.0/10", "None"), ("172.16.0.0/12", "None"), ("192.168.0.0/16", "None")]
+    assert got == [
+        ("172.20.2.0/24", "VnetLocal"),
+        ("0.0.0.0/0", "Internet"),
+        ("10.0.0.0/8", "None"),
+        ("100.64.0.0/10", "None"),
+        ("172.16.0.0/12", "None"),
+        ("192.168.0.0/16", "None"),
+    ]
 
 
 def test_routes_json_reproduces_the_example_entries_and_order() -> None:
@@ -62,7 +75,9 @@ def test_routes_by_subnet_id_gives_the_same_table() -> None:
 
 
 def test_compare_with_the_real_example_reports_no_difference(tmp_path: Path) -> None:
-    code, out, err = run_cli("routes", ESTATE, "--subnet", "vnet1/default", "--compare", AZURE, "--format", "json")
+    code, out, err = run_cli(
+        "routes", ESTATE, "--subnet", "vnet1/default", "--compare", AZURE, "--format", "json"
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert doc["differences"] == []

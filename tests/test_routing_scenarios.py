@@ -52,8 +52,14 @@ def view(sid: str, spec: str) -> RouteTableView:
 
 
 def pe_route(table: RouteTableView) -> EffectiveRoute | None:
-    found = [r for r in table.routes if r.kind == "private-endpoint" and r.prefix is not None
-             and r.prefix.plen == 32 and r.prefix.net == PE_IP]
+    found = [
+        r
+        for r in table.routes
+        if r.kind == "private-endpoint"
+        and r.prefix is not None
+        and r.prefix.plen == 32
+        and r.prefix.net == PE_IP
+    ]
     assert len(found) <= 1
     return found[0] if found else None
 
@@ -89,8 +95,12 @@ def test_winning_route_towards_the_pe(sid: str, spec: str, exp: dict) -> None:
     table = view(sid, spec)
     w = table.lookup(PE_IP)
     assert w is not None, "no active route covers the PE IP"
-    got = {"prefix": str(w.prefix), "source": w.source, "next_hop_type": w.next_hop_type,
-           "next_hop_ip": w.next_hop_ip_text}
+    got = {
+        "prefix": str(w.prefix),
+        "source": w.source,
+        "next_hop_type": w.next_hop_type,
+        "next_hop_ip": w.next_hop_ip_text,
+    }
     assert got == {k: exp[k] for k in got}
     pe = pe_route(table)
     assert (pe.state if pe else "absent") == exp["pe_route"]
@@ -104,6 +114,7 @@ def test_winning_route_towards_the_pe(sid: str, spec: str, exp: dict) -> None:
 
 # ---------------------------------------------------------------------------- key cases, in words
 
+
 def test_s01_spoke_app_goes_to_the_nva_by_the_16_udr_and_has_no_pe_route() -> None:
     # spoke-app is peered only with the hub, so the PE /32 (spoke-ai) is not injected there
     # (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy);
@@ -111,8 +122,12 @@ def test_s01_spoke_app_goes_to_the_nva_by_the_16_udr_and_has_no_pe_route() -> No
     # (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview) and beats 0.0.0.0/0.
     for spec in ("spoke-app/snet-app", "spoke-app/snet-apim"):
         w = winner("S01", spec)
-        assert (str(w.prefix), w.source, w.next_hop_type, w.next_hop_ip_text) == \
-            ("10.2.0.0/16", "User", "VirtualAppliance", "10.0.2.4")
+        assert (str(w.prefix), w.source, w.next_hop_type, w.next_hop_ip_text) == (
+            "10.2.0.0/16",
+            "User",
+            "VirtualAppliance",
+            "10.0.2.4",
+        )
         assert pe_route(view("S01", spec)) is None
     # hub subnets are directly peered with spoke-ai: the /32 is there and wins (no UDR on them)
     w = winner("S01", "hub/GatewaySubnet")
@@ -123,8 +138,12 @@ def test_s08_snet_work_24_udr_wins_and_invalidates_the_pe_route() -> None:
     # rt-work 10.2.1.0/24 -> NVA; snet-pe policies RouteTableEnabled; /24 >= /16 (PE VNet range): the /32
     # is invalidated (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)
     w = winner("S08", "spoke-ai/snet-work")
-    assert (str(w.prefix), w.source, w.next_hop_type, w.next_hop_ip_text) == \
-        ("10.2.1.0/24", "User", "VirtualAppliance", "10.0.2.4")
+    assert (str(w.prefix), w.source, w.next_hop_type, w.next_hop_ip_text) == (
+        "10.2.1.0/24",
+        "User",
+        "VirtualAppliance",
+        "10.0.2.4",
+    )
     pe = pe_route(view("S08", "spoke-ai/snet-work"))
     assert pe is not None and pe.state == "Invalid"
     assert "10.2.1.0/24" in (pe.reason or "") and "RouteTableEnabled" in (pe.reason or "")
@@ -140,7 +159,9 @@ def test_s09_policies_disabled_keep_the_pe_route_active_and_it_wins() -> None:
     pe = pe_route(table)
     assert pe is not None and pe.state == "Active"
     assert table.lookup(PE_IP) is pe
-    assert any(r.source == "User" and str(r.prefix) == "10.2.1.0/24" and r.state == "Active" for r in table.routes)
+    assert any(
+        r.source == "User" and str(r.prefix) == "10.2.1.0/24" and r.state == "Active" for r in table.routes
+    )
 
 
 def test_s10_default_route_udr_does_not_invalidate_and_the_pe_route_wins() -> None:
@@ -163,8 +184,12 @@ def test_s11_gatewaysubnet_udr_invalidates_the_pe_route() -> None:
     # (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy).
     table = view("S11", "hub/GatewaySubnet")
     w = table.lookup(PE_IP)
-    assert (str(w.prefix), w.source, w.next_hop_type, w.next_hop_ip_text) == \
-        ("10.2.0.0/16", "User", "VirtualAppliance", "10.0.2.4")
+    assert (str(w.prefix), w.source, w.next_hop_type, w.next_hop_ip_text) == (
+        "10.2.0.0/16",
+        "User",
+        "VirtualAppliance",
+        "10.0.2.4",
+    )
     assert pe_route(table).state == "Invalid"
     # the other hub subnets have no route table: still the /32
     assert winner("S11", "hub/snet-nva").next_hop_type == "InterfaceEndpoint"

@@ -45,13 +45,19 @@ def test_removing_a_folder_removes_its_page_and_row_once_regenerated(tmp_path: P
 def test_a_metadata_change_makes_the_page_stale(tmp_path: Path) -> None:
     repo = copy_repo(tmp_path)
     meta = repo / "rules" / "AOAI001" / "rule.yaml"
-    meta.write_text(meta.read_text(encoding="utf-8").replace("severity: high", "severity: low"), encoding="utf-8")
+    meta.write_text(
+        meta.read_text(encoding="utf-8").replace("severity: high", "severity: low"), encoding="utf-8"
+    )
     load_catalog.cache_clear()
     try:
         stale = rule_docs.stale_files(repo)
     finally:
         load_catalog.cache_clear()
-    assert stale == [repo / "README.md", repo / "docs" / "rules" / "AOAI001.md", repo / "docs" / "rules" / "README.md"]
+    assert stale == [
+        repo / "README.md",
+        repo / "docs" / "rules" / "AOAI001.md",
+        repo / "docs" / "rules" / "README.md",
+    ]
 
 
 def test_every_page_has_the_sections_a_reader_expects() -> None:

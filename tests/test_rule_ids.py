@@ -25,8 +25,11 @@ def test_an_unknown_rule_id_is_a_usage_error() -> None:
 
 def write_config(tmp_path: Path, rule: str, resource: str) -> Path:
     cfg = tmp_path / "pathaudit.toml"
-    cfg.write_text(f'[[suppressions]]\nrule = "{rule}"\nresource = "{resource}"\nreason = "lab"\n'
-                   'expires = "2999-01-01"\n', encoding="utf-8")
+    cfg.write_text(
+        f'[[suppressions]]\nrule = "{rule}"\nresource = "{resource}"\nreason = "lab"\n'
+        'expires = "2999-01-01"\n',
+        encoding="utf-8",
+    )
     return cfg
 
 
@@ -36,15 +39,31 @@ def test_an_unknown_rule_id_in_a_suppression_is_a_usage_error(tmp_path: Path) ->
 
 
 def test_a_suppression_that_matches_nothing_is_a_warning(tmp_path: Path) -> None:
-    code, out, err = run_cli("audit", S01, "--config", write_config(tmp_path, "net002", "*/no-such-nic"),
-                             "--format", "json", "--fail-on", "never")
+    code, out, err = run_cli(
+        "audit",
+        S01,
+        "--config",
+        write_config(tmp_path, "net002", "*/no-such-nic"),
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+    )
     assert code == 0, err
     assert "matches no finding" in err
     [w] = json.loads(out)["warnings"]
     assert w["kind"] == "suppression-unused" and "matches no finding" in w["message"]
     # and one that matches (lower-case rule id) suppresses
-    code, out, _ = run_cli("audit", S01, "--config", write_config(tmp_path, "net002", "*/nva1-nic"),
-                           "--format", "json", "--fail-on", "never")
+    code, out, _ = run_cli(
+        "audit",
+        S01,
+        "--config",
+        write_config(tmp_path, "net002", "*/nva1-nic"),
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+    )
     doc = json.loads(out)
     assert [f["suppression"] is not None for f in doc["findings"] if f["rule_id"] == "NET002"] == [True]
     assert "warnings" not in doc

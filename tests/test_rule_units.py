@@ -25,7 +25,9 @@ CATALOG = load_catalog()
 def audit_folder(folder: Path, only: set[str] | None):
     from auditor.audit import run_audit
 
-    config = load_config(folder / "pathaudit.toml" if (folder / "pathaudit.toml").is_file() else None, cwd=folder)
+    config = load_config(
+        folder / "pathaudit.toml" if (folder / "pathaudit.toml").is_file() else None, cwd=folder
+    )
     return run_audit(sorted(folder.glob("*.json")), config, only=only)
 
 
@@ -73,8 +75,9 @@ def test_declared_flows_are_enough_a_rule_alone_finds_what_it_finds_among_all(ru
     # and on every example of the other rules too: more shapes than the rule's own two
     for other in CATALOG.values():
         folder = other.folder / "fail"
-        assert fingerprints(audit_folder(folder, {rule_id}), rule_id) == \
-            fingerprints(audit_folder(folder, None), rule_id), (rule_id, other.id)
+        assert fingerprints(audit_folder(folder, {rule_id}), rule_id) == fingerprints(
+            audit_folder(folder, None), rule_id
+        ), (rule_id, other.id)
 
 
 def test_a_path_rule_that_reads_flows_declares_them() -> None:
@@ -95,17 +98,32 @@ def test_checks_import_no_other_rule() -> None:
         tree = ast.parse((rule.folder / "check.py").read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module:
-                assert node.module.startswith(("auditor.", "collections", "typing", "dataclasses",
-                                               "__future__", "itertools", "functools")), (rule.id, node.module)
+                assert node.module.startswith(
+                    (
+                        "auditor.",
+                        "collections",
+                        "typing",
+                        "dataclasses",
+                        "__future__",
+                        "itertools",
+                        "functools",
+                    )
+                ), (rule.id, node.module)
                 assert not node.module.startswith("auditor.rules.") or node.module in (
-                    "auditor.rules.context", "auditor.rules.pathutil"), (rule.id, node.module)
+                    "auditor.rules.context",
+                    "auditor.rules.pathutil",
+                ), (rule.id, node.module)
 
 
 def test_nothing_outside_a_rule_folder_names_a_rule_module() -> None:
     """The old layout (auditor/rules/<id>.py joined to rules/<ID>.yaml by a string) is gone everywhere."""
     old = [f"auditor.rules.{rid.lower()}" for rid in CATALOG]
-    for path in [*REPO.joinpath("auditor").rglob("*.py"), *REPO.joinpath("tests").rglob("*.py"),
-                 *REPO.joinpath("docs").rglob("*.md"), REPO / "README.md"]:
+    for path in [
+        *REPO.joinpath("auditor").rglob("*.py"),
+        *REPO.joinpath("tests").rglob("*.py"),
+        *REPO.joinpath("docs").rglob("*.md"),
+        REPO / "README.md",
+    ]:
         text = path.read_text(encoding="utf-8")
         assert not [o for o in old if o in text], path
 
@@ -146,19 +164,31 @@ def load_error(directory: Path) -> str:
     return message
 
 
-@pytest.mark.parametrize(("change", "expected"), [
-    ({"severity": "hgh"}, "severity: 'hgh' is not one of"),
-    ({"family": "network"}, "family: 'network' is not one of"),
-    ({"default_status": "maybe"}, "default_status"),
-    ({"id": "NET099"}, "differs from its folder name"),
-    ({"references": []}, "references"),
-    ({"rationale": None}, "'rationale' is a required property"),
-    ({"check": "net001:chek"}, "Additional properties are not allowed ('check'"),
-    ({"flows": {"replies": "sometimes"}}, "flows.replies"),
-    ({"examples": {"fail": {"about": "something fails here", "findings": []}, "pass": {"about": "all is well here"}}},
-     "examples.fail.findings"),
-])
-def test_invalid_metadata_is_refused_naming_file_and_field(rules_copy: Path, change: dict, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"severity": "hgh"}, "severity: 'hgh' is not one of"),
+        ({"family": "network"}, "family: 'network' is not one of"),
+        ({"default_status": "maybe"}, "default_status"),
+        ({"id": "NET099"}, "differs from its folder name"),
+        ({"references": []}, "references"),
+        ({"rationale": None}, "'rationale' is a required property"),
+        ({"check": "net001:chek"}, "Additional properties are not allowed ('check'"),
+        ({"flows": {"replies": "sometimes"}}, "flows.replies"),
+        (
+            {
+                "examples": {
+                    "fail": {"about": "something fails here", "findings": []},
+                    "pass": {"about": "all is well here"},
+                }
+            },
+            "examples.fail.findings",
+        ),
+    ],
+)
+def test_invalid_metadata_is_refused_naming_file_and_field(
+    rules_copy: Path, change: dict, expected: str
+) -> None:
     edit(rules_copy / "NET001", **change)
     message = load_error(rules_copy)
     assert str(rules_copy / "NET001" / "rule.yaml") in message and expected in message, message
@@ -176,15 +206,23 @@ def test_a_check_module_without_check_or_declared_function_is_refused(rules_copy
     load_catalog.cache_clear()
     try:
         path = rules_copy / "NET002" / "check.py"
-        path.write_text(path.read_text(encoding="utf-8").replace("def untagged_units(", "def untagged_unit("),
-                        encoding="utf-8")
-        with pytest.raises(UsageError, match=r"flows\.appliances: check\.py defines no function 'untagged_units'"):
+        path.write_text(
+            path.read_text(encoding="utf-8").replace("def untagged_units(", "def untagged_unit("),
+            encoding="utf-8",
+        )
+        with pytest.raises(
+            UsageError, match=r"flows\.appliances: check\.py defines no function 'untagged_units'"
+        ):
             load_catalog(rules_copy)["NET002"].module()
         (rules_copy / "AOAI001" / "check.py").write_text("def chek(ctx):\n    return []\n", encoding="utf-8")
         with pytest.raises(UsageError, match=r"check.py: defines no check\(ctx\) function"):
             load_catalog(rules_copy)["AOAI001"].check()
-        assert not [m for m in sys.modules if m.startswith("pathaudit_rule_AOAI001_")
-                    and str(rules_copy) in str(getattr(sys.modules[m], "__file__", ""))]
+        assert not [
+            m
+            for m in sys.modules
+            if m.startswith("pathaudit_rule_AOAI001_")
+            and str(rules_copy) in str(getattr(sys.modules[m], "__file__", ""))
+        ]
     finally:
         load_catalog.cache_clear()
 

@@ -25,7 +25,9 @@ def test_no_net006_when_only_nsg_policies_are_enabled(tmp_path: Path) -> None:
     silent; route-table policies are
     then off, but spoke-app has no /32 (not peered with spoke-ai), so rt-spoke still sends it via nva1."""
     r = Rows("S12")
-    r.subnet("spoke-ai", "snet-pe")["properties"]["privateEndpointNetworkPolicies"] = "NetworkSecurityGroupEnabled"
+    r.subnet("spoke-ai", "snet-pe")["properties"]["privateEndpointNetworkPolicies"] = (
+        "NetworkSecurityGroupEnabled"
+    )
     got = triples(r.audit(tmp_path))
     assert not [t for t in got if t[0] == "NET006"]
     assert ("NET001", "rt-spoke", "rt-spoke") in got
@@ -33,8 +35,19 @@ def test_no_net006_when_only_nsg_policies_are_enabled(tmp_path: Path) -> None:
 
 def test_no_net006_for_a_subnet_without_private_endpoints(tmp_path: Path) -> None:
     r = Rows()
-    nsg = nsg_row(r, "nsg-work", [{"name": "deny", "priority": 100, "direction": "Inbound", "access": "Deny",
-                                   "sourceAddressPrefix": "*"}])
+    nsg = nsg_row(
+        r,
+        "nsg-work",
+        [
+            {
+                "name": "deny",
+                "priority": 100,
+                "direction": "Inbound",
+                "access": "Deny",
+                "sourceAddressPrefix": "*",
+            }
+        ],
+    )
     attach_nsg(r, "spoke-ai", "snet-work", nsg)
     assert not by_rule(r.audit(tmp_path), "NET006")
 
@@ -45,8 +58,11 @@ def test_net007_route_without_next_hop_ip_and_unattached_table(tmp_path: Path) -
     subnet is still
     reported (it drops whatever it is attached to next); the usable route of the table is not listed."""
     r = Rows()
-    tid = r.route_table("rt-spare", [("10.9.0.0/16", "VirtualAppliance", None),
-                                     ("10.8.0.0/16", "VirtualAppliance", "10.0.2.4")], [])
+    tid = r.route_table(
+        "rt-spare",
+        [("10.9.0.0/16", "VirtualAppliance", None), ("10.8.0.0/16", "VirtualAppliance", "10.0.2.4")],
+        [],
+    )
     [f] = by_rule(r.audit(tmp_path), "NET007")
     assert f["resource_id"] == tid
     assert "no subnet" in f["message"]
@@ -76,7 +92,11 @@ def test_net004_names_the_policy_and_its_ranges(tmp_path: Path) -> None:
 def test_net008_fixed_by_route_table_policies_not_by_nsg_policies(tmp_path: Path) -> None:
     """Route-table network policies on the PE subnet restore symmetry; NSG-only policies do not
     (https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies)."""
-    for policy, fires in (("RouteTableEnabled", False), ("Enabled", False), ("NetworkSecurityGroupEnabled", True)):
+    for policy, fires in (
+        ("RouteTableEnabled", False),
+        ("Enabled", False),
+        ("NetworkSecurityGroupEnabled", True),
+    ):
         r = Rows("S19")
         r.subnet("spoke-ai", "snet-pe")["properties"]["privateEndpointNetworkPolicies"] = policy
         folder = tmp_path / policy
@@ -90,6 +110,8 @@ def test_net008_needs_a_private_traffic_routing_policy(tmp_path: Path) -> None:
     r = Rows("S19")
     intent = r.find("ri-vhub1")
     policies = intent["properties"]["routingPolicies"]
-    intent["properties"]["routingPolicies"] = [p for p in policies if "PrivateTraffic" not in p["destinations"]]
+    intent["properties"]["routingPolicies"] = [
+        p for p in policies if "PrivateTraffic" not in p["destinations"]
+    ]
     assert len(intent["properties"]["routingPolicies"]) < len(policies)
     assert not by_rule(r.audit(tmp_path), "NET008")

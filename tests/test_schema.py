@@ -24,10 +24,14 @@ def assert_valid(doc: dict[str, Any]) -> None:
 
 
 def assert_sorted(doc: dict[str, Any]) -> None:
-    keys = [(SEVERITY_RANK[f["severity"]], f["rule_id"], f["resource_id"].lower(), f["fingerprint"])
-            for f in doc["findings"]]
+    keys = [
+        (SEVERITY_RANK[f["severity"]], f["rule_id"], f["resource_id"].lower(), f["fingerprint"])
+        for f in doc["findings"]
+    ]
     assert keys == sorted(keys)
-    assert len({f["fingerprint"] for f in doc["findings"]}) == len(doc["findings"]), "fingerprints must be unique"
+    assert len({f["fingerprint"] for f in doc["findings"]}) == len(doc["findings"]), (
+        "fingerprints must be unique"
+    )
 
 
 def assert_consistent(doc: dict[str, Any]) -> None:
@@ -59,7 +63,7 @@ def test_schema_rejects_what_it_should() -> None:
 def test_demo_estate_document_is_valid_sorted_and_stable() -> None:
     runs = [run_cli("audit", DEMO, "--format", "json") for _ in range(2)]
     (code1, out1, err1), (code2, out2, err2) = runs
-    assert (code1, out1, err1) == (code2, out2, err2)      # same input, same bytes (and same stderr)
+    assert (code1, out1, err1) == (code2, out2, err2)  # same input, same bytes (and same stderr)
     doc = json.loads(out1)
     assert_valid(doc)
     assert_sorted(doc)
@@ -90,7 +94,12 @@ def malformed_inputs(tmp_path: Path) -> list[tuple[str, list[Path]]]:
         good = write_json(path.parent, "good.json", good_estate())
         cases.append((case, [path, good]))
     for case, (resources, _) in bad_resources().items():
-        cases.append((case, [write_json(tmp_path / case.replace(" ", "-"), "estate.json", [*good_estate(), *resources])]))
+        cases.append(
+            (
+                case,
+                [write_json(tmp_path / case.replace(" ", "-"), "estate.json", [*good_estate(), *resources])],
+            )
+        )
     cases.append(("missing path", [tmp_path / "nope.json"]))
     return cases
 

@@ -41,22 +41,24 @@ def export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_an_unreadable_subdirectory_is_named_and_the_run_is_not_clean(export: Path) -> None:
     res = CliRunner().invoke(cli, ["audit", str(export), "--format", "json", "--fail-on", "never"])
-    assert res.exit_code == 3, res.output   # the rest ran: incomplete, not an unreadable input
+    assert res.exit_code == 3, res.output  # the rest ran: incomplete, not an unreadable input
     assert "locked" in res.stderr and "unreadable directory" in res.stderr
     assert "Permission denied" in res.stderr
 
 
 def test_the_readable_part_is_still_audited(export: Path) -> None:
-    res = CliRunner().invoke(cli, ["audit", str(export), "--format", "json", "--fail-on", "never",
-                                   "--allow-incomplete"])
+    res = CliRunner().invoke(
+        cli, ["audit", str(export), "--format", "json", "--fail-on", "never", "--allow-incomplete"]
+    )
     doc = json.loads(res.stdout)
     assert doc["findings"], "the estate beside the locked folder was audited"
     assert doc["coverage"]["complete"] is False
     assert any("locked" in json.dumps(s) for s in doc["coverage"]["skipped"])
 
 
-def test_the_named_directory_itself_unreadable_is_an_unreadable_input(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_named_directory_itself_unreadable_is_an_unreadable_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     top = tmp_path / "export"
     top.mkdir()
     real_scandir = os.scandir
@@ -81,7 +83,7 @@ def test_a_linked_directory_out_of_the_folder_is_named_not_followed(tmp_path: Pa
     shutil.copy(S01, root / "estate.json")
     (root / "sub").mkdir()
     (root / "away").symlink_to(outside, target_is_directory=True)
-    (root / "again").symlink_to(root / "sub", target_is_directory=True)   # inside: walked at its target
+    (root / "again").symlink_to(root / "sub", target_is_directory=True)  # inside: walked at its target
     res = CliRunner().invoke(cli, ["audit", str(root), "--format", "json", "--fail-on", "never"])
     assert res.exit_code == 3, res.output
     doc = json.loads(res.stdout)

@@ -41,8 +41,16 @@ def parse_id(rid: str) -> tuple[str, str, str] | None:
 
 def of_type(resources: Iterable[dict[str, Any]], rtype: str) -> list[dict[str, Any]]:
     rtype = rtype.lower()
-    return sorted((r for r in resources if isinstance(r, dict) and str(r.get("type", "")).lower() == rtype
-                   and isinstance(r.get("id"), str)), key=lambda r: r["id"].lower())
+    return sorted(
+        (
+            r
+            for r in resources
+            if isinstance(r, dict)
+            and str(r.get("type", "")).lower() == rtype
+            and isinstance(r.get("id"), str)
+        ),
+        key=lambda r: r["id"].lower(),
+    )
 
 
 def props(resource: dict[str, Any]) -> dict[str, Any]:
@@ -75,14 +83,25 @@ def nics_for_effective_routes(resources: Iterable[dict[str, Any]], limit: int) -
     """NVA NICs (IP forwarding on) first, then other VM NICs, by id; private endpoint NICs have none."""
     nics = of_type(resources, "microsoft.network/networkinterfaces")
     forwarding = [n for n in nics if props(n).get("enableIPForwarding") is True]
-    on_vms = [n for n in nics if props(n).get("enableIPForwarding") is not True
-              and isinstance(props(n).get("virtualMachine"), dict) and props(n)["virtualMachine"].get("id")]
+    on_vms = [
+        n
+        for n in nics
+        if props(n).get("enableIPForwarding") is not True
+        and isinstance(props(n).get("virtualMachine"), dict)
+        and props(n)["virtualMachine"].get("id")
+    ]
     return (forwarding + on_vms)[: max(limit, 0)]
 
 
 class ArmExtras:
-    def __init__(self, clients: Clients, policy: RetryPolicy, stats: Stats, reporter: Reporter,
-                 lro_timeout: float = 300.0) -> None:
+    def __init__(
+        self,
+        clients: Clients,
+        policy: RetryPolicy,
+        stats: Stats,
+        reporter: Reporter,
+        lro_timeout: float = 300.0,
+    ) -> None:
         self.clients = clients
         self.policy = policy
         self.stats = stats
@@ -104,8 +123,9 @@ class ArmExtras:
             self.stats.fail(resource["id"], what, "cannot read subscription/resource group/name from the id")
         return where
 
-    def list_children(self, parents: list[dict[str, Any]], what: str,
-                      operation: Callable[[Any], Any]) -> list[dict[str, Any]]:
+    def list_children(
+        self, parents: list[dict[str, Any]], what: str, operation: Callable[[Any], Any]
+    ) -> list[dict[str, Any]]:
         """For each parent, `operation(network_client)(rg, name)` listed in full, as ARM resources."""
         found: list[dict[str, Any]] = []
         for parent in parents:
@@ -113,6 +133,7 @@ class ArmExtras:
                 continue
             sub, rg, name = where
             client = self.clients.network(sub)
+
             def children(c: Any = client, g: str = rg, n: str = name) -> list[dict[str, Any]]:
                 return [to_arm(i.as_dict()) for i in operation(c)(g, n)]
 
@@ -124,17 +145,20 @@ class ArmExtras:
         policies = of_type(resources, "microsoft.network/firewallpolicies")
         if policies:
             self.reporter.phase(f"ARM: rule collection groups of {len(policies)} firewall policies")
-        return self.list_children(policies, RULE_COLLECTION_GROUPS,
-                                  lambda c: c.firewall_policy_rule_collection_groups.list)
+        return self.list_children(
+            policies, RULE_COLLECTION_GROUPS, lambda c: c.firewall_policy_rule_collection_groups.list
+        )
 
     def hub_children(self, resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
         hubs = of_type(resources, "microsoft.network/virtualhubs")
         if not hubs:
             return []
         self.reporter.phase(f"ARM: routing intent, connections and route tables of {len(hubs)} virtual hubs")
-        return (self.list_children(hubs, ROUTING_INTENT, lambda c: c.routing_intent.list)
-                + self.list_children(hubs, HUB_CONNECTIONS, lambda c: c.hub_virtual_network_connections.list)
-                + self.list_children(hubs, HUB_ROUTE_TABLES, lambda c: c.hub_route_tables.list))
+        return (
+            self.list_children(hubs, ROUTING_INTENT, lambda c: c.routing_intent.list)
+            + self.list_children(hubs, HUB_CONNECTIONS, lambda c: c.hub_virtual_network_connections.list)
+            + self.list_children(hubs, HUB_ROUTE_TABLES, lambda c: c.hub_route_tables.list)
+        )
 
     def effective_routes(self, resources: list[dict[str, Any]], limit: int) -> dict[str, list[Any]]:
         chosen = nics_for_effective_routes(resources, limit)
@@ -150,7 +174,8 @@ class ArmExtras:
 
             def fetch(c: Any = client, g: str = rg, n: str = name) -> Any:
                 poller = c.network_interfaces.begin_get_effective_route_table(
-                    g, n, polling_interval=self.clients.poll_interval)
+                    g, n, polling_interval=self.clients.poll_interval
+                )
                 result = poller.result(timeout=self.lro_timeout)
                 if not poller.done():
                     return NOT_READY
@@ -180,6 +205,7 @@ class ArmExtras:
                 continue
             sub, rg, name = where
             client = self.clients.cognitive(sub)
+
             def account_body(c: Any = client, g: str = rg, n: str = name) -> Any:
                 return c.accounts.get(g, n, cls=raw_json)
 
@@ -187,5 +213,7 @@ class ArmExtras:
             if isinstance(body, dict) and str(body.get("id") or "").lower() == account["id"].lower():
                 fresh.append(body)
             elif body is not None:
-                self.stats.fail(account["id"], AI_ACCOUNTS, "ARM returned no copy of this account (kept Resource Graph's)")
+                self.stats.fail(
+                    account["id"], AI_ACCOUNTS, "ARM returned no copy of this account (kept Resource Graph's)"
+                )
         return fresh

@@ -18,8 +18,8 @@ class Clients:
     credential: Any
     endpoint: Endpoint
     verify: str | bool = True
-    timeout: float = 60.0          # read timeout per request, seconds
-    poll_interval: float = 5.0     # long-running operations without Retry-After
+    timeout: float = 60.0  # read timeout per request, seconds
+    poll_interval: float = 5.0  # long-running operations without Retry-After
     _graph: Any = None
     _network: dict[str, Any] = field(default_factory=dict)
     _cognitive: dict[str, Any] = field(default_factory=dict)

@@ -22,27 +22,34 @@ DEFAULT_TOKEN_ENV = "AZURE_ACCESS_TOKEN"
 
 @dataclass(frozen=True)
 class Cloud:
-    arm: str        # Resource Manager endpoint, no trailing slash
-    scope: str      # the token scope Resource Manager accepts
+    arm: str  # Resource Manager endpoint, no trailing slash
+    scope: str  # the token scope Resource Manager accepts
     authority: str  # Microsoft Entra ID host
 
 
 # azure-mgmt-core `get_arm_endpoints` and azure-identity `AzureAuthorityHosts` say the same; kept here
 # so the CLI can list the names without importing the SDKs.
 CLOUDS = {
-    "AzureCloud": Cloud("https://management.azure.com", "https://management.azure.com/.default",
-                        "login.microsoftonline.com"),
-    "AzureUSGovernment": Cloud("https://management.usgovcloudapi.net",
-                               "https://management.core.usgovcloudapi.net/.default", "login.microsoftonline.us"),
-    "AzureChinaCloud": Cloud("https://management.chinacloudapi.cn", "https://management.chinacloudapi.cn/.default",
-                             "login.chinacloudapi.cn"),
+    "AzureCloud": Cloud(
+        "https://management.azure.com", "https://management.azure.com/.default", "login.microsoftonline.com"
+    ),
+    "AzureUSGovernment": Cloud(
+        "https://management.usgovcloudapi.net",
+        "https://management.core.usgovcloudapi.net/.default",
+        "login.microsoftonline.us",
+    ),
+    "AzureChinaCloud": Cloud(
+        "https://management.chinacloudapi.cn",
+        "https://management.chinacloudapi.cn/.default",
+        "login.chinacloudapi.cn",
+    ),
 }
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    url: str        # https://host[/path], no trailing slash
-    scope: str      # credential scope for that endpoint
+    url: str  # https://host[/path], no trailing slash
+    scope: str  # credential scope for that endpoint
     authority: str  # Entra ID host of the cloud
 
 
@@ -55,8 +62,10 @@ def resolve_endpoint(cloud: str, arm_endpoint: str | None = None) -> Endpoint:
         return Endpoint(base.arm, base.scope, base.authority)
     parts = urlsplit(arm_endpoint.strip())
     if parts.scheme.lower() != "https" or not parts.netloc:
-        raise UsageError(f"--arm-endpoint must be an https:// URL, got {arm_endpoint!r} "
-                         "(bearer tokens are never sent over plain http)")
+        raise UsageError(
+            f"--arm-endpoint must be an https:// URL, got {arm_endpoint!r} "
+            "(bearer tokens are never sent over plain http)"
+        )
     url = f"https://{parts.netloc}{parts.path.rstrip('/')}"
     for known in CLOUDS.values():
         if known.arm == url.lower():
@@ -100,8 +109,14 @@ class StaticTokenCredential:
         self._expires_on = token_expiry(self._token)
         self.source = source
 
-    def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None,
-                  enable_cae: bool = False, **kwargs: Any) -> Any:
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> Any:
         from azure.core.credentials import AccessToken
 
         return AccessToken(self._token, self._expires_on)
@@ -134,8 +149,9 @@ class TenantPinnedCredential:
         self.inner.close()
 
 
-def make_credential(kind: str, *, endpoint: Endpoint, tenant: str | None = None,
-                    token_env: str = DEFAULT_TOKEN_ENV) -> Any:
+def make_credential(
+    kind: str, *, endpoint: Endpoint, tenant: str | None = None, token_env: str = DEFAULT_TOKEN_ENV
+) -> Any:
     """Build the credential named on the command line. Only `token` reads no ambient identity."""
     if kind == "token":
         token = os.environ.get(token_env, "").strip()
@@ -151,13 +167,18 @@ def make_credential(kind: str, *, endpoint: Endpoint, tenant: str | None = None,
         return identity.AzureCliCredential(tenant_id=tenant or "")
     if kind == "managed-identity":
         client_id = os.environ.get("AZURE_CLIENT_ID")
-        return identity.ManagedIdentityCredential(client_id=client_id) if client_id else identity.ManagedIdentityCredential()
+        return (
+            identity.ManagedIdentityCredential(client_id=client_id)
+            if client_id
+            else identity.ManagedIdentityCredential()
+        )
     if kind == "workload-identity":
         try:
             return identity.WorkloadIdentityCredential(tenant_id=tenant, authority=authority)
         except ValueError as exc:  # names the missing AZURE_* variable
             raise UsageError(f"--credential workload-identity: {exc}") from exc
     credential = identity.DefaultAzureCredential(
-        authority=authority, additionally_allowed_tenants=[tenant] if tenant else [],
+        authority=authority,
+        additionally_allowed_tenants=[tenant] if tenant else [],
     )
     return TenantPinnedCredential(credential, tenant) if tenant else credential

@@ -46,9 +46,9 @@ class CollectOptions:
     attempts: int = 6
     sleep: Callable[[float], None] = time.sleep
     # every call of one collection ends by then (seconds); what is left is a coverage gap, never a hang
-    deadline: float = 3600.0           # PATHAUDIT_COLLECT_DEADLINE overrides it (from_cli)
+    deadline: float = 3600.0  # PATHAUDIT_COLLECT_DEADLINE overrides it (from_cli)
     queries_dir: Path | None = None
-    verify: str | bool | None = None      # None: REQUESTS_CA_BUNDLE / SSL_CERT_FILE / system store
+    verify: str | bool | None = None  # None: REQUESTS_CA_BUNDLE / SSL_CERT_FILE / system store
 
     @classmethod
     def from_cli(cls, **values: Any) -> CollectOptions:
@@ -62,8 +62,10 @@ class CollectOptions:
                 known["deadline"] = float(raw)
             except ValueError:
                 known["deadline"] = -1.0
-            if not known["deadline"] >= 0:        # also NaN
-                raise UsageError(f"PATHAUDIT_COLLECT_DEADLINE={raw!r}: expected a number of seconds (0: no deadline)")
+            if not known["deadline"] >= 0:  # also NaN
+                raise UsageError(
+                    f"PATHAUDIT_COLLECT_DEADLINE={raw!r}: expected a number of seconds (0: no deadline)"
+                )
         return cls(**known)
 
 
@@ -110,7 +112,9 @@ def quiet_sdk_logging() -> None:
         azure.propagate = False
 
 
-def collect(options: CollectOptions, reporter: Reporter | None = None, credential: Any = None) -> CollectResult:
+def collect(
+    options: CollectOptions, reporter: Reporter | None = None, credential: Any = None
+) -> CollectResult:
     """Collect a snapshot. Raises UsageError / CollectAborted (exit 2) when nothing can be collected."""
     from auditor.collect.arm_extras import ArmExtras
     from auditor.collect.clients import Clients
@@ -127,16 +131,22 @@ def collect(options: CollectOptions, reporter: Reporter | None = None, credentia
     endpoint = resolve_endpoint(options.cloud, options.arm_endpoint)
     queries = load_queries(options.queries_dir)
     if DISCOVERY not in queries or len(queries) < 2:
-        raise UsageError(f"Resource Graph queries missing in {options.queries_dir or 'checks/resource-graph'}")
-    credential = credential or make_credential(options.credential, endpoint=endpoint, tenant=options.tenant,
-                                               token_env=options.token_env)
+        raise UsageError(
+            f"Resource Graph queries missing in {options.queries_dir or 'checks/resource-graph'}"
+        )
+    credential = credential or make_credential(
+        options.credential, endpoint=endpoint, tenant=options.tenant, token_env=options.token_env
+    )
     verify = options.verify if options.verify is not None else ca_bundle()
     quiet_sdk_logging()
 
     reporter = reporter or make_reporter()
     stats = Stats()
-    policy = RetryPolicy(attempts=options.attempts, sleep=options.sleep,
-                         deadline=time.monotonic() + options.deadline if options.deadline else None)
+    policy = RetryPolicy(
+        attempts=options.attempts,
+        sleep=options.sleep,
+        deadline=time.monotonic() + options.deadline if options.deadline else None,
+    )
     clients = Clients(credential, endpoint, verify, options.request_timeout, options.poll_interval)
     collected_at = utc_now()
     inventory = Inventory(stats)
@@ -159,19 +169,29 @@ def collect(options: CollectOptions, reporter: Reporter | None = None, credentia
             if stats.failures:
                 reporter.warn("no subscription could be listed: the snapshot will be empty")
             else:
-                raise UsageError("the identity sees no subscriptions: pass --subscription / --management-group, "
-                                 "or grant it Reader (docs/live-collection.md)")
+                raise UsageError(
+                    "the identity sees no subscriptions: pass --subscription / --management-group, "
+                    "or grant it Reader (docs/live-collection.md)"
+                )
         families = [q for name, q in queries.items() if name != DISCOVERY]
         groups = batches(subscriptions)
         for query in families:
             used[query.name] = query
             for number, batch in enumerate(groups, 1):
-                of = f" (batch {number}/{len(groups)}, {len(batch.subscriptions)} subscriptions)" if len(groups) > 1 else ""
+                of = (
+                    f" (batch {number}/{len(groups)}, {len(batch.subscriptions)} subscriptions)"
+                    if len(groups) > 1
+                    else ""
+                )
                 reporter.phase(f"Resource Graph: {query.name}{of}")
                 graph.run(query, batch, inventory.add_all)
         if graph.subscription_limit_hit:
-            stats.fail("/ (tenant)", "resource-graph", "more than 10,000 subscriptions in scope: Resource Graph "
-                       "queried the first 10,000 only (x-ms-tenant-subscription-limit-hit)")
+            stats.fail(
+                "/ (tenant)",
+                "resource-graph",
+                "more than 10,000 subscriptions in scope: Resource Graph "
+                "queried the first 10,000 only (x-ms-tenant-subscription-limit-hit)",
+            )
 
         extras = ArmExtras(clients, policy, stats, reporter)
         current = list(inventory.by_id.values())
@@ -180,20 +200,31 @@ def collect(options: CollectOptions, reporter: Reporter | None = None, credentia
         if options.fresh_accounts:
             for account in extras.fresh_accounts(current):
                 inventory.replace(account)
-        routes = extras.effective_routes(current, options.effective_routes) if options.effective_routes else {}
+        routes = (
+            extras.effective_routes(current, options.effective_routes) if options.effective_routes else {}
+        )
     finally:
         clients.close()
         reporter.close()
     if tenant is None:
         tenant = next((r.get("tenantId") for r in inventory.by_id.values() if r.get("tenantId")), None)
     stats.finished = time.monotonic()
-    doc = build_snapshot(collected_at=collected_at, tenant_id=tenant, subscriptions=subscriptions,
-                         management_groups=management_groups, queries=used, stats=stats,
-                         resources=inventory.resources(), effective_routes=routes)
+    doc = build_snapshot(
+        collected_at=collected_at,
+        tenant_id=tenant,
+        subscriptions=subscriptions,
+        management_groups=management_groups,
+        queries=used,
+        stats=stats,
+        resources=inventory.resources(),
+        effective_routes=routes,
+    )
     return CollectResult(doc, stats)
 
 
-def collect_to_file(options: CollectOptions, out: Path | None, reporter: Reporter | None = None) -> CollectResult:
+def collect_to_file(
+    options: CollectOptions, out: Path | None, reporter: Reporter | None = None
+) -> CollectResult:
     """`pathaudit collect`: collect, then write the snapshot (default name: pathaudit-snapshot-<time>.json.gz)."""
     from auditor.collect.snapshot import default_path, write_snapshot
 
@@ -209,5 +240,7 @@ def collect_for_audit(options: CollectOptions, reporter: Reporter | None = None)
 
     result = collect(options, reporter)
     result.tmpdir = tempfile.TemporaryDirectory(prefix="pathaudit-live-")
-    result.path = write_snapshot(result.snapshot, Path(result.tmpdir.name) / default_path(result.snapshot["collected_at"]))
+    result.path = write_snapshot(
+        result.snapshot, Path(result.tmpdir.name) / default_path(result.snapshot["collected_at"])
+    )
     return result

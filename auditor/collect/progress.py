@@ -119,7 +119,9 @@ class RichReporter(Reporter):
         self.status.update(safe(f"{query} {scope}: page {page} ({rows} rows{of})"))
 
     def retry(self, what: str, error: str, wait: float) -> None:
-        self.console.log(f"[yellow]retry in {wait:.1f}s[/]: {safe(what)}: {safe(error)}", markup=True, highlight=False)
+        self.console.log(
+            f"[yellow]retry in {wait:.1f}s[/]: {safe(what)}: {safe(error)}", markup=True, highlight=False
+        )
 
     def wait(self, seconds: float, reason: str) -> None:
         self.console.log(f"[yellow]waiting {seconds:.1f}s[/]: {safe(reason)}", markup=True, highlight=False)
@@ -158,8 +160,10 @@ def summary_lines(stats: Stats, snapshot: dict[str, Any], destination: str | Non
     if stats.duplicates:
         lines.append(f"  {stats.duplicates} rows seen twice (kept the first copy)")
     if stats.failures:
-        lines.append(f"pathaudit: coverage INCOMPLETE: {len(stats.failures)} scope/query failures "
-                     "(all listed in the snapshot's coverage.failed):")
+        lines.append(
+            f"pathaudit: coverage INCOMPLETE: {len(stats.failures)} scope/query failures "
+            "(all listed in the snapshot's coverage.failed):"
+        )
         grouped: dict[tuple[str, str], list[str]] = {}
         for f in stats.failures:
             grouped.setdefault((f.scope, f.error), []).append(f.type)

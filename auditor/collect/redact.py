@@ -25,17 +25,19 @@ WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 ANYWHERE = frozenset({"password", "passwords", "passwd", "pwd", "secret", "secrets", "sas", "passphrase"})
 LAST = frozenset({"key", "keys", "token", "tokens"})
 JOINED = ("connectionstring", "apikey", "accesskey", "sharedkey", "subscriptionkey", "authorization")
-NUMBERED = re.compile(r"(?i)^(key|secret|password)\d+$")      # key1, key2 (listKeys' shape)
+NUMBERED = re.compile(r"(?i)^(key|secret|password)\d+$")  # key1, key2 (listKeys' shape)
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}(T|$)")
 
 # Secrets by what they look like, wherever they are (a tag, a URL, an error message from a server):
 SECRET_VALUES = (
-    re.compile(r"(?i)(\bsig=)[^&\s\"']+"),                                          # SAS signature
+    re.compile(r"(?i)(\bsig=)[^&\s\"']+"),  # SAS signature
     re.compile(r"(?i)((?:AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd)=)[^;\s\"']+"),
-    re.compile(r"(?i)(\bBearer\s+)[A-Za-z0-9._~+/=-]+"),                                # Authorization values
-    re.compile(r"(?i)((?:authorization|ocp-apim-subscription-key|api-key|x-api-key)[\"']?\s*[:=]\s*[\"']?)"
-               r"[^\s\"',;]+"),
-    re.compile(r"()eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),              # a JWT anywhere
+    re.compile(r"(?i)(\bBearer\s+)[A-Za-z0-9._~+/=-]+"),  # Authorization values
+    re.compile(
+        r"(?i)((?:authorization|ocp-apim-subscription-key|api-key|x-api-key)[\"']?\s*[:=]\s*[\"']?)"
+        r"[^\s\"',;]+"
+    ),
+    re.compile(r"()eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),  # a JWT anywhere
     re.compile(r"()-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
 )
 
@@ -43,8 +45,19 @@ SECRET_VALUES = (
 # One pass that every pattern above needs to match: almost no string holds any of these, and a
 # findings document scrubs hundreds of thousands of strings (ids, prefixes, messages).
 # (Substring tests on the lowered text: several times faster than one case-insensitive alternation.)
-TRIGGERS = ("sig=", "key=", "signature=", "password=", "pwd=", "bearer", "authorization", "subscription-key",
-            "api-key", "eyj", "-----begin")
+TRIGGERS = (
+    "sig=",
+    "key=",
+    "signature=",
+    "password=",
+    "pwd=",
+    "bearer",
+    "authorization",
+    "subscription-key",
+    "api-key",
+    "eyj",
+    "-----begin",
+)
 
 
 def scrub(text: str) -> tuple[str, int]:
@@ -86,8 +99,12 @@ def redact(value: Any) -> tuple[Any, int]:
         out: dict[str, Any] | None = None
         count = 0
         for key, item in value.items():
-            if isinstance(key, str) and secret_name(key) and holds_secret(item) and not (
-                    NUMBERED.match(key) and isinstance(item, str) and TIMESTAMP.match(item)):  # keyCreationTime.key1
+            if (
+                isinstance(key, str)
+                and secret_name(key)
+                and holds_secret(item)
+                and not (NUMBERED.match(key) and isinstance(item, str) and TIMESTAMP.match(item))
+            ):  # keyCreationTime.key1
                 new, n = REDACTED, 1
             else:
                 new, n = redact(item)

@@ -21,10 +21,12 @@ from auditor.collect.progress import Reporter, Stats
 from auditor.collect.retry import CallFailed, RetryPolicy, attempts, call, parse_duration
 from auditor.packaged import data_dir
 
-DISCOVERY = "subscriptions"       # checks/resource-graph/subscriptions.kql: lists subscriptions in scope
-MAX_SUBSCRIPTIONS = 1000          # per request (https://learn.microsoft.com/azure/governance/resource-graph/concepts/work-with-data)
-PAGE_SIZE = 1000                  # rows per page, the service maximum (https://learn.microsoft.com/azure/governance/resource-graph/concepts/work-with-data)
-MAX_EMPTY_PAGES = 3               # empty pages in a row that still carry a $skipToken: the service is looping
+DISCOVERY = "subscriptions"  # checks/resource-graph/subscriptions.kql: lists subscriptions in scope
+MAX_SUBSCRIPTIONS = (
+    1000  # per request (https://learn.microsoft.com/azure/governance/resource-graph/concepts/work-with-data)
+)
+PAGE_SIZE = 1000  # rows per page, the service maximum (https://learn.microsoft.com/azure/governance/resource-graph/concepts/work-with-data)
+MAX_EMPTY_PAGES = 3  # empty pages in a row that still carry a $skipToken: the service is looping
 MG_PREFIX = "/providers/Microsoft.Management/managementGroups/"
 
 
@@ -78,7 +80,7 @@ class Scope:
 
 def batches(subscriptions: Iterable[str], size: int = MAX_SUBSCRIPTIONS) -> list[Scope]:
     subs = list(subscriptions)
-    return [Scope(tuple(subs[i: i + size])) for i in range(0, len(subs), size)]
+    return [Scope(tuple(subs[i : i + size])) for i in range(0, len(subs), size)]
 
 
 class GraphCollector:
@@ -117,8 +119,9 @@ class GraphCollector:
                 query=query.kql,
                 subscriptions=list(scope.subscriptions) or None,
                 management_groups=list(scope.management_groups) or None,
-                options=QueryRequestOptions(skip_token=token, top=PAGE_SIZE, result_format="objectArray",
-                                            allow_partial_scopes=True),
+                options=QueryRequestOptions(
+                    skip_token=token, top=PAGE_SIZE, result_format="objectArray", allow_partial_scopes=True
+                ),
             ),
             raw_response_hook=self.on_response,
         )
@@ -132,17 +135,24 @@ class GraphCollector:
         while True:
             what = f"Resource Graph {query.name} {scope.label()} page {page + 1}"
             if self.policy.expired():
-                self.record(scope, query, f"the collection deadline passed before page {page + 1}: the rest of this "
-                                          "query's rows were not collected")
+                self.record(
+                    scope,
+                    query,
+                    f"the collection deadline passed before page {page + 1}: the rest of this "
+                    "query's rows were not collected",
+                )
                 return
             try:
-                response = call(partial(self.request, query, scope, token), what, self.policy, self.stats,
-                                self.reporter)
+                response = call(
+                    partial(self.request, query, scope, token), what, self.policy, self.stats, self.reporter
+                )
             except CallFailed as exc:
                 halves = scope.halves()
                 if exc.status == 403 and halves:
-                    self.reporter.warn(f"{query.name}: {scope.label()} refused ({exc.error}); "
-                                       "retrying its scopes separately to isolate the one that refuses")
+                    self.reporter.warn(
+                        f"{query.name}: {scope.label()} refused ({exc.error}); "
+                        "retrying its scopes separately to isolate the one that refuses"
+                    )
                     for half in halves:
                         self.run(query, half, sink)
                     return
@@ -153,24 +163,35 @@ class GraphCollector:
             self.stats.pages += 1
             rows = response.data
             if not isinstance(rows, list):
-                self.record(scope, query, f"page {page} has no `data` array of rows (got {type(rows).__name__})")
+                self.record(
+                    scope, query, f"page {page} has no `data` array of rows (got {type(rows).__name__})"
+                )
                 return
             self.reporter.page(query.name, scope.label(), page, len(rows), response.total_records)
             sink(rows)
             if str(response.result_truncated).lower() == "true":
-                self.record(scope, query, "Resource Graph truncated the result (rows beyond the first page lost)")
+                self.record(
+                    scope, query, "Resource Graph truncated the result (rows beyond the first page lost)"
+                )
                 return
             next_token = response.skip_token
             if not next_token:
                 return
             if next_token in seen or next_token == token:
-                self.record(scope, query, f"Resource Graph returned a $skipToken it had returned before (page {page}): "
-                                          "paging would never end")
+                self.record(
+                    scope,
+                    query,
+                    f"Resource Graph returned a $skipToken it had returned before (page {page}): "
+                    "paging would never end",
+                )
                 return
             empty = empty + 1 if not rows else 0
             if empty >= MAX_EMPTY_PAGES:
-                self.record(scope, query, f"{empty} empty pages in a row, each with a $skipToken (page {page}): "
-                                          "stopped paging")
+                self.record(
+                    scope,
+                    query,
+                    f"{empty} empty pages in a row, each with a $skipToken (page {page}): stopped paging",
+                )
                 return
             seen.add(next_token)
             token = next_token

@@ -47,10 +47,10 @@ class CallFailed(Exception):
 
 @dataclass
 class RetryPolicy:
-    attempts: int = 6          # first try included
-    backoff: float = 2.0       # seconds before the first retry; doubles each time
+    attempts: int = 6  # first try included
+    backoff: float = 2.0  # seconds before the first retry; doubles each time
     max_backoff: float = 60.0
-    max_retry_after: float = 300.0   # a server asking for longer is not waited on past this
+    max_retry_after: float = 300.0  # a server asking for longer is not waited on past this
     sleep: Callable[[float], None] = time.sleep
     # when the whole collection must end (time.monotonic()); pages and retries past it are coverage gaps
     deadline: float | None = None
@@ -119,7 +119,7 @@ def describe(exc: BaseException) -> str:
     message = getattr(error, "message", None) or getattr(exc, "message", None) or str(exc)
     from auditor.collect.redact import scrub_text
 
-    text = scrub_text(" ".join(str(message).split()))     # a server may echo the request, token and all
+    text = scrub_text(" ".join(str(message).split()))  # a server may echo the request, token and all
     if len(text) > 300:
         text = text[:297] + "..."
     prefix = f"HTTP {status}" if status else type(exc).__name__
@@ -128,8 +128,10 @@ def describe(exc: BaseException) -> str:
     return f"{prefix}: {text}"
 
 
-DNS_FAILURE = re.compile(r"(?i)name or service not known|nodename nor servname|temporary failure in name "
-                         r"resolution|getaddrinfo failed|NameResolutionError|no address associated with hostname")
+DNS_FAILURE = re.compile(
+    r"(?i)name or service not known|nodename nor servname|temporary failure in name "
+    r"resolution|getaddrinfo failed|NameResolutionError|no address associated with hostname"
+)
 
 
 def html_answer(exc: BaseException) -> bool:
@@ -139,7 +141,11 @@ def html_answer(exc: BaseException) -> bool:
         return True
     response = getattr(exc, "response", None)
     try:
-        body = response.text()[:512] if response is not None and callable(getattr(response, "text", None)) else ""
+        body = (
+            response.text()[:512]
+            if response is not None and callable(getattr(response, "text", None))
+            else ""
+        )
     except Exception:
         body = ""
     return "<html" in (body or str(exc)[:512]).lower() or "<!doctype html" in (body or str(exc)[:512]).lower()
@@ -164,11 +170,15 @@ def decide(exc: BaseException, attempt: int, policy: RetryPolicy) -> float | Non
             "set REQUESTS_CA_BUNDLE or SSL_CERT_FILE to the CA bundle to trust"
         ) from exc
     if isinstance(exc, ServiceRequestError) and DNS_FAILURE.search(str(exc)):
-        raise CollectAborted(f"cannot resolve the endpoint's host name ({describe(exc)}): check --cloud / "
-                             "--arm-endpoint and this machine's DNS; not retried") from exc
+        raise CollectAborted(
+            f"cannot resolve the endpoint's host name ({describe(exc)}): check --cloud / "
+            "--arm-endpoint and this machine's DNS; not retried"
+        ) from exc
     if isinstance(exc, (DecodeError, DeserializationError)) and html_answer(exc):
-        raise CollectAborted("the endpoint answered with an HTML page instead of JSON (a proxy, a captive portal "
-                             "or a wrong --arm-endpoint?); not retried") from exc
+        raise CollectAborted(
+            "the endpoint answered with an HTML page instead of JSON (a proxy, a captive portal "
+            "or a wrong --arm-endpoint?); not retried"
+        ) from exc
     if isinstance(exc, (DecodeError, DeserializationError, ServiceRequestError, ServiceResponseError)):
         return policy.backoff_for(attempt)  # a truncated or garbled body is often a proxy's hiccup
     if isinstance(exc, HttpResponseError):
@@ -202,11 +212,16 @@ def call(fn: Callable[[], T], what: str, policy: RetryPolicy, stats: Stats, repo
         except (AzureError, DeserializationError) as exc:
             wait = decide(exc, attempt, policy)
             if wait is not None and policy.expired(wait):
-                raise CallFailed(f"{describe(exc)} (not retried: the collection deadline would pass)", status_of(exc),
-                                 attempt) from exc
+                raise CallFailed(
+                    f"{describe(exc)} (not retried: the collection deadline would pass)",
+                    status_of(exc),
+                    attempt,
+                ) from exc
             if wait is None or attempt >= policy.attempts:
                 if wait is not None and isinstance(exc, ServiceRequestError):
-                    raise CollectAborted(f"cannot reach the endpoint after {attempt} attempts: {describe(exc)}") from exc
+                    raise CollectAborted(
+                        f"cannot reach the endpoint after {attempt} attempts: {describe(exc)}"
+                    ) from exc
                 raise CallFailed(describe(exc), status_of(exc), attempt) from exc
             stats.retries += 1
             if status_of(exc) == 429:
@@ -214,4 +229,3 @@ def call(fn: Callable[[], T], what: str, policy: RetryPolicy, stats: Stats, repo
                 stats.throttle_seconds += wait
             reporter.retry(what, describe(exc), wait)
             policy.sleep(wait)
-

@@ -76,14 +76,26 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build_snapshot(*, collected_at: str, tenant_id: str | None, subscriptions: list[str],
-                   management_groups: list[str], queries: dict[str, Query], stats: Stats,
-                   resources: list[dict[str, Any]], effective_routes: dict[str, list[Any]]) -> dict[str, Any]:
+def build_snapshot(
+    *,
+    collected_at: str,
+    tenant_id: str | None,
+    subscriptions: list[str],
+    management_groups: list[str],
+    queries: dict[str, Query],
+    stats: Stats,
+    resources: list[dict[str, Any]],
+    effective_routes: dict[str, list[Any]],
+) -> dict[str, Any]:
     return {
         "schema": SNAPSHOT_SCHEMA,
         "collected_at": collected_at,
         "tool": {"name": "pathaudit", "version": __version__},
-        "scope": {"tenant_id": tenant_id, "subscriptions": subscriptions, "management_groups": management_groups},
+        "scope": {
+            "tenant_id": tenant_id,
+            "subscriptions": subscriptions,
+            "management_groups": management_groups,
+        },
         "queries": {name: {"kql": q.kql, "sha256": q.sha256} for name, q in sorted(queries.items())},
         "coverage": {"complete": not stats.failures, "failed": [f.to_dict() for f in stats.failures]},
         "resources": resources,

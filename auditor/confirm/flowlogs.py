@@ -42,8 +42,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "Flag": ("Flag", "Flags"),
     "Action": ("Action", "DvcAction"),
     "Protocol": ("Protocol", "NetworkProtocol"),
-    "TimeGenerated": ("TimeGenerated", "TimeGenerated [UTC]", "TimeGenerated_UTC", "EventStartTime [UTC]",
-                      "EventStartTime"),
+    "TimeGenerated": (
+        "TimeGenerated",
+        "TimeGenerated [UTC]",
+        "TimeGenerated_UTC",
+        "EventStartTime [UTC]",
+        "EventStartTime",
+    ),
     "Type": ("Type", "TableName_"),
     "Firewall": ("_ResourceId", "ResourceId", "Resource_Id"),
 }
@@ -101,8 +106,7 @@ def _source_sql(con: Any, path: Path, fmt: str) -> tuple[str, dict[str, str]]:
         probe = f"read_json({p}, format={jf}, records=true, sample_size=20480, maximum_object_size=16777216)"
         cols = con.execute(f"DESCRIBE SELECT * FROM {probe}").fetchall()
         spec = "{" + ", ".join(f"{_q(c[0])}: 'VARCHAR'" for c in cols) + "}"
-        src = (f"read_json({p}, format={jf}, records=true, columns={spec}, "
-               "maximum_object_size=16777216)")
+        src = f"read_json({p}, format={jf}, records=true, columns={spec}, maximum_object_size=16777216)"
     cols = con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
     return src, {c[0]: str(c[1]).upper() for c in cols}
 
@@ -124,9 +128,11 @@ def _time_expr(c: str | None, ctype: str) -> str:
         return "NULL::DOUBLE"
     if "TIMESTAMP" in ctype or "DATE" in ctype:
         return f"epoch({c})"
-    return (f"epoch(coalesce(TRY_CAST({c} AS TIMESTAMPTZ), "
-            f"try_strptime(CAST({c} AS VARCHAR), '%m/%d/%Y, %I:%M:%S.%g %p'), "
-            f"try_strptime(CAST({c} AS VARCHAR), '%m/%d/%Y, %I:%M:%S %p')))")
+    return (
+        f"epoch(coalesce(TRY_CAST({c} AS TIMESTAMPTZ), "
+        f"try_strptime(CAST({c} AS VARCHAR), '%m/%d/%Y, %I:%M:%S.%g %p'), "
+        f"try_strptime(CAST({c} AS VARCHAR), '%m/%d/%Y, %I:%M:%S %p')))"
+    )
 
 
 def aggregation_sql(src: str, columns: dict[str, str], targets: TargetSet, iso_time: bool = False) -> str:
@@ -153,18 +159,25 @@ def aggregation_sql(src: str, columns: dict[str, str], targets: TargetSet, iso_t
     has_flag = f"coalesce({raw('Flag')}, '') NOT IN ('', ' ')" if "Flag" in col else "FALSE"
     if "Type" in col:
         t = raw("Type")
-        table = (f"CASE WHEN {t} = '{FLOW_TRACE}' THEN '{FLOW_TRACE}' WHEN {t} = '{NETWORK_RULE}' THEN '{NETWORK_RULE}' "
-                 f"WHEN lower(trim({t})) = 'azfwflowtrace' THEN '{FLOW_TRACE}' "
-                 f"WHEN lower(trim({t})) IN ('azfwnetworkrule', 'azurediagnostics') THEN '{NETWORK_RULE}' "
-                 f"WHEN coalesce(trim({t}), '') = '' THEN "
-                 f"(CASE WHEN {has_flag} THEN '{FLOW_TRACE}' ELSE '{NETWORK_RULE}' END) END")
+        table = (
+            f"CASE WHEN {t} = '{FLOW_TRACE}' THEN '{FLOW_TRACE}' WHEN {t} = '{NETWORK_RULE}' THEN '{NETWORK_RULE}' "
+            f"WHEN lower(trim({t})) = 'azfwflowtrace' THEN '{FLOW_TRACE}' "
+            f"WHEN lower(trim({t})) IN ('azfwnetworkrule', 'azurediagnostics') THEN '{NETWORK_RULE}' "
+            f"WHEN coalesce(trim({t}), '') = '' THEN "
+            f"(CASE WHEN {has_flag} THEN '{FLOW_TRACE}' ELSE '{NETWORK_RULE}' END) END"
+        )
     else:
         table = f"CASE WHEN {has_flag} THEN '{FLOW_TRACE}' ELSE '{NETWORK_RULE}' END"
     action = raw("Action") if "Action" in col else "''"
-    flag_out = (f"CASE WHEN tbl = '{FLOW_TRACE}' THEN {flag} "
-                f"WHEN {action} ILIKE 'deny%' OR {action} ILIKE 'drop%' THEN 'DENY' ELSE 'SYN' END")
-    tcp = (f"(coalesce({raw('Protocol')}, '') = '' OR upper(trim({raw('Protocol')})) = 'TCP')" if "Protocol" in col
-           else "TRUE")
+    flag_out = (
+        f"CASE WHEN tbl = '{FLOW_TRACE}' THEN {flag} "
+        f"WHEN {action} ILIKE 'deny%' OR {action} ILIKE 'drop%' THEN 'DENY' ELSE 'SYN' END"
+    )
+    tcp = (
+        f"(coalesce({raw('Protocol')}, '') = '' OR upper(trim({raw('Protocol')})) = 'TCP')"
+        if "Protocol" in col
+        else "TRUE"
+    )
     host_ips = [h[:-3] for h in sorted(targets.pe_texts()) if h.endswith("/32")]
     s_ip, d_ip = raw("SourceIp"), raw("DestinationIp")
     pe_d, pe_s = [], []
@@ -177,13 +190,24 @@ def aggregation_sql(src: str, columns: dict[str, str], targets: TargetSet, iso_t
         pe_s.append(f"ip2int(trim({s_ip})) BETWEEN {c.net} AND {c.last}")
     is_fwd = " OR ".join(pe_d) or "FALSE"
     is_rev = " OR ".join(pe_s) or "FALSE"
-    port = "CASE WHEN dir0 = 'forward' THEN TRY_CAST({dp} AS INTEGER) ELSE TRY_CAST({sp} AS INTEGER) END".format(
-        dp=raw("DestinationPort"), sp=raw("SourcePort"))
-    cport = "CASE WHEN dir0 = 'forward' THEN TRY_CAST({sp} AS INTEGER) ELSE TRY_CAST({dp} AS INTEGER) END".format(
-        dp=raw("DestinationPort"), sp=raw("SourcePort"))
-    port_ok = "TRUE" if targets.ports is None else (
-        f"({port}) IN ({', '.join(str(p) for p in sorted(targets.ports))})" if targets.ports else "FALSE")
-    fw = raw("Firewall") if "Firewall" in col else "''"   # lower-cased in Python, on the groups
+    port = (
+        "CASE WHEN dir0 = 'forward' THEN TRY_CAST({dp} AS INTEGER) ELSE TRY_CAST({sp} AS INTEGER) END".format(
+            dp=raw("DestinationPort"), sp=raw("SourcePort")
+        )
+    )
+    cport = (
+        "CASE WHEN dir0 = 'forward' THEN TRY_CAST({sp} AS INTEGER) ELSE TRY_CAST({dp} AS INTEGER) END".format(
+            dp=raw("DestinationPort"), sp=raw("SourcePort")
+        )
+    )
+    port_ok = (
+        "TRUE"
+        if targets.ports is None
+        else (
+            f"({port}) IN ({', '.join(str(p) for p in sorted(targets.ports))})" if targets.ports else "FALSE"
+        )
+    )
+    fw = raw("Firewall") if "Firewall" in col else "''"  # lower-cased in Python, on the groups
     tcol = col.get("TimeGenerated")
     if tcol and iso_time:
         ts = _ident(tcol)
@@ -222,7 +246,9 @@ def _iso_times(con: Any, src: str, columns: dict[str, str]) -> bool:
     tcol = _resolve(columns).get("TimeGenerated")
     if not tcol or not columns.get(tcol, "").startswith("VARCHAR"):
         return False
-    rows = con.execute(f"SELECT {_ident(tcol)} FROM {src} WHERE {_ident(tcol)} IS NOT NULL LIMIT 200").fetchall()
+    rows = con.execute(
+        f"SELECT {_ident(tcol)} FROM {src} WHERE {_ident(tcol)} IS NOT NULL LIMIT 200"
+    ).fetchall()
     return bool(rows) and all(_ISO_UTC.match(str(r[0])) for r in rows)
 
 
@@ -231,9 +257,14 @@ def _is_preaggregated(columns: dict[str, str]) -> bool:
     return {"direction", "clientip", "peip", "peport", "flag", "rows"} <= lower
 
 
-def analyse_exports(paths: list[str | os.PathLike[str]], targets: TargetSet, *,
-                    memory_limit: str = MEMORY_LIMIT, temp_dir: str | None = None,
-                    threads: int | None = None) -> LogData:
+def analyse_exports(
+    paths: list[str | os.PathLike[str]],
+    targets: TargetSet,
+    *,
+    memory_limit: str = MEMORY_LIMIT,
+    temp_dir: str | None = None,
+    threads: int | None = None,
+) -> LogData:
     """Aggregate every export file; unreadable files raise InputError (exit 2)."""
     import duckdb
 
@@ -261,8 +292,11 @@ def analyse_exports(paths: list[str | os.PathLike[str]], targets: TargetSet, *,
                 if _is_preaggregated(columns):
                     lower = {c.lower(): c for c in columns}
                     sel = ", ".join(
-                        f"{_ident(lower[c.lower()])} AS {_ident(c)}" if c.lower() in lower else f"NULL AS {_ident(c)}"
-                        for c in RESULT_COLUMNS)
+                        f"{_ident(lower[c.lower()])} AS {_ident(c)}"
+                        if c.lower() in lower
+                        else f"NULL AS {_ident(c)}"
+                        for c in RESULT_COLUMNS
+                    )
                     sql = f"SELECT {sel} FROM {src}"
                 else:
                     sql = aggregation_sql(src, columns, targets, iso_time=_iso_times(con, src, columns))
@@ -284,8 +318,14 @@ def analyse_exports(paths: list[str | os.PathLike[str]], targets: TargetSet, *,
                     matched += g.rows
             for table, n in per_table.items():
                 data.totals[table] = data.totals.get(table, 0) + n
-            data.sources.append({"file": str(raw), "format": fmt, "rows": dict(sorted(per_table.items())),
-                                 "matched_rows": matched})
+            data.sources.append(
+                {
+                    "file": str(raw),
+                    "format": fmt,
+                    "rows": dict(sorted(per_table.items())),
+                    "matched_rows": matched,
+                }
+            )
     finally:
         shutil.rmtree(literal, ignore_errors=True)
         con.close()

@@ -19,7 +19,14 @@ from auditor.ipnet import Cidr, PrefixError, fmt_ip, mask, parse_cidr, parse_ip
 
 # Hop kinds that keep connection state (docs/findings.md `forward[].kind`). Unknown kinds that look like
 # an appliance are accepted too, so a new kind name from the path engine is not silently ignored.
-APPLIANCE_KINDS = {"nva", "azure-firewall", "firewall", "virtual-appliance", "hub-nva", "network-virtual-appliance"}
+APPLIANCE_KINDS = {
+    "nva",
+    "azure-firewall",
+    "firewall",
+    "virtual-appliance",
+    "hub-nva",
+    "network-virtual-appliance",
+}
 
 # Azure Firewall SNATs to its instance IPs inside AzureFirewallSubnet, not to the frontend private IP
 # the routes point at. The subnet must be at least a /26; the /26 around the frontend IP is the
@@ -27,10 +34,10 @@ APPLIANCE_KINDS = {"nva", "azure-firewall", "firewall", "virtual-appliance", "hu
 AZFW_SNAT_PLEN = 26
 
 # Expectations: which direction the configuration says crosses the appliance.
-FORWARD_ONLY = "forward-only"     # NET001: forward via appliance, return bypasses it
-RETURN_ONLY = "return-only"       # NET008: forward bypasses the hub appliance, return crosses it
-BOTH = "both"                     # appliance on both paths (a symmetric flow: nothing to confirm)
-BYPASS = "bypass"                 # no appliance on either path (e.g. NET005)
+FORWARD_ONLY = "forward-only"  # NET001: forward via appliance, return bypasses it
+RETURN_ONLY = "return-only"  # NET008: forward bypasses the hub appliance, return crosses it
+BOTH = "both"  # appliance on both paths (a symmetric flow: nothing to confirm)
+BYPASS = "bypass"  # no appliance on either path (e.g. NET005)
 
 
 def is_appliance_kind(kind: object) -> bool:
@@ -63,7 +70,7 @@ class Appliance:
         return {"hop": self.hop, "kind": self.kind, "id": self.id, "ip": self.ip, "side": self.side}
 
 
-BPF_HOSTS = 20   # destinations named in an evidence's capture filter
+BPF_HOSTS = 20  # destinations named in an evidence's capture filter
 
 
 @dataclass(slots=True)
@@ -72,11 +79,11 @@ class FlowTarget:
     (all of one route context's endpoints behind one appliance, say); traffic to any of them, from the
     flow's sources, speaks for the finding."""
 
-    index: int                       # position of the finding in the document
+    index: int  # position of the finding in the document
     rule_id: str
     fingerprint: str
     source_prefixes: list[Cidr]
-    destinations: list[tuple[Cidr, int | None]]   # (PE /32 or a wider range, port or None for any port)
+    destinations: list[tuple[Cidr, int | None]]  # (PE /32 or a wider range, port or None for any port)
     appliances: list[Appliance]
     expectation: str
     snat_ranges: list[Cidr] = field(default_factory=list)
@@ -143,11 +150,18 @@ class FlowTarget:
     def bpf(self) -> str:
         """A capture filter that selects this flow's packets (for the evidence `path`; the first
         BPF_HOSTS destinations when there are more)."""
-        parts = [f"net {c}" if c.plen != 32 else f"host {fmt_ip(c.net)}" for c, _ in self.destinations[:BPF_HOSTS]]
+        parts = [
+            f"net {c}" if c.plen != 32 else f"host {fmt_ip(c.net)}" for c, _ in self.destinations[:BPF_HOSTS]
+        ]
         host = parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
         ports = sorted({p for _, p in self.destinations[:BPF_HOSTS] if p is not None})
-        port = "" if not ports or any(p is None for _, p in self.destinations[:BPF_HOSTS]) else \
-            " and (" + " or ".join(f"port {p}" for p in ports) + ")" if len(ports) > 1 else f" and port {ports[0]}"
+        port = (
+            ""
+            if not ports or any(p is None for _, p in self.destinations[:BPF_HOSTS])
+            else " and (" + " or ".join(f"port {p}" for p in ports) + ")"
+            if len(ports) > 1
+            else f" and port {ports[0]}"
+        )
         return f"tcp and {host}{port}"
 
     def describe(self) -> dict[str, Any]:
@@ -173,8 +187,15 @@ def _appliances(flow: dict[str, Any]) -> list[Appliance]:
     for key, hop in found.items():
         s = sides[key]
         side = "both" if len(s) == 2 else next(iter(s))
-        out.append(Appliance(hop=str(hop.get("hop") or ""), kind=str(hop.get("kind") or ""),
-                             id=hop.get("id"), ip=hop.get("ip"), side=side))
+        out.append(
+            Appliance(
+                hop=str(hop.get("hop") or ""),
+                kind=str(hop.get("kind") or ""),
+                id=hop.get("id"),
+                ip=hop.get("ip"),
+                side=side,
+            )
+        )
     return out
 
 
@@ -218,7 +239,9 @@ def target_from_finding(index: int, finding: dict[str, Any]) -> FlowTarget | Non
             problems.append(f"flow.destinations[{i}].ip: {exc.problem}")
             continue
         port = d.get("port")
-        if port is not None and not (isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536):
+        if port is not None and not (
+            isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536
+        ):
             problems.append(f"flow.destinations[{i}].port: {port!r} is not a TCP port; matching any port")
             port = None
         destinations.append((cidr, port))
@@ -267,10 +290,10 @@ def targets_from_document(doc: dict[str, Any]) -> list[FlowTarget]:
 class TargetSet:
     """The union of all targets, as one scan of an evidence source needs it."""
 
-    pe_hosts: set[int]               # /32 destinations
-    pe_ranges: list[Cidr]            # wider destinations (subnet-level flows)
-    ports: set[int] | None           # None: some target accepts any port
-    client_ranges: list[Cidr]        # source prefixes + SNAT ranges of all targets
+    pe_hosts: set[int]  # /32 destinations
+    pe_ranges: list[Cidr]  # wider destinations (subnet-level flows)
+    ports: set[int] | None  # None: some target accepts any port
+    client_ranges: list[Cidr]  # source prefixes + SNAT ranges of all targets
 
     @classmethod
     def of(cls, targets: list[FlowTarget]) -> TargetSet:

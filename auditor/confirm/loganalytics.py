@@ -34,7 +34,9 @@ DEFAULT_TIMESPAN = "P1D"
 SERVER_TIMEOUT = 300
 
 _LET = re.compile(r"^let (PrivateEndpoints|SourceRanges|Ports) = dynamic\(\[.*?\]\);", re.MULTILINE)
-_DURATION = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$", re.IGNORECASE)
+_DURATION = re.compile(
+    r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$", re.IGNORECASE
+)
 
 
 def kql_path(filename: str) -> Path:
@@ -55,8 +57,10 @@ def render_query(filename: str, targets: TargetSet) -> str:
 
     rendered, n = _LET.subn(sub, text)
     if n != 3:
-        raise UsageError(f"{kql_path(filename)}: expected the three `let` parameter lines "
-                         "(PrivateEndpoints, SourceRanges, Ports)")
+        raise UsageError(
+            f"{kql_path(filename)}: expected the three `let` parameter lines "
+            "(PrivateEndpoints, SourceRanges, Ports)"
+        )
     return rendered
 
 
@@ -75,11 +79,14 @@ def parse_timespan(text: str) -> timedelta | tuple[datetime, datetime] | tuple[d
 def _parse_duration(s: str) -> timedelta:
     m = _DURATION.match(s.strip())
     if not m or not any(m.groups()):
-        raise UsageError(f"--timespan {s!r}: expected an ISO 8601 duration such as P1D, PT6H or P7DT12H, "
-                         "or an interval START/END")
+        raise UsageError(
+            f"--timespan {s!r}: expected an ISO 8601 duration such as P1D, PT6H or P7DT12H, "
+            "or an interval START/END"
+        )
     w, d, h, mi, sec = m.groups()
-    td = timedelta(weeks=int(w or 0), days=int(d or 0), hours=int(h or 0), minutes=int(mi or 0),
-                   seconds=float(sec or 0))
+    td = timedelta(
+        weeks=int(w or 0), days=int(d or 0), hours=int(h or 0), minutes=int(mi or 0), seconds=float(sec or 0)
+    )
     if td.total_seconds() <= 0:
         raise UsageError(f"--timespan {s!r} is empty")
     return td
@@ -101,8 +108,10 @@ def resolve_logs_endpoint(cloud: str, endpoint: str | None, audience: str | None
         return url, audience or url
     parts = urlsplit(endpoint.strip())
     if parts.scheme.lower() != "https" or not parts.netloc:
-        raise UsageError(f"--logs-endpoint must be an https:// URL, got {endpoint!r} "
-                         "(bearer tokens are never sent over plain http)")
+        raise UsageError(
+            f"--logs-endpoint must be an https:// URL, got {endpoint!r} "
+            "(bearer tokens are never sent over plain http)"
+        )
     url = f"https://{parts.netloc}{parts.path.rstrip('/')}"
     return url, audience or f"https://{parts.netloc}"
 
@@ -113,15 +122,21 @@ def make_client(credential: Any, endpoint: str, audience: str, **kwargs: Any) ->
     return LogsQueryClient(credential, endpoint=endpoint, audience=audience, **kwargs)
 
 
-def open_client(credential: str, token_env: str, cloud: str = "AzureCloud", endpoint: str | None = None,
-                audience: str | None = None) -> Any:
+def open_client(
+    credential: str,
+    token_env: str,
+    cloud: str = "AzureCloud",
+    endpoint: str | None = None,
+    audience: str | None = None,
+) -> Any:
     """LogsQueryClient for the CLI: credentials as for `collect` (auditor.collect.credentials)."""
     from auditor.collect.credentials import CLOUDS, Endpoint, ca_bundle, make_credential
 
     url, aud = resolve_logs_endpoint(cloud, endpoint, audience)
     authority = CLOUDS[cloud].authority if cloud in CLOUDS else CLOUDS["AzureCloud"].authority
-    cred = make_credential(credential, endpoint=Endpoint(url, aud.rstrip("/") + "/.default", authority),
-                           token_env=token_env)
+    cred = make_credential(
+        credential, endpoint=Endpoint(url, aud.rstrip("/") + "/.default", authority), token_env=token_env
+    )
     return make_client(cred, url, aud, connection_verify=ca_bundle())
 
 
@@ -148,8 +163,14 @@ def _error_text(err: Any) -> str:
     code = getattr(err, "code", None) or ""
     msg = getattr(err, "message", None) or str(err)
     text = f"{code}: {msg}" if code else str(msg)
-    extra = [m for m in (_innermost(d) or (d.get("message") if isinstance(d, Mapping) else None)
-                         for d in (getattr(err, "details", None) or [])) if m and m not in text]
+    extra = [
+        m
+        for m in (
+            _innermost(d) or (d.get("message") if isinstance(d, Mapping) else None)
+            for d in (getattr(err, "details", None) or [])
+        )
+        if m and m not in text
+    ]
     return text + (" (" + "; ".join(dict.fromkeys(extra)) + ")" if extra else "")
 
 
@@ -158,8 +179,13 @@ def _missing_table(text: str, table: str) -> bool:
     return table.lower() in t and ("resolve" in t or "not found" in t or "does not exist" in t)
 
 
-def query_workspace(client: Any, workspace: str, targets: TargetSet, timespan_text: str = DEFAULT_TIMESPAN,
-                    server_timeout: int = SERVER_TIMEOUT) -> LogData:
+def query_workspace(
+    client: Any,
+    workspace: str,
+    targets: TargetSet,
+    timespan_text: str = DEFAULT_TIMESPAN,
+    server_timeout: int = SERVER_TIMEOUT,
+) -> LogData:
     """Run both queries; every outcome (success, partial, error, missing table) lands in the LogData."""
     from azure.core.exceptions import AzureError, HttpResponseError
     from azure.monitor.query import LogsQueryPartialResult
@@ -169,12 +195,19 @@ def query_workspace(client: Any, workspace: str, targets: TargetSet, timespan_te
     flowtrace_ok = False
     for name, filename, table in QUERIES:
         kql = render_query(filename, targets)
-        source: dict[str, Any] = {"query": name, "file": f"checks/log-analytics/{filename}", "table": table,
-                                  "status": "success", "kql": kql}
+        source: dict[str, Any] = {
+            "query": name,
+            "file": f"checks/log-analytics/{filename}",
+            "table": table,
+            "status": "success",
+            "kql": kql,
+        }
         try:
             result = client.query_workspace(workspace, kql, timespan=timespan, server_timeout=server_timeout)
         except HttpResponseError as exc:
-            text = _error_text(getattr(exc, "model", None)) if getattr(exc, "model", None) else str(exc.message)
+            text = (
+                _error_text(getattr(exc, "model", None)) if getattr(exc, "model", None) else str(exc.message)
+            )
             status = getattr(exc, "status_code", None)
             if _missing_table(text + " " + str(exc), table):
                 source["status"] = "table missing"

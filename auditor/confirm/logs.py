@@ -26,8 +26,20 @@ from auditor.ipnet import PrefixError, parse_ip
 
 FLOW_TRACE = "AZFWFlowTrace"
 NETWORK_RULE = "AZFWNetworkRule"
-RESULT_COLUMNS = ("Table", "Firewall", "Direction", "ClientIp", "PeIp", "PePort", "Flag", "Rows", "FirstSeen",
-                  "LastSeen", "SampleClientPort", "ClientPorts")
+RESULT_COLUMNS = (
+    "Table",
+    "Firewall",
+    "Direction",
+    "ClientIp",
+    "PeIp",
+    "PePort",
+    "Flag",
+    "Rows",
+    "FirstSeen",
+    "LastSeen",
+    "SampleClientPort",
+    "ClientPorts",
+)
 TOTAL_DIRECTION = "(all rows)"
 MAX_SAMPLES = 5
 
@@ -52,10 +64,10 @@ class LogGroup:
 class LogData:
     """Everything one log source produced for all targets."""
 
-    label: str                                   # where, for messages: "flow-trace exports (a.csv)"
+    label: str  # where, for messages: "flow-trace exports (a.csv)"
     groups: list[LogGroup] = field(default_factory=list)
-    totals: dict[str, int] = field(default_factory=dict)   # table -> all rows in the window/file
-    flowtrace_known: bool = True                 # False: no flow-trace data was requested or readable
+    totals: dict[str, int] = field(default_factory=dict)  # table -> all rows in the window/file
+    flowtrace_known: bool = True  # False: no flow-trace data was requested or readable
     partial: bool = False
     _by_pe: dict[tuple[int, int], list[tuple[int, int, int, LogGroup]]] | None = None
     errors: list[str] = field(default_factory=list)
@@ -75,7 +87,9 @@ class LogData:
                 if g.pe_port is not None:
                     self._by_pe.setdefault((pe, g.pe_port), []).append((n, pe, client, g))
         if target.ranges or any(port is None for _, port in target.host_keys()):
-            rows = [x for xs in self._by_pe.values() for x in xs if target.matches_pe(x[1], x[3].pe_port or 0)]
+            rows = [
+                x for xs in self._by_pe.values() for x in xs if target.matches_pe(x[1], x[3].pe_port or 0)
+            ]
         else:
             rows = [x for key in target.host_keys() for x in self._by_pe.get(key, [])]  # type: ignore[arg-type]
         rows.sort(key=lambda x: x[0])

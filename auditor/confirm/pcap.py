@@ -30,14 +30,27 @@ from auditor.confirm.verdict import INCONCLUSIVE, Observation, Verdict, capture_
 from auditor.ipnet import fmt_ip
 
 CHUNK = 4 << 20
-MAX_RECORD = 1 << 24          # a record larger than this means a corrupt file
-PENDING_WINDOW = 3.0          # seconds before the end of the capture in which an unanswered SYN proves nothing
+MAX_RECORD = 1 << 24  # a record larger than this means a corrupt file
+PENDING_WINDOW = 3.0  # seconds before the end of the capture in which an unanswered SYN proves nothing
 MAX_SAMPLES = 5
 
 LINKTYPE_NAMES = {
-    0: "NULL", 1: "ETHERNET", 12: "RAW", 14: "RAW", 101: "RAW", 108: "LOOP", 113: "LINUX_SLL",
-    228: "IPV4", 229: "IPV6", 276: "LINUX_SLL2", 242: "IPOIB", 105: "IEEE802_11", 127: "IEEE802_11_RADIOTAP",
-    9: "PPP", 104: "C_HDLC", 220: "USB_LINUX_MMAPPED",
+    0: "NULL",
+    1: "ETHERNET",
+    12: "RAW",
+    14: "RAW",
+    101: "RAW",
+    108: "LOOP",
+    113: "LINUX_SLL",
+    228: "IPV4",
+    229: "IPV6",
+    276: "LINUX_SLL2",
+    242: "IPOIB",
+    105: "IEEE802_11",
+    127: "IEEE802_11_RADIOTAP",
+    9: "PPP",
+    104: "C_HDLC",
+    220: "USB_LINUX_MMAPPED",
 }
 SUPPORTED = {0, 1, 12, 14, 101, 108, 113, 228, 276}
 
@@ -45,8 +58,10 @@ SUPPORTED = {0, 1, 12, 14, 101, 108, 113, 228, 276}
 SYN, SYNACK, RST_F, RST_R, FIN_F, FIN_R, DATA_F, DATA_R, FIRST, LAST, SEQ, SYN_FIRST, AFTER = range(13)
 
 _PCAP_MAGIC = {
-    b"\xd4\xc3\xb2\xa1": ("<", 1e-6), b"\xa1\xb2\xc3\xd4": (">", 1e-6),
-    b"\x4d\x3c\xb2\xa1": ("<", 1e-9), b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
+    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
+    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
+    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 
@@ -84,7 +99,7 @@ class CaptureScan:
                 found += [x for (pe, _p), xs in self._by_pe.items() if pe == ip for x in xs]
             else:
                 found += self._by_pe.get((ip, port), [])
-        found.sort(key=lambda x: x[0])   # capture order, as a scan of every connection would give
+        found.sort(key=lambda x: x[0])  # capture order, as a scan of every connection would give
         return [(k, c) for _, k, c in found]
 
     def summary(self) -> dict[str, Any]:
@@ -170,8 +185,10 @@ def _scan_pcap(fh: BinaryIO, magic: bytes, scan: CaptureScan, targets: TargetSet
     scan.format = "pcap" + ("-ns" if scale < 1e-6 else "")
     scan.link_types.append(linktype)
     if linktype not in SUPPORTED:
-        scan.notes.append(f"unsupported link type {linktype} ({LINKTYPE_NAMES.get(linktype, 'unknown')}): "
-                          "packets not decoded")
+        scan.notes.append(
+            f"unsupported link type {linktype} ({LINKTYPE_NAMES.get(linktype, 'unknown')}): "
+            "packets not decoded"
+        )
         # still count packets, for the evidence summary
     rec = struct.Struct(endian + "IIII")
     rec_unpack = rec.unpack_from
@@ -198,7 +215,9 @@ def _scan_pcap(fh: BinaryIO, magic: bytes, scan: CaptureScan, targets: TargetSet
         while pos + 16 <= blen:
             sec, frac, caplen, _orig = rec_unpack(buf, pos)
             if caplen > MAX_RECORD:
-                scan.notes.append(f"corrupt record at packet {packets + 1} (length {caplen}): stopped reading")
+                scan.notes.append(
+                    f"corrupt record at packet {packets + 1} (length {caplen}): stopped reading"
+                )
                 scan.packets, scan.tcp_packets, scan.matched_packets = packets, tcp, matched
                 _set_times(scan, first_ts, last_ts, scale)
                 return
@@ -241,20 +260,22 @@ def _scan_pcap(fh: BinaryIO, magic: bytes, scan: CaptureScan, targets: TargetSet
     _set_times(scan, first_ts, last_ts, scale)
 
 
-def _set_times(scan: CaptureScan, first: tuple[int, int] | None, last: tuple[int, int] | None,
-               scale: float) -> None:
+def _set_times(
+    scan: CaptureScan, first: tuple[int, int] | None, last: tuple[int, int] | None, scale: float
+) -> None:
     if first is not None:
         scan.start = first[0] + first[1] * scale
     if last is not None:
         scan.end = last[0] + last[1] * scale
 
 
-_ip_unpack = struct.Struct("!II").unpack_from        # IPv4 source, destination
-_ports_unpack = struct.Struct("!HHI").unpack_from    # TCP source port, destination port, sequence
+_ip_unpack = struct.Struct("!II").unpack_from  # IPv4 source, destination
+_ports_unpack = struct.Struct("!HHI").unpack_from  # TCP source port, destination port, sequence
 
 
-def _match(buf: bytes, l3: int, end: int, hosts: Any, ranges: Any,
-           ports: set[int] | None) -> tuple[bool, int, int, int, int, int, int] | None:
+def _match(
+    buf: bytes, l3: int, end: int, hosts: Any, ranges: Any, ports: set[int] | None
+) -> tuple[bool, int, int, int, int, int, int] | None:
     """A TCP/IPv4 packet (header already checked) toward or from a private endpoint of interest:
     (forward?, src, sport, dst, dport, seq, flags), or None when it is not part of a watched flow."""
     src, dst = _ip_unpack(buf, l3 + 12)
@@ -297,8 +318,9 @@ def _direction_both_pe(sport: int, dport: int, ports: set[int] | None) -> bool |
     return None
 
 
-def _account(conns: dict, fwd: bool, src: int, sport: int, dst: int, dport: int, seq: int, flags: int,
-             ts: float) -> None:
+def _account(
+    conns: dict, fwd: bool, src: int, sport: int, dst: int, dport: int, seq: int, flags: int, ts: float
+) -> None:
     key = (src, sport, dst, dport) if fwd else (dst, dport, src, sport)
     c = conns.get(key)
     if c is None:
@@ -365,7 +387,7 @@ def _scan_pcapng(fh: BinaryIO, magic: bytes, scan: CaptureScan, targets: TargetS
             break
         btype, blen = head_unpack(buf, pos)
         if btype == 0x0A0D0D0A:  # section header: byte order may change
-            bom = buf[pos + 8:pos + 12]
+            bom = buf[pos + 8 : pos + 12]
             if bom == b"\x4d\x3c\x2b\x1a":
                 endian = "<"
             elif bom == b"\x1a\x2b\x3c\x4d":
@@ -414,8 +436,10 @@ def _scan_pcapng(fh: BinaryIO, magic: bytes, scan: CaptureScan, targets: TargetS
                     scan.link_types.append(linktype)
                 if linktype not in SUPPORTED and linktype not in warned:
                     warned.add(linktype)
-                    scan.notes.append(f"unsupported link type {linktype} ({LINKTYPE_NAMES.get(linktype, 'unknown')}) "
-                                      f"on interface {len(ifaces) - 1}: packets not decoded")
+                    scan.notes.append(
+                        f"unsupported link type {linktype} ({LINKTYPE_NAMES.get(linktype, 'unknown')}) "
+                        f"on interface {len(ifaces) - 1}: packets not decoded"
+                    )
             continue
         packets += 1
         if iface >= len(ifaces):
@@ -460,7 +484,7 @@ def _idb_options(buf: bytes, p: int, end: int, endian: str) -> tuple[float, floa
         v = p + 4
         if code == 9 and length >= 1:
             r = buf[v]
-            scale = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0 ** -r
+            scale = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0**-r
         elif code == 14 and length >= 8:
             tsoff = float(struct.unpack_from(endian + "q", buf, v)[0])
         p = v + ((length + 3) & ~3)
@@ -533,8 +557,11 @@ def observe(scan: CaptureScan, target: FlowTarget) -> Observation:
                 if tk is not None or k in snat_keys:
                     obs.snat_answered = True
                 state = "answered" + (" (RST)" if not synack else "")
-            elif c[AFTER] or syn >= 2 or (end is not None and c[SYN_FIRST] is not None
-                                            and c[SYN_FIRST] < end - PENDING_WINDOW):
+            elif (
+                c[AFTER]
+                or syn >= 2
+                or (end is not None and c[SYN_FIRST] is not None and c[SYN_FIRST] < end - PENDING_WINDOW)
+            ):
                 obs.unanswered += 1
                 obs.unanswered_addrs.add(ret_addr)
                 if c[AFTER]:
@@ -544,15 +571,21 @@ def observe(scan: CaptureScan, target: FlowTarget) -> Observation:
                 obs.pending += 1
                 state = "no SYN-ACK yet at capture end"
             snat = f" (SNAT {fmt_ip(tk[0])})" if tk else ""
-            samples.append((0 if state.startswith("no") else 1,
-                            f"{_tuple_text(*k)}{snat}: SYN x{syn}, {state}"))
+            samples.append(
+                (0 if state.startswith("no") else 1, f"{_tuple_text(*k)}{snat}: SYN x{syn}, {state}")
+            )
         elif synack:
             obs.orphan_replies += 1
             obs.reply_addrs.add(ret_addr)
             samples.append((2, f"{_tuple_text(*k)}: SYN-ACK x{synack} without a SYN"))
         elif c[DATA_F] or c[DATA_R]:
-            samples.append((3, f"{_tuple_text(*k)}: {c[DATA_F]} packet(s) toward the PE, {c[DATA_R]} back "
-                               "(no handshake captured)"))
+            samples.append(
+                (
+                    3,
+                    f"{_tuple_text(*k)}: {c[DATA_F]} packet(s) toward the PE, {c[DATA_R]} back "
+                    "(no handshake captured)",
+                )
+            )
     samples.sort()
     obs.samples = [s for _, s in samples[:MAX_SAMPLES]]
     # clean zero counters so the evidence stays short

@@ -27,8 +27,8 @@ EVIDENCE_KINDS_REPLACED = ("log", "pcap")
 class ConfirmResult:
     document: dict[str, Any]
     problems: list[Problem] = field(default_factory=list)
-    statuses: dict[int, str] = field(default_factory=dict)   # finding index -> new status
-    reasons: dict[int, str] = field(default_factory=dict)    # finding index -> why
+    statuses: dict[int, str] = field(default_factory=dict)  # finding index -> new status
+    reasons: dict[int, str] = field(default_factory=dict)  # finding index -> why
 
     def lines(self) -> list[str]:
         """One line per confirmed-stage finding, for stderr."""
@@ -57,8 +57,12 @@ class ConfirmResult:
         return [f for f in self.document.get("findings", []) if fails_doc(f, fail_on)]
 
     def exit_code(self, fail_on: str, allow_incomplete: bool) -> int:
-        return decide(unreadable=any(p.effect == FILE_NOT_READ for p in self.problems),
-                      failing=bool(self.failing(fail_on)), complete=self.complete, allow_incomplete=allow_incomplete)
+        return decide(
+            unreadable=any(p.effect == FILE_NOT_READ for p in self.problems),
+            failing=bool(self.failing(fail_on)),
+            complete=self.complete,
+            allow_incomplete=allow_incomplete,
+        )
 
 
 def load_findings(path: str | Path) -> dict[str, Any]:
@@ -85,7 +89,9 @@ def check_document(doc: Any, name: str = "findings document") -> None:
         raise InputError(f"{name}: {problem}")
 
 
-def _evidence(kind: str, ident: str, path: str | None, value: dict[str, Any], verdict: Verdict) -> dict[str, Any]:
+def _evidence(
+    kind: str, ident: str, path: str | None, value: dict[str, Any], verdict: Verdict
+) -> dict[str, Any]:
     value = {**value, "verdict": verdict.status}
     return {"kind": kind, "id": ident, "path": path, "value": value, "note": verdict.reason}
 
@@ -110,8 +116,12 @@ def _pcap_evidence(scan: Any, target: FlowTarget) -> tuple[dict[str, Any], Verdi
     value = {
         "capture": scan.summary(),
         "flow": target.describe(),
-        "connections": {"answered": obs.answered, "unanswered": obs.unanswered, "pending": obs.pending,
-                        "replies_without_syn": obs.orphan_replies},
+        "connections": {
+            "answered": obs.answered,
+            "unanswered": obs.unanswered,
+            "pending": obs.pending,
+            "replies_without_syn": obs.orphan_replies,
+        },
         **_counts(obs),
     }
     if scan.notes:
@@ -119,7 +129,9 @@ def _pcap_evidence(scan: Any, target: FlowTarget) -> tuple[dict[str, Any], Verdi
     return _evidence("pcap", scan.path, target.bpf(), value, v), v
 
 
-def _log_evidence(data: Any, target: FlowTarget, ident: str, path: str | None) -> tuple[dict[str, Any], Verdict]:
+def _log_evidence(
+    data: Any, target: FlowTarget, ident: str, path: str | None
+) -> tuple[dict[str, Any], Verdict]:
     from auditor.confirm import logs
     from auditor.confirm.verdict import log_verdict
 
@@ -128,7 +140,9 @@ def _log_evidence(data: Any, target: FlowTarget, ident: str, path: str | None) -
     if data.errors and not succeeded:
         v = Verdict(INCONCLUSIVE, "; ".join(data.errors))
     else:
-        v = log_verdict(obs, target, flowtrace_rows=data.flowtrace_rows, partial=data.partial, where=data.label)
+        v = log_verdict(
+            obs, target, flowtrace_rows=data.flowtrace_rows, partial=data.partial, where=data.label
+        )
         if data.errors:
             v = Verdict(v.status, v.reason + " [" + "; ".join(data.errors) + "]")
     value: dict[str, Any] = {
@@ -153,7 +167,7 @@ def _summary(findings: list[dict[str, Any]]) -> dict[str, int]:
         elif f.get("status") == REFUTED:
             refuted += 1
         else:
-            sev = str(f.get("severity"))      # the schema check made it one of SEVERITIES
+            sev = str(f.get("severity"))  # the schema check made it one of SEVERITIES
             summary[sev] = summary.get(sev, 0) + 1
     summary["suppressed"] = suppressed
     summary["refuted"] = refuted
@@ -189,9 +203,15 @@ def confirm_document(
     targeted = {t.index for t in targets}
     for i, f in enumerate(findings):
         if isinstance(f, dict) and isinstance(f.get("flow"), dict) and i not in targeted:
-            result.problems.append(Problem(None, f.get("resource_id"), "flow.destinations",
-                                           "flow destination is not an IPv4 address or prefix: not confirmed",
-                                           VALUE_IGNORED))
+            result.problems.append(
+                Problem(
+                    None,
+                    f.get("resource_id"),
+                    "flow.destinations",
+                    "flow destination is not an IPv4 address or prefix: not confirmed",
+                    VALUE_IGNORED,
+                )
+            )
     tset = TargetSet.of(targets)
     per_target: dict[int, list[tuple[dict[str, Any], Verdict]]] = {t.index: [] for t in targets}
 
@@ -209,12 +229,18 @@ def confirm_document(
         if flow_traces:
             from auditor.confirm.flowlogs import analyse_exports
 
-            data = analyse_exports(list(flow_traces), tset, memory_limit=duckdb_memory_limit,
-                                   temp_dir=duckdb_temp_dir)
-            ident = str(flow_traces[0]) if len(flow_traces) == 1 else "flow-trace exports: " + ", ".join(
-                str(p) for p in flow_traces)
+            data = analyse_exports(
+                list(flow_traces), tset, memory_limit=duckdb_memory_limit, temp_dir=duckdb_temp_dir
+            )
+            ident = (
+                str(flow_traces[0])
+                if len(flow_traces) == 1
+                else "flow-trace exports: " + ", ".join(str(p) for p in flow_traces)
+            )
             for t in targets:
-                per_target[t.index].append(_log_evidence(data, t, ident, "AZFWFlowTrace, AZFWNetworkRule rows"))
+                per_target[t.index].append(
+                    _log_evidence(data, t, ident, "AZFWFlowTrace, AZFWNetworkRule rows")
+                )
 
         if workspace:
             if logs_client is None:
@@ -224,11 +250,25 @@ def confirm_document(
             data = query_workspace(logs_client, workspace, tset, timespan)
             for s in data.sources:
                 if s.get("status") == "error":
-                    result.problems.append(Problem(f"workspace:{workspace}", None, s["file"],
-                                                   s.get("error", "query failed"), SCOPE_FAILED))
+                    result.problems.append(
+                        Problem(
+                            f"workspace:{workspace}",
+                            None,
+                            s["file"],
+                            s.get("error", "query failed"),
+                            SCOPE_FAILED,
+                        )
+                    )
                 elif s.get("status") == "partial":
-                    result.problems.append(Problem(f"workspace:{workspace}", None, s["file"],
-                                                   "partial results: " + s.get("error", ""), EXPORT_INCOMPLETE))
+                    result.problems.append(
+                        Problem(
+                            f"workspace:{workspace}",
+                            None,
+                            s["file"],
+                            "partial results: " + s.get("error", ""),
+                            EXPORT_INCOMPLETE,
+                        )
+                    )
             path = ", ".join(s["file"] for s in data.sources)
             for t in targets:
                 per_target[t.index].append(_log_evidence(data, t, f"workspace:{workspace}", path))
@@ -249,7 +289,9 @@ def confirm_document(
 
     cov = out.setdefault("coverage", {"complete": True, "skipped": [], "not_assessed": []})
     if result.problems:
-        skipped = list(cov.get("skipped") or []) + [p.to_dict() for p in sorted(result.problems, key=sort_key)]
+        skipped = list(cov.get("skipped") or []) + [
+            p.to_dict() for p in sorted(result.problems, key=sort_key)
+        ]
         cov["skipped"] = skipped
         cov["complete"] = False
     out["summary"] = _summary(findings)

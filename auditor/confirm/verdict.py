@@ -43,12 +43,12 @@ class Verdict:
 class Observation:
     """What one evidence source saw of one flow. Counts are packets (pcap) or log rows (log)."""
 
-    forward: Counter = field(default_factory=Counter)    # SYN, ACK/data, FIN, RST, INVALID, DENY
-    reverse: Counter = field(default_factory=Counter)    # SYN-ACK, ACK/data, FIN, FIN-ACK, RST, INVALID
-    syn_addrs: set[str] = field(default_factory=set)      # return addresses whose SYNs crossed
-    reply_addrs: set[str] = field(default_factory=set)    # return addresses whose replies crossed
+    forward: Counter = field(default_factory=Counter)  # SYN, ACK/data, FIN, RST, INVALID, DENY
+    reverse: Counter = field(default_factory=Counter)  # SYN-ACK, ACK/data, FIN, FIN-ACK, RST, INVALID
+    syn_addrs: set[str] = field(default_factory=set)  # return addresses whose SYNs crossed
+    reply_addrs: set[str] = field(default_factory=set)  # return addresses whose replies crossed
     unanswered_addrs: set[str] = field(default_factory=set)  # with definitively unanswered SYNs
-    snat: set[str] = field(default_factory=set)           # SNAT addresses seen for the flow
+    snat: set[str] = field(default_factory=set)  # SNAT addresses seen for the flow
     first_seen: float | None = None
     last_seen: float | None = None
     samples: list[str] = field(default_factory=list)
@@ -56,10 +56,10 @@ class Observation:
     answered: int = 0
     unanswered: int = 0
     pending: int = 0
-    offpath_handshakes: int = 0      # client ACKed a SYN-ACK the appliance never saw
-    snat_answered: bool = False      # some SNATed connection of the flow got its replies back
-    orphan_replies: int = 0          # SYN-ACKs from the PE without a SYN through the appliance
-    other_sources: int = 0           # connections to the PE from clients outside the flow (capture)
+    offpath_handshakes: int = 0  # client ACKed a SYN-ACK the appliance never saw
+    snat_answered: bool = False  # some SNATed connection of the flow got its replies back
+    orphan_replies: int = 0  # SYN-ACKs from the PE without a SYN through the appliance
+    other_sources: int = 0  # connections to the PE from clients outside the flow (capture)
     # logs only
     other_firewall_rows: int = 0
 
@@ -94,107 +94,186 @@ def capture_verdict(obs: Observation, target: FlowTarget) -> Verdict:
     fwd_syn = obs.forward["SYN"]
     if target.expectation == BYPASS:
         if obs.any_traffic:
-            return Verdict(REFUTED, f"packets of this flow to {ep} were captured: if the capture was taken at "
-                                    "the appliance, the flow is inspected, not bypassing it")
-        return Verdict(INCONCLUSIVE, f"no packets to or from {ep}: absence at the capture point cannot prove "
-                                     "the bypass")
+            return Verdict(
+                REFUTED,
+                f"packets of this flow to {ep} were captured: if the capture was taken at "
+                "the appliance, the flow is inspected, not bypassing it",
+            )
+        return Verdict(
+            INCONCLUSIVE, f"no packets to or from {ep}: absence at the capture point cannot prove the bypass"
+        )
     if obs.answered:
         # replies to the appliance's SNAT address cover the clients whose twins could not be paired
         mixed = set() if obs.snat_answered else obs.unanswered_addrs - obs.reply_addrs
         if mixed:
-            return Verdict(INCONCLUSIVE,
-                           f"mixed: {obs.answered} connection(s) to {ep} answered through the capture point, "
-                           f"{obs.unanswered} unanswered from other address(es) {', '.join(sorted(mixed)[:5])}")
-        extra = (f"; {obs.unanswered} other connection(s) unanswered (the PE did not reply, or their SNATed "
-                 "twin was not recognised; not a routing asymmetry)") if obs.unanswered else ""
-        parts = [f"{obs.reverse['SYN-ACK']} SYN-ACK"] + ([f"{obs.reverse['RST']} RST"] if obs.reverse["RST"] else [])
-        return Verdict(REFUTED, f"{obs.answered} connection(s) to {ep}: the SYNs and the replies ({', '.join(parts)}) "
-                                f"both cross the capture point, so the return path crosses the appliance"
-                                f"{_snat_note(obs)}{extra}")
+            return Verdict(
+                INCONCLUSIVE,
+                f"mixed: {obs.answered} connection(s) to {ep} answered through the capture point, "
+                f"{obs.unanswered} unanswered from other address(es) {', '.join(sorted(mixed)[:5])}",
+            )
+        extra = (
+            (
+                f"; {obs.unanswered} other connection(s) unanswered (the PE did not reply, or their SNATed "
+                "twin was not recognised; not a routing asymmetry)"
+            )
+            if obs.unanswered
+            else ""
+        )
+        parts = [f"{obs.reverse['SYN-ACK']} SYN-ACK"] + (
+            [f"{obs.reverse['RST']} RST"] if obs.reverse["RST"] else []
+        )
+        return Verdict(
+            REFUTED,
+            f"{obs.answered} connection(s) to {ep}: the SYNs and the replies ({', '.join(parts)}) "
+            f"both cross the capture point, so the return path crosses the appliance"
+            f"{_snat_note(obs)}{extra}",
+        )
     if obs.unanswered:
         how = []
         if obs.offpath_handshakes:
-            how.append(f"{obs.offpath_handshakes} completed the handshake off-path (client ACK/data after "
-                       "a SYN-ACK the appliance never saw)")
+            how.append(
+                f"{obs.offpath_handshakes} completed the handshake off-path (client ACK/data after "
+                "a SYN-ACK the appliance never saw)"
+            )
         retrans = obs.unanswered - obs.offpath_handshakes
         if retrans > 0:
             how.append(f"{retrans} with retransmitted SYNs or unanswered for more than 3 s")
-        return Verdict(CONFIRMED, f"{fwd_syn} SYN(s) in {obs.unanswered} connection(s) from the source prefixes "
-                                  f"to {ep} crossed the capture point and no SYN-ACK came back through it: "
-                                  + "; ".join(how) + _snat_note(obs) + _direction_note(target, "forward"))
+        return Verdict(
+            CONFIRMED,
+            f"{fwd_syn} SYN(s) in {obs.unanswered} connection(s) from the source prefixes "
+            f"to {ep} crossed the capture point and no SYN-ACK came back through it: "
+            + "; ".join(how)
+            + _snat_note(obs)
+            + _direction_note(target, "forward"),
+        )
     if obs.orphan_replies:
-        return Verdict(CONFIRMED, f"{obs.reverse['SYN-ACK']} SYN-ACK(s) from {ep} crossed the capture point "
-                                  f"without their SYNs ({obs.orphan_replies} connection(s))"
-                                  + _direction_note(target, "return"))
+        return Verdict(
+            CONFIRMED,
+            f"{obs.reverse['SYN-ACK']} SYN-ACK(s) from {ep} crossed the capture point "
+            f"without their SYNs ({obs.orphan_replies} connection(s))" + _direction_note(target, "return"),
+        )
     fdata, rdata = obs.forward["ACK/data"] + obs.forward["FIN"], obs.reverse["ACK/data"] + obs.reverse["FIN"]
     if fdata and rdata:
-        return Verdict(REFUTED, f"no handshake captured, but packets of established connections cross in both "
-                                f"directions ({fdata} toward {ep}, {rdata} back){_snat_note(obs)}")
+        return Verdict(
+            REFUTED,
+            f"no handshake captured, but packets of established connections cross in both "
+            f"directions ({fdata} toward {ep}, {rdata} back){_snat_note(obs)}",
+        )
     if fdata:
-        return Verdict(CONFIRMED, f"no handshake captured; {fdata} packet(s) toward {ep} and none back"
-                                  + _direction_note(target, "forward"))
+        return Verdict(
+            CONFIRMED,
+            f"no handshake captured; {fdata} packet(s) toward {ep} and none back"
+            + _direction_note(target, "forward"),
+        )
     if rdata:
-        return Verdict(CONFIRMED, f"no handshake captured; {rdata} packet(s) from {ep} and none toward it"
-                                  + _direction_note(target, "return"))
+        return Verdict(
+            CONFIRMED,
+            f"no handshake captured; {rdata} packet(s) from {ep} and none toward it"
+            + _direction_note(target, "return"),
+        )
     if obs.pending:
-        return Verdict(INCONCLUSIVE, f"{obs.pending} SYN(s) to {ep} seen only in the last 3 s of the capture: "
-                                     "the reply may simply not have been captured")
-    others = f"; {obs.other_sources} connection(s) to {ep} from other sources ignored" if obs.other_sources else ""
-    return Verdict(INCONCLUSIVE, f"no matching traffic: no TCP packets between the source prefixes and {ep}{others}")
+        return Verdict(
+            INCONCLUSIVE,
+            f"{obs.pending} SYN(s) to {ep} seen only in the last 3 s of the capture: "
+            "the reply may simply not have been captured",
+        )
+    others = (
+        f"; {obs.other_sources} connection(s) to {ep} from other sources ignored" if obs.other_sources else ""
+    )
+    return Verdict(
+        INCONCLUSIVE, f"no matching traffic: no TCP packets between the source prefixes and {ep}{others}"
+    )
 
 
-def log_verdict(obs: Observation, target: FlowTarget, *, flowtrace_rows: int | None, partial: bool,
-                where: str) -> Verdict:
+def log_verdict(
+    obs: Observation, target: FlowTarget, *, flowtrace_rows: int | None, partial: bool, where: str
+) -> Verdict:
     """`flowtrace_rows`: rows in AZFWFlowTrace over the whole window (None: unknown/not queried)."""
     ep = target.endpoint_text
     if target.expectation != BYPASS and not target.azure_firewalls:
         names = ", ".join(a.label() for a in target.appliances)
-        return Verdict(INCONCLUSIVE, f"Azure Firewall logs cannot speak for this flow: it crosses {names}, "
-                                     "not an Azure Firewall (use a capture on the appliance)")
+        return Verdict(
+            INCONCLUSIVE,
+            f"Azure Firewall logs cannot speak for this flow: it crosses {names}, "
+            "not an Azure Firewall (use a capture on the appliance)",
+        )
     syn = obs.forward["SYN"]
     denied = obs.forward["DENY"]
     invalid = obs.forward["INVALID"] + obs.reverse["INVALID"]
     replies = sum(v for k, v in obs.reverse.items() if k != "INVALID")
     if target.expectation == BYPASS:
         if syn or replies or invalid:
-            return Verdict(REFUTED, f"the firewall logged this flow ({syn} SYN/rule rows, {replies} replies in "
-                                    f"{where}): it is inspected, not bypassing the firewall")
-        return Verdict(INCONCLUSIVE, f"no rows for {ep} in {where}: absence from firewall logs cannot prove the "
-                                     "bypass")
+            return Verdict(
+                REFUTED,
+                f"the firewall logged this flow ({syn} SYN/rule rows, {replies} replies in "
+                f"{where}): it is inspected, not bypassing the firewall",
+            )
+        return Verdict(
+            INCONCLUSIVE, f"no rows for {ep} in {where}: absence from firewall logs cannot prove the bypass"
+        )
     no_trace = flowtrace_rows == 0
     if replies and not invalid:
         unanswered = obs.syn_addrs - obs.reply_addrs
         if unanswered and not obs.snat:
-            return Verdict(INCONCLUSIVE, f"mixed: replies from {ep} logged for {', '.join(sorted(obs.reply_addrs)[:5])}"
-                                         f" but not for {', '.join(sorted(unanswered)[:5])}")
-        return Verdict(REFUTED, f"{replies} reply row(s) from {ep} (SYN-ACK/FIN/RST) in {where}: the return "
-                                f"path crosses the firewall{_snat_note(obs)}")
+            return Verdict(
+                INCONCLUSIVE,
+                f"mixed: replies from {ep} logged for {', '.join(sorted(obs.reply_addrs)[:5])}"
+                f" but not for {', '.join(sorted(unanswered)[:5])}",
+            )
+        return Verdict(
+            REFUTED,
+            f"{replies} reply row(s) from {ep} (SYN-ACK/FIN/RST) in {where}: the return "
+            f"path crosses the firewall{_snat_note(obs)}",
+        )
     if replies and invalid:
-        return Verdict(INCONCLUSIVE, f"mixed: {replies} reply row(s) and {invalid} INVALID row(s) for {ep} in {where}")
+        return Verdict(
+            INCONCLUSIVE, f"mixed: {replies} reply row(s) and {invalid} INVALID row(s) for {ep} in {where}"
+        )
     if invalid:
-        v = Verdict(CONFIRMED, f"{invalid} INVALID flow-trace row(s) for {ep} (packets without connection state "
-                               f"on the firewall) and no SYN-ACK in {where}")
+        v = Verdict(
+            CONFIRMED,
+            f"{invalid} INVALID flow-trace row(s) for {ep} (packets without connection state "
+            f"on the firewall) and no SYN-ACK in {where}",
+        )
     elif syn:
         if no_trace:
-            return Verdict(INCONCLUSIVE, f"{syn} SYN row(s) from the source prefixes to {ep} allowed by network "
-                                         f"rules, but AZFWFlowTrace has no rows at all in {where}: {FLOW_TRACE_HINT}")
+            return Verdict(
+                INCONCLUSIVE,
+                f"{syn} SYN row(s) from the source prefixes to {ep} allowed by network "
+                f"rules, but AZFWFlowTrace has no rows at all in {where}: {FLOW_TRACE_HINT}",
+            )
         if flowtrace_rows is None:
-            return Verdict(INCONCLUSIVE, f"{syn} SYN row(s) to {ep} but no flow-trace data was supplied: "
-                                         "replies are only visible in AZFWFlowTrace")
-        v = Verdict(CONFIRMED, f"{syn} SYN row(s) from the source prefixes to {ep} crossed the firewall and no "
-                               f"SYN-ACK came back through it (AZFWFlowTrace active: {flowtrace_rows} rows; the "
-                               "missing-SYN-ACK pattern is an inference, docs/landing-zones.md)")
+            return Verdict(
+                INCONCLUSIVE,
+                f"{syn} SYN row(s) to {ep} but no flow-trace data was supplied: "
+                "replies are only visible in AZFWFlowTrace",
+            )
+        v = Verdict(
+            CONFIRMED,
+            f"{syn} SYN row(s) from the source prefixes to {ep} crossed the firewall and no "
+            f"SYN-ACK came back through it (AZFWFlowTrace active: {flowtrace_rows} rows; the "
+            "missing-SYN-ACK pattern is an inference, docs/landing-zones.md)",
+        )
     elif denied:
-        return Verdict(INCONCLUSIVE, f"the firewall denied {denied} SYN(s) to {ep}: the flow is blocked, "
-                                     "not asymmetric")
+        return Verdict(
+            INCONCLUSIVE, f"the firewall denied {denied} SYN(s) to {ep}: the flow is blocked, not asymmetric"
+        )
     else:
         if no_trace:
-            return Verdict(INCONCLUSIVE, f"no matching traffic for {ep} in {where}, and AZFWFlowTrace has no rows "
-                                         f"at all: {FLOW_TRACE_HINT}")
-        others = (f"; {obs.other_firewall_rows} matching row(s) came from other firewalls than this flow's"
-                  if obs.other_firewall_rows else "")
-        return Verdict(INCONCLUSIVE, f"no matching traffic: no rows between the source prefixes and {ep} in "
-                                     f"{where}{others}")
+            return Verdict(
+                INCONCLUSIVE,
+                f"no matching traffic for {ep} in {where}, and AZFWFlowTrace has no rows "
+                f"at all: {FLOW_TRACE_HINT}",
+            )
+        others = (
+            f"; {obs.other_firewall_rows} matching row(s) came from other firewalls than this flow's"
+            if obs.other_firewall_rows
+            else ""
+        )
+        return Verdict(
+            INCONCLUSIVE,
+            f"no matching traffic: no rows between the source prefixes and {ep} in {where}{others}",
+        )
     if partial:
         return Verdict(INCONCLUSIVE, f"partial results: {v.reason}; the missing part may hold the replies")
     return v
@@ -205,8 +284,9 @@ def combine(verdicts: list[Verdict]) -> Verdict:
     confirmed = [v for v in verdicts if v.status == CONFIRMED]
     refuted = [v for v in verdicts if v.status == REFUTED]
     if confirmed and refuted:
-        return Verdict(INCONCLUSIVE, f"evidence conflicts: {len(confirmed)} source(s) confirm, "
-                                     f"{len(refuted)} refute")
+        return Verdict(
+            INCONCLUSIVE, f"evidence conflicts: {len(confirmed)} source(s) confirm, {len(refuted)} refute"
+        )
     if confirmed:
         return Verdict(CONFIRMED, confirmed[0].reason)
     if refuted:

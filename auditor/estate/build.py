@@ -91,6 +91,7 @@ class Ctx:
 
 # ---------------------------------------------------------------- field access helpers
 
+
 def props_of(rec: dict[str, Any]) -> dict[str, Any]:
     props = rec.get("properties")
     if not isinstance(props, dict):
@@ -172,6 +173,7 @@ def parent_id(rid: str, levels: int = 2) -> str:
 
 # ---------------------------------------------------------------- per-type parsers
 
+
 def p_vnet(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
     space = props.get("addressSpace") or {}
@@ -181,7 +183,11 @@ def p_vnet(ctx: Ctx, rec: dict[str, Any]) -> None:
     if not prefixes:
         raise FieldError("properties.addressSpace.addressPrefixes", "no usable IPv4 address range")
     ctx.estate.vnets[rec["id"].lower()] = VirtualNetwork(
-        rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1], str(rec.get("location") or ""), prefixes, file=ctx.file
+        rec["id"],
+        rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        str(rec.get("location") or ""),
+        prefixes,
+        file=ctx.file,
     )
 
 
@@ -204,7 +210,9 @@ def p_subnet(ctx: Ctx, rec: dict[str, Any]) -> None:
         pe_policies=policy or "Disabled",
         pe_policies_set=raw_policy not in (None, ""),
         service_endpoints=tuple(
-            str(se.get("service")) for se in props.get("serviceEndpoints") or [] if isinstance(se, dict) and se.get("service")
+            str(se.get("service"))
+            for se in props.get("serviceEndpoints") or []
+            if isinstance(se, dict) and se.get("service")
         ),
         delegations=tuple(
             str((d.get("properties") or {}).get("serviceName") or d.get("serviceName") or "")
@@ -219,8 +227,11 @@ def p_subnet(ctx: Ctx, rec: dict[str, Any]) -> None:
 def p_peering(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
     remote_space = props.get("remoteAddressSpace") or {}
-    remote = cidrs(ctx, remote_space.get("addressPrefixes") if isinstance(remote_space, dict) else None,
-                   "properties.remoteAddressSpace.addressPrefixes")
+    remote = cidrs(
+        ctx,
+        remote_space.get("addressPrefixes") if isinstance(remote_space, dict) else None,
+        "properties.remoteAddressSpace.addressPrefixes",
+    )
     ctx.estate.peerings[rec["id"].lower()] = Peering(
         id=rec["id"],
         name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
@@ -247,7 +258,7 @@ def parse_route(ctx: Ctx, rid: str, name: str, props: dict[str, Any], field: str
         except PrefixError as exc:
             if not exc.ipv6:
                 raise FieldError(f"{field}.addressPrefix", f"route {name!r}: {exc.problem}") from None
-            ctx.ignore(f"{field}.addressPrefix", f"route {name!r}: {exc.problem}")   # IPv6: not modelled
+            ctx.ignore(f"{field}.addressPrefix", f"route {name!r}: {exc.problem}")  # IPv6: not modelled
             return None
     hop_ip, hop_text = None, None
     hop = props.get("nextHopIpAddress")
@@ -278,7 +289,9 @@ def p_route_table(ctx: Ctx, rec: dict[str, Any]) -> None:
 
 
 def p_route(ctx: Ctx, rec: dict[str, Any]) -> None:
-    route = parse_route(ctx, rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1], props_of(rec), "properties")
+    route = parse_route(
+        ctx, rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1], props_of(rec), "properties"
+    )
     if route is not None:
         ctx.pending.routes.append((parent_id(rec["id"]).lower(), route))
 
@@ -333,7 +346,9 @@ def ip_configs(ctx: Ctx, props: dict[str, Any]) -> list[IpConfig]:
             ctx.ignore(f"properties.ipConfigurations[{i}]", "not an object")
             continue
         cp = sub_props(cfg)
-        ip, text = ip_of(ctx, cp.get("privateIPAddress"), f"properties.ipConfigurations[{i}].properties.privateIPAddress")
+        ip, text = ip_of(
+            ctx, cp.get("privateIPAddress"), f"properties.ipConfigurations[{i}].properties.privateIPAddress"
+        )
         out.append(
             IpConfig(
                 name=str(cfg.get("name") or ""),
@@ -417,7 +432,10 @@ def p_vmss_vm(ctx: Ctx, rec: dict[str, Any]) -> None:
 def p_private_endpoint(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
     conns = []
-    for key, manual in (("privateLinkServiceConnections", False), ("manualPrivateLinkServiceConnections", True)):
+    for key, manual in (
+        ("privateLinkServiceConnections", False),
+        ("manualPrivateLinkServiceConnections", True),
+    ):
         for i, conn in enumerate(props.get(key) or []):
             if not isinstance(conn, dict):
                 ctx.ignore(f"properties.{key}[{i}]", "not an object")
@@ -429,8 +447,10 @@ def p_private_endpoint(ctx: Ctx, rec: dict[str, Any]) -> None:
                     name=str(conn.get("name") or ""),
                     target_id=ref(cp.get("privateLinkServiceId")),
                     group_ids=str_list(cp.get("groupIds")),
-                    status=enums.canon_enum(state.get("status") if isinstance(state, dict) else None,
-                                            enums.CONNECTION_STATUS, "") or "",
+                    status=enums.canon_enum(
+                        state.get("status") if isinstance(state, dict) else None, enums.CONNECTION_STATUS, ""
+                    )
+                    or "",
                     manual=manual,
                 )
             )
@@ -438,7 +458,11 @@ def p_private_endpoint(ctx: Ctx, rec: dict[str, Any]) -> None:
     for i, cfg in enumerate(props.get("ipConfigurations") or []):
         if isinstance(cfg, dict):
             cp = sub_props(cfg)
-            ip, _ = ip_of(ctx, cp.get("privateIPAddress"), f"properties.ipConfigurations[{i}].properties.privateIPAddress")
+            ip, _ = ip_of(
+                ctx,
+                cp.get("privateIPAddress"),
+                f"properties.ipConfigurations[{i}].properties.privateIPAddress",
+            )
             if ip is not None:
                 static.append(ip)
     dns = []
@@ -471,7 +495,11 @@ def p_firewall(ctx: Ctx, rec: dict[str, Any]) -> None:
     for i, cfg in enumerate(props.get("ipConfigurations") or []):
         if isinstance(cfg, dict):
             cp = sub_props(cfg)
-            got, _ = ip_of(ctx, cp.get("privateIPAddress"), f"properties.ipConfigurations[{i}].properties.privateIPAddress")
+            got, _ = ip_of(
+                ctx,
+                cp.get("privateIPAddress"),
+                f"properties.ipConfigurations[{i}].properties.privateIPAddress",
+            )
             if got is not None and ip is None:
                 ip, subnet = got, ref(cp.get("subnet"))
     hub_ips = props.get("hubIPAddresses") or {}
@@ -496,18 +524,21 @@ def p_ip_group(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
     values = props.get("ipAddresses")
     if values is not None and not isinstance(values, list):
-        raise FieldError("properties.ipAddresses", f"expected a list of addresses, got {type(values).__name__}")
+        raise FieldError(
+            "properties.ipAddresses", f"expected a list of addresses, got {type(values).__name__}"
+        )
     kept = []
     for i, value in enumerate(values or []):
         text = str(value).strip()
         try:
-            for part in text.split("-", 1):      # an address, a prefix or an a-b range
+            for part in text.split("-", 1):  # an address, a prefix or an a-b range
                 parse_cidr(part.strip())
             kept.append(text)
         except PrefixError as exc:
             ctx.ignore(f"properties.ipAddresses[{i}]", exc.problem)
-    ctx.estate.ip_groups[rec["id"].lower()] = IpGroup(rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1],
-                                                      tuple(kept))
+    ctx.estate.ip_groups[rec["id"].lower()] = IpGroup(
+        rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1], tuple(kept)
+    )
 
 
 def p_firewall_policy(ctx: Ctx, rec: dict[str, Any]) -> None:
@@ -516,7 +547,9 @@ def p_firewall_policy(ctx: Ctx, rec: dict[str, Any]) -> None:
     ranges: list[str] | None = None
     if isinstance(snat, dict) and snat.get("privateRanges") is not None:
         value = snat["privateRanges"]
-        if isinstance(value, str):  # the doc sample writes "[255.255.255.255/32]" (https://learn.microsoft.com/azure/firewall/snat-private-range)
+        if isinstance(
+            value, str
+        ):  # the doc sample writes "[255.255.255.255/32]" (https://learn.microsoft.com/azure/firewall/snat-private-range)
             value = [v.strip() for v in value.strip().strip("[]").split(",") if v.strip()]
         if not isinstance(value, list):
             raise FieldError("properties.snat.privateRanges", f"expected a list, got {type(value).__name__}")
@@ -551,7 +584,11 @@ def p_load_balancer(ctx: Ctx, rec: dict[str, Any]) -> None:
     for i, fe in enumerate(props.get("frontendIPConfigurations") or []):
         if isinstance(fe, dict):
             fp = sub_props(fe)
-            ip, _ = ip_of(ctx, fp.get("privateIPAddress"), f"properties.frontendIPConfigurations[{i}].properties.privateIPAddress")
+            ip, _ = ip_of(
+                ctx,
+                fp.get("privateIPAddress"),
+                f"properties.frontendIPConfigurations[{i}].properties.privateIPAddress",
+            )
             frontends.append(LoadBalancerFrontend(str(fe.get("name") or ""), ip, ref(fp.get("subnet"))))
     ctx.estate.load_balancers[rec["id"].lower()] = LoadBalancer(
         id=rec["id"],
@@ -584,8 +621,11 @@ def p_local_gateway(ctx: Ctx, rec: dict[str, Any]) -> None:
     ctx.estate.local_gateways[rec["id"].lower()] = LocalNetworkGateway(
         id=rec["id"],
         name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
-        prefixes=cidrs(ctx, space.get("addressPrefixes") if isinstance(space, dict) else None,
-                       "properties.localNetworkAddressSpace.addressPrefixes"),
+        prefixes=cidrs(
+            ctx,
+            space.get("addressPrefixes") if isinstance(space, dict) else None,
+            "properties.localNetworkAddressSpace.addressPrefixes",
+        ),
     )
 
 
@@ -621,11 +661,18 @@ def p_hub_nva(ctx: Ctx, rec: dict[str, Any]) -> None:
     ips = []
     for i, n in enumerate(props.get("virtualApplianceNics") or []):
         if isinstance(n, dict) and n.get("privateIpAddress"):
-            ip, _ = ip_of(ctx, n.get("privateIpAddress"), f"properties.virtualApplianceNics[{i}].privateIpAddress")
+            ip, _ = ip_of(
+                ctx, n.get("privateIpAddress"), f"properties.virtualApplianceNics[{i}].privateIpAddress"
+            )
             if ip is not None:
                 ips.append(ip)
-    ctx.estate.hub_nvas[rec["id"].lower()] = HubNva(rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1],
-                                                   ref(props.get("virtualHub")), tuple(ips), tags_of(rec))
+    ctx.estate.hub_nvas[rec["id"].lower()] = HubNva(
+        rec["id"],
+        rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        ref(props.get("virtualHub")),
+        tuple(ips),
+        tags_of(rec),
+    )
 
 
 def p_hub_gateway(ctx: Ctx, rec: dict[str, Any]) -> None:
@@ -639,16 +686,26 @@ def p_hub_gateway(ctx: Ctx, rec: dict[str, Any]) -> None:
                 sites.append(site)
     kind = "expressroute" if rec["type"] == "microsoft.network/expressroutegateways" else "vpn"
     ctx.estate.hub_gateways[rec["id"].lower()] = HubGateway(
-        rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1], kind, ref(props.get("virtualHub")), tuple(sites))
+        rec["id"],
+        rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        kind,
+        ref(props.get("virtualHub")),
+        tuple(sites),
+    )
 
 
 def p_vpn_site(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
     space = props.get("addressSpace") or {}
     ctx.estate.vpn_sites[rec["id"].lower()] = VpnSite(
-        rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1],
-        cidrs(ctx, space.get("addressPrefixes") if isinstance(space, dict) else None,
-              "properties.addressSpace.addressPrefixes"))
+        rec["id"],
+        rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        cidrs(
+            ctx,
+            space.get("addressPrefixes") if isinstance(space, dict) else None,
+            "properties.addressSpace.addressPrefixes",
+        ),
+    )
 
 
 def p_routing_intent(ctx: Ctx, rec: dict[str, Any]) -> None:
@@ -659,7 +716,11 @@ def p_routing_intent(ctx: Ctx, rec: dict[str, Any]) -> None:
             ctx.ignore(f"properties.routingPolicies[{i}]", "not an object")
             continue
         pp = sub_props(pol)
-        policies.append(RoutingPolicy(str(pol.get("name") or ""), str_list(pp.get("destinations")), ref(pp.get("nextHop"))))
+        policies.append(
+            RoutingPolicy(
+                str(pol.get("name") or ""), str_list(pp.get("destinations")), ref(pp.get("nextHop"))
+            )
+        )
     ctx.estate.routing_intents[rec["id"].lower()] = RoutingIntent(rec["id"], parent_id(rec["id"]), policies)
 
 
@@ -702,7 +763,11 @@ def p_ai_account(ctx: Ctx, rec: dict[str, Any]) -> None:
         network_acls = NetworkAcls(
             default_action=enums.canon_enum(acls.get("defaultAction"), enums.ACCESS),
             bypass=enums.canon_enum(acls.get("bypass"), enums.BYPASS),
-            ip_rules=tuple(str(r.get("value")) for r in acls.get("ipRules") or [] if isinstance(r, dict) and r.get("value")),
+            ip_rules=tuple(
+                str(r.get("value"))
+                for r in acls.get("ipRules") or []
+                if isinstance(r, dict) and r.get("value")
+            ),
             virtual_network_rules=tuple(ref_list(acls.get("virtualNetworkRules"))),
         )
     conns = []
@@ -716,8 +781,10 @@ def p_ai_account(ctx: Ctx, rec: dict[str, Any]) -> None:
             AiAccountPeConnection(
                 id=conn.get("id"),
                 private_endpoint_id=ref(cp.get("privateEndpoint")),
-                status=enums.canon_enum(state.get("status") if isinstance(state, dict) else None,
-                                        enums.CONNECTION_STATUS, "") or "",
+                status=enums.canon_enum(
+                    state.get("status") if isinstance(state, dict) else None, enums.CONNECTION_STATUS, ""
+                )
+                or "",
             )
         )
     pna = props.get("publicNetworkAccess")
@@ -771,6 +838,7 @@ PARSERS: dict[str, Callable[[Ctx, dict[str, Any]], None]] = {
 
 # ---------------------------------------------------------------- the build
 
+
 def merge_records(raw: RawInputs, estate: Estate) -> None:
     records = estate.records
     files = estate.files
@@ -786,38 +854,56 @@ def merge_records(raw: RawInputs, estate: Estate) -> None:
         kept, conflict = merge(seen, rec)
         if conflict:
             problems.append(
-                Problem(file, rec["id"], None,
-                        f"seen twice with conflicting content (also in {files[key]}); kept the richer copy",
-                        CONFLICT)
+                Problem(
+                    file,
+                    rec["id"],
+                    None,
+                    f"seen twice with conflicting content (also in {files[key]}); kept the richer copy",
+                    CONFLICT,
+                )
             )
         if kept is not seen:
             records[key] = kept
-            files[key] = file     # the file of the copy that is kept
+            files[key] = file  # the file of the copy that is kept
 
     for item in raw.resources:
         obj, file = item.data, item.file
         rid, rtype = obj.get("id"), obj.get("type")
         if not isinstance(rid, str) or not rid.strip():
             name = obj.get("name")
-            problems.append(Problem(file, f"(name {name!r})" if name else None, "id",
-                                    "resource has no id", RESOURCE_SKIPPED))
+            problems.append(
+                Problem(
+                    file, f"(name {name!r})" if name else None, "id", "resource has no id", RESOURCE_SKIPPED
+                )
+            )
             continue
         if not isinstance(rtype, str) or not rtype.strip():
             inferred = type_from_id(rid)
             if inferred is None:
-                problems.append(Problem(file, rid, "type", "resource has no type and its id names none",
-                                        RESOURCE_SKIPPED))
+                problems.append(
+                    Problem(file, rid, "type", "resource has no type and its id names none", RESOURCE_SKIPPED)
+                )
                 continue
             obj = {**obj, "type": inferred}
         if "properties" in obj and not isinstance(obj["properties"], dict) and obj["properties"] is not None:
-            problems.append(Problem(file, rid, "properties",
-                                    f"expected an object, got {type(obj['properties']).__name__}", RESOURCE_SKIPPED))
+            problems.append(
+                Problem(
+                    file,
+                    rid,
+                    "properties",
+                    f"expected an object, got {type(obj['properties']).__name__}",
+                    RESOURCE_SKIPPED,
+                )
+            )
             continue
         rec = canonical(obj)
         for child in extract_children(rec):
             if "__invalid_child__" in child:
-                what = (f"expected a list, got {type(child['__invalid_child__']).__name__}: its children are unknown"
-                        if child.get("not_a_list") else "child element without an id")
+                what = (
+                    f"expected a list, got {type(child['__invalid_child__']).__name__}: its children are unknown"
+                    if child.get("not_a_list")
+                    else "child element without an id"
+                )
                 problems.append(Problem(file, rid, f"properties.{child['prop']}", what, VALUE_IGNORED))
                 continue
             put(child, file)
@@ -924,8 +1010,15 @@ def link(estate: Estate, pending: Pending) -> None:
             try:
                 own(parse_ip(text), IpOwner("apim", apim.id, apim.subnet_id))
             except PrefixError:
-                estate.problems.append(Problem(None, apim.id, "properties.privateIPAddresses",
-                                               f"{text!r} is not an IPv4 address", VALUE_IGNORED))
+                estate.problems.append(
+                    Problem(
+                        None,
+                        apim.id,
+                        "properties.privateIPAddresses",
+                        f"{text!r} is not an IPv4 address",
+                        VALUE_IGNORED,
+                    )
+                )
     for ip_list in owners.values():
         ip_list.sort(key=lambda o: (o.kind, o.id.lower()))
 
@@ -941,10 +1034,12 @@ def pe_names(estate: Estate, pe: PrivateEndpoint) -> list[str]:
     for nic_id in pe.nic_ids:
         rec = estate.record(nic_id) or {}
         props = found if isinstance(found := rec.get("properties"), dict) else {}
-        for cfg in (props.get("ipConfigurations") or []):
+        for cfg in props.get("ipConfigurations") or []:
             cp = sub_props(cfg) if isinstance(cfg, dict) else {}
             link = cp.get("privateLinkConnectionProperties") or {}
-            names += [str(f).lower().rstrip(".") for f in (link.get("fqdns") or []) if isinstance(link, dict) and f]
+            names += [
+                str(f).lower().rstrip(".") for f in (link.get("fqdns") or []) if isinstance(link, dict) and f
+            ]
     for conn in pe.connections:
         account = estate.ai_accounts.get((conn.target_id or "").lower())
         if account is not None and isinstance(account.custom_subdomain, str) and account.custom_subdomain:
@@ -965,36 +1060,84 @@ def dangling(estate: Estate) -> None:
     for sid in sorted(estate.subnets):
         s = estate.subnets[sid]
         if s.vnet_id.lower() not in estate.vnets:
-            missing(s.id, s.file, "id", "virtual network", s.vnet_id, "its address space and peerings are unknown")
+            missing(
+                s.id, s.file, "id", "virtual network", s.vnet_id, "its address space and peerings are unknown"
+            )
         if s.route_table_id and s.route_table_id.lower() not in estate.route_tables:
-            missing(s.id, s.file, "properties.routeTable.id", "route table", s.route_table_id,
-                    "the subnet's user-defined routes are unknown")
+            missing(
+                s.id,
+                s.file,
+                "properties.routeTable.id",
+                "route table",
+                s.route_table_id,
+                "the subnet's user-defined routes are unknown",
+            )
         if s.nsg_id and s.nsg_id.lower() not in estate.nsgs:
-            missing(s.id, s.file, "properties.networkSecurityGroup.id", "network security group", s.nsg_id,
-                    "what it allows or denies is unknown")
+            missing(
+                s.id,
+                s.file,
+                "properties.networkSecurityGroup.id",
+                "network security group",
+                s.nsg_id,
+                "what it allows or denies is unknown",
+            )
     for pid in sorted(estate.peerings):
         p = estate.peerings[pid]
         if p.state == "Connected" and p.remote_vnet_id and p.remote_vnet_id.lower() not in estate.vnets:
-            missing(p.id, estate.files.get(p.vnet_id.lower()), "properties.remoteVirtualNetwork.id",
-                    "peered virtual network", p.remote_vnet_id,
-                    "its subnets, route tables and private endpoints are not audited")
+            missing(
+                p.id,
+                estate.files.get(p.vnet_id.lower()),
+                "properties.remoteVirtualNetwork.id",
+                "peered virtual network",
+                p.remote_vnet_id,
+                "its subnets, route tables and private endpoints are not audited",
+            )
     for tid in sorted(estate.route_tables):
         for r in estate.route_tables[tid].routes:
             if r.next_hop_type.lower() not in enums.NEXT_HOP_TYPES:
-                out.append(Problem(estate.route_tables[tid].file, r.id, "properties.nextHopType",
-                                   f"next hop type {r.next_hop_type!r} is not one pathaudit knows: the route decided "
-                                   "nothing (traffic it carries is treated as dropped)", VALUE_IGNORED))
+                out.append(
+                    Problem(
+                        estate.route_tables[tid].file,
+                        r.id,
+                        "properties.nextHopType",
+                        f"next hop type {r.next_hop_type!r} is not one pathaudit knows: the route decided "
+                        "nothing (traffic it carries is treated as dropped)",
+                        VALUE_IGNORED,
+                    )
+                )
     # lists of references, one spec each: (referrers, their references, where the referenced live, field,
     # what is referenced, what its absence leaves unknown)
-    lists: list[tuple[dict[str, Any], Callable[[Any], Iterable[str]], Container[str], str, str,
-                      Callable[[Any], str]]] = [
-        (estate.private_endpoints, lambda pe: pe.nic_ids, estate.nics, "properties.networkInterfaces",
-         "network interface", lambda pe: "the endpoint's address is taken from its static or DNS configuration"
-         if pe.ips else "the endpoint's address is unknown, so no flow to it is analysed"),
-        (estate.vms, lambda vm: vm.nic_ids, estate.nics, "properties.networkProfile.networkInterfaces",
-         "network interface", lambda vm: "its address, IP forwarding and tags are unknown"),
-        (estate.hub_gateways, lambda gw: gw.site_ids, estate.vpn_sites, "properties.connections", "VPN site",
-         lambda gw: "its on-premises address space is unknown"),
+    lists: list[
+        tuple[dict[str, Any], Callable[[Any], Iterable[str]], Container[str], str, str, Callable[[Any], str]]
+    ] = [
+        (
+            estate.private_endpoints,
+            lambda pe: pe.nic_ids,
+            estate.nics,
+            "properties.networkInterfaces",
+            "network interface",
+            lambda pe: (
+                "the endpoint's address is taken from its static or DNS configuration"
+                if pe.ips
+                else "the endpoint's address is unknown, so no flow to it is analysed"
+            ),
+        ),
+        (
+            estate.vms,
+            lambda vm: vm.nic_ids,
+            estate.nics,
+            "properties.networkProfile.networkInterfaces",
+            "network interface",
+            lambda vm: "its address, IP forwarding and tags are unknown",
+        ),
+        (
+            estate.hub_gateways,
+            lambda gw: gw.site_ids,
+            estate.vpn_sites,
+            "properties.connections",
+            "VPN site",
+            lambda gw: "its on-premises address space is unknown",
+        ),
     ]
     for referrers, refs_of, present, field_name, what, effect_of in lists:
         for key in sorted(referrers):
@@ -1005,21 +1148,43 @@ def dangling(estate: Estate) -> None:
     for fw_id in sorted(estate.firewalls):
         fw = estate.firewalls[fw_id]
         if fw.policy_id and fw.policy_id.lower() not in estate.firewall_policies:
-            missing(fw.id, fw.file, "properties.firewallPolicy.id", "firewall policy", fw.policy_id,
-                    "its SNAT ranges and rules are unknown (the defaults are assumed)")
+            missing(
+                fw.id,
+                fw.file,
+                "properties.firewallPolicy.id",
+                "firewall policy",
+                fw.policy_id,
+                "its SNAT ranges and rules are unknown (the defaults are assumed)",
+            )
     for ri_id in sorted(estate.routing_intents):
         ri = estate.routing_intents[ri_id]
         for pol in ri.policies:
             hop = (pol.next_hop or "").lower()
             hop_fw, nva = estate.firewalls.get(hop), estate.hub_nvas.get(hop)
             if not hop or (hop_fw is None and nva is None):
-                missing(ri.id, estate.files.get(ri_id), f"properties.routingPolicies[{pol.name}].nextHop",
-                        "routing-intent next hop", pol.next_hop or "(none)",
-                        "traffic the policy sends there is not followed through it")
-            elif (hop_fw.private_ip if hop_fw is not None else (nva.ips[0] if nva is not None and nva.ips else None)) is None:
-                out.append(Problem(estate.files.get(ri_id), ri.id, f"properties.routingPolicies[{pol.name}].nextHop",
-                                   f"routing-intent next hop {pol.next_hop} has no private IP in the input: traffic the "
-                                   "policy sends there is not followed through it", UNRESOLVED))
+                missing(
+                    ri.id,
+                    estate.files.get(ri_id),
+                    f"properties.routingPolicies[{pol.name}].nextHop",
+                    "routing-intent next hop",
+                    pol.next_hop or "(none)",
+                    "traffic the policy sends there is not followed through it",
+                )
+            elif (
+                hop_fw.private_ip
+                if hop_fw is not None
+                else (nva.ips[0] if nva is not None and nva.ips else None)
+            ) is None:
+                out.append(
+                    Problem(
+                        estate.files.get(ri_id),
+                        ri.id,
+                        f"properties.routingPolicies[{pol.name}].nextHop",
+                        f"routing-intent next hop {pol.next_hop} has no private IP in the input: traffic the "
+                        "policy sends there is not followed through it",
+                        UNRESOLVED,
+                    )
+                )
 
 
 def resolve_effective_routes(raw: RawInputs, estate: Estate) -> None:
@@ -1030,9 +1195,15 @@ def resolve_effective_routes(raw: RawInputs, estate: Estate) -> None:
         if owner.startswith("name:"):
             matches = by_name.get(owner[5:].lower(), [])
             if len(matches) != 1:
-                estate.problems.append(Problem(None, None, None,
-                                               f"effective routes for NIC named {owner[5:]!r}: {len(matches)} NICs have that name",
-                                               VALUE_IGNORED))
+                estate.problems.append(
+                    Problem(
+                        None,
+                        None,
+                        None,
+                        f"effective routes for NIC named {owner[5:]!r}: {len(matches)} NICs have that name",
+                        VALUE_IGNORED,
+                    )
+                )
                 continue
             owner = matches[0]
         estate.effective_routes[owner.lower()] = routes
@@ -1066,8 +1237,15 @@ def _build(raw: RawInputs) -> Estate:
             estate.problems.append(Problem(ctx.file, rec["id"], exc.field, exc.problem, RESOURCE_SKIPPED))
         except (AttributeError, TypeError, KeyError, ValueError) as exc:
             # a shape no parser anticipated: name it, skip the resource, keep auditing
-            estate.problems.append(Problem(ctx.file, rec["id"], None,
-                                           f"unexpected shape ({type(exc).__name__}: {exc})", RESOURCE_SKIPPED))
+            estate.problems.append(
+                Problem(
+                    ctx.file,
+                    rec["id"],
+                    None,
+                    f"unexpected shape ({type(exc).__name__}: {exc})",
+                    RESOURCE_SKIPPED,
+                )
+            )
     link(estate, pending)
     dangling(estate)
     resolve_effective_routes(raw, estate)

@@ -14,8 +14,17 @@ def _table(*values: str) -> dict[str, str]:
 
 PE_POLICIES = _table("Disabled", "Enabled", "NetworkSecurityGroupEnabled", "RouteTableEnabled")
 NEXT_HOP_TYPES = _table(
-    "VirtualNetworkGateway", "VnetLocal", "Internet", "VirtualAppliance", "None", "VirtualApplianceEcmp",
-    "VNetPeering", "VNetGlobalPeering", "InterfaceEndpoint", "VirtualNetworkServiceEndpoint", "ConnectedGroup",
+    "VirtualNetworkGateway",
+    "VnetLocal",
+    "Internet",
+    "VirtualAppliance",
+    "None",
+    "VirtualApplianceEcmp",
+    "VNetPeering",
+    "VNetGlobalPeering",
+    "InterfaceEndpoint",
+    "VirtualNetworkServiceEndpoint",
+    "ConnectedGroup",
 )
 PEERING_STATES = _table("Initiated", "Connected", "Disconnected")
 CONNECTION_STATUS = _table("Approved", "Pending", "Rejected", "Disconnected")
@@ -28,7 +37,11 @@ GATEWAY_TYPES = _table("Vpn", "ExpressRoute", "LocalGateway")
 BYPASS = _table("None", "AzureServices")
 
 # Synonyms seen in effective-route output and docs (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview).
-NEXT_HOP_SYNONYMS = {"vnet peering": "VNetPeering", "virtualnetworkpeering": "VNetPeering", "virtual network": "VnetLocal"}
+NEXT_HOP_SYNONYMS = {
+    "vnet peering": "VNetPeering",
+    "virtualnetworkpeering": "VNetPeering",
+    "virtual network": "VnetLocal",
+}
 
 
 def canon_enum(value: Any, table: dict[str, str], default: str | None = None) -> str | None:

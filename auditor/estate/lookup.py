@@ -26,8 +26,11 @@ def resolve_subnet(estate: Estate, spec: str) -> Subnet:
     parts = spec.strip().strip("/").split("/")
     if len(parts) == 2:
         vnet_name, subnet_name = (p.lower() for p in parts)
-        matches = [s for s in estate.subnets.values()
-                   if s.name.lower() == subnet_name and _vnet_name(s).lower() == vnet_name]
+        matches = [
+            s
+            for s in estate.subnets.values()
+            if s.name.lower() == subnet_name and _vnet_name(s).lower() == vnet_name
+        ]
     elif len(parts) == 1 and parts[0]:
         matches = [s for s in estate.subnets.values() if s.name.lower() == parts[0].lower()]
     else:
@@ -37,7 +40,9 @@ def resolve_subnet(estate: Estate, spec: str) -> Subnet:
     if len(matches) > 1:
         labels = sorted({_label(s) for s in matches})
         if len(labels) == len(matches):
-            raise UsageError(f"subnet {spec!r} is ambiguous ({len(matches)} subnets); use one of: {', '.join(labels)}")
+            raise UsageError(
+                f"subnet {spec!r} is ambiguous ({len(matches)} subnets); use one of: {', '.join(labels)}"
+            )
         ids = ", ".join(sorted(s.id for s in matches))
         raise UsageError(f"subnet {spec!r} is ambiguous ({len(matches)} subnets); use one of the ids: {ids}")
     known = sorted(_label(s) for s in estate.subnets.values())

@@ -62,7 +62,7 @@ class VirtualNetwork:
 class Route:
     id: str
     name: str
-    prefix: Cidr | None          # None when the prefix is a service tag
+    prefix: Cidr | None  # None when the prefix is a service tag
     prefix_text: str
     next_hop_type: str
     next_hop_ip: int | None
@@ -179,9 +179,11 @@ class PrivateEndpoint:
     connections: list[PrivateLinkConnection]
     static_ips: tuple[int, ...]
     dns_ips: tuple[int, ...]
-    ips: list[int] = field(default_factory=list)   # authoritative: its NICs' private IPs
+    ips: list[int] = field(default_factory=list)  # authoritative: its NICs' private IPs
     file: str = ""
-    fqdns: list[str] = field(default_factory=list)  # lower-case names that resolve to it (estate.build.pe_names)
+    fqdns: list[str] = field(
+        default_factory=list
+    )  # lower-case names that resolve to it (estate.build.pe_names)
 
     @property
     def approved(self) -> bool:
@@ -206,7 +208,7 @@ class Firewall:
 class FirewallPolicy:
     id: str
     name: str
-    snat_private_ranges: list[str] | None    # None = not set (defaults apply)
+    snat_private_ranges: list[str] | None  # None = not set (defaults apply)
     auto_learn_private_ranges: str | None
     base_policy_id: str | None
     rule_collection_group_ids: list[str]
@@ -224,7 +226,7 @@ class RuleCollectionGroup:
 class IpGroup:
     id: str
     name: str
-    addresses: tuple[str, ...]     # properties.ipAddresses: IPs, CIDRs or ranges, verbatim
+    addresses: tuple[str, ...]  # properties.ipAddresses: IPs, CIDRs or ranges, verbatim
 
 
 @dataclass(slots=True)
@@ -295,9 +297,9 @@ class HubGateway:
 
     id: str
     name: str
-    kind: str                      # vpn | expressroute
+    kind: str  # vpn | expressroute
     hub_id: str | None
-    site_ids: tuple[str, ...]      # VPN sites of its connections (their address spaces are on-premises)
+    site_ids: tuple[str, ...]  # VPN sites of its connections (their address spaces are on-premises)
 
 
 @dataclass(slots=True)
@@ -361,7 +363,7 @@ class AiAccount:
     id: str
     name: str
     kind: str
-    disable_local_auth: Any          # raw value: only literal true disables keys (policy 71ef260a)
+    disable_local_auth: Any  # raw value: only literal true disables keys (policy 71ef260a)
     public_network_access: str | None
     network_acls: NetworkAcls | None
     pe_connections: list[AiAccountPeConnection]
@@ -373,15 +375,15 @@ class AiAccount:
 class IpOwner:
     """Who holds a private IP: a NIC (VM, NVA, PE), a firewall, a load balancer frontend or APIM."""
 
-    kind: str          # nic | private-endpoint | azure-firewall | lb-frontend | apim | hub-nva
-    id: str            # the owning resource (NIC id, PE id, firewall id, LB id, APIM id)
+    kind: str  # nic | private-endpoint | azure-firewall | lb-frontend | apim | hub-nva
+    id: str  # the owning resource (NIC id, PE id, firewall id, LB id, APIM id)
     subnet_id: str | None
 
 
 @dataclass(slots=True)
 class Estate:
-    records: dict[str, dict[str, Any]]                 # lower id -> canonical raw record
-    files: dict[str, str]                              # lower id -> file it came from
+    records: dict[str, dict[str, Any]]  # lower id -> canonical raw record
+    files: dict[str, str]  # lower id -> file it came from
     vnets: dict[str, VirtualNetwork] = field(default_factory=dict)
     subnets: dict[str, Subnet] = field(default_factory=dict)
     peerings: dict[str, Peering] = field(default_factory=dict)

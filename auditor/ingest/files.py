@@ -48,7 +48,9 @@ class RawInputs:
     problems: list[Problem] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
     collected_at: str | None = None
-    read: list[ReadFile] = field(default_factory=list)   # what was read and used: the only files a bundle holds
+    read: list[ReadFile] = field(
+        default_factory=list
+    )  # what was read and used: the only files a bundle holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +85,17 @@ def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None, bool]]:
             found: list[Path] = []
             problems: list[tuple[Path, str, bool]] = []
 
-            def unreadable(exc: OSError, where: list[tuple[Path, str, bool]] = problems, top: Path = path) -> None:
+            def unreadable(
+                exc: OSError, where: list[tuple[Path, str, bool]] = problems, top: Path = path
+            ) -> None:
                 at = Path(exc.filename or top)
-                where.append((at, f"unreadable directory ({exc.strerror or exc}): its files were not read",
-                              at != top))    # the directory the user named: an unreadable input
+                where.append(
+                    (at, f"unreadable directory ({exc.strerror or exc}): its files were not read", at != top)
+                )  # the directory the user named: an unreadable input
 
             for dirpath, dirnames, filenames in os.walk(path, followlinks=False, onerror=unreadable):
                 dirnames.sort()
-                for d in dirnames:       # not descended into; a link back inside is walked at its target
+                for d in dirnames:  # not descended into; a link back inside is walked at its target
                     if (Path(dirpath) / d).is_symlink() and (why := _refusal_dir(Path(dirpath) / d, root)):
                         problems.append((Path(dirpath) / d, why, True))
                 found += [Path(dirpath) / f for f in filenames if f.endswith((".json", ".json.gz"))]
@@ -167,7 +172,9 @@ def _read_inputs(paths: Iterable[Path], display: dict[Path, str] | None) -> RawI
         name = (display or {}).get(path) or str(path)
         raw.inputs.append(name)
         if error:
-            raw.problems.append(Problem(name, None, None, error, ENTRY_SKIPPED if in_directory else FILE_NOT_READ))
+            raw.problems.append(
+                Problem(name, None, None, error, ENTRY_SKIPPED if in_directory else FILE_NOT_READ)
+            )
             continue
         try:
             blob = read_bytes(path, limit)
@@ -193,7 +200,11 @@ def absorb(doc: Any, name: str, raw: RawInputs) -> None:
         add_resources(doc, name, raw, "array element")
         return
     if not isinstance(doc, dict):
-        raw.problems.append(Problem(name, None, None, f"top-level JSON {type(doc).__name__} is no estate shape", FILE_NOT_READ))
+        raw.problems.append(
+            Problem(
+                name, None, None, f"top-level JSON {type(doc).__name__} is no estate shape", FILE_NOT_READ
+            )
+        )
         return
     if doc.get("schema") == SNAPSHOT_SCHEMA:
         absorb_snapshot(doc, name, raw)
@@ -203,9 +214,25 @@ def absorb(doc: Any, name: str, raw: RawInputs) -> None:
             rows = table_rows(rows, name, raw)
         add_resources(rows, name, raw, "data row")
         if doc.get("resultTruncated") in ("true", True):
-            raw.problems.append(Problem(name, None, "resultTruncated", "Resource Graph truncated the result (the query must project id to page)", EXPORT_INCOMPLETE))
+            raw.problems.append(
+                Problem(
+                    name,
+                    None,
+                    "resultTruncated",
+                    "Resource Graph truncated the result (the query must project id to page)",
+                    EXPORT_INCOMPLETE,
+                )
+            )
         if doc.get("$skipToken") or doc.get("skipToken") or doc.get("skip_token"):
-            raw.problems.append(Problem(name, None, "$skipToken", "Resource Graph response has a skip token: later pages were not exported", EXPORT_INCOMPLETE))
+            raw.problems.append(
+                Problem(
+                    name,
+                    None,
+                    "$skipToken",
+                    "Resource Graph response has a skip token: later pages were not exported",
+                    EXPORT_INCOMPLETE,
+                )
+            )
     elif "value" in doc and isinstance(doc["value"], list):
         items = doc["value"]
         if (items and all(isinstance(i, dict) and "nextHopType" in i and "id" not in i for i in items)) or (
@@ -215,19 +242,41 @@ def absorb(doc: Any, name: str, raw: RawInputs) -> None:
             return
         add_resources(items, name, raw, "value element")
         if doc.get("nextLink"):
-            raw.problems.append(Problem(name, None, "nextLink", "ARM list response has a nextLink: later pages were not exported", EXPORT_INCOMPLETE))
+            raw.problems.append(
+                Problem(
+                    name,
+                    None,
+                    "nextLink",
+                    "ARM list response has a nextLink: later pages were not exported",
+                    EXPORT_INCOMPLETE,
+                )
+            )
     elif "id" in doc or "type" in doc:
         add_resources([doc], name, raw, "resource")
     else:
         raw.problems.append(
-            Problem(name, None, None, "JSON object is no estate shape (expected data, value, id/type or a pathaudit snapshot)", FILE_NOT_READ)
+            Problem(
+                name,
+                None,
+                None,
+                "JSON object is no estate shape (expected data, value, id/type or a pathaudit snapshot)",
+                FILE_NOT_READ,
+            )
         )
 
 
 def add_resources(items: list[Any], name: str, raw: RawInputs, what: str) -> None:
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            raw.problems.append(Problem(name, None, f"[{index}]", f"{what} is {type(item).__name__}, not an object", RESOURCE_SKIPPED))
+            raw.problems.append(
+                Problem(
+                    name,
+                    None,
+                    f"[{index}]",
+                    f"{what} is {type(item).__name__}, not an object",
+                    RESOURCE_SKIPPED,
+                )
+            )
             continue
         raw.resources.append(RawResource(item, name))
 
@@ -236,7 +285,9 @@ def table_rows(table: dict[str, Any], name: str, raw: RawInputs) -> list[Any]:
     columns = table.get("columns")
     rows = table.get("rows")
     if not isinstance(columns, list) or not isinstance(rows, list):
-        raw.problems.append(Problem(name, None, "data", "table-format result without columns/rows", FILE_NOT_READ))
+        raw.problems.append(
+            Problem(name, None, "data", "table-format result without columns/rows", FILE_NOT_READ)
+        )
         return []
     names = [c.get("name") if isinstance(c, dict) else None for c in columns]
     return [dict(zip(names, row, strict=False)) if isinstance(row, list) else row for row in rows]
@@ -270,7 +321,7 @@ def add_effective_routes(doc: dict[str, Any], items: list[Any], name: str, raw: 
                 name,
                 None,
                 None,
-                "effective route table names no NIC: wrap it as {\"networkInterfaceId\": ..., \"value\": [...]} or name the file <nic>.effective-routes.json",
+                'effective route table names no NIC: wrap it as {"networkInterfaceId": ..., "value": [...]} or name the file <nic>.effective-routes.json',
                 VALUE_IGNORED,
             )
         )
@@ -281,7 +332,9 @@ def add_effective_routes(doc: dict[str, Any], items: list[Any], name: str, raw: 
 def absorb_snapshot(doc: dict[str, Any], name: str, raw: RawInputs) -> None:
     resources = doc.get("resources")
     if not isinstance(resources, list):
-        raw.problems.append(Problem(name, None, "resources", "snapshot has no resources array", FILE_NOT_READ))
+        raw.problems.append(
+            Problem(name, None, "resources", "snapshot has no resources array", FILE_NOT_READ)
+        )
         return
     add_resources(resources, name, raw, "snapshot resource")
     collected = doc.get("collected_at")
@@ -296,7 +349,9 @@ def absorb_snapshot(doc: dict[str, Any], name: str, raw: RawInputs) -> None:
                 Problem(name, scope, rtype, str(failure.get("error") or "collection failed"), SCOPE_FAILED)
             )
     if coverage.get("complete") is False and not coverage.get("failed"):
-        raw.problems.append(Problem(name, None, "coverage", "snapshot says its collection was incomplete", SCOPE_FAILED))
+        raw.problems.append(
+            Problem(name, None, "coverage", "snapshot says its collection was incomplete", SCOPE_FAILED)
+        )
     extras = doc.get("extras") or {}
     routes = extras.get("effective_routes") if isinstance(extras, dict) else None
     if isinstance(routes, dict):

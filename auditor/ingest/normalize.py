@@ -14,34 +14,82 @@ from typing import Any
 # flattened property.
 TOP_LEVEL = frozenset(
     {
-        "id", "name", "type", "location", "tags", "etag", "sku", "kind", "identity", "zones", "plan",
-        "managedBy", "extendedLocation", "properties", "resourceGroup", "subscriptionId", "tenantId",
-        "systemData", "apiVersion",
+        "id",
+        "name",
+        "type",
+        "location",
+        "tags",
+        "etag",
+        "sku",
+        "kind",
+        "identity",
+        "zones",
+        "plan",
+        "managedBy",
+        "extendedLocation",
+        "properties",
+        "resourceGroup",
+        "subscriptionId",
+        "tenantId",
+        "systemData",
+        "apiVersion",
     }
 )
 # Envelope keys kept in the canonical record (the rest are Resource Graph / CLI bookkeeping).
-KEPT = ("name", "location", "kind", "sku", "tags", "zones", "identity", "plan", "extendedLocation", "managedBy")
+KEPT = (
+    "name",
+    "location",
+    "kind",
+    "sku",
+    "tags",
+    "zones",
+    "identity",
+    "plan",
+    "extendedLocation",
+    "managedBy",
+)
 # Child collections whose elements are full sub-resources with a `properties` wrapper in ARM (az CLI
 # flattens them too). Not `routingPolicies`: ARM writes those without a wrapper.
 CHILD_LISTS = frozenset(
     {
-        "subnets", "virtualNetworkPeerings", "routes", "securityRules", "defaultSecurityRules",
-        "ipConfigurations", "privateLinkServiceConnections", "manualPrivateLinkServiceConnections",
-        "privateEndpointConnections", "frontendIPConfigurations", "backendAddressPools",
-        "loadBalancingRules", "inboundNatRules", "probes", "outboundRules", "inboundNatPools",
-        "delegations", "serviceAssociationLinks", "resourceNavigationLinks",
+        "subnets",
+        "virtualNetworkPeerings",
+        "routes",
+        "securityRules",
+        "defaultSecurityRules",
+        "ipConfigurations",
+        "privateLinkServiceConnections",
+        "manualPrivateLinkServiceConnections",
+        "privateEndpointConnections",
+        "frontendIPConfigurations",
+        "backendAddressPools",
+        "loadBalancingRules",
+        "inboundNatRules",
+        "probes",
+        "outboundRules",
+        "inboundNatPools",
+        "delegations",
+        "serviceAssociationLinks",
+        "resourceNavigationLinks",
         # VM / VMSS-VM networkProfile.networkInterfaces[]: {id, properties: {primary, deleteOption}}
         "networkInterfaces",
-        "applicationRuleCollections", "natRuleCollections", "networkRuleCollections",
+        "applicationRuleCollections",
+        "natRuleCollections",
+        "networkRuleCollections",
     }
 )
 # az CLI prints a property that collides with an envelope key as `<key>Properties<Key>`.
-RENAMED_BY_CLI = {f"{k}Properties{k[0].upper()}{k[1:]}": k for k in ("type", "sku", "kind", "location", "tags", "name", "id")}
+RENAMED_BY_CLI = {
+    f"{k}Properties{k[0].upper()}{k[1:]}": k
+    for k in ("type", "sku", "kind", "location", "tags", "name", "id")
+}
 # Types whose ARM document carries `sku` under `properties`, where az CLI prints it at the top.
 PROPERTY_SKU_TYPES = frozenset(
     {
-        "microsoft.network/azurefirewalls", "microsoft.network/firewallpolicies",
-        "microsoft.network/virtualhubs", "microsoft.network/virtualnetworkgateways",
+        "microsoft.network/azurefirewalls",
+        "microsoft.network/firewallpolicies",
+        "microsoft.network/virtualhubs",
+        "microsoft.network/virtualnetworkgateways",
     }
 )
 REFERENCE_KEYS = frozenset({"id", "resourceGroup", "name", "type", "etag"})
@@ -109,8 +157,11 @@ def strip_cli(value: Any, key: str | None = None) -> Any:
             return unflatten(value)
         if "id" in value and set(value) <= REFERENCE_KEYS:
             return {"id": value["id"]}
-        return {k: strip_cli(v, k) for k, v in value.items()
-                if v is not None and not (k == "resourceGroup" and "id" in value)}
+        return {
+            k: strip_cli(v, k)
+            for k, v in value.items()
+            if v is not None and not (k == "resourceGroup" and "id" in value)
+        }
     if isinstance(value, list):
         if key in CHILD_LISTS:
             return [unflatten(v) if is_child(v, key) else strip_cli(v) for v in value]
@@ -159,7 +210,9 @@ def extract_children(rec: dict[str, Any]) -> list[dict[str, Any]]:
         items = props.get(prop)
         if items is not None and not isinstance(items, list):
             # reported against the parent: a route table whose routes cannot be read is not "no routes"
-            children.append({"__invalid_child__": items, "parent": rec["id"], "prop": prop, "not_a_list": True})
+            children.append(
+                {"__invalid_child__": items, "parent": rec["id"], "prop": prop, "not_a_list": True}
+            )
             continue
         if not isinstance(items, list):
             continue

@@ -56,18 +56,45 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
     cache: AnalysisCaches = field(default_factory=AnalysisCaches)
     # what the analysis could not resolve and that mattered (firewall rules it read): incomplete coverage
     coverage_gaps: dict[tuple[str, str], Problem] = field(default_factory=dict)
+
     def __post_init__(self) -> None:
         self.routing = RoutingModel(self.estate, self.config)
         self.appliances = ApplianceIndex(self.estate, self.config, self.routing.reachable_from)
 
-    def build_flow(self, source: str, kind: str, subnets: list[Subnet], prefixes: list[Cidr], view: RouteTableView,
-                   pe: PrivateEndpoint, ip: int, hop: Hop, gateway: str | None = None) -> Flow:
+    def build_flow(
+        self,
+        source: str,
+        kind: str,
+        subnets: list[Subnet],
+        prefixes: list[Cidr],
+        view: RouteTableView,
+        pe: PrivateEndpoint,
+        ip: int,
+        hop: Hop,
+        gateway: str | None = None,
+    ) -> Flow:
         tail = self.tail(view, ip)
         hop.route = tail.route
-        flow = Flow(source, kind, [s.id for s in subnets], prefixes, pe, ip, self.port, tail, hop,
-                    "delivered" if tail.outcome == "delivered" else "blocked", "blocked", entry_gateway=gateway,
-                    view=view)
-        if tail.outcome != "delivered" or tail.hops[-1].id is None or tail.hops[-1].id.lower() != pe.id.lower():
+        flow = Flow(
+            source,
+            kind,
+            [s.id for s in subnets],
+            prefixes,
+            pe,
+            ip,
+            self.port,
+            tail,
+            hop,
+            "delivered" if tail.outcome == "delivered" else "blocked",
+            "blocked",
+            entry_gateway=gateway,
+            view=view,
+        )
+        if (
+            tail.outcome != "delivered"
+            or tail.hops[-1].id is None
+            or tail.hops[-1].id.lower() != pe.id.lower()
+        ):
             flow.outcome, flow.verdict = "blocked", "blocked"
             flow.notes.append(tail.reason or "not delivered")
             flow.return_hops = []
@@ -92,8 +119,11 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
         ips = [ip for _, ip in self.endpoints]
         order = sorted(range(len(ips)), key=ips.__getitem__)
         sorted_ips = [ips[i] for i in order]
-        watched = [p for p, i in enumerate(order)
-                   if keep is not None and self.endpoints[i][0].id.lower() in keep.watched]
+        watched = [
+            p
+            for p, i in enumerate(order)
+            if keep is not None and self.endpoints[i][0].id.lower() in keep.watched
+        ]
         watched_set = set(watched)
         through: dict[tuple[str, int], _Through] = {}
         out: list[list[SourceGroup]] = [[] for _ in ips]
@@ -109,27 +139,32 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
                     b = bisect_right(sorted_ips, last, a)
                     if a == b:
                         continue
-                    if route.next_hop_type in DELIVERING_HOPS or (route.kind == "vwan" and not route.next_hop_ip):
+                    if route.next_hop_type in DELIVERING_HOPS or (
+                        route.kind == "vwan" and not route.next_hop_ip
+                    ):
                         if keep is None or (keep.pe_routes and route.kind == "private-endpoint"):
                             positions.extend(range(a, b))
                         else:
-                            positions.extend(watched[bisect_left(watched, a):bisect_left(watched, b)])
+                            positions.extend(watched[bisect_left(watched, a) : bisect_left(watched, b)])
                         continue
                     target = self._appliance_of(route, g.view.key[0])
                     if target is not None:
                         t = through.get((target.id, target.ip))
                         if t is None:
-                            t = through[(target.id, target.ip)] = _Through(self, target, sorted_ips, keep, watched_set)
+                            t = through[(target.id, target.ip)] = _Through(
+                                self, target, sorted_ips, keep, watched_set
+                            )
                         positions.extend(t.kept(a, b))
                 idx = per_view[g.vid] = sorted(order[p] for p in positions)
             for i in idx:
                 out[i].append(g)
         return out
 
-    def _flows(self, pe: PrivateEndpoint, ip: int, delivered_only: bool,
-               groups: list[SourceGroup] | None = None) -> list[Flow]:
+    def _flows(
+        self, pe: PrivateEndpoint, ip: int, delivered_only: bool, groups: list[SourceGroup] | None = None
+    ) -> list[Flow]:
         out: list[Flow] = []
-        cache: dict = {}          # walks to this destination, per view
+        cache: dict = {}  # walks to this destination, per view
         pe_id = pe.id.lower()
         inbound = self._inbound(self.pe_nsg(pe), ip)
         port = self.port
@@ -141,24 +176,73 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
             last = tail.hops[-1].id
             if tail.outcome != "delivered" or last is None or last.lower() != pe_id:
                 if not delivered_only:
-                    out.append(Flow(g.ctx_id, "subnet", list(g.member_ids), g.prefixes, pe, ip, port, tail,
-                                    self._source_hop(g, tail), "blocked", "blocked",
-                                    notes=[tail.reason or "not delivered"], view=g.view, source_key=g.key, _return=[]))
+                    out.append(
+                        Flow(
+                            g.ctx_id,
+                            "subnet",
+                            list(g.member_ids),
+                            g.prefixes,
+                            pe,
+                            ip,
+                            port,
+                            tail,
+                            self._source_hop(g, tail),
+                            "blocked",
+                            "blocked",
+                            notes=[tail.reason or "not delivered"],
+                            view=g.view,
+                            source_key=g.key,
+                            _return=[],
+                        )
+                    )
                 continue
             mit = self.mitigation(tail, g.prefixes, ip, g.key)
-            if mit is not None and mit.how == "denied":     # a firewall rule drops it: no flow arrives
+            if mit is not None and mit.how == "denied":  # a firewall rule drops it: no flow arrives
                 if not delivered_only:
-                    out.append(Flow(g.ctx_id, "subnet", list(g.member_ids), g.prefixes, pe, ip, port, tail,
-                                    self._source_hop(g, tail), "blocked", "blocked", mit, notes=[mit.detail],
-                                    view=g.view, source_key=g.key, _return=[]))
+                    out.append(
+                        Flow(
+                            g.ctx_id,
+                            "subnet",
+                            list(g.member_ids),
+                            g.prefixes,
+                            pe,
+                            ip,
+                            port,
+                            tail,
+                            self._source_hop(g, tail),
+                            "blocked",
+                            "blocked",
+                            mit,
+                            notes=[mit.detail],
+                            view=g.view,
+                            source_key=g.key,
+                            _return=[],
+                        )
+                    )
                 continue
             blocked_ids = self._blocked_members(g, ip, inbound, mit) if (inbound or g.nsg_members) else None
             if blocked_ids is None:
                 # return_verdict for a subnet source
                 verdict = self.pair_verdict(tail.appliances, mit, pe, g.prefixes)
-                out.append(Flow(g.ctx_id, "subnet", g.member_ids, g.prefixes, pe, ip, port, tail,
-                                self._source_hop(g, tail), "delivered", verdict, mit, view=g.view, source_key=g.key,
-                                _analysis=self))
+                out.append(
+                    Flow(
+                        g.ctx_id,
+                        "subnet",
+                        g.member_ids,
+                        g.prefixes,
+                        pe,
+                        ip,
+                        port,
+                        tail,
+                        self._source_hop(g, tail),
+                        "delivered",
+                        verdict,
+                        mit,
+                        view=g.view,
+                        source_key=g.key,
+                        _analysis=self,
+                    )
+                )
                 continue
             if blocked_ids is ALL:
                 if delivered_only:
@@ -170,15 +254,45 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
             hop = self._source_hop(g, tail)
             if delivered:
                 prefixes = [p for s in delivered for p in s.prefixes]
-                flow = Flow(g.ctx_id, "subnet", [s.id for s in delivered], prefixes, pe, ip, port, tail, hop,
-                            "delivered", "", self.mitigation(tail, prefixes, ip), view=g.view, _analysis=self)
+                flow = Flow(
+                    g.ctx_id,
+                    "subnet",
+                    [s.id for s in delivered],
+                    prefixes,
+                    pe,
+                    ip,
+                    port,
+                    tail,
+                    hop,
+                    "delivered",
+                    "",
+                    self.mitigation(tail, prefixes, ip),
+                    view=g.view,
+                    _analysis=self,
+                )
                 flow.verdict = self.return_verdict(flow)
                 out.append(flow)
             if not delivered_only:
                 prefixes = [p for s in blocked for p in s.prefixes]
-                out.append(Flow(g.ctx_id, "subnet", [s.id for s in blocked], prefixes, pe, ip, port, tail, hop,
-                                "blocked", "blocked", self.mitigation(tail, prefixes, ip),
-                                notes=["an NSG denies the flow"], view=g.view, _return=[]))
+                out.append(
+                    Flow(
+                        g.ctx_id,
+                        "subnet",
+                        [s.id for s in blocked],
+                        prefixes,
+                        pe,
+                        ip,
+                        port,
+                        tail,
+                        hop,
+                        "blocked",
+                        "blocked",
+                        self.mitigation(tail, prefixes, ip),
+                        notes=["an NSG denies the flow"],
+                        view=g.view,
+                        _return=[],
+                    )
+                )
         out += [f for f in self.on_premises_flows(pe, ip) if f.outcome == "delivered" or not delivered_only]
         return out
 
@@ -207,8 +321,14 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
         """The flows that reach their private endpoint, in `all_flows` order."""
         return self._delivered(None)
 
-    def reported_flows(self, reported: Callable[[Appliance], bool], watched: Collection[str], *,
-                       pe_routes: bool = True, unmitigated: bool = True) -> list[Flow]:
+    def reported_flows(
+        self,
+        reported: Callable[[Appliance], bool],
+        watched: Collection[str],
+        *,
+        pe_routes: bool = True,
+        unmitigated: bool = True,
+    ) -> list[Flow]:
         """`delivered_flows` less the ones no question asks for. Kept: every flow to an endpoint in
         `watched` (PE ids); with `pe_routes`, every flow a PE /32 delivers; and every flow through an
         appliance that `reported` names or, with `unmitigated`, that may not bring each reply back
@@ -227,18 +347,20 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
         return flows
 
     def is_storage(self, pe: PrivateEndpoint) -> bool:
-        return any((c.target_id or "").lower().split("/providers/")[-1].startswith(STORAGE_TYPE)
-                   for c in pe.connections)
+        return any(
+            (c.target_id or "").lower().split("/providers/")[-1].startswith(STORAGE_TYPE)
+            for c in pe.connections
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Keep:
     """Which delivered flows a caller needs (FlowAnalysis.reported_flows)."""
 
-    reported: Callable[[Appliance], bool]     # appliances some question reports on
-    watched: frozenset[str]                    # PE ids (lower case) every flow to which is needed
-    pe_routes: bool = True                     # flows a PE /32 delivers
-    unmitigated: bool = True                   # flows through appliances that may not bring replies back
+    reported: Callable[[Appliance], bool]  # appliances some question reports on
+    watched: frozenset[str]  # PE ids (lower case) every flow to which is needed
+    pe_routes: bool = True  # flows a PE /32 delivers
+    unmitigated: bool = True  # flows through appliances that may not bring replies back
 
     def interesting(self, analysis: FlowAnalysis, app: Appliance, dst: int) -> bool:
         """Whether a flow reaching `app` on its way to `dst` is asked for because of that appliance."""
@@ -254,8 +376,9 @@ class _Through:
 
     __slots__ = ("analysis", "found", "hi", "ips", "keep", "lo", "target", "watched")
 
-    def __init__(self, analysis: FlowAnalysis, target: Appliance, ips: list[int], keep: Keep | None,
-                 watched: set[int]) -> None:
+    def __init__(
+        self, analysis: FlowAnalysis, target: Appliance, ips: list[int], keep: Keep | None, watched: set[int]
+    ) -> None:
         self.analysis, self.target, self.ips, self.keep, self.watched = analysis, target, ips, keep, watched
         self.lo = self.hi = 0
         self.found: list[int] = []
@@ -271,7 +394,7 @@ class _Through:
                 self.found.extend(self._scan(self.hi, b))
                 self.hi = b
         found = self.found
-        return found[bisect_left(found, a):bisect_left(found, b)]
+        return found[bisect_left(found, a) : bisect_left(found, b)]
 
     def _scan(self, a: int, b: int) -> list[int]:
         analysis, target, keep = self.analysis, self.target, self.keep

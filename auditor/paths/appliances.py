@@ -35,18 +35,18 @@ class TagFinding:
     key: str
     value: object
     effective: bool
-    problem: str | None      # why it is not effective (None when effective)
+    problem: str | None  # why it is not effective (None when effective)
     ambiguous: bool = False  # VMSS placement: counts, with lower confidence
 
 
 @dataclass(slots=True)
 class Appliance:
-    kind: str                        # nva | azure-firewall
-    id: str                          # NIC id (VM NVA), firewall id, or LB id (ILB in front of NVAs)
+    kind: str  # nva | azure-firewall
+    id: str  # NIC id (VM NVA), firewall id, or LB id (ILB in front of NVAs)
     name: str
     ip: int
     subnet_id: str | None
-    nic_ids: list[str] = field(default_factory=list)   # the NVA NICs (one, or an ILB's backends)
+    nic_ids: list[str] = field(default_factory=list)  # the NVA NICs (one, or an ILB's backends)
     hub_id: str | None = None
     snat_declared: bool = False
     tags: list[TagFinding] = field(default_factory=list)
@@ -54,15 +54,15 @@ class Appliance:
     # per NVA NIC, the tag findings around it (an ILB has several NICs; each needs its own opt-in); a
     # scale set whose instance NICs are not in the input stands for them under its own id
     nic_tags: dict[str, list[TagFinding]] = field(default_factory=dict)
-    vmss_id: str | None = None       # the scale set all NVA NICs belong to, if any
+    vmss_id: str | None = None  # the scale set all NVA NICs belong to, if any
     # the NVAs behind this next hop: NIC id of a VM NVA, or scale set id -> its members (keys of nic_tags).
     # NET002/NET003 report per NVA, not per load balancer: two NVAs behind one ILB are two findings
     units: dict[str, list[str]] = field(default_factory=dict)
-    managed: bool = False            # a Virtual WAN hub NVA (Microsoft.Network/networkVirtualAppliances)
+    managed: bool = False  # a Virtual WAN hub NVA (Microsoft.Network/networkVirtualAppliances)
     # the units whose every member has SNAT declared in the config: NET002 speaks for the others only.
     # `snat_declared` (every unit) is what brings the replies back: one NVA that does not SNAT loses them
     declared_units: frozenset[str] = frozenset()
-    _vnet: str | None = None         # subnet_vnet, worked out once
+    _vnet: str | None = None  # subnet_vnet, worked out once
 
     @property
     def ip_text(self) -> str:
@@ -72,7 +72,9 @@ class Appliance:
     def subnet_vnet(self) -> str | None:
         """The VNet (lower-case id) of the appliance's subnet; None for a virtual hub's appliance."""
         if self._vnet is None:
-            self._vnet = self.subnet_id.lower().split("/subnets/")[0] if self.subnet_id and not self.hub_id else ""
+            self._vnet = (
+                self.subnet_id.lower().split("/subnets/")[0] if self.subnet_id and not self.hub_id else ""
+            )
         return self._vnet or None
 
     @property
@@ -103,8 +105,9 @@ def firewall_private_ranges(estate: Estate, fw: Firewall) -> tuple[list[str], st
         return ["IANAPrivateRanges"], f"default ({policy.id} sets no snat.privateRanges)"
     classic = fw.additional_properties.get("Network.SNAT.PrivateRanges")
     if isinstance(classic, str) and classic.strip():
-        return [p.strip() for p in classic.split(",") if p.strip()], \
-            f"{fw.id} properties.additionalProperties.Network.SNAT.PrivateRanges"
+        return [
+            p.strip() for p in classic.split(",") if p.strip()
+        ], f"{fw.id} properties.additionalProperties.Network.SNAT.PrivateRanges"
     return ["IANAPrivateRanges"], "default (IANA RFC 1918 + RFC 6598)"
 
 
@@ -124,8 +127,10 @@ def firewall_snats(estate: Estate, fw: Firewall, destination: int) -> tuple[bool
         return True, f"private ranges {ranges} include 255.255.255.255/32: always SNAT ({origin})"
     inside = [c for c in cidrs if c.contains_ip(destination)]
     if inside:
-        return False, (f"{fmt_ip(destination)} is inside the no-SNAT private range {inside[0]} of {ranges} ({origin}); "
-                       "network rules do not SNAT it")
+        return False, (
+            f"{fmt_ip(destination)} is inside the no-SNAT private range {inside[0]} of {ranges} ({origin}); "
+            "network rules do not SNAT it"
+        )
     return True, f"{fmt_ip(destination)} is outside the private ranges {ranges} ({origin}): SNAT applies"
 
 
@@ -187,7 +192,9 @@ def judge_tags(rid: str, tags: dict[str, Any], where: str) -> list[TagFinding]:
         ambiguous = where in ("vmss", "vmss-instance")
         if where == "vm":
             problems.append("the tag is on the VM, not on the NVA's network interface")
-        out.append(TagFinding(rid, key, value, not problems, "; ".join(problems) or None, ambiguous and not problems))
+        out.append(
+            TagFinding(rid, key, value, not problems, "; ".join(problems) or None, ambiguous and not problems)
+        )
     return out
 
 
@@ -245,21 +252,39 @@ class ApplianceIndex:
         if not owners and elsewhere:
             o = elsewhere[0]
             where = estate.name_of(owner_place(estate, o))
-            return Blackhole(ip, f"{fmt_ip(ip)} belongs to {estate.name_of(o.id)} in {where}, which "
-                                 f"{estate.name_of(vnet)} is not peered with: a next hop must be directly reachable "
-                                 "(addresses are per VNet)", o.id)
+            return Blackhole(
+                ip,
+                f"{fmt_ip(ip)} belongs to {estate.name_of(o.id)} in {where}, which "
+                f"{estate.name_of(vnet)} is not peered with: a next hop must be directly reachable "
+                "(addresses are per VNet)",
+                o.id,
+            )
         if not owners:
-            return Blackhole(ip, f"no NIC, firewall or load balancer frontend in the estate owns {fmt_ip(ip)}")
+            return Blackhole(
+                ip, f"no NIC, firewall or load balancer frontend in the estate owns {fmt_ip(ip)}"
+            )
         owner = owners[0]
         if owner.kind == "azure-firewall":
             fw = estate.firewalls[owner.id.lower()]
-            return Appliance("azure-firewall", fw.id, fw.name, ip, fw.subnet_id, hub_id=fw.hub_id, firewall=fw,
-                             tags=self._firewall_tags(fw))
+            return Appliance(
+                "azure-firewall",
+                fw.id,
+                fw.name,
+                ip,
+                fw.subnet_id,
+                hub_id=fw.hub_id,
+                firewall=fw,
+                tags=self._firewall_tags(fw),
+            )
         if owner.kind == "nic":
             nic = estate.nics[owner.id.lower()]
             if not nic.ip_forwarding:
-                return Blackhole(ip, f"{fmt_ip(ip)} belongs to NIC {nic.name}, which has enableIPForwarding off: it "
-                                     "drops traffic not addressed to itself", nic.id)
+                return Blackhole(
+                    ip,
+                    f"{fmt_ip(ip)} belongs to NIC {nic.name}, which has enableIPForwarding off: it "
+                    "drops traffic not addressed to itself",
+                    nic.id,
+                )
             vm = estate.vms.get((nic.vm_id or "").lower())
             return self._nva([nic], nic.id, vm.name if vm is not None else nic.name, ip, owner.subnet_id)
         if owner.kind == "lb-frontend":
@@ -267,14 +292,38 @@ class ApplianceIndex:
         if owner.kind == "hub-nva":
             nva = estate.hub_nvas[owner.id.lower()]
             declared = self._declared(nva.id)
-            tags = [TagFinding(nva.id, k, v, False, "disableSnatOnPL is documented for customer NVAs on virtual "
-                                                    "machines or scale sets, not for Virtual WAN hub NVAs")
-                    for k, v in sorted(nva.tags.items()) if k.lower() == TAG_KEY.lower()]
-            return Appliance("nva", nva.id, nva.name, ip, None, hub_id=nva.hub_id, snat_declared=declared, tags=tags,
-                             nic_tags={nva.id: tags}, units={nva.id: [nva.id]}, managed=True,
-                             declared_units=frozenset({nva.id}) if declared else frozenset())
-        return Blackhole(ip, f"{fmt_ip(ip)} belongs to {owner.kind} {estate.name_of(owner.id)}, which does not "
-                             "forward traffic", owner.id)
+            tags = [
+                TagFinding(
+                    nva.id,
+                    k,
+                    v,
+                    False,
+                    "disableSnatOnPL is documented for customer NVAs on virtual "
+                    "machines or scale sets, not for Virtual WAN hub NVAs",
+                )
+                for k, v in sorted(nva.tags.items())
+                if k.lower() == TAG_KEY.lower()
+            ]
+            return Appliance(
+                "nva",
+                nva.id,
+                nva.name,
+                ip,
+                None,
+                hub_id=nva.hub_id,
+                snat_declared=declared,
+                tags=tags,
+                nic_tags={nva.id: tags},
+                units={nva.id: [nva.id]},
+                managed=True,
+                declared_units=frozenset({nva.id}) if declared else frozenset(),
+            )
+        return Blackhole(
+            ip,
+            f"{fmt_ip(ip)} belongs to {owner.kind} {estate.name_of(owner.id)}, which does not "
+            "forward traffic",
+            owner.id,
+        )
 
     def _load_balancer(self, owner: IpOwner, ip: int) -> Appliance | Blackhole:
         """An internal load balancer's frontend as a next hop is never unusable: its backends are the NVAs
@@ -283,42 +332,74 @@ class ApplianceIndex:
         estate = self.estate
         lb = estate.load_balancers[owner.id.lower()]
         pools = {p.lower() for p in lb.backend_pool_ids}
-        backends = [n for n in estate.nics.values()
-                    if any(pid.lower() in pools for c in n.ip_configs for pid in c.lb_backend_pool_ids)]
+        backends = [
+            n
+            for n in estate.nics.values()
+            if any(pid.lower() in pools for c in n.ip_configs for pid in c.lb_backend_pool_ids)
+        ]
         backends.sort(key=lambda n: n.id.lower())
         if backends:
             if not any(n.ip_forwarding for n in backends):
-                return Blackhole(ip, f"the backends of load balancer {lb.name} have enableIPForwarding off: they drop "
-                                     "traffic not addressed to them", lb.id)
+                return Blackhole(
+                    ip,
+                    f"the backends of load balancer {lb.name} have enableIPForwarding off: they drop "
+                    "traffic not addressed to them",
+                    lb.id,
+                )
             return self._nva([n for n in backends if n.ip_forwarding], lb.id, lb.name, ip, owner.subnet_id)
-        models = sorted((v for v in estate.scale_sets.values() if {p.lower() for p in v.lb_backend_pool_ids} & pools),
-                        key=lambda v: v.id.lower())
+        models = sorted(
+            (v for v in estate.scale_sets.values() if {p.lower() for p in v.lb_backend_pool_ids} & pools),
+            key=lambda v: v.id.lower(),
+        )
         if models and not any(v.ip_forwarding for v in models):
-            return Blackhole(ip, f"the scale sets behind load balancer {lb.name} have enableIPForwarding off in their "
-                                 "model: their instances drop traffic not addressed to them", lb.id)
+            return Blackhole(
+                ip,
+                f"the scale sets behind load balancer {lb.name} have enableIPForwarding off in their "
+                "model: their instances drop traffic not addressed to them",
+                lb.id,
+            )
         models = [v for v in models if v.ip_forwarding]
         nic_tags: dict[str, list[TagFinding]] = {}
         for vmss in models:
             nic_tags[vmss.id] = scale_set_tags(vmss.id, vmss.tags)
-            self.gap(vmss.id, "instance network interfaces",
-                     f"the instance NICs of scale set {vmss.name} (behind load balancer {lb.name}) are not in the input "
-                     "(Resource Graph table ComputeResources): its model (IP forwarding, backend pool) stands for them, "
-                     "and instance-level tags were not seen")
+            self.gap(
+                vmss.id,
+                "instance network interfaces",
+                f"the instance NICs of scale set {vmss.name} (behind load balancer {lb.name}) are not in the input "
+                "(Resource Graph table ComputeResources): its model (IP forwarding, backend pool) stands for them, "
+                "and instance-level tags were not seen",
+            )
         if not models:
-            self.gap(lb.id, "properties.backendAddressPools",
-                     f"the backends of load balancer {lb.name} are not in the input: the NVAs behind {fmt_ip(ip)} are "
-                     "unknown, so nothing can show that they SNAT or carry a disableSnatOnPL tag")
+            self.gap(
+                lb.id,
+                "properties.backendAddressPools",
+                f"the backends of load balancer {lb.name} are not in the input: the NVAs behind {fmt_ip(ip)} are "
+                "unknown, so nothing can show that they SNAT or carry a disableSnatOnPL tag",
+            )
         done = frozenset(v.id for v in models if self._declared(v.id))
         declared = bool(models) and len(done) == len(models)
-        return Appliance("nva", lb.id, lb.name, ip, owner.subnet_id, snat_declared=declared, declared_units=done,
-                         tags=[t for tags in nic_tags.values() for t in tags], nic_tags=nic_tags,
-                         vmss_id=models[0].id if len(models) == 1 else None, units={v.id: [v.id] for v in models})
+        return Appliance(
+            "nva",
+            lb.id,
+            lb.name,
+            ip,
+            owner.subnet_id,
+            snat_declared=declared,
+            declared_units=done,
+            tags=[t for tags in nic_tags.values() for t in tags],
+            nic_tags=nic_tags,
+            vmss_id=models[0].id if len(models) == 1 else None,
+            units={v.id: [v.id] for v in models},
+        )
 
     def gap(self, rid: str, field_name: str, text: str) -> None:
-        self.gaps.setdefault((rid.lower(), text), Problem(self.estate.files.get(rid.lower()), rid, field_name, text,
-                                                          ASSUMED))
+        self.gaps.setdefault(
+            (rid.lower(), text), Problem(self.estate.files.get(rid.lower()), rid, field_name, text, ASSUMED)
+        )
 
-    def _nva(self, nics: list[NetworkInterface], rid: str, name: str, ip: int, subnet_id: str | None) -> Appliance:
+    def _nva(
+        self, nics: list[NetworkInterface], rid: str, name: str, ip: int, subnet_id: str | None
+    ) -> Appliance:
         tags: list[TagFinding] = []
         nic_tags: dict[str, list[TagFinding]] = {}
         units: dict[str, list[str]] = {}
@@ -327,12 +408,25 @@ class ApplianceIndex:
             tags.extend(nic_tags[nic.id])
             units.setdefault(nic_scale_set(self.estate, nic) or nic.id, []).append(nic.id)
         declared = all(self._declared(n.id) for n in nics)
-        done = frozenset(u for u, members in units.items()
-                         if self._declared(u) or all(self._declared(m) for m in members))
+        done = frozenset(
+            u for u, members in units.items() if self._declared(u) or all(self._declared(m) for m in members)
+        )
         scale_sets = {nic_scale_set(self.estate, n) for n in nics}
         vmss = scale_sets.pop() if len(scale_sets) == 1 else None
-        return Appliance("nva", rid, name, ip, subnet_id, nic_ids=[n.id for n in nics], snat_declared=declared,
-                         tags=tags, nic_tags=nic_tags, vmss_id=vmss, units=units, declared_units=done)
+        return Appliance(
+            "nva",
+            rid,
+            name,
+            ip,
+            subnet_id,
+            nic_ids=[n.id for n in nics],
+            snat_declared=declared,
+            tags=tags,
+            nic_tags=nic_tags,
+            vmss_id=vmss,
+            units=units,
+            declared_units=done,
+        )
 
     def _declared(self, rid: str) -> bool:
         """The config file declares SNAT on this NIC (or scale set)."""
@@ -341,6 +435,15 @@ class ApplianceIndex:
     def _firewall_tags(self, fw: Firewall) -> list[TagFinding]:
         rec = self.estate.record(fw.id) or {}
         tags = found if isinstance(found := rec.get("tags"), dict) else {}
-        return [TagFinding(fw.id, k, v, False, "disableSnatOnPL is documented for customer NVA VMs/VMSS only, not "
-                                               "Azure Firewall: use application rules or always-SNAT private ranges")
-                for k, v in sorted(tags.items()) if k.lower() == TAG_KEY.lower()]
+        return [
+            TagFinding(
+                fw.id,
+                k,
+                v,
+                False,
+                "disableSnatOnPL is documented for customer NVA VMs/VMSS only, not "
+                "Azure Firewall: use application rules or always-SNAT private ranges",
+            )
+            for k, v in sorted(tags.items())
+            if k.lower() == TAG_KEY.lower()
+        ]

@@ -35,5 +35,5 @@ class AnalysisCaches:
     nsg_rules: dict[tuple[str, str], tuple[nsgs.CompiledRule, ...]] = field(default_factory=dict)
     rulesets: dict[tuple, tuple[nsgs.CompiledRule, ...]] = field(default_factory=dict)
     vnet_tags: dict[tuple, tuple[list[Cidr], PrefixMap[bool]]] = field(default_factory=dict)
-    verdicts: dict[tuple, bool | None] = field(default_factory=dict)     # -> denied (None: per member)
+    verdicts: dict[tuple, bool | None] = field(default_factory=dict)  # -> denied (None: per member)
     pe_nsgs: dict[str, tuple | None] = field(default_factory=dict)

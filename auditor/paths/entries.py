@@ -60,7 +60,7 @@ class SourcesAndEntries(AnalysisPart):
             holders = {c.lower().split("/ipconfigurations/")[0] for c in subnet.ip_config_ids}
             links = {h for h in holders if "/privatelinkservices/" in h}
             if not holders or holders - links - pe_nics:
-                continue   # nothing known about who holds addresses there, or something else does
+                continue  # nothing known about who holds addresses there, or something else does
             if sid in endpoint_subnets or links:
                 out.add(sid)
         return frozenset(out)
@@ -69,8 +69,12 @@ class SourcesAndEntries(AnalysisPart):
     def sources(self) -> list[tuple[RouteTableView, list[Subnet]]]:
         out = []
         skip = self.endpoint_only_subnets
-        for key, subnets in sorted(self.routing.contexts.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2])):
-            workload = [s for s in subnets if s.name.lower() not in PLATFORM_SUBNETS and s.id.lower() not in skip]
+        for key, subnets in sorted(
+            self.routing.contexts.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2])
+        ):
+            workload = [
+                s for s in subnets if s.name.lower() not in PLATFORM_SUBNETS and s.id.lower() not in skip
+            ]
             if workload:
                 out.append((self.routing.table(key), workload))
         return out
@@ -85,9 +89,19 @@ class SourcesAndEntries(AnalysisPart):
                 groups.setdefault(self.context_id(s), []).append(s)
             for ctx_id, members in sorted(groups.items()):
                 with_nsg = [s for s in members if s.nsg_id and s.nsg_id.lower() in self.estate.nsgs]
-                out.append(SourceGroup(("context", len(out)), ctx_id, self.estate.name_of(ctx_id), view, members,
-                                       [s.id for s in members], [p for s in members for p in s.prefixes], with_nsg,
-                                       id(view)))
+                out.append(
+                    SourceGroup(
+                        ("context", len(out)),
+                        ctx_id,
+                        self.estate.name_of(ctx_id),
+                        view,
+                        members,
+                        [s.id for s in members],
+                        [p for s in members for p in s.prefixes],
+                        with_nsg,
+                        id(view),
+                    )
+                )
         return out
 
     @cached_property
@@ -96,16 +110,23 @@ class SourcesAndEntries(AnalysisPart):
         out = []
         for gw in sorted(self.estate.vnet_gateways.values(), key=lambda g: g.id.lower()):
             view = self.routing.table_for_subnet(gw.subnet_id) if gw.subnet_id else None
-            if view is None:      # on-premises traffic through it cannot be followed: said, never dropped quietly
-                self._entry_gap(gw.id, "properties.ipConfigurations", f"gateway {gw.name}: its GatewaySubnet "
-                                f"{gw.subnet_id or '(none)'} is not in the input, so on-premises flows through it "
-                                "are not analysed", UNRESOLVED)
+            if view is None:  # on-premises traffic through it cannot be followed: said, never dropped quietly
+                self._entry_gap(
+                    gw.id,
+                    "properties.ipConfigurations",
+                    f"gateway {gw.name}: its GatewaySubnet "
+                    f"{gw.subnet_id or '(none)'} is not in the input, so on-premises flows through it "
+                    "are not analysed",
+                    UNRESOLVED,
+                )
                 continue
             prefixes = [p for p, _ in self.routing.gateway_prefixes.get(gw.id.lower(), [])]
             if not prefixes:
                 # ExpressRoute or BGP-only VPN: the prefixes are learned over BGP and in no ARM resource.
                 # The entry is still analysed through the GatewaySubnet's routes; coverage says what is missing
-                self._entry_gap(gw.id, "on-premises prefixes", f"gateway {gw.name}: {UNKNOWN_ON_PREMISES}", ASSUMED)
+                self._entry_gap(
+                    gw.id, "on-premises prefixes", f"gateway {gw.name}: {UNKNOWN_ON_PREMISES}", ASSUMED
+                )
             out.append((gw.id, view, prefixes))
         return out
 
@@ -115,8 +136,17 @@ class SourcesAndEntries(AnalysisPart):
         connected to (hub_flow)."""
         out = []
         for gw_id, view, prefixes in self.on_premises_entries:
-            flow = self.build_flow(CONTEXT_ON_PREMISES, "on-premises", [], prefixes, view, pe, ip,
-                                   Hop("on-premises", "gateway", gw_id), gw_id)
+            flow = self.build_flow(
+                CONTEXT_ON_PREMISES,
+                "on-premises",
+                [],
+                prefixes,
+                view,
+                pe,
+                ip,
+                Hop("on-premises", "gateway", gw_id),
+                gw_id,
+            )
             flow.source_key = ("on-premises", gw_id)
             out.append(self._nsg_gate(flow))
         pe_vnet = (pe.subnet_id or "").lower().split("/subnets/")[0]
@@ -134,18 +164,27 @@ class SourcesAndEntries(AnalysisPart):
         out = []
         for gw in sorted(self.estate.hub_gateways.values(), key=lambda g: g.id.lower()):
             if not gw.hub_id:
-                self._entry_gap(gw.id, "properties.virtualHub", f"gateway {gw.name} names no virtual hub, so "
-                                "on-premises flows through it are not analysed", UNRESOLVED)
+                self._entry_gap(
+                    gw.id,
+                    "properties.virtualHub",
+                    f"gateway {gw.name} names no virtual hub, so "
+                    "on-premises flows through it are not analysed",
+                    UNRESOLVED,
+                )
                 continue
             prefixes = self.routing.hub_gateway_prefixes(gw)
             if not prefixes:
-                self._entry_gap(gw.id, "on-premises prefixes", f"gateway {gw.name}: {UNKNOWN_ON_PREMISES}", ASSUMED)
+                self._entry_gap(
+                    gw.id, "on-premises prefixes", f"gateway {gw.name}: {UNKNOWN_ON_PREMISES}", ASSUMED
+                )
             out.append((gw, prefixes))
         return out
 
     def _entry_gap(self, gw_id: str, field_name: str, text: str, effect: str) -> None:
-        self.coverage_gaps.setdefault((gw_id.lower(), text), Problem(self.estate.files.get(gw_id.lower()), gw_id,
-                                                                     field_name, text, effect))
+        self.coverage_gaps.setdefault(
+            (gw_id.lower(), text),
+            Problem(self.estate.files.get(gw_id.lower()), gw_id, field_name, text, effect),
+        )
 
     def intent_next_hop(self, hub_id: str) -> Appliance | None:
         """The appliance a hub's PrivateTraffic routing policy sends private traffic to, if any."""
@@ -171,13 +210,29 @@ class SourcesAndEntries(AnalysisPart):
             app_hop = Hop(next_hop.name, next_hop.kind, next_hop.id, next_hop.ip_text)
             tail = Tail(None, [app_hop, pe_hop], "delivered", appliances=[next_hop])
         else:
-            source_hop.note = (f"on-premises traffic to private endpoints in spokes bypasses the routing-intent next "
-                               f"hop {next_hop.name} (privateEndpointNetworkPolicies {policies})"
-                               if next_hop is not None else "the hub router delivers to the connected VNet")
+            source_hop.note = (
+                f"on-premises traffic to private endpoints in spokes bypasses the routing-intent next "
+                f"hop {next_hop.name} (privateEndpointNetworkPolicies {policies})"
+                if next_hop is not None
+                else "the hub router delivers to the connected VNet"
+            )
             tail = Tail(None, [pe_hop], "delivered")
-        flow = Flow(CONTEXT_ON_PREMISES, "on-premises", [], prefixes, pe, ip, self.port, tail, source_hop, "delivered",
-                    "", entry_gateway=gw.id, source_key=("on-premises", gw.id),
-                    _analysis=cast("FlowAnalysis", self))   # a part: `self` is the FlowAnalysis
+        flow = Flow(
+            CONTEXT_ON_PREMISES,
+            "on-premises",
+            [],
+            prefixes,
+            pe,
+            ip,
+            self.port,
+            tail,
+            source_hop,
+            "delivered",
+            "",
+            entry_gateway=gw.id,
+            source_key=("on-premises", gw.id),
+            _analysis=cast("FlowAnalysis", self),
+        )  # a part: `self` is the FlowAnalysis
         flow.mitigation = self.mitigation(tail, prefixes, ip)
         if flow.mitigation is not None and flow.mitigation.how == "denied":
             flow.outcome, flow.verdict, flow.return_hops = "blocked", "blocked", []

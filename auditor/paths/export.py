@@ -12,21 +12,21 @@ from auditor.paths.analysis import Flow, FlowAnalysis
 from auditor.paths.walk import representative
 
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("context", "VARCHAR"),             # route table id, subnet id, or on-premises
-    ("context_kind", "VARCHAR"),        # subnet | on-premises
-    ("source_subnets", "VARCHAR"),      # ids, space-separated
-    ("source_prefixes", "VARCHAR"),     # CIDRs, space-separated
-    ("entry_gateway", "VARCHAR"),       # for on-premises: the gateway it enters through
-    ("destination", "VARCHAR"),         # private endpoint id
+    ("context", "VARCHAR"),  # route table id, subnet id, or on-premises
+    ("context_kind", "VARCHAR"),  # subnet | on-premises
+    ("source_subnets", "VARCHAR"),  # ids, space-separated
+    ("source_prefixes", "VARCHAR"),  # CIDRs, space-separated
+    ("entry_gateway", "VARCHAR"),  # for on-premises: the gateway it enters through
+    ("destination", "VARCHAR"),  # private endpoint id
     ("destination_ip", "VARCHAR"),
     ("port", "INTEGER"),
-    ("outcome", "VARCHAR"),             # delivered | blocked
-    ("verdict", "VARCHAR"),             # symmetric | asymmetric | return-unroutable | blocked
+    ("outcome", "VARCHAR"),  # delivered | blocked
+    ("verdict", "VARCHAR"),  # symmetric | asymmetric | return-unroutable | blocked
     ("appliances_forward", "VARCHAR"),  # appliance ids on the way in, space-separated
-    ("appliances_return", "VARCHAR"),   # the appliance the reply crosses, if any
-    ("mitigation", "VARCHAR"),          # why the reply comes back through the appliance (SNAT, tag ...)
-    ("reason", "VARCHAR"),              # why blocked, or what makes it asymmetric
-    ("finding", "VARCHAR"),             # fingerprint of the finding that covers the flow, if any
+    ("appliances_return", "VARCHAR"),  # the appliance the reply crosses, if any
+    ("mitigation", "VARCHAR"),  # why the reply comes back through the appliance (SNAT, tag ...)
+    ("reason", "VARCHAR"),  # why blocked, or what makes it asymmetric
+    ("finding", "VARCHAR"),  # fingerprint of the finding that covers the flow, if any
 )
 
 
@@ -41,14 +41,28 @@ def flow_row(analysis: FlowAnalysis, f: Flow, finding: str | None) -> tuple[Any,
             reply = analysis.reply_appliance(f.pe, representative(f.source_prefixes))
             back = reply.id if reply is not None else ""
         if f.verdict == "asymmetric" and f.tail.appliances and not reason:
-            reason = "private endpoints ignore UDRs for replies: the reply skips " + \
-                ", ".join(a.name for a in f.tail.appliances if a.id != back)
+            reason = "private endpoints ignore UDRs for replies: the reply skips " + ", ".join(
+                a.name for a in f.tail.appliances if a.id != back
+            )
         elif f.verdict == "return-unroutable" and not reason:
             reason = "no system route from the private endpoint's VNet reaches the source"
-    return (f.source, f.source_kind, " ".join(sorted(f.source_subnets, key=str.lower)),
-            " ".join(str(p) for p in f.source_prefixes), f.entry_gateway or "", f.pe.id, fmt_ip(f.pe_ip), f.port,
-            f.outcome, f.verdict, forward, back,
-            f"{f.mitigation.how}: {f.mitigation.detail}" if f.mitigation is not None else "", reason, finding or "")
+    return (
+        f.source,
+        f.source_kind,
+        " ".join(sorted(f.source_subnets, key=str.lower)),
+        " ".join(str(p) for p in f.source_prefixes),
+        f.entry_gateway or "",
+        f.pe.id,
+        fmt_ip(f.pe_ip),
+        f.port,
+        f.outcome,
+        f.verdict,
+        forward,
+        back,
+        f"{f.mitigation.how}: {f.mitigation.detail}" if f.mitigation is not None else "",
+        reason,
+        finding or "",
+    )
 
 
 def flow_rows(analysis: FlowAnalysis, covering: Callable[[Flow], str | None]) -> Iterator[tuple[Any, ...]]:

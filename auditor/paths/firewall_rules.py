@@ -61,18 +61,18 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    kind: str            # network | application
-    name: str            # where it is: policy / group / collection / rule
+    kind: str  # network | application
+    name: str  # where it is: policy / group / collection / rule
     source: Match
     destination: Match
-    action: str = "allow"   # allow | deny: rules are terminating, the first that matches decides
+    action: str = "allow"  # allow | deny: rules are terminating, the first that matches decides
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    kind: str                        # network | application | denied | unresolved | unknown
-    rule: str | None = None          # the deciding rule (network, application)
-    why: tuple[str, ...] = ()        # what could not be resolved (unresolved)
+    kind: str  # network | application | denied | unresolved | unknown
+    rule: str | None = None  # the deciding rule (network, application)
+    why: tuple[str, ...] = ()  # what could not be resolved (unresolved)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +85,11 @@ class FirewallRules:
     gaps: tuple[str, ...]
     problems: tuple[Problem, ...]
 
-    def candidates(self, sources: list[Cidr]) -> tuple[tuple[tuple[Rule, bool], ...], tuple[tuple[Rule, bool], ...]]:
+    def candidates(
+        self, sources: list[Cidr]
+    ) -> tuple[tuple[tuple[Rule, bool], ...], tuple[tuple[Rule, bool], ...]]:
         """The rules that may admit `sources`, each with whether that is only a maybe."""
+
         def admit(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, bool], ...]:
             out = []
             for r in rules:
@@ -94,14 +97,19 @@ class FirewallRules:
                 if m != NO:
                     out.append((r, m == MAYBE))
             return tuple(out)
+
         return admit(self.network), admit(self.application)
 
     def verdict(self, sources: list[Cidr], destination: int, fqdns: tuple[str, ...]) -> Verdict:
         return decide(self.candidates(sources), self.gaps, destination, fqdns)
 
 
-def decide(candidates: tuple[tuple[tuple[Rule, bool], ...], tuple[tuple[Rule, bool], ...]], gaps: tuple[str, ...],
-           destination: int, fqdns: tuple[str, ...]) -> Verdict:
+def decide(
+    candidates: tuple[tuple[tuple[Rule, bool], ...], tuple[tuple[Rule, bool], ...]],
+    gaps: tuple[str, ...],
+    destination: int,
+    fqdns: tuple[str, ...],
+) -> Verdict:
     """Network rules first, whatever the priorities; within them the processing order (parents first,
     group, collection) and the first rule that certainly matches decides: an allow is `network`, a deny
     `denied` (the firewall drops the flow). A possible match before it (or a gap in the rules) leaves the
@@ -119,8 +127,9 @@ def decide(candidates: tuple[tuple[tuple[Rule, bool], ...], tuple[tuple[Rule, bo
     return Verdict("unresolved", None, tuple(maybe)) if maybe else Verdict("unknown")
 
 
-def _first(rules: tuple[tuple[Rule, bool], ...], destination: int, fqdns: tuple[str, ...],
-           allowed: str) -> tuple[Verdict | None, list[str]]:
+def _first(
+    rules: tuple[tuple[Rule, bool], ...], destination: int, fqdns: tuple[str, ...], allowed: str
+) -> tuple[Verdict | None, list[str]]:
     """The verdict of the first rule that certainly matches (None if none does, or if a possible match
     before it could have decided otherwise), and the rules that might match, with why."""
     maybe: list[str] = []
@@ -142,17 +151,22 @@ def _first(rules: tuple[tuple[Rule, bool], ...], destination: int, fqdns: tuple[
 class _Reader:
     """Turns rule JSON into Rules, resolving IP groups and destination FQDNs against the estate."""
 
-    def __init__(self, estate: Estate, fw: Firewall, port: int, names: frozenset[str], dns_proxy: bool = True) -> None:
+    def __init__(
+        self, estate: Estate, fw: Firewall, port: int, names: frozenset[str], dns_proxy: bool = True
+    ) -> None:
         self.estate, self.fw, self.port, self.names, self.dns_proxy = estate, fw, port, names, dns_proxy
         self.problems: dict[tuple[str, str], Problem] = {}
         self.unreadable = False
 
     def gap(self, rid: str, field: str, text: str) -> str:
-        self.problems.setdefault((rid.lower(), text), Problem(self.estate.files.get(rid.lower()), rid, field, text,
-                                                               UNRESOLVED))
+        self.problems.setdefault(
+            (rid.lower(), text), Problem(self.estate.files.get(rid.lower()), rid, field, text, UNRESOLVED)
+        )
         return text
 
-    def match(self, owner: str, rule: dict[str, Any], addr_key: str, group_key: str, fqdn_key: str | None) -> Match:
+    def match(
+        self, owner: str, rule: dict[str, Any], addr_key: str, group_key: str, fqdn_key: str | None
+    ) -> Match:
         star = False
         ranges: list[tuple[int, int]] = []
         names: list[str] = []
@@ -163,7 +177,7 @@ class _Reader:
                 continue
             got = _range(value)
             if got is not None:
-                ranges.append(got)   # service tags and other words cannot be resolved offline: no match
+                ranges.append(got)  # service tags and other words cannot be resolved offline: no match
         for gid in _strings(rule.get(group_key)):
             group = self.estate.ip_groups.get(gid.lower())
             if group is None:
@@ -177,16 +191,28 @@ class _Reader:
             for fqdn in _strings(rule.get(fqdn_key)):
                 name = fqdn.lower().rstrip(".")
                 if not could_be_private_link(name) and name not in self.names:
-                    continue   # a name outside Azure's service domains: no private endpoint answers for it
+                    continue  # a name outside Azure's service domains: no private endpoint answers for it
                 if not self.dns_proxy:
                     # FQDNs in network rules need the firewall's DNS proxy to resolve them
-                    unresolved.append(self.gap(owner, fqdn_key, f"destination FQDN {fqdn} in a network rule, but DNS "
-                                                                "proxy is not enabled on the firewall or its policy"))
+                    unresolved.append(
+                        self.gap(
+                            owner,
+                            fqdn_key,
+                            f"destination FQDN {fqdn} in a network rule, but DNS "
+                            "proxy is not enabled on the firewall or its policy",
+                        )
+                    )
                 elif name in self.names:
                     names.append(name)
                 else:
-                    unresolved.append(self.gap(owner, fqdn_key, f"destination FQDN {fqdn} names no private endpoint "
-                                                                f"in the input: its address is unknown"))
+                    unresolved.append(
+                        self.gap(
+                            owner,
+                            fqdn_key,
+                            f"destination FQDN {fqdn} names no private endpoint "
+                            f"in the input: its address is unknown",
+                        )
+                    )
         return Match(star, tuple(ranges), tuple(names), tuple(unresolved))
 
     def targets(self, rule: dict[str, Any]) -> Match:
@@ -195,7 +221,9 @@ class _Reader:
             names.append(url.split("/", 1)[0].lower())
         return Match("*" in names, (), tuple(n for n in names if n != "*"), ())
 
-    def read(self, owner: str, label: str, collections: list[Any], classic: bool) -> tuple[list[Rule], list[Rule]]:
+    def read(
+        self, owner: str, label: str, collections: list[Any], classic: bool
+    ) -> tuple[list[Rule], list[Rule]]:
         network: list[Rule] = []
         application: list[Rule] = []
         colls = [c for c in collections if isinstance(c, dict)]
@@ -203,49 +231,92 @@ class _Reader:
         for coll in colls:
             cp = _props(coll)
             action_obj = cp.get("action")
-            action = str((action_obj.get("type") if isinstance(action_obj, dict) else action_obj) or "").lower()
+            action = str(
+                (action_obj.get("type") if isinstance(action_obj, dict) else action_obj) or ""
+            ).lower()
             if action not in ("allow", "deny"):
-                continue                     # DNAT collections and unknown actions carry no filter verdict
+                continue  # DNAT collections and unknown actions carry no filter verdict
             kind_hint = str(coll.get("_kind") or "")
             rules = cp.get("rules")
             if not isinstance(rules, list):
-                self.gap(owner, "ruleCollections", f"rule collection {coll.get('name') or '?'} has no list of rules: "
-                                                   "its rules are unknown")
+                self.gap(
+                    owner,
+                    "ruleCollections",
+                    f"rule collection {coll.get('name') or '?'} has no list of rules: its rules are unknown",
+                )
                 self.unreadable = True
                 continue
             for rule in rules:
-                if not isinstance(rule, dict):      # a rule not understood may be the one that decides
-                    self.gap(owner, "ruleCollections", f"rule collection {coll.get('name') or '?'} holds a rule "
-                                                       f"that is not an object: its rules are not all known")
+                if not isinstance(rule, dict):  # a rule not understood may be the one that decides
+                    self.gap(
+                        owner,
+                        "ruleCollections",
+                        f"rule collection {coll.get('name') or '?'} holds a rule "
+                        f"that is not an object: its rules are not all known",
+                    )
                     self.unreadable = True
                     continue
                 name = f"{label}/{coll.get('name') or '?'}/{rule.get('name') or '?'}"
                 try:
-                    self.rule(owner, rule, name, str(rule.get("ruleType") or kind_hint).lower(), action, classic,
-                              network, application)
+                    self.rule(
+                        owner,
+                        rule,
+                        name,
+                        str(rule.get("ruleType") or kind_hint).lower(),
+                        action,
+                        classic,
+                        network,
+                        application,
+                    )
                 except (TypeError, AttributeError, ValueError) as exc:
                     why = str(exc) if isinstance(exc, UnknownRuleType) else "a field of an unexpected type"
                     self.gap(owner, "ruleCollections", f"rule {name} cannot be read ({why})")
                     self.unreadable = True
         return network, application
 
-    def rule(self, owner: str, rule: dict[str, Any], name: str, rtype: str, action: str, classic: bool,
-             network: list[Rule], application: list[Rule]) -> None:
+    def rule(
+        self,
+        owner: str,
+        rule: dict[str, Any],
+        name: str,
+        rtype: str,
+        action: str,
+        classic: bool,
+        network: list[Rule],
+        application: list[Rule],
+    ) -> None:
         if rtype == "networkrule":
             protos = {str(p).lower() for p in _strings(rule.get("protocols" if classic else "ipProtocols"))}
             ports = _strings(rule.get("destinationPorts"))
             if protos & {"tcp", "any"} and port_in_ranges(ports, self.port):
-                network.append(Rule("network", name,
-                                    self.match(owner, rule, "sourceAddresses", "sourceIpGroups", None),
-                                    self.match(owner, rule, "destinationAddresses", "destinationIpGroups",
-                                               "destinationFqdns"), action))
+                network.append(
+                    Rule(
+                        "network",
+                        name,
+                        self.match(owner, rule, "sourceAddresses", "sourceIpGroups", None),
+                        self.match(
+                            owner, rule, "destinationAddresses", "destinationIpGroups", "destinationFqdns"
+                        ),
+                        action,
+                    )
+                )
         elif rtype == "applicationrule":
             protocols = rule.get("protocols") or []
-            app_ports = [p.get("port") for p in protocols if isinstance(p, dict)] if isinstance(protocols, list) else []
+            app_ports = (
+                [p.get("port") for p in protocols if isinstance(p, dict)]
+                if isinstance(protocols, list)
+                else []
+            )
             if self.port in app_ports or str(self.port) in [str(p) for p in app_ports]:
-                application.append(Rule("application", name,
-                                        self.match(owner, rule, "sourceAddresses", "sourceIpGroups", None),
-                                        self.targets(rule), action))
+                application.append(
+                    Rule(
+                        "application",
+                        name,
+                        self.match(owner, rule, "sourceAddresses", "sourceIpGroups", None),
+                        self.targets(rule),
+                        action,
+                    )
+                )
         elif rtype != "natrule":
             raise UnknownRuleType(f"rule type {rtype or '(none)'!r} is not NetworkRule or ApplicationRule")
 
@@ -259,14 +330,25 @@ def firewall_rules(estate: Estate, fw: Firewall, port: int, names: frozenset[str
     gaps: list[str] = []
     if not fw.policy_id:
         props = _props(estate.record(fw.id) or {})
-        colls = [dict(c, _kind="NetworkRule") for c in props.get("networkRuleCollections") or [] if isinstance(c, dict)]
-        colls += [dict(c, _kind="ApplicationRule") for c in props.get("applicationRuleCollections") or []
-                  if isinstance(c, dict)]
+        colls = [
+            dict(c, _kind="NetworkRule")
+            for c in props.get("networkRuleCollections") or []
+            if isinstance(c, dict)
+        ]
+        colls += [
+            dict(c, _kind="ApplicationRule")
+            for c in props.get("applicationRuleCollections") or []
+            if isinstance(c, dict)
+        ]
         if not colls:
             return None
         network, application = reader.read(fw.id, fw.name, colls, classic=True)
-        return FirewallRules(tuple(network), tuple(application), ("some rules cannot be read",) if reader.unreadable
-                             else (), tuple(reader.problems.values()))
+        return FirewallRules(
+            tuple(network),
+            tuple(application),
+            ("some rules cannot be read",) if reader.unreadable else (),
+            tuple(reader.problems.values()),
+        )
     chain: list[str] = []
     pid: str | None = fw.policy_id
     while pid and pid.lower() not in {c.lower() for c in chain}:
@@ -274,15 +356,20 @@ def firewall_rules(estate: Estate, fw: Firewall, port: int, names: frozenset[str
         policy = estate.firewall_policies.get(pid.lower())
         if policy is None:
             owner = fw.id if len(chain) == 1 else chain[-2]
-            gaps.append(reader.gap(owner, "properties.firewallPolicy" if len(chain) == 1 else "properties.basePolicy",
-                                   f"firewall policy {pid} is not in the input: its rules are unknown"))
+            gaps.append(
+                reader.gap(
+                    owner,
+                    "properties.firewallPolicy" if len(chain) == 1 else "properties.basePolicy",
+                    f"firewall policy {pid} is not in the input: its rules are unknown",
+                )
+            )
             break
         pid = policy.base_policy_id
     by_policy: dict[str, list[RuleCollectionGroup]] = {}
     for g in estate.rule_collection_groups.values():
         by_policy.setdefault(g.policy_id.lower(), []).append(g)
     found_any = False
-    for pid in reversed(chain):        # parents first: inherited rules take precedence
+    for pid in reversed(chain):  # parents first: inherited rules take precedence
         policy = estate.firewall_policies.get(pid.lower())
         if policy is None:
             continue
@@ -290,28 +377,50 @@ def firewall_rules(estate: Estate, fw: Firewall, port: int, names: frozenset[str
         have = {g.id.lower() for g in groups}
         for listed in policy.rule_collection_group_ids:
             if listed.lower() not in have:
-                gaps.append(reader.gap(policy.id, "properties.ruleCollectionGroups",
-                                       f"rule collection group {listed} is not in the input: its rules are unknown "
-                                       "(export them with az network firewall policy rule-collection-group list)"))
+                gaps.append(
+                    reader.gap(
+                        policy.id,
+                        "properties.ruleCollectionGroups",
+                        f"rule collection group {listed} is not in the input: its rules are unknown "
+                        "(export them with az network firewall policy rule-collection-group list)",
+                    )
+                )
         for g in groups:
             found_any = True
-            n, a = reader.read(g.id, f"{policy.name}/{g.id.rsplit('/', 1)[-1]}", g.rule_collections, classic=False)
+            n, a = reader.read(
+                g.id, f"{policy.name}/{g.id.rsplit('/', 1)[-1]}", g.rule_collections, classic=False
+            )
             network += n
             application += a
     if not found_any and not gaps:
         return None
     if reader.unreadable:
         gaps.append("some rules cannot be read")
-    return FirewallRules(tuple(network), tuple(application), tuple(dict.fromkeys(gaps)), tuple(reader.problems.values()))
+    return FirewallRules(
+        tuple(network), tuple(application), tuple(dict.fromkeys(gaps)), tuple(reader.problems.values())
+    )
 
 
 # Public DNS zones of Azure services that private endpoints answer for through private DNS zones
 # (https://learn.microsoft.com/azure/private-link/private-endpoint-dns). A destination FQDN under one of
 # them that names no endpoint of the input may still resolve to one the input lacks: unresolved. Any
 # other name (www.example.com) cannot resolve to a private endpoint through Azure's zones.
-PRIVATE_LINK_SUFFIXES = ("azure.com", "azure.net", "windows.net", "azurecr.io", "azurewebsites.net", "azure-api.net",
-                         "azuredatabricks.net", "azuresynapse.net", "azmk8s.io", "azure-devices.net",
-                         "azure-automation.net", "azconfig.io", "azurestaticapps.net", "azurefd.net")
+PRIVATE_LINK_SUFFIXES = (
+    "azure.com",
+    "azure.net",
+    "windows.net",
+    "azurecr.io",
+    "azurewebsites.net",
+    "azure-api.net",
+    "azuredatabricks.net",
+    "azuresynapse.net",
+    "azmk8s.io",
+    "azure-devices.net",
+    "azure-automation.net",
+    "azconfig.io",
+    "azurestaticapps.net",
+    "azurefd.net",
+)
 
 
 def could_be_private_link(name: str) -> bool:
@@ -348,8 +457,11 @@ def _strings(value: Any) -> list[str]:
         return [value]
     if isinstance(value, int) and not isinstance(value, bool):
         return [str(value)]
-    return [str(v).strip() for v in value or [] if isinstance(v, (str, int)) and str(v).strip()] \
-        if isinstance(value, list) else []
+    return (
+        [str(v).strip() for v in value or [] if isinstance(v, (str, int)) and str(v).strip()]
+        if isinstance(value, list)
+        else []
+    )
 
 
 class UnknownRuleType(ValueError):
@@ -359,7 +471,7 @@ class UnknownRuleType(ValueError):
 def _range(text: str) -> tuple[int, int] | None:
     """An IP, a CIDR or an `a-b` range as inclusive integers; None for anything else (service tags)."""
     try:
-        if "-" in text:           # read as estate.build reads IP groups' ranges
+        if "-" in text:  # read as estate.build reads IP groups' ranges
             first, second = (parse_cidr(part.strip()) for part in text.split("-", 1))
             return (first.net, second.last) if first.net <= second.last else None
         c = parse_cidr(text)
@@ -368,12 +480,20 @@ def _range(text: str) -> tuple[int, int] | None:
         return None
 
 
-def firewall_rule_kind(estate: Estate, fw: Firewall, sources: list[Cidr], destination: int, port: int,
-                       fqdns: tuple[str, ...] | None = None) -> str:
+def firewall_rule_kind(
+    estate: Estate,
+    fw: Firewall,
+    sources: list[Cidr],
+    destination: int,
+    port: int,
+    fqdns: tuple[str, ...] | None = None,
+) -> str:
     """The rule kind for one flow, without the analysis' caches; `fqdns` default to the names of the
     estate's private endpoints at `destination`."""
     names = frozenset(n for pe in estate.private_endpoints.values() for n in pe.fqdns)
     if fqdns is None:
-        fqdns = tuple(sorted({n for pe in estate.private_endpoints.values() if destination in pe.ips for n in pe.fqdns}))
+        fqdns = tuple(
+            sorted({n for pe in estate.private_endpoints.values() if destination in pe.ips for n in pe.fqdns})
+        )
     rules = firewall_rules(estate, fw, port, names | frozenset(fqdns))
     return "unknown" if rules is None else rules.verdict(sources, destination, fqdns).kind

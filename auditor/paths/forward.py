@@ -18,7 +18,7 @@ class ForwardWalk(AnalysisPart):
         return self._walk(view, dst, visited, self.cache.tails)
 
     def _walk(self, view: RouteTableView, dst: int, visited: tuple[str, ...], cache: dict) -> Tail:
-        key = (id(view), dst, visited)       # views live as long as the routing model: ids are stable
+        key = (id(view), dst, visited)  # views live as long as the routing model: ids are stable
         hit = cache.get(key)
         if hit is None:
             hit = cache[key] = self._tail(view, dst, visited, cache)
@@ -49,7 +49,9 @@ class ForwardWalk(AnalysisPart):
             return Hop(estate.name_of(o.id), o.kind, o.id, fmt_ip(dst))
         return Hop(fmt_ip(dst), "address", None, fmt_ip(dst))
 
-    def _delivery(self, vnet: str, route: EffectiveRoute, dst: int) -> tuple[tuple[str, str] | None, str | None]:
+    def _delivery(
+        self, vnet: str, route: EffectiveRoute, dst: int
+    ) -> tuple[tuple[str, str] | None, str | None]:
         """For a delivering route: where the packet ends (destination_hop's `where`) and the VNet it
         enters on the way (None when no peering is crossed)."""
         t, estate = route.next_hop_type, self.estate
@@ -63,7 +65,7 @@ class ForwardWalk(AnalysisPart):
             peering = estate.peerings.get((route.origin or "").lower())
             remote = (peering.remote_vnet_id or "").lower() if peering is not None else ""
             return ("place", remote), remote or None
-        place = self.hub_target(route.origin, dst)   # a Virtual WAN hub router (no peering crossed)
+        place = self.hub_target(route.origin, dst)  # a Virtual WAN hub router (no peering crossed)
         return (("place", place) if place else None), None
 
     def _tail(self, view: RouteTableView, dst: int, visited: tuple[str, ...], cache: dict) -> Tail:
@@ -77,12 +79,17 @@ class ForwardWalk(AnalysisPart):
             if why is None:
                 return Tail(route, [self.destination_hop(dst, where)], "delivered")
             blocked = (why, Hop(fmt_ip(dst), "drop", None, fmt_ip(dst), note=why))
-        elif route is not None and ((t == "VirtualAppliance" and route.next_hop_ip is not None)
-                                    or (t == "VirtualNetworkGateway" and route.kind == "vwan" and route.next_hop_ip)):
+        elif route is not None and (
+            (t == "VirtualAppliance" and route.next_hop_ip is not None)
+            or (t == "VirtualNetworkGateway" and route.kind == "vwan" and route.next_hop_ip)
+        ):
             target = self.appliances.resolve(route.next_hop_ip, vnet)
             if not isinstance(target, Blackhole):
-                why = self.routing.crossing_blocked(vnet, target.subnet_vnet, bool(visited)) \
-                    if target.subnet_vnet else None
+                why = (
+                    self.routing.crossing_blocked(vnet, target.subnet_vnet, bool(visited))
+                    if target.subnet_vnet
+                    else None
+                )
                 if why is None:
                     # the lists are shared by every view sending dst to this appliance: never mutated
                     return Tail(route, *self._via(target, dst, visited, cache))
@@ -92,28 +99,57 @@ class ForwardWalk(AnalysisPart):
         hit = self.cache.fixed.get(fixed_key if blocked is None else (*fixed_key, dst))
         if hit is not None:
             return hit
-        if blocked is not None:   # its hop names the destination: cached per destination, not per route
+        if blocked is not None:  # its hop names the destination: cached per destination, not per route
             return self._fix((*fixed_key, dst), Tail(route, [blocked[1]], "dropped", blocked[0]))
         if route is None:
-            return self._fix(fixed_key, Tail(None, [Hop("drop", "drop", None, note="no active route")], "dropped",
-                                             "no active route"))
-        if t == "VirtualAppliance" or (t == "VirtualNetworkGateway" and route.kind == "vwan" and route.next_hop_ip):
+            return self._fix(
+                fixed_key,
+                Tail(None, [Hop("drop", "drop", None, note="no active route")], "dropped", "no active route"),
+            )
+        if t == "VirtualAppliance" or (
+            t == "VirtualNetworkGateway" and route.kind == "vwan" and route.next_hop_ip
+        ):
             if route.next_hop_ip is None:
-                return self._fix(fixed_key, Tail(route, [Hop("drop", "drop", None, note="next hop has no IP")],
-                                                 "dropped", "VirtualAppliance route without a next-hop IP"))
+                return self._fix(
+                    fixed_key,
+                    Tail(
+                        route,
+                        [Hop("drop", "drop", None, note="next hop has no IP")],
+                        "dropped",
+                        "VirtualAppliance route without a next-hop IP",
+                    ),
+                )
             target = self.appliances.resolve(route.next_hop_ip, vnet)
-            assert isinstance(target, Blackhole)   # the others returned above (or were cached as `blocked`)
-            return self._fix(fixed_key, Tail(route, [Hop(fmt_ip(target.ip), "drop", target.owner_id,
-                                                         fmt_ip(target.ip), note=target.reason)],
-                                             "dropped", target.reason, blackhole=target, blackhole_route=route))
+            assert isinstance(target, Blackhole)  # the others returned above (or were cached as `blocked`)
+            return self._fix(
+                fixed_key,
+                Tail(
+                    route,
+                    [Hop(fmt_ip(target.ip), "drop", target.owner_id, fmt_ip(target.ip), note=target.reason)],
+                    "dropped",
+                    target.reason,
+                    blackhole=target,
+                    blackhole_route=route,
+                ),
+            )
         if t == "VirtualNetworkGateway":
-            return self._fix(fixed_key, Tail(route, [Hop("on-premises", "gateway", route.origin, None)], "left",
-                                             "routed to the virtual network gateway (on-premises)"))
+            return self._fix(
+                fixed_key,
+                Tail(
+                    route,
+                    [Hop("on-premises", "gateway", route.origin, None)],
+                    "left",
+                    "routed to the virtual network gateway (on-premises)",
+                ),
+            )
         if t == "Internet":
-            return self._fix(fixed_key, Tail(route, [Hop("internet", "internet", None)], "left",
-                                             "routed to the Internet"))
-        return self._fix(fixed_key, Tail(route, [Hop("drop", "drop", None, note=f"next hop {t}")], "dropped",
-                                         f"next hop type {t}"))
+            return self._fix(
+                fixed_key, Tail(route, [Hop("internet", "internet", None)], "left", "routed to the Internet")
+            )
+        return self._fix(
+            fixed_key,
+            Tail(route, [Hop("drop", "drop", None, note=f"next hop {t}")], "dropped", f"next hop type {t}"),
+        )
 
     def _fix(self, key: tuple, tail: Tail) -> Tail:
         self.cache.fixed[key] = tail
@@ -135,11 +171,24 @@ class ForwardWalk(AnalysisPart):
             # connected to that hub (and the hub itself), nothing else (INFERENCE, https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies)
             place = self.hub_target(target.hub_id, dst)
             if place is not None:
-                out = ([app_hop, self.destination_hop(dst, ("place", place))], "delivered", "", [target], None, None)
+                out = (
+                    [app_hop, self.destination_hop(dst, ("place", place))],
+                    "delivered",
+                    "",
+                    [target],
+                    None,
+                    None,
+                )
             else:
                 app_hop.note = "the virtual hub has no route to the destination"
-                out = ([app_hop], "dropped", f"virtual hub of {target.name} has no route to {fmt_ip(dst)}", [target],
-                       None, None)
+                out = (
+                    [app_hop],
+                    "dropped",
+                    f"virtual hub of {target.name} has no route to {fmt_ip(dst)}",
+                    [target],
+                    None,
+                    None,
+                )
         else:
             next_view = self.routing.table_for_subnet(target.subnet_id)
             if next_view is None:
@@ -148,8 +197,14 @@ class ForwardWalk(AnalysisPart):
             else:
                 rest = self._walk(next_view, dst, (*visited, target.id.lower()), cache)
                 app_hop.route = rest.route
-                out = ([app_hop, *rest.hops], rest.outcome, rest.reason, [target, *rest.appliances], rest.blackhole,
-                       rest.blackhole_route)
+                out = (
+                    [app_hop, *rest.hops],
+                    rest.outcome,
+                    rest.reason,
+                    [target, *rest.appliances],
+                    rest.blackhole,
+                    rest.blackhole_route,
+                )
         cache[key] = out
         return out
 
@@ -157,8 +212,12 @@ class ForwardWalk(AnalysisPart):
         """A Virtual WAN route without a routing-intent next hop: the hub's router forwards to the VNets
         connected to it (any-to-any by default, https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies INFERENCE), without inspecting
         anything. `origin` names the hub (auditor.routing.engine._vwan_routes)."""
-        return (route.kind == "vwan" and route.next_hop_type == "VirtualNetworkGateway" and not route.next_hop_ip
-                and self.hub_target(route.origin, dst) is not None)
+        return (
+            route.kind == "vwan"
+            and route.next_hop_type == "VirtualNetworkGateway"
+            and not route.next_hop_ip
+            and self.hub_target(route.origin, dst) is not None
+        )
 
     def hub_target(self, hub_id: str | None, dst: int) -> str | None:
         """Where a virtual hub's router delivers `dst`: the hub itself (lower-case id) when the address is
@@ -181,7 +240,8 @@ class ForwardWalk(AnalysisPart):
         IP), None for every other route and for a next hop that is a blackhole (_tail drops those)."""
         t = route.next_hop_type
         if (t == "VirtualAppliance" and route.next_hop_ip is not None) or (
-                t == "VirtualNetworkGateway" and route.kind == "vwan" and route.next_hop_ip):
+            t == "VirtualNetworkGateway" and route.kind == "vwan" and route.next_hop_ip
+        ):
             target = self.appliances.resolve(route.next_hop_ip, vnet)
             return None if isinstance(target, Blackhole) else target
         return None

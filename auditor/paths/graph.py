@@ -27,7 +27,9 @@ def flow_graph(flows: list[dict[str, Any]]) -> nx.MultiDiGraph:
             for a, b in pairwise(hops):
                 route = a.get("route") or {}
                 label = " ".join(str(x) for x in (route.get("prefix"), route.get("next_hop_type")) if x)
-                g.add_edge(node_key(a), node_key(b), direction=direction, label=label, verdict=flow.get("verdict"))
+                g.add_edge(
+                    node_key(a), node_key(b), direction=direction, label=label, verdict=flow.get("verdict")
+                )
     return g
 
 
@@ -40,11 +42,15 @@ def to_dot(g: nx.MultiDiGraph, title: str = "pathaudit") -> str:
     for node in sorted(g.nodes):
         data = g.nodes[node]
         label = f"{data.get('label')}\\n{data.get('kind')}" + (f" {data.get('ip')}" if data.get("ip") else "")
-        style = ", shape=box, style=filled, fillcolor=\"#ffd8a8\"" if data.get("kind") in APPLIANCE_KINDS else ""
+        style = (
+            ', shape=box, style=filled, fillcolor="#ffd8a8"' if data.get("kind") in APPLIANCE_KINDS else ""
+        )
         if data.get("kind") == "private-endpoint":
             style = ", shape=box, style=rounded"
         lines.append(f"  {_q(node)} [label={_q(label).replace(chr(92) * 2 + 'n', chr(92) + 'n')}{style}];")
-    for a, b, data in sorted(g.edges(data=True), key=lambda e: (e[2]["direction"], e[0], e[1], e[2]["label"])):
+    for a, b, data in sorted(
+        g.edges(data=True), key=lambda e: (e[2]["direction"], e[0], e[1], e[2]["label"])
+    ):
         style = "solid" if data["direction"] == "forward" else "dashed"
         color = "#1c7ed6" if data["direction"] == "forward" else "#e8590c"
         lines.append(f"  {_q(a)} -> {_q(b)} [label={_q(data['label'])}, style={style}, color={_q(color)}];")

@@ -31,9 +31,9 @@ TCP_OK = {"Tcp", "*"}
 @dataclass(slots=True)
 class NsgVerdict:
     nsg_id: str
-    decision: str                 # allow | deny
-    rule: str                     # the deciding rule's name (priority)
-    uncertain: list[str] = field(default_factory=list)   # rules that may have matched
+    decision: str  # allow | deny
+    rule: str  # the deciding rule's name (priority)
+    uncertain: list[str] = field(default_factory=list)  # rules that may have matched
 
     def to_dict(self) -> dict[str, Any]:
         return {"nsg": self.nsg_id, "decision": self.decision, "rule": self.rule, "uncertain": self.uncertain}
@@ -55,8 +55,8 @@ class Side:
     asg: bool
     star: bool
     cidrs: tuple[Cidr, ...]
-    may: bool        # an address that is neither a prefix nor a known tag (e.g. AzureCloud.westeurope)
-    vnet: bool       # the VirtualNetwork service tag: depends on where it is evaluated (service-tags-overview)
+    may: bool  # an address that is neither a prefix nor a known tag (e.g. AzureCloud.westeurope)
+    vnet: bool  # the VirtualNetwork service tag: depends on where it is evaluated (service-tags-overview)
 
     def fixed(self, prefixes: list[Cidr]) -> str:
         """The match without the VirtualNetwork tag's part."""
@@ -131,7 +131,7 @@ def side(values: tuple[str, ...], asgs: tuple[str, ...]) -> Side:
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
-    label: str          # "name (priority)"
+    label: str  # "name (priority)"
     access: str
     src: Side
     dst: Side
@@ -142,20 +142,30 @@ def compile_rules(nsg: NetworkSecurityGroup, direction: str, port: int) -> list[
     rules = list(nsg.rules) if default_rules_present(nsg.rules) else [*nsg.rules, *DEFAULT_RULES]
     out = []
     for rule in sorted(rules, key=lambda r: (r.priority, r.default, r.name)):
-        if rule.direction != direction or rule.protocol not in TCP_OK or not port_in_ranges(rule.destination_ports or ("*",), port):
+        if (
+            rule.direction != direction
+            or rule.protocol not in TCP_OK
+            or not port_in_ranges(rule.destination_ports or ("*",), port)
+        ):
             continue
-        out.append(CompiledRule(f"{rule.name} ({rule.priority})", rule.access,
-                                side(rule.source_prefixes, rule.source_asgs),
-                                side(rule.destination_prefixes, rule.destination_asgs)))
+        out.append(
+            CompiledRule(
+                f"{rule.name} ({rule.priority})",
+                rule.access,
+                side(rule.source_prefixes, rule.source_asgs),
+                side(rule.destination_prefixes, rule.destination_asgs),
+            )
+        )
     return out
 
 
-def decide(nsg_id: str, rules: Sequence[CompiledRule], src_match: Callable[..., str],
-           dst_match: Callable[..., str]) -> NsgVerdict:
+def decide(
+    nsg_id: str, rules: Sequence[CompiledRule], src_match: Callable[..., str], dst_match: Callable[..., str]
+) -> NsgVerdict:
     """First match decides (NSG overview). `src_match(i, side)` / `dst_match(i, side)` give rule i's match,
     computed lazily: the destination side of a rule is only looked at when its source side matches."""
     uncertain: list[str] = []
-    may_allow: str | None = None     # an Allow rule that may match, ahead of whatever denies
+    may_allow: str | None = None  # an Allow rule that may match, ahead of whatever denies
     for i, rule in enumerate(rules):
         src = src_match(i, rule.src)
         if src == "none":
@@ -178,9 +188,21 @@ def decide(nsg_id: str, rules: Sequence[CompiledRule], src_match: Callable[..., 
 
 
 def _default(name: str, priority: int, direction: str, access: str, src: str, dst: str) -> SecurityRule:
-    return SecurityRule(id=name, name=name, priority=priority, direction=direction, access=access, protocol="*",
-                        source_prefixes=(src,), destination_prefixes=(dst,), source_ports=("*",),
-                        destination_ports=("*",), source_asgs=(), destination_asgs=(), default=True)
+    return SecurityRule(
+        id=name,
+        name=name,
+        priority=priority,
+        direction=direction,
+        access=access,
+        protocol="*",
+        source_prefixes=(src,),
+        destination_prefixes=(dst,),
+        source_ports=("*",),
+        destination_ports=("*",),
+        source_asgs=(),
+        destination_asgs=(),
+        default=True,
+    )
 
 
 # Every NSG has these (NSG overview); exports sometimes omit them, so they are supplied when absent.
@@ -194,11 +216,20 @@ DEFAULT_RULES = (
 )
 
 
-def evaluate(nsg: NetworkSecurityGroup, direction: str, sources: list[Cidr], destinations: list[Cidr], port: int,
-             virtual_network: list[Cidr]) -> NsgVerdict:
-    return decide(nsg.id, compile_rules(nsg, direction, port),
-                  lambda _i, s: s.match(sources, virtual_network),
-                  lambda _i, s: s.match(destinations, virtual_network))
+def evaluate(
+    nsg: NetworkSecurityGroup,
+    direction: str,
+    sources: list[Cidr],
+    destinations: list[Cidr],
+    port: int,
+    virtual_network: list[Cidr],
+) -> NsgVerdict:
+    return decide(
+        nsg.id,
+        compile_rules(nsg, direction, port),
+        lambda _i, s: s.match(sources, virtual_network),
+        lambda _i, s: s.match(destinations, virtual_network),
+    )
 
 
 def _deny(nsg_id: str, label: str, uncertain: list[str], may_allow: str | None) -> NsgVerdict:

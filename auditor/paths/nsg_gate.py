@@ -23,9 +23,16 @@ class NsgGate(AnalysisPart):
     def _vnet_tag(self, view: RouteTableView) -> tuple[list[Cidr], PrefixMap[bool]]:
         hit = self.cache.vnet_tags.get(view.key)
         if hit is None:
-            tag = [r.prefix for r in view.routes
-                   if r.prefix is not None and r.state == "Active"
-                   and (r.kind in ("vnet", "peering", "gateway", "vwan") or (r.kind == "udr" and r.prefix.plen > 0))]
+            tag = [
+                r.prefix
+                for r in view.routes
+                if r.prefix is not None
+                and r.state == "Active"
+                and (
+                    r.kind in ("vnet", "peering", "gateway", "vwan")
+                    or (r.kind == "udr" and r.prefix.plen > 0)
+                )
+            ]
             hit = self.cache.vnet_tags[view.key] = (tag, PrefixMap((p, True) for p in tag))
         return hit
 
@@ -36,7 +43,9 @@ class NsgGate(AnalysisPart):
             nsg = self.estate.nsgs.get(subnet.nsg_id.lower())
             view = self.routing.table_for_subnet(subnet.id)
             if nsg is not None and view is not None:
-                v = nsgs.evaluate(nsg, "Outbound", list(subnet.prefixes), dest, self.port, self.virtual_network_tag(view))
+                v = nsgs.evaluate(
+                    nsg, "Outbound", list(subnet.prefixes), dest, self.port, self.virtual_network_tag(view)
+                )
                 flow.nsg.append({"subnet": subnet.id, "direction": "Outbound", **v.to_dict()})
                 if v.decision == "deny":
                     return False
@@ -107,8 +116,12 @@ class NsgGate(AnalysisPart):
                 key = (id(rules), vec, dvec)
                 denied = self.cache.verdicts.get(key)
                 if denied is None:
-                    denied = self.cache.verdicts[key] = nsgs.decide("", rules, lambda i, _s, vec=vec: vec[i],
-                                                               lambda i, _s, d=dvec: d[i]).decision == "deny"
+                    denied = self.cache.verdicts[key] = (
+                        nsgs.decide(
+                            "", rules, lambda i, _s, vec=vec: vec[i], lambda i, _s, d=dvec: d[i]
+                        ).decision
+                        == "deny"
+                    )
                 if denied:
                     if len(members) == len(g.members):
                         return ALL
@@ -137,8 +150,10 @@ class NsgGate(AnalysisPart):
             # the PE sees the appliance's address
             # (https://learn.microsoft.com/azure/private-link/private-endpoint-overview)
             src = [Cidr(snat_ip, 32)]
-            snat_denied = nsgs.decide("", rules, lambda _i, s: s.match(src, vnet_list),
-                                      lambda i, _s: dvec[i]).decision == "deny"
+            snat_denied = (
+                nsgs.decide("", rules, lambda _i, s: s.match(src, vnet_list), lambda i, _s: dvec[i]).decision
+                == "deny"
+            )
             return ALL if snat_denied else None
         in_classes = g.in_classes.get(id(rules))
         if in_classes is None:
@@ -162,9 +177,15 @@ class NsgGate(AnalysisPart):
                 mdenied = self.cache.verdicts.get(mkey)
                 if mdenied is None:
                     prefixes = list(s.prefixes)
-                    mdenied = self.cache.verdicts[mkey] = nsgs.decide(
-                        "", rules, lambda _i, side, p=prefixes: side.match(p, vnet_list),
-                        lambda i, _s: dvec[i]).decision == "deny"
+                    mdenied = self.cache.verdicts[mkey] = (
+                        nsgs.decide(
+                            "",
+                            rules,
+                            lambda _i, side, p=prefixes: side.match(p, vnet_list),
+                            lambda i, _s: dvec[i],
+                        ).decision
+                        == "deny"
+                    )
                 if mdenied:
                     blocked.add(id(s))
         if len(blocked) == len(g.members):
@@ -175,6 +196,7 @@ class NsgGate(AnalysisPart):
     def _class_denies(rules: tuple[nsgs.CompiledRule, ...], vec: tuple, dvec: tuple) -> bool | None:
         """Whether the rules deny every member whose rule matches are `vec`, or None when deciding needs
         the VirtualNetwork tag's match of each member's own prefixes."""
+
         class NeedsMember(Exception):
             pass
 
@@ -189,7 +211,11 @@ class NsgGate(AnalysisPart):
             return None
 
     def _nsg_gate(self, flow: Flow) -> Flow:
-        if flow.outcome == "delivered" and flow.source_prefixes and not self.nsg_check(flow, None, flow.source_prefixes):
+        if (
+            flow.outcome == "delivered"
+            and flow.source_prefixes
+            and not self.nsg_check(flow, None, flow.source_prefixes)
+        ):
             flow.outcome, flow.verdict, flow.return_hops = "blocked", "blocked", []
             flow.notes.append("an NSG denies the flow")
         return flow

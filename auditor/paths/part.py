@@ -31,14 +31,24 @@ class AnalysisPart:
 
     if TYPE_CHECKING:
         # what one part calls on another (defined in analysis.py, forward.py, snat.py, returns.py, nsg_gate.py)
-        def build_flow(self, source: str, kind: str, subnets: list[Subnet], prefixes: list[Cidr],
-                       view: RouteTableView, pe: PrivateEndpoint, ip: int, hop: Hop,
-                       gateway: str | None = None) -> Flow: ...
+        def build_flow(
+            self,
+            source: str,
+            kind: str,
+            subnets: list[Subnet],
+            prefixes: list[Cidr],
+            view: RouteTableView,
+            pe: PrivateEndpoint,
+            ip: int,
+            hop: Hop,
+            gateway: str | None = None,
+        ) -> Flow: ...
 
         def destination_hop(self, dst: int, where: tuple[str, str] | None = None) -> Hop: ...
 
-        def mitigation(self, tail: Tail, sources: list[Cidr], dst: int,
-                       source_key: object = None) -> Mitigation | None: ...
+        def mitigation(
+            self, tail: Tail, sources: list[Cidr], dst: int, source_key: object = None
+        ) -> Mitigation | None: ...
 
         def return_verdict(self, flow: Flow) -> str: ...
 

@@ -33,15 +33,16 @@ class ReturnWalk(AnalysisPart):
                 return "return-unroutable"
         return self.pair_verdict(flow.tail.appliances, None, flow.pe, flow.source_prefixes)
 
-    def pair_verdict(self, forward: list[Appliance], mit: Mitigation | None, pe: PrivateEndpoint,
-                     sources: list[Cidr]) -> str:
+    def pair_verdict(
+        self, forward: list[Appliance], mit: Mitigation | None, pe: PrivateEndpoint, sources: list[Cidr]
+    ) -> str:
         """symmetric when the reply crosses exactly the stateful appliances the request crossed: the one
         that SNATed or whose tag brings replies back (the mitigation), or, under Virtual WAN routing
         intent, the next hop the private endpoint's VNet learned from the hub (reply_appliance);
         asymmetric otherwise, since private endpoints ignore UDRs for their replies."""
         if mit is not None:
             return "symmetric"
-        if not self.routing.hub_of_vnet:     # no Virtual WAN: no reply crosses an appliance unmitigated
+        if not self.routing.hub_of_vnet:  # no Virtual WAN: no reply crosses an appliance unmitigated
             return "asymmetric" if forward else "symmetric"
         reply = self.reply_appliance(pe, representative(sources))
         if reply is None:
@@ -72,8 +73,12 @@ class ReturnWalk(AnalysisPart):
         the source, since private endpoints ignore UDRs (https://learn.microsoft.com/azure/private-link/private-endpoint-overview)."""
         pe_hop = Hop(flow.pe.name, "private-endpoint", flow.pe.id, fmt_ip(flow.pe_ip))
         src_ip = representative(flow.source_prefixes)
-        source_end = Hop(flow.source_hop.hop, flow.source_hop.kind, flow.source_hop.id,
-                         ip=",".join(fmt_prefixes(flow.source_prefixes)) or None)
+        source_end = Hop(
+            flow.source_hop.hop,
+            flow.source_hop.kind,
+            flow.source_hop.id,
+            ip=",".join(fmt_prefixes(flow.source_prefixes)) or None,
+        )
         if flow.mitigation is not None:
             app = flow.mitigation.appliance
             pe_hop.route_override = route_dict(f"{app.ip_text}/32", "PlatformReturn", "PrivateEndpoint")
@@ -87,12 +92,16 @@ class ReturnWalk(AnalysisPart):
         reply = self.reply_appliance(flow.pe, src_ip)
         if reply is not None:
             pe_hop.route = self.system_route_from_pe(flow.pe, src_ip)
-            pe_hop.note = (f"the reply follows the routes the endpoint's VNet learned from its virtual hub: routing "
-                           f"intent sends private traffic to {reply.name}")
+            pe_hop.note = (
+                f"the reply follows the routes the endpoint's VNet learned from its virtual hub: routing "
+                f"intent sends private traffic to {reply.name}"
+            )
             return [pe_hop, Hop(reply.name, reply.kind, reply.id, reply.ip_text), source_end]
         if flow.source_kind == "on-premises" and not flow.source_prefixes:
-            pe_hop.note = ("private endpoints ignore UDRs: the reply follows the system routes to the gateway "
-                           "(on-premises prefixes unknown: [network] on_premises)")
+            pe_hop.note = (
+                "private endpoints ignore UDRs: the reply follows the system routes to the gateway "
+                "(on-premises prefixes unknown: [network] on_premises)"
+            )
             return [pe_hop, source_end]
         if flow.source_kind == "on-premises":
             route = self.system_route_from_pe(flow.pe, src_ip)
@@ -106,8 +115,9 @@ class ReturnWalk(AnalysisPart):
         if route is not None and route.next_hop_type in ("VnetLocal", "VNetPeering", "VNetGlobalPeering"):
             pe_hop.route = route
         else:
-            pe_hop.route_override = route_dict(",".join(fmt_prefixes(flow.source_prefixes)), "PlatformReturn",
-                                               "PrivateEndpoint")
+            pe_hop.route_override = route_dict(
+                ",".join(fmt_prefixes(flow.source_prefixes)), "PlatformReturn", "PrivateEndpoint"
+            )
         pe_hop.note = "private endpoints ignore UDRs for replies: straight back to the source (https://learn.microsoft.com/azure/private-link/inspect-traffic-with-azure-firewall)"
         return [pe_hop, source_end]
 
@@ -134,6 +144,7 @@ class ReturnWalk(AnalysisPart):
             routes = [replace(r, state="Active", reason=None) for r in view.routes if r.source != "User"]
             remove_reserved_on_default_override(routes)
             select(routes)
-            hit = self.cache.system[view.key] = PrefixMap((r.prefix, r) for r in routes
-                                                     if r.state == "Active" and r.prefix is not None)
+            hit = self.cache.system[view.key] = PrefixMap(
+                (r.prefix, r) for r in routes if r.state == "Active" and r.prefix is not None
+            )
         return hit

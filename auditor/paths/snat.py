@@ -40,7 +40,9 @@ class SnatDecisions(AnalysisPart):
     def _firewall_rules(self, fw) -> FirewallRules | None:
         rules = self.cache.fw_rules.get(fw.id, _MISSING)
         if rules is _MISSING:
-            rules = self.cache.fw_rules[fw.id] = firewall_rules(self.estate, fw, self.port, self.endpoint_names)
+            rules = self.cache.fw_rules[fw.id] = firewall_rules(
+                self.estate, fw, self.port, self.endpoint_names
+            )
             for p in rules.problems if rules is not None else ():
                 self.coverage_gaps.setdefault((p.resource_id or "", p.problem), p)
         return rules
@@ -89,7 +91,9 @@ class SnatDecisions(AnalysisPart):
             hit = self.cache.fw_snat[key] = firewall_snats(self.estate, fw, dst)
         return hit
 
-    def mitigation(self, tail: Tail, sources: list[Cidr], dst: int, source_key: object = None) -> Mitigation | None:
+    def mitigation(
+        self, tail: Tail, sources: list[Cidr], dst: int, source_key: object = None
+    ) -> Mitigation | None:
         apps = tail.appliances
         if not apps:
             return None
@@ -110,21 +114,32 @@ class SnatDecisions(AnalysisPart):
             hit = self.cache.mit_memo[key] = (apps, self._find_mitigation(apps, sources, dst, source_key))
         return hit[1]
 
-    def _find_mitigation(self, apps: list[Appliance], sources: list[Cidr], dst: int,
-                         source_key: object) -> Mitigation | None:
+    def _find_mitigation(
+        self, apps: list[Appliance], sources: list[Cidr], dst: int, source_key: object
+    ) -> Mitigation | None:
         for app in apps:
             if app.kind == "azure-firewall" and app.firewall is not None:
                 verdict = self.rule_verdict(app.firewall, sources, dst, source_key)
                 kind = verdict.kind
                 if kind == "denied":
-                    return self._mitigation((app.id, app.ip, "denied", verdict.rule), lambda a=app, r=verdict.rule:
-                                            Mitigation(a, "denied", f"the firewall's rule {r} denies the flow"))
+                    return self._mitigation(
+                        (app.id, app.ip, "denied", verdict.rule),
+                        lambda a=app, r=verdict.rule: Mitigation(
+                            a, "denied", f"the firewall's rule {r} denies the flow"
+                        ),
+                    )
                 if kind == "application":
-                    return self._mitigation((app.id, app.ip, "application"), lambda a=app: Mitigation(
-                        a, "snat", "an application rule carries the flow: application rules always SNAT"))
+                    return self._mitigation(
+                        (app.id, app.ip, "application"),
+                        lambda a=app: Mitigation(
+                            a, "snat", "an application rule carries the flow: application rules always SNAT"
+                        ),
+                    )
                 snat, why = self.firewall_snat(app.firewall, dst)
                 if snat:
-                    return self._mitigation((app.id, app.ip, dst), lambda a=app, w=why: Mitigation(a, "snat", w))
+                    return self._mitigation(
+                        (app.id, app.ip, dst), lambda a=app, w=why: Mitigation(a, "snat", w)
+                    )
             elif app.kind == "nva":
                 found = self._mitigation((app.id, app.ip, "nva"), lambda a=app: self._nva_mitigation(a))
                 if found is not None:
@@ -155,5 +170,7 @@ class SnatDecisions(AnalysisPart):
         if app.kind == "azure-firewall":
             return app.firewall is not None and self.firewall_snat(app.firewall, dst)[0]
         if app.kind == "nva":
-            return self._mitigation((app.id, app.ip, "nva"), lambda a=app: self._nva_mitigation(a)) is not None
+            return (
+                self._mitigation((app.id, app.ip, "nva"), lambda a=app: self._nva_mitigation(a)) is not None
+            )
         return False

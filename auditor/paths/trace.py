@@ -31,11 +31,15 @@ class TraceResult:
             item["decisions"] = decisions
             item["nsg"] = flow.nsg
             item["notes"] = flow.notes
-            item["appliances"] = [{"name": a.name, "kind": a.kind, "id": a.id, "ip": a.ip_text}
-                                  for a in flow.tail.appliances]
+            item["appliances"] = [
+                {"name": a.name, "kind": a.kind, "id": a.id, "ip": a.ip_text} for a in flow.tail.appliances
+            ]
             if flow.mitigation is not None:
-                item["mitigation"] = {"appliance": flow.mitigation.appliance.id, "how": flow.mitigation.how,
-                                      "detail": flow.mitigation.detail}
+                item["mitigation"] = {
+                    "appliance": flow.mitigation.appliance.id,
+                    "how": flow.mitigation.how,
+                    "detail": flow.mitigation.detail,
+                }
             out.append(item)
         return {"from": self.source_label, "to": self.destination_label, "port": self.port, "flows": out}
 
@@ -47,21 +51,32 @@ def resolve_destinations(estate: Estate, spec: str) -> list[tuple[PrivateEndpoin
         ip = None
     if ip is not None:
         # addresses are per VNet: unconnected landing zones may each have an endpoint at this address
-        found = [(estate.private_endpoints[o.id.lower()], ip) for o in estate.owners_of(ip) if o.kind == "private-endpoint"]
+        found = [
+            (estate.private_endpoints[o.id.lower()], ip)
+            for o in estate.owners_of(ip)
+            if o.kind == "private-endpoint"
+        ]
         if found:
             return found
-        raise UsageError(f"--to {spec}: no private endpoint owns this address (trace follows flows to private endpoints)")
+        raise UsageError(
+            f"--to {spec}: no private endpoint owns this address (trace follows flows to private endpoints)"
+        )
     low = spec.lower()
     pes = [pe for pe in estate.private_endpoints.values() if pe.id.lower() == low or pe.name.lower() == low]
     if not pes:
         accounts = [a for a in estate.ai_accounts.values() if a.id.lower() == low or a.name.lower() == low]
         for account in accounts:
-            pes += [pe for pe in estate.private_endpoints.values()
-                    if any((c.target_id or "").lower() == account.id.lower() for c in pe.connections)]
+            pes += [
+                pe
+                for pe in estate.private_endpoints.values()
+                if any((c.target_id or "").lower() == account.id.lower() for c in pe.connections)
+            ]
         if accounts and not pes:
             raise UsageError(f"--to {spec}: the AI account has no private endpoint in the estate")
     if not pes:
-        raise UsageError(f"--to {spec}: no private endpoint, AI account or private-endpoint IP by that name or id")
+        raise UsageError(
+            f"--to {spec}: no private endpoint, AI account or private-endpoint IP by that name or id"
+        )
     out: list[tuple[PrivateEndpoint, int]] = []
     for pe in sorted(pes, key=lambda p: p.id.lower()):
         if not pe.ips:
@@ -96,20 +111,33 @@ def decisions_for(analysis: FlowAnalysis, flow: Flow) -> list[dict[str, Any]]:
     first = flow.source_subnets[0] if flow.source_subnets else (gateway.subnet_id if gateway else None)
     steps = [(flow.source_hop.hop, flow.view, first)]
     for app in flow.tail.appliances:
-        steps.append((app.name, analysis.routing.table_for_subnet(app.subnet_id) if app.subnet_id else None,
-                      app.subnet_id))
+        steps.append(
+            (
+                app.name,
+                analysis.routing.table_for_subnet(app.subnet_id) if app.subnet_id else None,
+                app.subnet_id,
+            )
+        )
     for name, view, subnet_id in steps:
         if view is None:
             continue
         d = view.decide(flow.pe_ip)
         context = view.route_table_id or subnet_id or (view.subnet_ids[0] if view.subnet_ids else None)
-        out.append({"at": name, "route_context": context,
-                    "candidates": [{"route": c.route.describe(), "outcome": c.outcome, "why": c.why}
-                                   for c in d.candidates]})
+        out.append(
+            {
+                "at": name,
+                "route_context": context,
+                "candidates": [
+                    {"route": c.route.describe(), "outcome": c.outcome, "why": c.why} for c in d.candidates
+                ],
+            }
+        )
     return out
 
 
-def trace(estate: Estate, config: Config, source_spec: str, destination_spec: str, port: int = 443) -> TraceResult:
+def trace(
+    estate: Estate, config: Config, source_spec: str, destination_spec: str, port: int = 443
+) -> TraceResult:
     analysis = FlowAnalysis(estate, config, port)
     source = resolve_source(estate, source_spec)
     destinations = resolve_destinations(estate, destination_spec)
@@ -118,16 +146,26 @@ def trace(estate: Estate, config: Config, source_spec: str, destination_spec: st
         if source == CONTEXT_ON_PREMISES:
             flows = analysis.on_premises_flows(pe, ip)
             if not flows:
-                raise UsageError("--from on-premises: the estate has no VPN/ExpressRoute gateway in a GatewaySubnet or "
-                                 f"in the virtual hub {pe.name}'s VNet is connected to")
+                raise UsageError(
+                    "--from on-premises: the estate has no VPN/ExpressRoute gateway in a GatewaySubnet or "
+                    f"in the virtual hub {pe.name}'s VNet is connected to"
+                )
             result.flows.extend(flows)
         else:
             assert isinstance(source, Subnet)
             view = analysis.routing.table_for_subnet(source.id)
             assert view is not None
             prefixes: list[Cidr] = list(source.prefixes)
-            flow = analysis.build_flow(analysis.context_id(source), "subnet", [source], prefixes, view, pe, ip,
-                                       Hop(source.name, "subnet", source.id))
+            flow = analysis.build_flow(
+                analysis.context_id(source),
+                "subnet",
+                [source],
+                prefixes,
+                view,
+                pe,
+                ip,
+                Hop(source.name, "subnet", source.id),
+            )
             if flow.outcome == "delivered" and not analysis.nsg_check(flow, source, prefixes):
                 flow.outcome, flow.verdict, flow.return_hops = "blocked", "blocked", []
                 flow.notes.append("an NSG denies the flow")
@@ -138,8 +176,10 @@ def trace(estate: Estate, config: Config, source_spec: str, destination_spec: st
         if not flow.pe.approved and flow.outcome == "delivered":
             status = ", ".join(sorted({c.status or "unknown" for c in flow.pe.connections})) or "none"
             flow.outcome, flow.verdict, flow.return_hops = "blocked", "blocked", []
-            flow.notes.append(f"the private endpoint's connection is not Approved ({status}): only Approved "
-                              "connections pass traffic (https://learn.microsoft.com/azure/private-link/private-endpoint-overview)")
+            flow.notes.append(
+                f"the private endpoint's connection is not Approved ({status}): only Approved "
+                "connections pass traffic (https://learn.microsoft.com/azure/private-link/private-endpoint-overview)"
+            )
     result.decisions = [decisions_for(analysis, f) for f in result.flows]
     return result
 
@@ -151,36 +191,50 @@ def no_snat_reasons(analysis: FlowAnalysis, flow: Flow) -> list[str]:
         if app.kind == "azure-firewall" and app.firewall is not None:
             kind = analysis.rule_kind(app.firewall, flow.source_prefixes, flow.pe_ip)
             _, why = analysis.firewall_snat(app.firewall, flow.pe_ip)
-            rule = {"network": "a network rule carries the flow",
-                    "unresolved": "the firewall's rules could not be resolved, so no application rule is assumed"}.get(
-                kind, "no application rule is known to carry the flow")
+            rule = {
+                "network": "a network rule carries the flow",
+                "unresolved": "the firewall's rules could not be resolved, so no application rule is assumed",
+            }.get(kind, "no application rule is known to carry the flow")
             out.append(f"{app.name} does not SNAT it: {why}; {rule} (NET004)")
         elif app.kind == "nva":
-            bad = "; ".join(f"{analysis.estate.name_of(t.resource_id)}: {t.problem}" for t in app.tags if t.problem)
-            out.append(f"{app.name} does not SNAT it: no effective disableSnatOnPL tag on its NIC"
-                       + (f" ({bad})" if bad else "") + " and no SNAT declared in the config file")
+            bad = "; ".join(
+                f"{analysis.estate.name_of(t.resource_id)}: {t.problem}" for t in app.tags if t.problem
+            )
+            out.append(
+                f"{app.name} does not SNAT it: no effective disableSnatOnPL tag on its NIC"
+                + (f" ({bad})" if bad else "")
+                + " and no SNAT declared in the config file"
+            )
     return out
 
 
 def render_trace(result: TraceResult) -> str:
     lines = []
     for item in result.to_dict()["flows"]:
-        lines.append(f"Flow {result.source_label} -> {item['destination_ip']}:{result.port} "
-                     f"({item['destination'].rsplit('/', 1)[-1]})")
+        lines.append(
+            f"Flow {result.source_label} -> {item['destination_ip']}:{result.port} "
+            f"({item['destination'].rsplit('/', 1)[-1]})"
+        )
         lines.append("  forward:")
         for hop in item["forward"]:
             lines.append("    " + _hop_line(hop))
         lines.append("  return:")
-        for hop in item["return"] or [{"hop": "(none: the flow does not arrive)", "kind": "", "id": None,
-                                       "ip": None, "route": None}]:
+        for hop in item["return"] or [
+            {"hop": "(none: the flow does not arrive)", "kind": "", "id": None, "ip": None, "route": None}
+        ]:
             lines.append("    " + _hop_line(hop))
         if item["appliances"]:
-            lines.append("  appliances: " + ", ".join(f"{a['name']} ({a['kind']}, {a['ip']})" for a in item["appliances"]))
+            lines.append(
+                "  appliances: "
+                + ", ".join(f"{a['name']} ({a['kind']}, {a['ip']})" for a in item["appliances"])
+            )
         if "mitigation" in item:
             lines.append(f"  mitigation: {item['mitigation']['how']}: {item['mitigation']['detail']}")
         for rec in item["nsg"]:
             unc = f"; may also match: {', '.join(rec['uncertain'])}" if rec["uncertain"] else ""
-            lines.append(f"  NSG {rec['nsg'].rsplit('/', 1)[-1]} {rec['direction']}: {rec['decision']} by {rec['rule']}{unc}")
+            lines.append(
+                f"  NSG {rec['nsg'].rsplit('/', 1)[-1]} {rec['direction']}: {rec['decision']} by {rec['rule']}{unc}"
+            )
         for d in item["decisions"]:
             lines.append(f"  route decision at {d['at']}:")
             for c in d["candidates"]:

@@ -29,7 +29,7 @@ from auditor.routing.table import EffectiveRoute
 @dataclass(slots=True)
 class Hop:
     hop: str
-    kind: str            # subnet | on-premises | nva | azure-firewall | gateway | private-endpoint | drop | internet
+    kind: str  # subnet | on-premises | nva | azure-firewall | gateway | private-endpoint | drop | internet
     id: str | None
     ip: str | None = None
     route: EffectiveRoute | None = None
@@ -42,8 +42,11 @@ class Hop:
             out["route"] = self.route_override
         elif self.route is not None:
             r = self.route
-            out["route"] = {"prefix": r.prefix_text if r.prefix is None else str(r.prefix),
-                            "next_hop_type": r.next_hop_type, "source": r.source}
+            out["route"] = {
+                "prefix": r.prefix_text if r.prefix is None else str(r.prefix),
+                "next_hop_type": r.next_hop_type,
+                "source": r.source,
+            }
             if r.next_hop_ip_text:
                 out["route"]["next_hop_ip"] = r.next_hop_ip_text
         else:
@@ -57,9 +60,9 @@ class Hop:
 class Tail:
     """The part of a forward walk that starts at a route context: shared by all its sources."""
 
-    route: EffectiveRoute | None                     # the route used at the starting context
-    hops: list[Hop]                                  # hops after the starting context
-    outcome: str                                     # delivered | dropped | left | loop
+    route: EffectiveRoute | None  # the route used at the starting context
+    hops: list[Hop]  # hops after the starting context
+    outcome: str  # delivered | dropped | left | loop
     reason: str = ""
     appliances: list[Appliance] = field(default_factory=list)
     blackhole: Blackhole | None = None

@@ -37,13 +37,20 @@ MANIFEST = "MANIFEST.json"
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644
 COMPRESS_LEVEL = 9
-SECRET_NAME = re.compile(r"secret|token|password|passwd|credential|api[_-]?key|sas|connection[_-]?string|"
-                         r"client[_-]?cert", re.IGNORECASE)
+SECRET_NAME = re.compile(
+    r"secret|token|password|passwd|credential|api[_-]?key|sas|connection[_-]?string|"
+    r"client[_-]?cert",
+    re.IGNORECASE,
+)
 OUTPUT_OPTIONS = frozenset({"out", "bundle"})
 
 
-def command_line(command: str, params: dict[str, Any], positional: Iterable[str] = ("inputs",),
-                 flags: dict[str, str] | None = None) -> list[str]:
+def command_line(
+    command: str,
+    params: dict[str, Any],
+    positional: Iterable[str] = ("inputs",),
+    flags: dict[str, str] | None = None,
+) -> list[str]:
     """A canonical, secrets-free command line from click's parsed params (in the order given).
 
     `flags` maps a parameter name to its option string (`fmt` -> `--format`); default `--<name>`."""
@@ -77,10 +84,16 @@ def command_from_context(ctx: Any, command: str) -> list[str]:
     from click.core import ParameterSource
 
     declared = [p for p in ctx.command.params if p.name in ctx.params]
-    given = {p.name: ctx.params[p.name] for p in declared
-             if ctx.get_parameter_source(p.name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)}
-    flags = {p.name: max((o for o in p.opts if o.startswith("--")), key=len, default=p.opts[0])
-             for p in declared if getattr(p, "opts", None)}
+    given = {
+        p.name: ctx.params[p.name]
+        for p in declared
+        if ctx.get_parameter_source(p.name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    }
+    flags = {
+        p.name: max((o for o in p.opts if o.startswith("--")), key=len, default=p.opts[0])
+        for p in declared
+        if getattr(p, "opts", None)
+    }
     positional = [p.name for p in declared if getattr(p, "param_type_name", "") == "argument"]
     return command_line(command, given, positional, flags)
 
@@ -90,7 +103,7 @@ def arcname_for_input(name: str) -> str:
     and `..` parts are flattened so an entry can never point outside the bundle when extracted."""
     name = name.replace("\\", "/")
     if name.startswith("bundled:"):
-        name = "bundled/" + name[len("bundled:"):]
+        name = "bundled/" + name[len("bundled:") :]
     parts = [p for p in PurePosixPath(name).parts if p not in ("/", ".", "..", "")]
     parts = [p.replace(":", "_") for p in parts]
     return "inputs/" + "/".join(parts or ["input"])
@@ -101,11 +114,11 @@ class BundleSpec:
     findings_json: bytes
     findings_html: bytes
     findings_sarif: bytes
-    inputs: list[tuple[str, Path, str | None]]         # (name as in estate.inputs, real path, sha256 when read)
+    inputs: list[tuple[str, Path, str | None]]  # (name as in estate.inputs, real path, sha256 when read)
     rules_dir: Path
     command: list[str]
     estate: dict[str, Any]
-    evidence: list[tuple[str, Path]] = field(default_factory=list)   # (name, file) from `pathaudit confirm`
+    evidence: list[tuple[str, Path]] = field(default_factory=list)  # (name, file) from `pathaudit confirm`
 
 
 def bundle_files(spec: BundleSpec) -> dict[str, bytes]:
@@ -124,7 +137,7 @@ def bundle_files(spec: BundleSpec) -> dict[str, bytes]:
 
     for name, path, digest in spec.inputs:
         add(arcname_for_input(name), redacted_copy(name, read_again(name, path, digest)))
-    for path in sorted(spec.rules_dir.glob("*/rule.yaml")):     # each rule's metadata (auditor.catalog)
+    for path in sorted(spec.rules_dir.glob("*/rule.yaml")):  # each rule's metadata (auditor.catalog)
         add(f"rules/{path.parent.name}/{path.name}", path.read_bytes())
     for name, path in spec.evidence:
         add("evidence/" + arcname_for_input(name).removeprefix("inputs/"), read_again(name, path, None))
@@ -163,7 +176,9 @@ def read_again(name: str, path: Path, digest: str | None) -> bytes:
     except OSError as exc:
         raise UsageError(f"{name}: cannot read it again for the bundle ({exc.strerror or exc})") from None
     if digest is not None and hashlib.sha256(data).hexdigest() != digest:
-        raise UsageError(f"{name}: changed since this run read it: the bundle would not hold what was audited")
+        raise UsageError(
+            f"{name}: changed since this run read it: the bundle would not hold what was audited"
+        )
     return data
 
 
@@ -172,10 +187,15 @@ def manifest(spec: BundleSpec, files: dict[str, bytes]) -> bytes:
         "schema": BUNDLE_SCHEMA,
         "tool": {"name": "pathaudit", "version": __version__},
         "command": spec.command,
-        "estate": {"sha256": spec.estate.get("sha256"), "collected_at": spec.estate.get("collected_at"),
-                   "inputs": list(spec.estate.get("inputs") or [])},
-        "files": [{"path": p, "sha256": hashlib.sha256(files[p]).hexdigest(), "bytes": len(files[p])}
-                  for p in sorted(files)],
+        "estate": {
+            "sha256": spec.estate.get("sha256"),
+            "collected_at": spec.estate.get("collected_at"),
+            "inputs": list(spec.estate.get("inputs") or []),
+        },
+        "files": [
+            {"path": p, "sha256": hashlib.sha256(files[p]).hexdigest(), "bytes": len(files[p])}
+            for p in sorted(files)
+        ],
     }
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
 
@@ -209,6 +229,7 @@ def write_bundle(path: Path, spec: BundleSpec) -> None:
 
 # --- verification ------------------------------------------------------------------------------
 
+
 class BundleUnreadable(Exception):
     """Not a zip, or no readable manifest: exit 2."""
 
@@ -221,7 +242,7 @@ class Verification:
     missing: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
     duplicate: list[str] = field(default_factory=list)
-    unsafe: list[str] = field(default_factory=list)     # "member (why)": paths or kinds a bundle never holds
+    unsafe: list[str] = field(default_factory=list)  # "member (why)": paths or kinds a bundle never holds
 
     @property
     def intact(self) -> bool:
@@ -266,9 +287,15 @@ def verify_bundle(path: Path) -> Verification:
             raise BundleUnreadable(f"{path}: no {MANIFEST}: not a pathaudit evidence bundle") from None
         except (zipfile.BadZipFile, orjson.JSONDecodeError, OSError, EOFError, zlib.error) as exc:
             raise BundleUnreadable(f"{path}: {MANIFEST} unreadable ({exc})") from None
-        if not isinstance(doc, dict) or doc.get("schema") != BUNDLE_SCHEMA or not isinstance(doc.get("files"), list):
+        if (
+            not isinstance(doc, dict)
+            or doc.get("schema") != BUNDLE_SCHEMA
+            or not isinstance(doc.get("files"), list)
+        ):
             raise BundleUnreadable(f"{path}: {MANIFEST} is not a {BUNDLE_SCHEMA} manifest")
-        result = Verification(files=len(doc["files"]), manifest_sha256=hashlib.sha256(raw_manifest).hexdigest())
+        result = Verification(
+            files=len(doc["files"]), manifest_sha256=hashlib.sha256(raw_manifest).hexdigest()
+        )
         seen: set[str] = set()
         for n in names:
             if n in seen and n not in result.duplicate:
@@ -289,12 +316,12 @@ def verify_bundle(path: Path) -> Verification:
                 continue
             try:
                 digest, size = hashlib.sha256(), 0
-                with zf.open(name) as member:        # streamed: a bundle is never held whole in memory
+                with zf.open(name) as member:  # streamed: a bundle is never held whole in memory
                     while chunk := member.read(1 << 20):
                         digest.update(chunk)
                         size += len(chunk)
             except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, NotImplementedError):
-                result.changed.append(name)          # CRC mismatch, corrupt stream, tampered header
+                result.changed.append(name)  # CRC mismatch, corrupt stream, tampered header
                 continue
             if digest.hexdigest() != entry.get("sha256") or size != entry.get("bytes"):
                 result.changed.append(name)
@@ -303,9 +330,14 @@ def verify_bundle(path: Path) -> Verification:
         return result
 
 
-def write_audit_bundle(path: Path, document: dict[str, Any], catalog: dict[str, Any],
-                       inputs: list[tuple[str, Path, str | None]], command: list[str],
-                       evidence: list[tuple[str, Path]] | None = None) -> None:
+def write_audit_bundle(
+    path: Path,
+    document: dict[str, Any],
+    catalog: dict[str, Any],
+    inputs: list[tuple[str, Path, str | None]],
+    command: list[str],
+    evidence: list[tuple[str, Path]] | None = None,
+) -> None:
     """`audit --bundle` / `confirm --bundle`: findings JSON/HTML/SARIF of `document`, the files this run
     read as input (`inputs`: from the estate's read files, never from what a document claims), the
     captures and log exports it used (`evidence`), the catalog."""
@@ -314,8 +346,13 @@ def write_audit_bundle(path: Path, document: dict[str, Any], catalog: dict[str, 
 
     ctx = ReportContext.for_document(document, catalog)
     spec = BundleSpec(
-        findings_json=render("json", ctx), findings_html=render("html", ctx), findings_sarif=render("sarif", ctx),
-        inputs=inputs, rules_dir=data_dir("rules"), command=command,
-        estate=document["estate"], evidence=list(evidence or []),
+        findings_json=render("json", ctx),
+        findings_html=render("html", ctx),
+        findings_sarif=render("sarif", ctx),
+        inputs=inputs,
+        rules_dir=data_dir("rules"),
+        command=command,
+        estate=document["estate"],
+        evidence=list(evidence or []),
     )
     write_bundle(path, spec)

@@ -21,8 +21,11 @@ def rule_text(rule_id: str) -> str:
     rule = catalog.get(rule_id)
     if rule is None:
         raise UsageError(f"no rule {rule_id!r} (known: {', '.join(catalog)})")
-    out = [f"{rule.id}: {rule.title}", f"severity: {rule.severity}   family: {rule.family}   "
-           f"status: {rule.default_status}", ""]
+    out = [
+        f"{rule.id}: {rule.title}",
+        f"severity: {rule.severity}   family: {rule.family}   status: {rule.default_status}",
+        "",
+    ]
     if rule.resource_types:
         out += [f"resource types: {', '.join(rule.resource_types)}", ""]
     out += ["Rationale", *indent(rule.rationale), "", "Remediation", *indent(rule.remediation), ""]

@@ -13,19 +13,43 @@ from typing import Any
 
 from auditor.report.text import csv_cell, short_name
 
-COLUMNS = ("severity", "rule_id", "status", "resource_id", "resource_name", "title", "message", "fingerprint",
-           "suppressed", "suppression_reason", "suppression_expires")
+COLUMNS = (
+    "severity",
+    "rule_id",
+    "status",
+    "resource_id",
+    "resource_name",
+    "title",
+    "message",
+    "fingerprint",
+    "suppressed",
+    "suppression_reason",
+    "suppression_expires",
+)
 
 
 def rows(document: dict[str, Any]) -> list[list[str]]:
     out = []
     for f in document["findings"]:
         sup = f.get("suppression") or {}
-        out.append([csv_cell(v) for v in (
-            f["severity"], f["rule_id"], f["status"], f["resource_id"], short_name(f["resource_id"]),
-            f.get("title", ""), f.get("message", ""), f["fingerprint"],
-            bool(f.get("suppression")), sup.get("reason", ""), sup.get("expires", ""),
-        )])
+        out.append(
+            [
+                csv_cell(v)
+                for v in (
+                    f["severity"],
+                    f["rule_id"],
+                    f["status"],
+                    f["resource_id"],
+                    short_name(f["resource_id"]),
+                    f.get("title", ""),
+                    f.get("message", ""),
+                    f["fingerprint"],
+                    bool(f.get("suppression")),
+                    sup.get("reason", ""),
+                    sup.get("expires", ""),
+                )
+            ]
+        )
     return out
 
 

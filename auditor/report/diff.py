@@ -22,8 +22,10 @@ def _line(tag: str, f: dict[str, Any]) -> str:
 
 def diff_text(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, Comparison]:
     c = compare(old, new)
-    out = [f"{len(c.new)} new, {len(c.unchanged)} unchanged, {len(c.resolved)} resolved "
-           f"(estate {old['estate'].get('sha256', '')[:12]} -> {new['estate'].get('sha256', '')[:12]})"]
+    out = [
+        f"{len(c.new)} new, {len(c.unchanged)} unchanged, {len(c.resolved)} resolved "
+        f"(estate {old['estate'].get('sha256', '')[:12]} -> {new['estate'].get('sha256', '')[:12]})"
+    ]
     out += [_line("new", f) for f in c.new]
     out += [_line("resolved", f) for f in c.resolved]
     out += [_line("unchanged", f) for f in c.unchanged]

@@ -48,7 +48,10 @@ def covering(document: dict[str, Any]) -> Callable[[Flow], str | None]:
             for app in flow.get("appliances") or []:
                 net001[(f["resource_id"].lower(), app.lower())] = f["fingerprint"]
         elif f["rule_id"] == "NET005":
-            net005[f["resource_id"].lower()] = (f["fingerprint"], {s.lower() for s in flow.get("sources") or []})
+            net005[f["resource_id"].lower()] = (
+                f["fingerprint"],
+                {s.lower() for s in flow.get("sources") or []},
+            )
         elif f["rule_id"] == "NET008":
             net008[f["resource_id"].lower()] = f["fingerprint"]
 
@@ -63,8 +66,13 @@ def covering(document: dict[str, Any]) -> Callable[[Flow], str | None]:
         if flow.source_kind == "on-premises" and subnet in net008 and not flow.tail.appliances:
             return net008[subnet]
         hit5 = net005.get(subnet)
-        if hit5 and flow.source.lower() in hit5[1] and not flow.tail.appliances \
-                and flow.tail.route is not None and flow.tail.route.kind == "private-endpoint":
+        if (
+            hit5
+            and flow.source.lower() in hit5[1]
+            and not flow.tail.appliances
+            and flow.tail.route is not None
+            and flow.tail.route.kind == "private-endpoint"
+        ):
             return hit5[0]
         return None
 
@@ -99,10 +107,12 @@ def write_flows(path: Path, rows: Iterable[tuple[Any, ...]]) -> int:
         options = "FORMAT parquet, COMPRESSION zstd" if kind == "parquet" else "FORMAT csv, HEADER true"
         con = duckdb.connect(":memory:")
         try:
-            con.execute("SET threads = 1")                 # one writer: rows in order, same bytes every run
+            con.execute("SET threads = 1")  # one writer: rows in order, same bytes every run
             con.execute("SET preserve_insertion_order = true")
-            con.execute(f"COPY (SELECT * FROM read_csv('{staged.as_posix()}', header = true, quote = '\"', "
-                        f"escape = '\"', columns = {columns}, auto_detect = false)) TO '{out.as_posix()}' ({options})")
+            con.execute(
+                f"COPY (SELECT * FROM read_csv('{staged.as_posix()}', header = true, quote = '\"', "
+                f"escape = '\"', columns = {columns}, auto_detect = false)) TO '{out.as_posix()}' ({options})"
+            )
         finally:
             con.close()
         with open(out, "rb") as fh:

@@ -95,8 +95,11 @@ def _table(headers: list[str], rows: list[str], empty: str | None = None) -> lis
     `empty`, a muted row spanning every column stands in for no rows."""
     if not rows and empty is not None:
         rows = [f'<tr><td colspan="{len(headers)}" class="muted">{empty}</td></tr>']
-    return ["<table><thead><tr>" + "".join(f"<th>{x}</th>" for x in headers) + "</tr></thead><tbody>", *rows,
-            "</tbody></table>"]
+    return [
+        "<table><thead><tr>" + "".join(f"<th>{x}</th>" for x in headers) + "</tr></thead><tbody>",
+        *rows,
+        "</tbody></table>",
+    ]
 
 
 def _tr(*cells: str) -> str:
@@ -118,22 +121,36 @@ def _meta(rows: list[tuple[str, str]]) -> list[str]:
 
 def _header(document: dict[str, Any], catalog: dict[str, Rule]) -> list[str]:
     estate = document["estate"]
-    inputs = "<br>".join(f"<code>{h(i)}</code>" for i in estate["inputs"]) or '<span class="muted">none</span>'
-    out = ["<header>", f"<h1>{h(TITLE)}</h1>",
-           '<p class="muted">Findings of pathaudit on an exported Azure estate: summary, coverage, every finding '
-           "with its evidence, remediation, references and control mappings.</p>"]
-    out += _meta([
-        ("tool", f"{h(document['tool']['name'])} {h(document['tool']['version'])}"),
-        ("findings schema", f"<code>{h(document['schema'])}</code>"),
-        ("estate sha256", f"<code>{h(estate['sha256'])}</code>"),
-        ("collected at", h(estate["collected_at"]) if estate.get("collected_at") else '<span class="muted">not recorded in the input</span>'),
-        ("resources", h(estate["resources"])),
-        ("inputs", inputs),
-        ("rule catalog", f"{len(catalog)} rules"),
-    ])
+    inputs = (
+        "<br>".join(f"<code>{h(i)}</code>" for i in estate["inputs"]) or '<span class="muted">none</span>'
+    )
+    out = [
+        "<header>",
+        f"<h1>{h(TITLE)}</h1>",
+        '<p class="muted">Findings of pathaudit on an exported Azure estate: summary, coverage, every finding '
+        "with its evidence, remediation, references and control mappings.</p>",
+    ]
+    out += _meta(
+        [
+            ("tool", f"{h(document['tool']['name'])} {h(document['tool']['version'])}"),
+            ("findings schema", f"<code>{h(document['schema'])}</code>"),
+            ("estate sha256", f"<code>{h(estate['sha256'])}</code>"),
+            (
+                "collected at",
+                h(estate["collected_at"])
+                if estate.get("collected_at")
+                else '<span class="muted">not recorded in the input</span>',
+            ),
+            ("resources", h(estate["resources"])),
+            ("inputs", inputs),
+            ("rule catalog", f"{len(catalog)} rules"),
+        ]
+    )
     out.append("</header>")
-    out.append('<nav><ul><li><a href="#summary">Summary</a></li><li><a href="#coverage">Coverage</a></li>'
-               '<li><a href="#findings">Findings</a></li><li><a href="#suppressions">Suppressions</a></li></ul></nav>')
+    out.append(
+        '<nav><ul><li><a href="#summary">Summary</a></li><li><a href="#coverage">Coverage</a></li>'
+        '<li><a href="#findings">Findings</a></li><li><a href="#suppressions">Suppressions</a></li></ul></nav>'
+    )
     return out
 
 
@@ -146,23 +163,39 @@ def _summary(document: dict[str, Any]) -> list[str]:
     for s in (*SEVERITIES, "suppressed"):
         n = int(summary.get(s, 0))
         width = round(240 * n / peak)
-        bars.append(f'<tr><td>{h(s)}</td><td class="n">{n}</td><td><span class="bar {h(s)}" '
-                    f'style="width:{width}px"></span></td></tr>')
+        bars.append(
+            f'<tr><td>{h(s)}</td><td class="n">{n}</td><td><span class="bar {h(s)}" '
+            f'style="width:{width}px"></span></td></tr>'
+        )
     out += _table(["severity", "active findings", ""], bars)
     statuses: dict[str, int] = {}
     for f in findings:
         statuses[f["status"]] = statuses.get(f["status"], 0) + 1
-    out += _table(["status", "findings"], [f'<tr><td>{h(k)}</td><td class="n">{statuses[k]}</td></tr>'
-                                           for k in sorted(statuses)], empty="no findings")
+    out += _table(
+        ["status", "findings"],
+        [f'<tr><td>{h(k)}</td><td class="n">{statuses[k]}</td></tr>' for k in sorted(statuses)],
+        empty="no findings",
+    )
     baseline = document.get("baseline")
     if baseline is not None:
         resolved = baseline.get("resolved") or []
-        out.append(f"<p><strong>Baseline:</strong> {h(baseline.get('new', 0))} new, {h(baseline.get('unchanged', 0))} "
-                   f"unchanged, {len(resolved)} resolved.</p>")
+        out.append(
+            f"<p><strong>Baseline:</strong> {h(baseline.get('new', 0))} new, {h(baseline.get('unchanged', 0))} "
+            f"unchanged, {len(resolved)} resolved.</p>"
+        )
         if resolved:
-            out += _table(["resolved rule", "severity", "resource", "fingerprint"],
-                          [_tr(h(r.get("rule_id")), h(r.get("severity")), _code(r.get("resource_id")),
-                               _code(r.get("fingerprint"))) for r in resolved])
+            out += _table(
+                ["resolved rule", "severity", "resource", "fingerprint"],
+                [
+                    _tr(
+                        h(r.get("rule_id")),
+                        h(r.get("severity")),
+                        _code(r.get("resource_id")),
+                        _code(r.get("fingerprint")),
+                    )
+                    for r in resolved
+                ],
+            )
     out.append("</section>")
     return out
 
@@ -171,82 +204,147 @@ def _coverage(document: dict[str, Any], catalog: dict[str, Rule]) -> list[str]:
     cov = document["coverage"]
     out = ['<section id="coverage">', "<h2>Coverage</h2>"]
     if cov["complete"]:
-        out.append('<div class="banner ok">Coverage complete: every input was read and every resource understood.</div>')
+        out.append(
+            '<div class="banner ok">Coverage complete: every input was read and every resource understood.</div>'
+        )
     else:
-        out.append(f'<div class="banner bad">Coverage INCOMPLETE: {len(cov["skipped"])} item(s) skipped. This report is '
-                   "not a clean bill of health for what was skipped.</div>")
+        out.append(
+            f'<div class="banner bad">Coverage INCOMPLETE: {len(cov["skipped"])} item(s) skipped. This report is '
+            "not a clean bill of health for what was skipped.</div>"
+        )
     warnings = document.get("warnings") or []
     for w in warnings:
         out.append(f'<div class="banner warn">{h(w.get("message"))}</div>')
     out.append("<h3>Skipped items</h3>")
     if cov["skipped"]:
-        out += _table(["file", "resource", "field", "problem", "effect"],
-                      [_tr(_code(p.get("file")), _code(p.get("resource_id")), _code(p.get("field")), h(p.get("problem")),
-                           h(p.get("effect"))) for p in cov["skipped"]])
+        out += _table(
+            ["file", "resource", "field", "problem", "effect"],
+            [
+                _tr(
+                    _code(p.get("file")),
+                    _code(p.get("resource_id")),
+                    _code(p.get("field")),
+                    h(p.get("problem")),
+                    h(p.get("effect")),
+                )
+                for p in cov["skipped"]
+            ],
+        )
     else:
         out.append('<p class="muted">None.</p>')
     out.append("<h3>Rules not assessed</h3>")
     if cov["not_assessed"]:
-        out += _table(["rule", "title", "why"],
-                      [_tr(h(n["rule_id"]), h(catalog[n["rule_id"]].title if n["rule_id"] in catalog else ""),
-                           h(n["reason"])) for n in cov["not_assessed"]])
+        out += _table(
+            ["rule", "title", "why"],
+            [
+                _tr(
+                    h(n["rule_id"]),
+                    h(catalog[n["rule_id"]].title if n["rule_id"] in catalog else ""),
+                    h(n["reason"]),
+                )
+                for n in cov["not_assessed"]
+            ],
+        )
     else:
         out.append('<p class="muted">None: every rule of the catalog was assessed.</p>')
     out.append("</section>")
     return out
 
 
-SHOWN = 20   # destinations listed in a finding's section; the JSON and `--format flows` have them all
+SHOWN = 20  # destinations listed in a finding's section; the JSON and `--format flows` have them all
 
 
 def _flow(grouped: dict[str, Any]) -> list[str]:
     """A findings@2 flow: what it concerns (sources, appliances, destinations), then its example path."""
     dests = [d for d in grouped.get("destinations") or [] if isinstance(d, dict)]
     total = given if isinstance(given := grouped.get("destinations_total"), int) else len(dests)
-    listed = "<br>".join(f"<code>{h(d.get('id'))}</code> {h(d.get('ip'))}:{h(d.get('port'))}" for d in dests[:SHOWN])
+    listed = "<br>".join(
+        f"<code>{h(d.get('id'))}</code> {h(d.get('ip'))}:{h(d.get('port'))}" for d in dests[:SHOWN]
+    )
     if total > min(len(dests), SHOWN):
-        listed += f'<br><span class="muted">and {total - min(len(dests), SHOWN)} more (all in the JSON document; every ' \
-                  "flow with <code>--format flows</code>)</span>"
+        listed += (
+            f'<br><span class="muted">and {total - min(len(dests), SHOWN)} more (all in the JSON document; every '
+            "flow with <code>--format flows</code>)</span>"
+        )
     out = ["<h4>Flows</h4>"]
-    out += _meta([
-        ("route contexts", "<br>".join(f"<code>{h(x)}</code>" for x in grouped.get("sources") or []) or "-"),
-        ("appliances", "<br>".join(f"<code>{h(x)}</code>" for x in grouped.get("appliances") or []) or "-"),
-        (f"destinations ({h(total)})", listed or "-"),
-    ])
+    out += _meta(
+        [
+            (
+                "route contexts",
+                "<br>".join(f"<code>{h(x)}</code>" for x in grouped.get("sources") or []) or "-",
+            ),
+            (
+                "appliances",
+                "<br>".join(f"<code>{h(x)}</code>" for x in grouped.get("appliances") or []) or "-",
+            ),
+            (f"destinations ({h(total)})", listed or "-"),
+        ]
+    )
     example = found if isinstance(found := grouped.get("example"), dict) else {}
     return out + _example(example)
 
 
 def _example(flow: dict[str, Any]) -> list[str]:
     out = ["<h4>Example path</h4>"]
-    out += _meta([
-        ("source", f"<code>{h(flow.get('source'))}</code>"),
-        ("source subnets", "<br>".join(f"<code>{h(s)}</code>" for s in flow.get("source_subnets") or []) or "-"),
-        ("source prefixes", h(", ".join(text(p) for p in flow.get("source_prefixes") or [])) or "-"),
-        ("destination", f"<code>{h(flow.get('destination'))}</code>"),
-        ("destination ip:port", f"{h(flow.get('destination_ip'))}:{h(flow.get('port') if flow.get('port') is not None else 'any')}"),
-        ("verdict", f"<strong>{h(flow.get('verdict'))}</strong>"),
-    ])
+    out += _meta(
+        [
+            ("source", f"<code>{h(flow.get('source'))}</code>"),
+            (
+                "source subnets",
+                "<br>".join(f"<code>{h(s)}</code>" for s in flow.get("source_subnets") or []) or "-",
+            ),
+            ("source prefixes", h(", ".join(text(p) for p in flow.get("source_prefixes") or [])) or "-"),
+            ("destination", f"<code>{h(flow.get('destination'))}</code>"),
+            (
+                "destination ip:port",
+                f"{h(flow.get('destination_ip'))}:{h(flow.get('port') if flow.get('port') is not None else 'any')}",
+            ),
+            ("verdict", f"<strong>{h(flow.get('verdict'))}</strong>"),
+        ]
+    )
     out.append(f'<div class="flowwrap">{flow_svg(flow)}</div>')
     for lane in ("forward", "return"):
         rows = []
         for hop in (x for x in flow.get(lane) or [] if isinstance(x, dict)):
             route = hop.get("route") or {}
-            rtext = ", ".join(f"{k} {text(v)}" for k, v in sorted(route.items()) if v) if isinstance(route, dict) else ""
-            rows.append(_tr(h(hop.get("hop")), h(hop.get("kind")), h(hop.get("ip")), _code(hop.get("id")), h(rtext),
-                            h(hop.get("note"))))
-        out += _table([f"{h(lane)} hop", "kind", "ip", "resource", "route", "note"], rows, empty="no hops recorded")
+            rtext = (
+                ", ".join(f"{k} {text(v)}" for k, v in sorted(route.items()) if v)
+                if isinstance(route, dict)
+                else ""
+            )
+            rows.append(
+                _tr(
+                    h(hop.get("hop")),
+                    h(hop.get("kind")),
+                    h(hop.get("ip")),
+                    _code(hop.get("id")),
+                    h(rtext),
+                    h(hop.get("note")),
+                )
+            )
+        out += _table(
+            [f"{h(lane)} hop", "kind", "ip", "resource", "route", "note"], rows, empty="no hops recorded"
+        )
     return out
 
 
 def _rule_refs(rule: Rule | None) -> list[str]:
     if rule is None:
         return ['<p class="muted">This rule is not in the rule catalog of this pathaudit version.</p>']
-    out = ["<h4>Why it matters</h4>", f'<pre class="text">{h(rule.rationale)}</pre>', "<h4>References</h4>", "<ul>"]
+    out = [
+        "<h4>Why it matters</h4>",
+        f'<pre class="text">{h(rule.rationale)}</pre>',
+        "<h4>References</h4>",
+        "<ul>",
+    ]
     for r in rule.references:
         url = _href(r.get("url"))
         label = h(r.get("title") or r.get("url"))
-        out.append(f'<li><a href="{h(url)}" rel="noreferrer noopener">{label}</a></li>' if url else f"<li>{label}</li>")
+        out.append(
+            f'<li><a href="{h(url)}" rel="noreferrer noopener">{label}</a></li>'
+            if url
+            else f"<li>{label}</li>"
+        )
     out.append("</ul>")
     out.append("<h4>Control mappings</h4>")
     rows = []
@@ -255,7 +353,12 @@ def _rule_refs(rule: Rule | None) -> list[str]:
     if not rule.mappings.get("azure_policy"):
         rows.append(("Azure Policy", '<span class="muted">no built-in policy</span>'))
     rows.append(("MCSB", h(", ".join(rule.mappings.get("mcsb") or [])) or '<span class="muted">none</span>'))
-    rows.append(("NIST SP 800-53", h(", ".join(rule.mappings.get("nist_800_53") or [])) or '<span class="muted">none</span>'))
+    rows.append(
+        (
+            "NIST SP 800-53",
+            h(", ".join(rule.mappings.get("nist_800_53") or [])) or '<span class="muted">none</span>',
+        )
+    )
     out += _meta(rows)
     return out
 
@@ -268,10 +371,12 @@ def _finding(f: dict[str, Any], index: int, rule: Rule | None, same_fix_as: int 
     if sup:
         classes.append("suppressed")
     fp = "".join(c for c in text(f.get("fingerprint")) if c.isalnum())
-    out = [f'<article class="{" ".join(classes)}" id="f-{fp}">',
-           f"<h3>{index}. {_badge(f['severity'], bool(sup))} {h(f['rule_id'])} {h(f.get('title'))}: "
-           f"{h(short_name(f['resource_id']))}</h3>",
-           f"<p>{h(f.get('message'))}</p>"]
+    out = [
+        f'<article class="{" ".join(classes)}" id="f-{fp}">',
+        f"<h3>{index}. {_badge(f['severity'], bool(sup))} {h(f['rule_id'])} {h(f.get('title'))}: "
+        f"{h(short_name(f['resource_id']))}</h3>",
+        f"<p>{h(f.get('message'))}</p>",
+    ]
     rows = [("status", h(f["status"])), ("resource", f"<code>{h(f['resource_id'])}</code>")]
     related = [r for r in f.get("related_ids") or [] if r.lower() != f["resource_id"].lower()]
     if related:
@@ -280,20 +385,38 @@ def _finding(f: dict[str, Any], index: int, rule: Rule | None, same_fix_as: int 
     if f.get("baseline"):
         rows.append(("baseline", h(f["baseline"])))
     if sup:
-        rows.append(("suppressed", f"{h(sup.get('reason'))} (expires {h(sup.get('expires'))}"
-                     + (f", approved by {h(sup.get('approved_by'))}" if sup.get("approved_by") else "") + ")"))
+        rows.append(
+            (
+                "suppressed",
+                f"{h(sup.get('reason'))} (expires {h(sup.get('expires'))}"
+                + (f", approved by {h(sup.get('approved_by'))}" if sup.get("approved_by") else "")
+                + ")",
+            )
+        )
     if f.get("suppression_expired"):
         ex = f["suppression_expired"]
-        rows.append(("suppression expired", f"{h(ex.get('reason'))} (expired {h(ex.get('expires'))}): not applied"))
+        rows.append(
+            ("suppression expired", f"{h(ex.get('reason'))} (expired {h(ex.get('expires'))}): not applied")
+        )
     out += _meta(rows)
     if f.get("flow"):
         out += _flow(f["flow"])
     out.append("<h4>Evidence</h4>")
     evidence = f.get("evidence") or []
     if evidence:
-        out += _table(["kind", "resource", "property", "value", "note"],
-                      [_tr(h(e.get("kind")), _code(e.get("id")), _code(e.get("path")), _code(_value(e.get("value"))),
-                           h(e.get("note"))) for e in evidence])
+        out += _table(
+            ["kind", "resource", "property", "value", "note"],
+            [
+                _tr(
+                    h(e.get("kind")),
+                    _code(e.get("id")),
+                    _code(e.get("path")),
+                    _code(_value(e.get("value"))),
+                    h(e.get("note")),
+                )
+                for e in evidence
+            ],
+        )
     else:
         out.append('<p class="muted">No evidence properties recorded.</p>')
     if same_fix_as is None:
@@ -347,36 +470,61 @@ def _suppressions(document: dict[str, Any]) -> list[str]:
         for f in rows:
             s = f["suppression"]
             fp = "".join(c for c in text(f.get("fingerprint")) if c.isalnum())
-            lines.append(_tr(f'<a href="#f-{fp}">{h(fp[:12])}</a>', h(f["rule_id"]), _code(f["resource_id"]),
-                             h(s.get("reason")), h(s.get("expires")), h(s.get("approved_by")), _code(s.get("resource"))))
-        out += _table(["finding", "rule", "resource", "reason", "expires", "approved by", "suppression glob"], lines)
+            lines.append(
+                _tr(
+                    f'<a href="#f-{fp}">{h(fp[:12])}</a>',
+                    h(f["rule_id"]),
+                    _code(f["resource_id"]),
+                    h(s.get("reason")),
+                    h(s.get("expires")),
+                    h(s.get("approved_by")),
+                    _code(s.get("resource")),
+                )
+            )
+        out += _table(
+            ["finding", "rule", "resource", "reason", "expires", "approved by", "suppression glob"], lines
+        )
     else:
         out.append('<p class="muted">No finding is suppressed.</p>')
     expired = document.get("warnings") or []
     if expired:
-        table = _table(["rule", "resource glob", "expired", "message"],
-                       [_tr(h(w.get("rule_id")), _code(w.get("resource")), h(w.get("expires")), h(w.get("message")))
-                        for w in expired])
+        table = _table(
+            ["rule", "resource glob", "expired", "message"],
+            [
+                _tr(h(w.get("rule_id")), _code(w.get("resource")), h(w.get("expires")), h(w.get("message")))
+                for w in expired
+            ],
+        )
         out += ["<h3>Expired suppressions (not applied)</h3>" + table[0], *table[1:]]
     out.append("</section>")
     return out
 
 
 def _lines_html(document: dict[str, Any], catalog: dict[str, Rule]) -> list[str]:
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           f'<meta http-equiv="Content-Security-Policy" content="{h(CSP)}">',
-           '<meta name="referrer" content="no-referrer">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>{h(TITLE)}</title>", f"<style>{CSS}</style>", "</head>", "<body>"]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{h(CSP)}">',
+        '<meta name="referrer" content="no-referrer">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{h(TITLE)}</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body>",
+    ]
     out += _header(document, catalog)
     out += _summary(document)
     out += _coverage(document, catalog)
     out += _findings(document, catalog)
     out += _suppressions(document)
     estate = document["estate"]
-    out.append(f'<footer><p class="muted">pathaudit {h(document["tool"]["version"])} · estate sha256 '
-               f'<code>{h(estate["sha256"])}</code> · collected at {h(estate.get("collected_at") or "unknown")}</p>'
-               "</footer>")
+    out.append(
+        f'<footer><p class="muted">pathaudit {h(document["tool"]["version"])} · estate sha256 '
+        f"<code>{h(estate['sha256'])}</code> · collected at {h(estate.get('collected_at') or 'unknown')}</p>"
+        "</footer>"
+    )
     out += ["</body>", "</html>"]
     return out
 

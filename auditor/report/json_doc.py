@@ -28,8 +28,12 @@ def iter_indented(skeleton: dict[str, Any], path: tuple[str | int, ...], items: 
     yield text[:line_start]
     newline = b"\n" + indent
     for i, item in enumerate(items):
-        yield (b",\n" if i else b"") + indent + orjson.dumps(item, option=orjson.OPT_INDENT_2).replace(b"\n", newline)
-    yield text[at + len(marker):]
+        yield (
+            (b",\n" if i else b"")
+            + indent
+            + orjson.dumps(item, option=orjson.OPT_INDENT_2).replace(b"\n", newline)
+        )
+    yield text[at + len(marker) :]
 
 
 def _set(obj: Any, path: tuple[str | int, ...], value: Any) -> Any:

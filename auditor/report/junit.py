@@ -29,15 +29,20 @@ def _active(f: dict[str, Any]) -> bool:
 def _failure_body(findings: list[dict[str, Any]]) -> str:
     parts = []
     for f in findings:
-        lines = [f"{f['rule_id']} [{f['severity']}] {f['status']}: {f.get('title', '')}",
-                 f"resource: {f['resource_id']}", f"message: {f.get('message', '')}"]
+        lines = [
+            f"{f['rule_id']} [{f['severity']}] {f['status']}: {f.get('title', '')}",
+            f"resource: {f['resource_id']}",
+            f"message: {f.get('message', '')}",
+        ]
         flow = f.get("flow")
         if isinstance(flow, dict):
             ex = example if isinstance(example := flow.get("example"), dict) else {}
             total = flow.get("destinations_total")
             more = f" (+{total - 1} more destinations)" if isinstance(total, int) and total > 1 else ""
-            lines.append(f"flow: {ex.get('source')} -> {ex.get('destination')} "
-                         f"({ex.get('destination_ip')}:{ex.get('port')}) verdict {ex.get('verdict')}{more}")
+            lines.append(
+                f"flow: {ex.get('source')} -> {ex.get('destination')} "
+                f"({ex.get('destination_ip')}:{ex.get('port')}) verdict {ex.get('verdict')}{more}"
+            )
         if f.get("baseline"):
             lines.append(f"baseline: {f['baseline']}")
         lines.append(f"fingerprint: {f['fingerprint']}")
@@ -66,16 +71,21 @@ class _Suite:
         if len(findings) > 1:
             message = f"{len(findings)} findings; {message}"
         self.failures += 1
-        self.case(name, f'      <failure message="{xml_attr(message)}" type="{xml_attr(worst["severity"])}">'
-                        f"{xml_text(_failure_body(findings))}</failure>")
+        self.case(
+            name,
+            f'      <failure message="{xml_attr(message)}" type="{xml_attr(worst["severity"])}">'
+            f"{xml_text(_failure_body(findings))}</failure>",
+        )
 
     def skip(self, name: str, message: str) -> None:
         self.skipped += 1
         self.case(name, f'      <skipped message="{xml_attr(message)}"/>')
 
     def xml(self) -> str:
-        head = (f'  <testsuite name="{xml_attr(self.name)}" tests="{len(self.cases)}" failures="{self.failures}" '
-                f'errors="0" skipped="{self.skipped}" time="0"')
+        head = (
+            f'  <testsuite name="{xml_attr(self.name)}" tests="{len(self.cases)}" failures="{self.failures}" '
+            f'errors="0" skipped="{self.skipped}" time="0"'
+        )
         if not self.cases:
             return head + "/>"
         return head + ">\n" + "\n".join(self.cases) + "\n  </testsuite>"
@@ -90,8 +100,9 @@ def _suppressed_message(findings: list[dict[str, Any]]) -> str:
     return f"suppressed: {s.get('reason', '')} (expires {s.get('expires', '')}{who})"
 
 
-def _lines_junit(document: dict[str, Any], catalog: dict[str, Rule],
-                 assessed: dict[str, list[str]] | None = None) -> list[str]:
+def _lines_junit(
+    document: dict[str, Any], catalog: dict[str, Rule], assessed: dict[str, list[str]] | None = None
+) -> list[str]:
     by_rule: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for f in document["findings"]:
         by_rule[f["rule_id"]][f["resource_id"]].append(f)
@@ -138,18 +149,22 @@ def _lines_junit(document: dict[str, Any], catalog: dict[str, Rule],
     tests = sum(len(s.cases) for s in suites)
     failures = sum(s.failures for s in suites)
     skipped = sum(s.skipped for s in suites)
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           f'<testsuites name="pathaudit" tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}" time="0">']
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<testsuites name="pathaudit" tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}" time="0">',
+    ]
     out += [s.xml() for s in suites]
     out.append("</testsuites>")
     return out
 
 
-def iter_junit(document: dict[str, Any], catalog: dict[str, Rule],
-               assessed: dict[str, list[str]] | None = None) -> Iterator[bytes]:
+def iter_junit(
+    document: dict[str, Any], catalog: dict[str, Rule], assessed: dict[str, list[str]] | None = None
+) -> Iterator[bytes]:
     return encode_lines(_lines_junit(document, catalog, assessed))
 
 
-def render_junit(document: dict[str, Any], catalog: dict[str, Rule],
-                 assessed: dict[str, list[str]] | None = None) -> bytes:
+def render_junit(
+    document: dict[str, Any], catalog: dict[str, Rule], assessed: dict[str, list[str]] | None = None
+) -> bytes:
     return b"".join(iter_junit(document, catalog, assessed))

@@ -24,21 +24,21 @@ import orjson
 from auditor.packaged import demo_dir
 
 BUNDLED_PREFIX = "bundled:"
-FULL_SCAN_BYTES = 4 * 1024 * 1024   # above: the regex pass (a 47 MB export: 0.5 s instead of ~100 s)
+FULL_SCAN_BYTES = 4 * 1024 * 1024  # above: the regex pass (a 47 MB export: 0.5 s instead of ~100 s)
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]')
 _QUICK_ID = re.compile(r'"id"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,')
 
 
 @dataclass(frozen=True, slots=True)
 class Location:
-    input: str          # the name the findings document lists under estate.inputs
-    line: int           # 1-based line of the object's "id" value
+    input: str  # the name the findings document lists under estate.inputs
+    line: int  # 1-based line of the object's "id" value
 
 
 def default_resolver(name: str) -> Path | None:
     """An input name as the findings document lists it -> a readable file, or None."""
     if name.startswith(BUNDLED_PREFIX):
-        rest = name[len(BUNDLED_PREFIX):]
+        rest = name[len(BUNDLED_PREFIX) :]
         head, _, tail = rest.partition("/")
         path = demo_dir() / tail if head == "demo-contoso" and tail else None
     else:
@@ -58,9 +58,9 @@ def _decode(token: str) -> str:
 
 def index_text(text: str) -> dict[str, int]:
     """lower id -> 1-based line of the `"id"` value of the object that best represents that resource."""
-    best: dict[str, tuple[int, int]] = {}       # lower id -> (rank: 0 resource / 1 reference, line)
-    stack: list[list] = []                      # frames: [is_object, has_name_or_type, id value, id line]
-    expect = None                               # key whose value comes next
+    best: dict[str, tuple[int, int]] = {}  # lower id -> (rank: 0 resource / 1 reference, line)
+    stack: list[list] = []  # frames: [is_object, has_name_or_type, id value, id line]
+    expect = None  # key whose value comes next
     last_string: str | None = None
     line, last_pos = 1, 0
     for m in _TOKEN.finditer(text):
@@ -120,7 +120,9 @@ def quick_index(text: str) -> dict[str, int]:
 class SourceLocator:
     """Finds the input file and line of resource ids; each file is read and indexed at most once."""
 
-    def __init__(self, inputs: Iterable[str], resolver: Callable[[str], Path | None] = default_resolver) -> None:
+    def __init__(
+        self, inputs: Iterable[str], resolver: Callable[[str], Path | None] = default_resolver
+    ) -> None:
         self.inputs = list(inputs)
         self.resolver = resolver
         self._index: dict[str, dict[str, int]] = {}
@@ -169,7 +171,7 @@ def _artifact(name: str) -> dict[str, str]:
     """SARIF artifactLocation for an input name: relative URIs against %SRCROOT% (the working
     directory), bundled demo files against PATHAUDIT_BUNDLED, anything else as an absolute file URI."""
     if name.startswith(BUNDLED_PREFIX):
-        return {"uri": quote(name[len(BUNDLED_PREFIX):]), "uriBaseId": "PATHAUDIT_BUNDLED"}
+        return {"uri": quote(name[len(BUNDLED_PREFIX) :]), "uriBaseId": "PATHAUDIT_BUNDLED"}
     path = Path(name)
     if path.is_absolute():
         try:

@@ -29,15 +29,19 @@ def _lines_markdown(document: dict[str, Any], catalog: dict[str, Rule] | None = 
     findings = document["findings"]
     baseline = document.get("baseline")
     out = ["# pathaudit findings", ""]
-    out.append(f"pathaudit {md(document['tool']['version'])} · estate {md_code(estate['sha256'][:16])} · "
-               f"{md(estate['resources'])} resources from {len(estate['inputs'])} input(s)"
-               + (f" · collected {md(estate['collected_at'])}" if estate.get("collected_at") else ""))
+    out.append(
+        f"pathaudit {md(document['tool']['version'])} · estate {md_code(estate['sha256'][:16])} · "
+        f"{md(estate['resources'])} resources from {len(estate['inputs'])} input(s)"
+        + (f" · collected {md(estate['collected_at'])}" if estate.get("collected_at") else "")
+    )
     out.append("")
     if coverage["complete"]:
         out.append("**Coverage: complete.**")
     else:
-        out.append(f"**Coverage: INCOMPLETE** ({len(coverage['skipped'])} item(s) skipped): this is not a clean "
-                   "bill of health.")
+        out.append(
+            f"**Coverage: INCOMPLETE** ({len(coverage['skipped'])} item(s) skipped): this is not a clean "
+            "bill of health."
+        )
     out += ["", "## Summary", "", "| severity | active |", "|---|---:|"]
     out += [f"| {s} | {md(summary.get(s, 0))} |" for s in SEVERITIES]
     out.append(f"| suppressed | {md(summary.get('suppressed', 0))} |")
@@ -47,8 +51,11 @@ def _lines_markdown(document: dict[str, Any], catalog: dict[str, Rule] | None = 
         out += [f"| {md(k)} | {v} |" for k, v in statuses.items()]
     if baseline is not None:
         resolved = baseline.get("resolved") or []
-        out += ["", f"**Baseline:** {md(baseline.get('new', 0))} new, {md(baseline.get('unchanged', 0))} unchanged, "
-                    f"{len(resolved)} resolved."]
+        out += [
+            "",
+            f"**Baseline:** {md(baseline.get('new', 0))} new, {md(baseline.get('unchanged', 0))} unchanged, "
+            f"{len(resolved)} resolved.",
+        ]
     out += ["", "## Findings", ""]
     if not findings:
         out.append("No findings.")
@@ -70,12 +77,19 @@ def _lines_markdown(document: dict[str, Any], catalog: dict[str, Rule] | None = 
             out.append(row)
     suppressed = [f for f in findings if f.get("suppression")]
     if suppressed:
-        out += ["", "## Suppressed findings", "", "| rule | resource | reason | expires | approved by |",
-                "|---|---|---|---|---|"]
+        out += [
+            "",
+            "## Suppressed findings",
+            "",
+            "| rule | resource | reason | expires | approved by |",
+            "|---|---|---|---|---|",
+        ]
         for f in suppressed:
             s = f["suppression"]
-            out.append(f"| {md(f['rule_id'])} | {md_code(f['resource_id'])} | {md(s.get('reason'))} | "
-                       f"{md(s.get('expires'))} | {md(s.get('approved_by') or '')} |")
+            out.append(
+                f"| {md(f['rule_id'])} | {md_code(f['resource_id'])} | {md(s.get('reason'))} | "
+                f"{md(s.get('expires'))} | {md(s.get('approved_by') or '')} |"
+            )
     warnings = document.get("warnings") or []
     if warnings:
         out += ["", "## Warnings", ""]
@@ -84,17 +98,31 @@ def _lines_markdown(document: dict[str, Any], catalog: dict[str, Rule] | None = 
     if not coverage["skipped"] and not coverage["not_assessed"]:
         out.append("Every input was read and every rule assessed.")
     for p in coverage["skipped"]:
-        where = " ".join(x for x in (md_code(p.get("file")), md_code(p.get("resource_id")),
-                                     f"field {md_code(p.get('field'))}" if p.get("field") else "") if x)
+        where = " ".join(
+            x
+            for x in (
+                md_code(p.get("file")),
+                md_code(p.get("resource_id")),
+                f"field {md_code(p.get('field'))}" if p.get("field") else "",
+            )
+            if x
+        )
         out.append(f"- skipped ({md(p.get('effect'))}): {where}: {md(p.get('problem'))}")
     for n in coverage["not_assessed"]:
         out.append(f"- not assessed: {md(n['rule_id'])}: {md(n['reason'])}")
     if baseline is not None and baseline.get("resolved"):
-        out += ["", "## Resolved since the baseline", "", "| rule | severity | resource | fingerprint |",
-                "|---|---|---|---|"]
+        out += [
+            "",
+            "## Resolved since the baseline",
+            "",
+            "| rule | severity | resource | fingerprint |",
+            "|---|---|---|---|",
+        ]
         for r in baseline["resolved"]:
-            out.append(f"| {md(r['rule_id'])} | {md(r.get('severity', ''))} | {md_code(r['resource_id'])} | "
-                       f"{md_code(r['fingerprint'])} |")
+            out.append(
+                f"| {md(r['rule_id'])} | {md(r.get('severity', ''))} | {md_code(r['resource_id'])} | "
+                f"{md_code(r['fingerprint'])} |"
+            )
     return out
 
 

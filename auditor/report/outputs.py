@@ -19,8 +19,8 @@ from auditor.errors import UsageError
 from auditor.report.locate import SourceLocator
 from auditor.sink import write_all, write_file_atomic
 
-FORMATS = ("table", "json", "sarif", "junit", "markdown", "csv", "html")   # renderings of the document
-FLOWS = "flows"            # every analysed flow (Parquet/CSV), from an audit run only
+FORMATS = ("table", "json", "sarif", "junit", "markdown", "csv", "html")  # renderings of the document
+FLOWS = "flows"  # every analysed flow (Parquet/CSV), from an audit run only
 FLOWS_FILENAME = "flows.parquet"
 FILENAMES = {
     "table": "findings.txt",
@@ -39,17 +39,21 @@ class ReportContext:
 
     document: dict[str, Any]
     catalog: dict[str, Rule]
-    assessed: dict[str, list[str]] | None = None        # JUnit pass cases; None for saved documents
-    locator: SourceLocator | None = None                # SARIF physical locations
+    assessed: dict[str, list[str]] | None = None  # JUnit pass cases; None for saved documents
+    locator: SourceLocator | None = None  # SARIF physical locations
     # every analysed flow (`--format flows`): rows of auditor.paths.export, from an audit run only
     flow_rows: Callable[[], Iterable[tuple[Any, ...]]] | None = None
-    notices: list[str] = field(default_factory=list)   # warnings for stderr (SARIF over GitHub's limits)
+    notices: list[str] = field(default_factory=list)  # warnings for stderr (SARIF over GitHub's limits)
     _cache: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def for_document(cls, document: dict[str, Any], catalog: dict[str, Rule],
-                     assessed: dict[str, list[str]] | None = None,
-                     flow_rows: Callable[[], Iterable[tuple[Any, ...]]] | None = None) -> ReportContext:
+    def for_document(
+        cls,
+        document: dict[str, Any],
+        catalog: dict[str, Rule],
+        assessed: dict[str, list[str]] | None = None,
+        flow_rows: Callable[[], Iterable[tuple[Any, ...]]] | None = None,
+    ) -> ReportContext:
         return cls(document, catalog, assessed, SourceLocator(document["estate"]["inputs"]), flow_rows)
 
 
@@ -109,8 +113,10 @@ def plan(formats: list[str] | tuple[str, ...], out: Path | None) -> list[tuple[s
         raise UsageError("--format flows writes a file: give --out FILE.parquet, --out FILE.csv or --out DIR")
     if out is None:
         if len(fmts) > 1:
-            raise UsageError(f"{len(fmts)} formats need --out DIR (one file per format: "
-                             f"{', '.join(FILENAMES.get(f, FLOWS_FILENAME) for f in fmts)})")
+            raise UsageError(
+                f"{len(fmts)} formats need --out DIR (one file per format: "
+                f"{', '.join(FILENAMES.get(f, FLOWS_FILENAME) for f in fmts)})"
+            )
         return [(fmts[0], None)]
     as_dir = len(fmts) > 1 or out.is_dir() or str(out).endswith(("/", os.sep))
     if as_dir:
@@ -118,18 +124,21 @@ def plan(formats: list[str] | tuple[str, ...], out: Path | None) -> list[tuple[s
     return [(fmts[0], out)]
 
 
-def write_reports(ctx: ReportContext, formats: list[str] | tuple[str, ...], out: Path | None,
-                  stdout: BinaryIO | None = None) -> list[Path]:
+def write_reports(
+    ctx: ReportContext, formats: list[str] | tuple[str, ...], out: Path | None, stdout: BinaryIO | None = None
+) -> list[Path]:
     """Render every requested format to its destination; returns the files written."""
     written: list[Path] = []
     for fmt, dest in plan(formats, out):
         if fmt == FLOWS:
             if ctx.flow_rows is None:
-                raise UsageError("--format flows needs the estate: it is written by `pathaudit audit`, not from a "
-                                 "saved findings document")
+                raise UsageError(
+                    "--format flows needs the estate: it is written by `pathaudit audit`, not from a "
+                    "saved findings document"
+                )
             from auditor.report.flows import write_flows
 
-            assert dest is not None   # plan() gives --format flows a file or raises
+            assert dest is not None  # plan() gives --format flows a file or raises
             write_flows(dest, ctx.flow_rows())
             written.append(dest)
             continue
@@ -137,7 +146,7 @@ def write_reports(ctx: ReportContext, formats: list[str] | tuple[str, ...], out:
             if fmt == "table":
                 from auditor.report.table import render_table
 
-                render_table(ctx.document)        # colour when stdout is a terminal
+                render_table(ctx.document)  # colour when stdout is a terminal
                 continue
             write_all(stdout or sys.stdout.buffer, chunks(fmt, ctx), "standard output")
             continue
@@ -151,5 +160,9 @@ def document_exit_code(document: dict[str, Any], fail_on: str, allow_incomplete:
     unchanged against a baseline), 3 coverage incomplete, else 0."""
     from auditor.exitcodes import decide, fails_doc
 
-    return decide(unreadable=False, failing=any(fails_doc(f, fail_on) for f in document["findings"]),
-                  complete=document["coverage"].get("complete", True), allow_incomplete=allow_incomplete)
+    return decide(
+        unreadable=False,
+        failing=any(fails_doc(f, fail_on) for f in document["findings"]),
+        complete=document["coverage"].get("complete", True),
+        allow_incomplete=allow_incomplete,
+    )

@@ -57,16 +57,20 @@ def _box(x: int, y: int, hop: dict[str, Any], diverges: bool) -> list[str]:
         tip += " | route " + " ".join(f"{k}={text(v)}" for k, v in sorted(route.items()) if v)
     if hop.get("note"):
         tip += " | " + text(hop["note"])
-    out = [f'<g class="{" ".join(classes)}"><title>{h(tip)}</title>',
-           f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="7"/>',
-           f'<text x="{x + 8}" y="{y + 16}" class="kind">{h(truncate(text(hop.get("kind") or "hop"), 24))}</text>',
-           f'<text x="{x + 8}" y="{y + 34}" class="name">{h(_label(hop))}</text>']
+    out = [
+        f'<g class="{" ".join(classes)}"><title>{h(tip)}</title>',
+        f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="7"/>',
+        f'<text x="{x + 8}" y="{y + 16}" class="kind">{h(truncate(text(hop.get("kind") or "hop"), 24))}</text>',
+        f'<text x="{x + 8}" y="{y + 34}" class="name">{h(_label(hop))}</text>',
+    ]
     if hop.get("ip"):
         out.append(f'<text x="{x + 8}" y="{y + 50}" class="ip">{h(truncate(text(hop["ip"]), 24))}</text>')
     out.append("</g>")
     if diverges:
-        out.append(f'<text x="{x + BOX_W // 2}" y="{y - 7}" class="divergelabel" text-anchor="middle">'
-                   "paths diverge here</text>")
+        out.append(
+            f'<text x="{x + BOX_W // 2}" y="{y - 7}" class="divergelabel" text-anchor="middle">'
+            "paths diverge here</text>"
+        )
     return out
 
 
@@ -74,8 +78,10 @@ def _arrow(x1: int, x2: int, y: int, cls: str) -> list[str]:
     """Horizontal arrow from x1 to x2 at height y (either direction)."""
     d = 1 if x2 > x1 else -1
     tip = x2
-    return [f'<line x1="{x1}" y1="{y}" x2="{tip - 8 * d}" y2="{y}" class="{cls}"/>',
-            f'<polygon points="{tip},{y} {tip - 9 * d},{y - 5} {tip - 9 * d},{y + 5}" class="{cls}head"/>']
+    return [
+        f'<line x1="{x1}" y1="{y}" x2="{tip - 8 * d}" y2="{y}" class="{cls}"/>',
+        f'<polygon points="{tip},{y} {tip - 9 * d},{y - 5} {tip - 9 * d},{y + 5}" class="{cls}head"/>',
+    ]
 
 
 def _col_x(col: int) -> int:
@@ -99,10 +105,12 @@ def flow_svg(flow: dict[str, Any]) -> str:
     ncols = max([*fwd_cols, *ret_cols, 0]) + 1
     width = _col_x(ncols) + 8
     label = f"forward and return path, verdict {text(flow.get('verdict'))}"
-    out = [f'<svg class="flow" viewBox="0 0 {width} {HEIGHT}" width="{width}" height="{HEIGHT}" role="img" '
-           f'aria-label="{h(label)}">',
-           f'<text x="4" y="{FWD_Y + 34}" class="lane">forward</text>',
-           f'<text x="4" y="{RET_Y + 34}" class="lane">return</text>']
+    out = [
+        f'<svg class="flow" viewBox="0 0 {width} {HEIGHT}" width="{width}" height="{HEIGHT}" role="img" '
+        f'aria-label="{h(label)}">',
+        f'<text x="4" y="{FWD_Y + 34}" class="lane">forward</text>',
+        f'<text x="4" y="{RET_Y + 34}" class="lane">return</text>',
+    ]
     for i, hop in enumerate(forward):
         out += _box(_col_x(i), FWD_Y, hop, div is not None and i == div)
         if i + 1 < len(forward):
@@ -120,7 +128,9 @@ def flow_svg(flow: dict[str, Any]) -> str:
     if not forward and not back:
         out.append(f'<text x="{LANE_LABEL_W}" y="{FWD_Y + 34}" class="lane">no hops recorded</text>')
     legend_y = HEIGHT - 8
-    out.append(f'<text x="4" y="{legend_y}" class="legend">verdict: {h(flow.get("verdict") or "unknown")}'
-               " · highlighted boxes are stateful appliances</text>")
+    out.append(
+        f'<text x="4" y="{legend_y}" class="legend">verdict: {h(flow.get("verdict") or "unknown")}'
+        " · highlighted boxes are stateful appliances</text>"
+    )
     out.append("</svg>")
     return "\n".join(out)

@@ -16,8 +16,16 @@ def render_routes(ans: RoutesAnswer) -> str:
     lines.extend(f"  note: {n}" for n in view.notes)
     rows = [("SOURCE", "STATE", "PREFIX", "NEXT HOP", "NEXT HOP IP", "FROM")]
     for r in view.routes:
-        rows.append((r.source, r.state, r.prefix_text if r.prefix is None else str(r.prefix), r.next_hop_type,
-                     r.next_hop_ip_text or "", r.name or r.kind))
+        rows.append(
+            (
+                r.source,
+                r.state,
+                r.prefix_text if r.prefix is None else str(r.prefix),
+                r.next_hop_type,
+                r.next_hop_ip_text or "",
+                r.name or r.kind,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     lines.append("")
     lines += ["  ".join(row[i].ljust(widths[i]) for i in range(6)).rstrip() for row in rows]

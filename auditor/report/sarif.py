@@ -16,7 +16,9 @@ from auditor.report.json_doc import iter_indented
 from auditor.report.locate import SourceLocator, artifact_location
 from auditor.report.text import short_name, text
 
-SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SARIF_SCHEMA_URI = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 LEVEL = {"high": "error", "medium": "warning", "low": "note", "info": "note"}
 # GitHub code scanning buckets: >= 9 critical, 7-8.9 high, 4-6.9 medium, 0.1-3.9 low.
 SECURITY_SEVERITY = {"high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
@@ -33,7 +35,9 @@ def help_markdown(rule: Rule) -> str:
     out = ["**Rationale**", "", rule.rationale, "", "**Remediation**", "", rule.remediation]
     if rule.references:
         out += ["", "**References**", ""]
-        out += [f"- [{r.get('title') or r.get('url')}]({r.get('url')})" for r in rule.references if r.get("url")]
+        out += [
+            f"- [{r.get('title') or r.get('url')}]({r.get('url')})" for r in rule.references if r.get("url")
+        ]
     mappings = mapping_lines(rule)
     if mappings:
         out += ["", "**Mappings**", ""] + [f"- {m}" for m in mappings]
@@ -81,7 +85,11 @@ def descriptor(rule: Rule) -> dict[str, Any]:
         "tags": rule_tags(rule),
         "security-severity": SECURITY_SEVERITY.get(rule.severity, "5.5"),
         "precision": "high" if rule.default_status == "confirmed" else "medium",
-        "problem.severity": "error" if rule.severity == "high" else "warning" if rule.severity == "medium" else "recommendation",
+        "problem.severity": "error"
+        if rule.severity == "high"
+        else "warning"
+        if rule.severity == "medium"
+        else "recommendation",
         "family": rule.family,
     }
     return d
@@ -94,18 +102,25 @@ def sarif_text(value: Any) -> str:
 
 
 def logical(resource_id: str) -> dict[str, str]:
-    return {"name": text(short_name(resource_id)), "fullyQualifiedName": text(resource_id), "kind": "resource"}
+    return {
+        "name": text(short_name(resource_id)),
+        "fullyQualifiedName": text(resource_id),
+        "kind": "resource",
+    }
 
 
-def location(resource_id: str, locator: SourceLocator | None, loc_id: int | None = None,
-             message: str | None = None) -> dict[str, Any]:
+def location(
+    resource_id: str, locator: SourceLocator | None, loc_id: int | None = None, message: str | None = None
+) -> dict[str, Any]:
     loc: dict[str, Any] = {}
     if loc_id is not None:
         loc["id"] = loc_id
-    found = locator.locate(resource_id) if locator is not None else None   # indexed once per input file
+    found = locator.locate(resource_id) if locator is not None else None  # indexed once per input file
     if found is not None:
-        loc["physicalLocation"] = {"artifactLocation": artifact_location(found.input),
-                                   "region": {"startLine": found.line}}
+        loc["physicalLocation"] = {
+            "artifactLocation": artifact_location(found.input),
+            "region": {"startLine": found.line},
+        }
     loc["logicalLocations"] = [logical(resource_id)]
     if message:
         loc["message"] = {"text": sarif_text(message)}
@@ -120,51 +135,74 @@ def result(f: dict[str, Any], rule_index: dict[str, int], locator: SourceLocator
     r["message"] = {"text": sarif_text(f.get("message") or f.get("title") or f["rule_id"])}
     r["locations"] = [location(f["resource_id"], locator)]
     related = [rid for rid in f.get("related_ids") or [] if rid.lower() != f["resource_id"].lower()]
-    related = related[:GITHUB_LOCATIONS]     # GitHub rejects results with more; the JSON document has them all
+    related = related[:GITHUB_LOCATIONS]  # GitHub rejects results with more; the JSON document has them all
     if related:
-        r["relatedLocations"] = [location(rid, locator, i + 1, "related resource") for i, rid in enumerate(related)]
+        r["relatedLocations"] = [
+            location(rid, locator, i + 1, "related resource") for i, rid in enumerate(related)
+        ]
     r["partialFingerprints"] = {FINGERPRINT_KEY: f["fingerprint"]}
     if f.get("baseline") in ("new", "unchanged"):
         r["baselineState"] = f["baseline"]
     sup = f.get("suppression")
     if sup is not None:
         justification = text(sup.get("reason"))
-        extra = [f"expires {sup['expires']}" if sup.get("expires") else "",
-                 f"approved by {sup['approved_by']}" if sup.get("approved_by") else ""]
+        extra = [
+            f"expires {sup['expires']}" if sup.get("expires") else "",
+            f"approved by {sup['approved_by']}" if sup.get("approved_by") else "",
+        ]
         extra = [e for e in extra if e]
         if extra:
             justification += f" ({'; '.join(extra)})"
-        r["suppressions"] = [{"kind": "external", "status": "accepted", "justification": justification,
-                              "properties": {k: sup.get(k) for k in ("rule", "resource", "expires", "approved_by")}}]
+        r["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": justification,
+                "properties": {k: sup.get(k) for k in ("rule", "resource", "expires", "approved_by")},
+            }
+        ]
     props: dict[str, Any] = {"severity": f["severity"], "status": f["status"], "title": f.get("title", "")}
     flow = f.get("flow")
     if isinstance(flow, dict):
         ex = example if isinstance(example := flow.get("example"), dict) else {}
-        props["flow"] = {"sources": flow.get("sources"), "appliances": flow.get("appliances"),
-                         "destinations_total": flow.get("destinations_total"),
-                         **{k: ex.get(k) for k in ("source", "destination", "destination_ip", "port", "verdict")}}
+        props["flow"] = {
+            "sources": flow.get("sources"),
+            "appliances": flow.get("appliances"),
+            "destinations_total": flow.get("destinations_total"),
+            **{k: ex.get(k) for k in ("source", "destination", "destination_ip", "port", "verdict")},
+        }
     if f.get("suppression_expired"):
         props["suppression_expired"] = f["suppression_expired"]
     r["properties"] = props
     return r
 
 
-def sarif_log(document: dict[str, Any], catalog: dict[str, Rule], locator: SourceLocator | None = None,
-              results: bool = True) -> dict[str, Any]:
+def sarif_log(
+    document: dict[str, Any],
+    catalog: dict[str, Rule],
+    locator: SourceLocator | None = None,
+    results: bool = True,
+) -> dict[str, Any]:
     rules = [catalog[rid] for rid in sorted(catalog)]
     rule_index = {r.id: i for i, r in enumerate(rules)}
     invocation: dict[str, Any] = {"executionSuccessful": True}
     notes = []
     for p in document["coverage"]["skipped"]:
         where = ", ".join(x for x in (p.get("file"), p.get("resource_id"), p.get("field")) if x)
-        notes.append({"level": "warning",
-                      "message": {"text": sarif_text(f"{where}: {p.get('problem')} ({p.get('effect')})")}})
+        notes.append(
+            {
+                "level": "warning",
+                "message": {"text": sarif_text(f"{where}: {p.get('problem')} ({p.get('effect')})")},
+            }
+        )
     if notes:
         invocation["toolExecutionNotifications"] = notes
     config_notes = []
     for n in document["coverage"]["not_assessed"]:
-        note: dict[str, Any] = {"level": "note",
-                                "message": {"text": sarif_text(f"{n['rule_id']} not assessed: {n['reason']}")}}
+        note: dict[str, Any] = {
+            "level": "note",
+            "message": {"text": sarif_text(f"{n['rule_id']} not assessed: {n['reason']}")},
+        }
         if n["rule_id"] in rule_index:
             note["associatedRule"] = {"id": n["rule_id"], "index": rule_index[n["rule_id"]]}
         config_notes.append(note)
@@ -174,22 +212,32 @@ def sarif_log(document: dict[str, Any], catalog: dict[str, Rule], locator: Sourc
         invocation["toolConfigurationNotifications"] = config_notes
     estate = document["estate"]
     run: dict[str, Any] = {
-        "tool": {"driver": {
-            "name": "pathaudit",
-            "version": document["tool"]["version"],
-            "semanticVersion": document["tool"]["version"],
-            "rules": [descriptor(r) for r in rules],
-        }},
+        "tool": {
+            "driver": {
+                "name": "pathaudit",
+                "version": document["tool"]["version"],
+                "semanticVersion": document["tool"]["version"],
+                "rules": [descriptor(r) for r in rules],
+            }
+        },
         "invocations": [invocation],
         "originalUriBaseIds": {
-            "%SRCROOT%": {"description": {"text": "The directory pathaudit ran in (input paths are relative to it)."}},
-            "PATHAUDIT_BUNDLED": {"description": {"text": "The estates bundled with pathaudit (fixtures/estates)."}},
+            "%SRCROOT%": {
+                "description": {"text": "The directory pathaudit ran in (input paths are relative to it)."}
+            },
+            "PATHAUDIT_BUNDLED": {
+                "description": {"text": "The estates bundled with pathaudit (fixtures/estates)."}
+            },
         },
         "results": [result(f, rule_index, locator) for f in document["findings"]] if results else [],
         "properties": {
             "findingsSchema": document["schema"],
-            "estate": {"sha256": estate["sha256"], "collected_at": estate["collected_at"],
-                       "resources": estate["resources"], "inputs": estate["inputs"]},
+            "estate": {
+                "sha256": estate["sha256"],
+                "collected_at": estate["collected_at"],
+                "resources": estate["resources"],
+                "inputs": estate["inputs"],
+            },
             "coverageComplete": document["coverage"]["complete"],
             "summary": document["summary"],
         },
@@ -211,15 +259,20 @@ def github_warnings(document: dict[str, Any]) -> list[str]:
     """What GitHub code scanning will do with this SARIF file, when it will not show all of it."""
     n = len(document["findings"])
     if n > GITHUB_RESULTS_REJECTED:
-        return [f"SARIF has {n} results: GitHub code scanning rejects runs over {GITHUB_RESULTS_REJECTED:,} "
-                "(narrow it with --rule, or keep the HTML and JSON reports instead)"]
+        return [
+            f"SARIF has {n} results: GitHub code scanning rejects runs over {GITHUB_RESULTS_REJECTED:,} "
+            "(narrow it with --rule, or keep the HTML and JSON reports instead)"
+        ]
     if n > GITHUB_RESULTS_SHOWN:
-        return [f"SARIF has {n} results: GitHub code scanning keeps only the top {GITHUB_RESULTS_SHOWN:,} by severity"]
+        return [
+            f"SARIF has {n} results: GitHub code scanning keeps only the top {GITHUB_RESULTS_SHOWN:,} by severity"
+        ]
     return []
 
 
-def iter_sarif(document: dict[str, Any], catalog: dict[str, Rule],
-               locator: SourceLocator | None = None) -> Iterator[bytes]:
+def iter_sarif(
+    document: dict[str, Any], catalog: dict[str, Rule], locator: SourceLocator | None = None
+) -> Iterator[bytes]:
     """The SARIF log in pieces, one result at a time (same bytes as dumping it whole)."""
     log = sarif_log(document, catalog, locator, results=False)
     rules = [catalog[rid] for rid in sorted(catalog)]
@@ -228,5 +281,7 @@ def iter_sarif(document: dict[str, Any], catalog: dict[str, Rule],
     return iter_indented(log, ("runs", 0, "results"), list(results))
 
 
-def render_sarif(document: dict[str, Any], catalog: dict[str, Rule], locator: SourceLocator | None = None) -> bytes:
+def render_sarif(
+    document: dict[str, Any], catalog: dict[str, Rule], locator: SourceLocator | None = None
+) -> bytes:
     return b"".join(iter_sarif(document, catalog, locator))

@@ -33,8 +33,14 @@ def xml_text(value: Any) -> str:
 
 def xml_attr(value: Any) -> str:
     """For double-quoted XML attributes; newlines/tabs kept as character references (not normalised away)."""
-    return (xml_text(value).replace('"', "&quot;").replace("'", "&apos;")
-            .replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;"))
+    return (
+        xml_text(value)
+        .replace('"', "&quot;")
+        .replace("'", "&apos;")
+        .replace("\n", "&#10;")
+        .replace("\r", "&#13;")
+        .replace("\t", "&#9;")
+    )
 
 
 def md(value: Any) -> str:

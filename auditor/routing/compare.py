@@ -15,12 +15,17 @@ from typing import Any
 from auditor.estate.enums import canon_next_hop
 from auditor.routing.table import RouteTableView
 
-SOURCES = {"default": "Default", "user": "User", "virtualnetworkgateway": "VirtualNetworkGateway", "unknown": "Unknown"}
+SOURCES = {
+    "default": "Default",
+    "user": "User",
+    "virtualnetworkgateway": "VirtualNetworkGateway",
+    "unknown": "Unknown",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Difference:
-    kind: str            # missing | extra | next-hop | state | note
+    kind: str  # missing | extra | next-hop | state | note
     prefix: str
     source: str
     azure: str | None
@@ -28,8 +33,14 @@ class Difference:
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "prefix": self.prefix, "source": self.source, "azure": self.azure,
-                "model": self.model, "note": self.note}
+        return {
+            "kind": self.kind,
+            "prefix": self.prefix,
+            "source": self.source,
+            "azure": self.azure,
+            "model": self.model,
+            "note": self.note,
+        }
 
 
 def _norm_source(value: Any) -> str:
@@ -69,9 +80,16 @@ def compare(view: RouteTableView, items: list[dict[str, Any]]) -> list[Differenc
     azure_se = sorted(k[0] for k, v in azure.items() if v["next_hop_type"] == "VirtualNetworkServiceEndpoint")
     model_se = sorted(k[0] for k, r in model.items() if r.next_hop_type == "VirtualNetworkServiceEndpoint")
     if azure_se or model_se:
-        diffs.append(Difference("note", ", ".join(model_se) or "-", "Default", f"{len(azure_se)} prefixes",
-                                ", ".join(model_se) or "none",
-                                "service endpoint routes: the model holds the service tag, Azure lists its prefixes"))
+        diffs.append(
+            Difference(
+                "note",
+                ", ".join(model_se) or "-",
+                "Default",
+                f"{len(azure_se)} prefixes",
+                ", ".join(model_se) or "none",
+                "service endpoint routes: the model holds the service tag, Azure lists its prefixes",
+            )
+        )
     for key in sorted(set(azure) | set(model)):
         prefix, source = key
         a, m = azure.get(key), model.get(key)
@@ -80,12 +98,20 @@ def compare(view: RouteTableView, items: list[dict[str, Any]]) -> list[Differenc
         if m is not None and m.next_hop_type == "VirtualNetworkServiceEndpoint":
             continue
         if m is None:
-            assert a is not None      # the key is Azure's or the model's
+            assert a is not None  # the key is Azure's or the model's
             note = ""
             if source == "Default" and a["next_hop_type"] == "None":
                 note = "a newer Default route the model does not know (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)"
-            diffs.append(Difference("missing", prefix, source, f"{_hop(a['next_hop_type'], a['ips'])} {a['state']}",
-                                    None, note))
+            diffs.append(
+                Difference(
+                    "missing",
+                    prefix,
+                    source,
+                    f"{_hop(a['next_hop_type'], a['ips'])} {a['state']}",
+                    None,
+                    note,
+                )
+            )
             continue
         model_hop = _hop(m.next_hop_type, [m.next_hop_ip_text] if m.next_hop_ip_text else [])
         if a is None:
@@ -98,7 +124,9 @@ def compare(view: RouteTableView, items: list[dict[str, Any]]) -> list[Differenc
         ips_matter = m.next_hop_type not in ("VirtualNetworkGateway",)
         model_ips = [m.next_hop_ip_text] if m.next_hop_ip_text else []
         if not same_type or (ips_matter and sorted(a["ips"]) != sorted(model_ips)):
-            diffs.append(Difference("next-hop", prefix, source, _hop(a["next_hop_type"], a["ips"]), model_hop))
+            diffs.append(
+                Difference("next-hop", prefix, source, _hop(a["next_hop_type"], a["ips"]), model_hop)
+            )
         if a["state"].lower() != m.state.lower():
             diffs.append(Difference("state", prefix, source, a["state"], m.state, m.reason or ""))
     return diffs

@@ -40,7 +40,14 @@ from auditor.routing.table import PROTECTED_SYSTEM_HOPS, SOURCE_RANK, EffectiveR
 
 RESERVED = (*RFC1918, RFC6598)
 ROUTE_TABLE_POLICIES = frozenset({"Enabled", "RouteTableEnabled"})
-DEFAULT_ORDER = {"vnet": 0, "peering": 1, "private-endpoint": 2, "internet": 3, "reserved": 4, "service-endpoint": 5}
+DEFAULT_ORDER = {
+    "vnet": 0,
+    "peering": 1,
+    "private-endpoint": 2,
+    "internet": 3,
+    "reserved": 4,
+    "service-endpoint": 5,
+}
 CONTEXT_ON_PREMISES = "on-premises"
 
 
@@ -48,8 +55,10 @@ CONTEXT_ON_PREMISES = "on-premises"
 class PeRoute:
     pe: PrivateEndpoint
     ip: int
-    vnet_range: Cidr | None        # the PE VNet range containing the PE IP (limits invalidating UDRs), None if unknown
-    policies: str                  # privateEndpointNetworkPolicies of the PE's subnet
+    vnet_range: (
+        Cidr | None
+    )  # the PE VNet range containing the PE IP (limits invalidating UDRs), None if unknown
+    policies: str  # privateEndpointNetworkPolicies of the PE's subnet
     subnet_id: str | None
 
 
@@ -101,7 +110,9 @@ class RoutingModel:
                 rng = None
                 if vnet is not None:
                     rng = next((r for r in vnet.prefixes if r.contains_ip(ip)), None)
-                out.setdefault(subnet.vnet_id.lower(), []).append(PeRoute(pe, ip, rng, subnet.pe_policies, subnet.id))
+                out.setdefault(subnet.vnet_id.lower(), []).append(
+                    PeRoute(pe, ip, rng, subnet.pe_policies, subnet.id)
+                )
         return out
 
     @cached_property
@@ -119,7 +130,7 @@ class RoutingModel:
             out[conn.gateway_id.lower()].extend((p, lgw.id) for p in lgw.prefixes)
         for gid, lst in out.items():
             lst.extend((p, "config:network.on_premises") for p in self.config.on_premises)
-            firsts: dict[Cidr, str] = {}      # each prefix once, with the first origin that names it
+            firsts: dict[Cidr, str] = {}  # each prefix once, with the first origin that names it
             for p, o in lst:
                 firsts.setdefault(p, o)
             out[gid] = list(firsts.items())
@@ -197,17 +208,25 @@ class RoutingModel:
         name = self.estate.name_of
         for p in (out_p, back):
             if p is not None and not p.allow_vnet_access:
-                return (f"blocked by peering setting: {name(p.id)} has allowVirtualNetworkAccess false, which blocks "
-                        f"traffic between {name(p.vnet_id)} and {name(p.remote_vnet_id)}")
+                return (
+                    f"blocked by peering setting: {name(p.id)} has allowVirtualNetworkAccess false, which blocks "
+                    f"traffic between {name(p.vnet_id)} and {name(p.remote_vnet_id)}"
+                )
         if forwarded and back is not None and not back.allow_forwarded_traffic:
-            return (f"blocked by peering setting: {name(back.id)} ({name(to_vnet)} to {name(from_vnet)}) has "
-                    f"allowForwardedTraffic false, so {name(to_vnet)} refuses traffic an appliance in "
-                    f"{name(from_vnet)} forwards")
+            return (
+                f"blocked by peering setting: {name(back.id)} ({name(to_vnet)} to {name(from_vnet)}) has "
+                f"allowForwardedTraffic false, so {name(to_vnet)} refuses traffic an appliance in "
+                f"{name(from_vnet)} forwards"
+            )
         return None
 
     @cached_property
     def hub_of_vnet(self) -> dict[str, str]:
-        return {c.remote_vnet_id.lower(): c.hub_id for c in self.estate.hub_connections.values() if c.remote_vnet_id}
+        return {
+            c.remote_vnet_id.lower(): c.hub_id
+            for c in self.estate.hub_connections.values()
+            if c.remote_vnet_id
+        }
 
     # ------------------------------------------------------------------ tables
 
@@ -243,14 +262,31 @@ class RoutingModel:
         if vnet is None:
             notes.append("VNet not in the estate: its subnets' prefixes stand in for its address space")
         for rng in own_ranges:
-            add(source="Default", prefix=rng, prefix_text=str(rng), next_hop_type="VnetLocal", kind="vnet",
-                origin=vnet.id if vnet else None)
-        add(source="Default", prefix=parse_cidr("0.0.0.0/0"), prefix_text="0.0.0.0/0", next_hop_type="Internet",
-            kind="internet")
+            add(
+                source="Default",
+                prefix=rng,
+                prefix_text=str(rng),
+                next_hop_type="VnetLocal",
+                kind="vnet",
+                origin=vnet.id if vnet else None,
+            )
+        add(
+            source="Default",
+            prefix=parse_cidr("0.0.0.0/0"),
+            prefix_text="0.0.0.0/0",
+            next_hop_type="Internet",
+            kind="internet",
+        )
         for reserved in RESERVED:
             if any(rng == reserved or rng.contains(reserved) for rng in own_ranges):
                 continue  # replaced by the VnetLocal route of that range
-            add(source="Default", prefix=reserved, prefix_text=str(reserved), next_hop_type="None", kind="reserved")
+            add(
+                source="Default",
+                prefix=reserved,
+                prefix_text=str(reserved),
+                next_hop_type="None",
+                kind="reserved",
+            )
 
         # Peering routes (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
         location = (vnet.location if vnet else "").lower()
@@ -263,7 +299,14 @@ class RoutingModel:
                 hop = "VNetGlobalPeering"
             peered_vnets.append(p.remote_vnet_id.lower())
             for rng in prefixes:
-                add(source="Default", prefix=rng, prefix_text=str(rng), next_hop_type=hop, kind="peering", origin=p.id)
+                add(
+                    source="Default",
+                    prefix=rng,
+                    prefix_text=str(rng),
+                    next_hop_type=hop,
+                    kind="peering",
+                    origin=p.id,
+                )
 
         # Private endpoint /32s of this VNet and directly peered VNets
         # (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)
@@ -274,8 +317,15 @@ class RoutingModel:
         udr_map = [(u.prefix, u) for u in udrs if u.prefix is not None]
         for per in pe_routes:
             cidr = Cidr(per.ip, 32)
-            route = EffectiveRoute(source="Default", prefix=cidr, prefix_text=str(cidr), next_hop_type="InterfaceEndpoint",
-                                   kind="private-endpoint", origin=per.pe.id, disable_bgp_route_propagation=dbp)
+            route = EffectiveRoute(
+                source="Default",
+                prefix=cidr,
+                prefix_text=str(cidr),
+                next_hop_type="InterfaceEndpoint",
+                kind="private-endpoint",
+                origin=per.pe.id,
+                disable_bgp_route_propagation=dbp,
+            )
             reason = invalidation(per, udr_map)
             if reason:
                 route.state, route.reason = "Invalid", reason
@@ -284,8 +334,13 @@ class RoutingModel:
         # Service endpoints: public prefixes of the service, represented by its tag
         # (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
         for service in service_endpoints:
-            add(source="Default", prefix=None, prefix_text=service, next_hop_type="VirtualNetworkServiceEndpoint",
-                kind="service-endpoint")
+            add(
+                source="Default",
+                prefix=None,
+                prefix_text=service,
+                next_hop_type="VirtualNetworkServiceEndpoint",
+                kind="service-endpoint",
+            )
 
         # Gateway routes (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)
         gateways = self.vnet_gateways.get(vnet_key, [])
@@ -294,25 +349,43 @@ class RoutingModel:
         elif gateways:
             for gid in gateways:
                 for prefix, origin in self.gateway_prefixes.get(gid.lower(), []):
-                    add(source="VirtualNetworkGateway", prefix=prefix, prefix_text=str(prefix),
-                        next_hop_type="VirtualNetworkGateway", kind="gateway", origin=origin)
+                    add(
+                        source="VirtualNetworkGateway",
+                        prefix=prefix,
+                        prefix_text=str(prefix),
+                        next_hop_type="VirtualNetworkGateway",
+                        kind="gateway",
+                        origin=origin,
+                    )
         hub_id = self.hub_of_vnet.get(vnet_key)
         if hub_id and not dbp:
             routes.extend(self._vwan_routes(hub_id, vnet_key, dbp))
         elif hub_id:
-            notes.append("disableBgpRoutePropagation on a Virtual WAN spoke: it learns no hub routes ("
-                         "https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies)")
+            notes.append(
+                "disableBgpRoutePropagation on a Virtual WAN spoke: it learns no hub routes ("
+                "https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies)"
+            )
 
         # UDRs
         for u in udrs:
-            add(source="User", prefix=u.prefix, prefix_text=u.prefix_text, next_hop_type=u.next_hop_type,
-                next_hop_ip=u.next_hop_ip, next_hop_ip_text=u.next_hop_ip_text, kind="udr", origin=u.id, name=u.name)
+            add(
+                source="User",
+                prefix=u.prefix,
+                prefix_text=u.prefix_text,
+                next_hop_type=u.next_hop_type,
+                next_hop_ip=u.next_hop_ip,
+                next_hop_ip_text=u.next_hop_ip_text,
+                kind="udr",
+                origin=u.id,
+                name=u.name,
+            )
 
         remove_reserved_on_default_override(routes)
         select(routes)
         routes.sort(key=display_order)
-        return RouteTableView(key, vnet.id if vnet else vnet_key, rt.id if rt else None,
-                              [s.id for s in subnets], routes, notes)
+        return RouteTableView(
+            key, vnet.id if vnet else vnet_key, rt.id if rt else None, [s.id for s in subnets], routes, notes
+        )
 
     def hub_gateway_prefixes(self, gw: HubGateway) -> list[Cidr]:
         """On-premises prefixes behind a hub gateway: its VPN sites' address spaces and the config's
@@ -326,8 +399,14 @@ class RoutingModel:
 
     def intent(self, hub_id: str) -> tuple[str | None, str | None, str | None]:
         """(routing intent id, PrivateTraffic next hop id, Internet next hop id) of a hub."""
-        intent = next((ri for ri in sorted(self.estate.routing_intents.values(), key=lambda r: r.id.lower())
-                       if ri.hub_id.lower() == hub_id.lower()), None)
+        intent = next(
+            (
+                ri
+                for ri in sorted(self.estate.routing_intents.values(), key=lambda r: r.id.lower())
+                if ri.hub_id.lower() == hub_id.lower()
+            ),
+            None,
+        )
         private_hop = internet_hop = None
         for pol in intent.policies if intent else []:
             dests = {d.lower() for d in pol.destinations}
@@ -358,9 +437,19 @@ class RoutingModel:
         def add(prefix: Cidr, next_hop: str | None, origin: str) -> None:
             ip = self.next_hop_ip(next_hop)
             text = fmt_ip(ip) if ip is not None else None
-            out.append(EffectiveRoute(source="VirtualNetworkGateway", prefix=prefix, prefix_text=str(prefix),
-                                      next_hop_type="VirtualNetworkGateway", next_hop_ip=ip, next_hop_ip_text=text,
-                                      kind="vwan", origin=origin, disable_bgp_route_propagation=dbp))
+            out.append(
+                EffectiveRoute(
+                    source="VirtualNetworkGateway",
+                    prefix=prefix,
+                    prefix_text=str(prefix),
+                    next_hop_type="VirtualNetworkGateway",
+                    next_hop_ip=ip,
+                    next_hop_ip_text=text,
+                    kind="vwan",
+                    origin=origin,
+                    disable_bgp_route_propagation=dbp,
+                )
+            )
 
         if private_hop:
             for rng in RFC1918:
@@ -384,8 +473,11 @@ class RoutingModel:
 
 
 def context_key(subnet: Subnet) -> tuple[str, str | None, tuple[str, ...]]:
-    return (subnet.vnet_id.lower(), subnet.route_table_id.lower() if subnet.route_table_id else None,
-            tuple(sorted(subnet.service_endpoints)))
+    return (
+        subnet.vnet_id.lower(),
+        subnet.route_table_id.lower() if subnet.route_table_id else None,
+        tuple(sorted(subnet.service_endpoints)),
+    )
 
 
 def invalidation(per: PeRoute, udrs: Sequence[tuple[Cidr, object]]) -> str | None:
@@ -407,8 +499,10 @@ def invalidation(per: PeRoute, udrs: Sequence[tuple[Cidr, object]]) -> str | Non
     if best is None:
         return None
     prefix, udr = best
-    return (f"invalidated by UDR {getattr(udr, 'name', '')} {prefix}: PE subnet has privateEndpointNetworkPolicies "
-            f"{per.policies} and /{prefix.plen} is no wider than the PE VNet range {per.vnet_range} (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)")
+    return (
+        f"invalidated by UDR {getattr(udr, 'name', '')} {prefix}: PE subnet has privateEndpointNetworkPolicies "
+        f"{per.policies} and /{prefix.plen} is no wider than the PE VNet range {per.vnet_range} (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)"
+    )
 
 
 UDR_OVERVIEW = "https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview"
@@ -422,19 +516,34 @@ def remove_reserved_on_default_override(routes: list[EffectiveRoute]) -> None:
     This is what makes the landing-zone spoke with only `0.0.0.0/0 -> firewall` send traffic for
     other spokes to the firewall instead of dropping it. The routes stay listed as Invalid, which is
     how Azure's effective-route output shows them when it does not omit them (compare.py accepts both)."""
-    udr = next((r for r in routes if r.source == "User" and r.prefix is not None and r.prefix.plen == 0), None)
-    bgp = next((r for r in routes if r.source == "VirtualNetworkGateway" and r.prefix is not None
-                and r.prefix.plen == 0 and r.state == "Active"), None)
+    udr = next(
+        (r for r in routes if r.source == "User" and r.prefix is not None and r.prefix.plen == 0), None
+    )
+    bgp = next(
+        (
+            r
+            for r in routes
+            if r.source == "VirtualNetworkGateway"
+            and r.prefix is not None
+            and r.prefix.plen == 0
+            and r.state == "Active"
+        ),
+        None,
+    )
     if udr is None and bgp is None:
         return
     if udr is not None:
-        why = (f"removed: the user-defined route {udr.name or ''} 0.0.0.0/0 -> {udr.next_hop_type} overrides the "
-               f"default route, and Azure then removes the reserved-range None routes ({UDR_OVERVIEW}, "
-               "routing example)").replace("route  0", "route 0")
+        why = (
+            f"removed: the user-defined route {udr.name or ''} 0.0.0.0/0 -> {udr.next_hop_type} overrides the "
+            f"default route, and Azure then removes the reserved-range None routes ({UDR_OVERVIEW}, "
+            "routing example)"
+        ).replace("route  0", "route 0")
     else:
-        why = (f"removed (inferred): a 0.0.0.0/0 learned from the gateway ({bgp.next_hop_type}) overrides the "  # type: ignore[union-attr]
-               "default route; the documentation says a 0.0.0.0/0 override removes the reserved-range None "
-               f"routes, and shows it for a user-defined route ({UDR_OVERVIEW}, routing example)")
+        why = (
+            f"removed (inferred): a 0.0.0.0/0 learned from the gateway ({bgp.next_hop_type}) overrides the "  # type: ignore[union-attr]
+            "default route; the documentation says a 0.0.0.0/0 override removes the reserved-range None "
+            f"routes, and shows it for a user-defined route ({UDR_OVERVIEW}, routing example)"
+        )
     for r in routes:
         if r.kind == "reserved" and r.state == "Active":
             r.state, r.reason = "Invalid", why
@@ -455,7 +564,9 @@ def select(routes: list[EffectiveRoute]) -> None:
             continue
         group.sort(key=lambda r: SOURCE_RANK.get(r.source, 3))
         best = group[0]
-        system = next((g for g in group if g.source == "Default" and g.next_hop_type in PROTECTED_SYSTEM_HOPS), None)
+        system = next(
+            (g for g in group if g.source == "Default" and g.next_hop_type in PROTECTED_SYSTEM_HOPS), None
+        )
         if best.source != "User" and system is not None:
             # BGP never beats VNet/peering routes; a reserved-range None route gives way to the
             # VNet/peering route of the same prefix instead of winning by list order
@@ -466,21 +577,29 @@ def select(routes: list[EffectiveRoute]) -> None:
                 continue
             r.state = "Invalid"
             if best is system and r.source == "Default":
-                r.reason = (f"same prefix {prefix} as the {best.next_hop_type} route: a range in use by a VNet or a "
-                            "peered VNet replaces the reserved-range route (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)")
+                r.reason = (
+                    f"same prefix {prefix} as the {best.next_hop_type} route: a range in use by a VNet or a "
+                    "peered VNet replaces the reserved-range route (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)"
+                )
             elif best is system:
-                r.reason = (f"same prefix {prefix} as the {best.next_hop_type} system route, which BGP routes never "
-                            "override (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)")
+                r.reason = (
+                    f"same prefix {prefix} as the {best.next_hop_type} system route, which BGP routes never "
+                    "override (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)"
+                )
             else:
-                r.reason = (f"same prefix {prefix} as a {best.source} route, which has precedence "
-                            "(User > BGP > System, https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)")
+                r.reason = (
+                    f"same prefix {prefix} as a {best.source} route, which has precedence "
+                    "(User > BGP > System, https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)"
+                )
     for r in routes:
         if r.source == "VirtualNetworkGateway" and r.state == "Active" and r.prefix is not None:
             cover = next((p for p in protected if p.contains(r.prefix) and p != r.prefix), None)
             if cover is not None:
                 r.state = "Invalid"
-                r.reason = (f"inside {cover}, a VNet/peering/service-endpoint system route that BGP routes never "
-                            "override, even when more specific (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)")
+                r.reason = (
+                    f"inside {cover}, a VNet/peering/service-endpoint system route that BGP routes never "
+                    "override, even when more specific (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)"
+                )
 
 
 def display_order(r: EffectiveRoute) -> tuple[int, int, int, int, str, str, str]:

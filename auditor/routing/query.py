@@ -38,11 +38,14 @@ def load_effective_routes(path: Path) -> list[dict[str, Any]]:
         return value
     if isinstance(doc, list):
         return doc
-    raise InputError(f"{path}: expected the output of `az network nic show-effective-route-table` ({{\"value\": [...]}})")
+    raise InputError(
+        f'{path}: expected the output of `az network nic show-effective-route-table` ({{"value": [...]}})'
+    )
 
 
-def answer(estate: Estate, config: Config, subnet_spec: str, ip: str | None = None,
-           compare_file: Path | None = None) -> RoutesAnswer:
+def answer(
+    estate: Estate, config: Config, subnet_spec: str, ip: str | None = None, compare_file: Path | None = None
+) -> RoutesAnswer:
     subnet = resolve_subnet(estate, subnet_spec)
     model = RoutingModel(estate, config)
     view = model.table_for_subnet(subnet.id)

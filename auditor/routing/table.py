@@ -13,23 +13,25 @@ from auditor.routing.lpm import PrefixMap
 # (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview).
 SOURCE_RANK = {"User": 0, "VirtualNetworkGateway": 1, "Default": 2}
 # System routes that BGP can never override, even when BGP is more specific (same page).
-PROTECTED_SYSTEM_HOPS = frozenset({"VnetLocal", "VNetPeering", "VNetGlobalPeering", "VirtualNetworkServiceEndpoint"})
+PROTECTED_SYSTEM_HOPS = frozenset(
+    {"VnetLocal", "VNetPeering", "VNetGlobalPeering", "VirtualNetworkServiceEndpoint"}
+)
 
 
 @dataclass(slots=True)
 class EffectiveRoute:
-    source: str                    # Default | User | VirtualNetworkGateway
-    prefix: Cidr | None            # None: a service tag (UDR tag prefix or service endpoint)
+    source: str  # Default | User | VirtualNetworkGateway
+    prefix: Cidr | None  # None: a service tag (UDR tag prefix or service endpoint)
     prefix_text: str
     next_hop_type: str
     next_hop_ip: int | None = None
     next_hop_ip_text: str | None = None
-    kind: str = ""                 # vnet | internet | reserved | peering | gateway | vwan | service-endpoint
-                                   # | private-endpoint | udr
-    origin: str | None = None      # the resource that put it there (UDR, peering, PE, gateway ...)
-    name: str | None = None        # UDR name
+    # vnet | internet | reserved | peering | gateway | vwan | service-endpoint | private-endpoint | udr
+    kind: str = ""
+    origin: str | None = None  # the resource that put it there (UDR, peering, PE, gateway ...)
+    name: str | None = None  # UDR name
     state: str = "Active"
-    reason: str | None = None      # why the route is Invalid
+    reason: str | None = None  # why the route is Invalid
     disable_bgp_route_propagation: bool = False
 
     def to_azure(self) -> dict[str, Any]:
@@ -53,7 +55,7 @@ class EffectiveRoute:
 @dataclass(slots=True)
 class Candidate:
     route: EffectiveRoute
-    outcome: str                   # won | less-specific | lost-tie | invalid
+    outcome: str  # won | less-specific | lost-tie | invalid
     why: str
 
 
@@ -84,7 +86,9 @@ class RouteTableView:
     def lpm(self) -> PrefixMap[EffectiveRoute]:
         """The active routes as an LPM map, built on first use (many contexts are never looked up)."""
         if self._lpm is None:
-            self._lpm = PrefixMap((r.prefix, r) for r in self.routes if r.state == "Active" and r.prefix is not None)
+            self._lpm = PrefixMap(
+                (r.prefix, r) for r in self.routes if r.state == "Active" and r.prefix is not None
+            )
         return self._lpm
 
     def lookup(self, ip: int) -> EffectiveRoute | None:
@@ -103,8 +107,13 @@ class RouteTableView:
             elif r.state != "Active":
                 out.append(Candidate(r, "invalid", r.reason or "Invalid"))
             elif winner is not None and r.prefix.plen < winner.prefix.plen:  # type: ignore[union-attr]
-                out.append(Candidate(r, "less-specific", f"/{r.prefix.plen} is shorter than the winning "
-                                                         f"/{winner.prefix.plen}"))  # type: ignore[union-attr]
+                out.append(
+                    Candidate(
+                        r,
+                        "less-specific",
+                        f"/{r.prefix.plen} is shorter than the winning /{winner.prefix.plen}",  # type: ignore[union-attr]
+                    )
+                )
             else:
                 out.append(Candidate(r, "lost-tie", "same prefix, lower precedence (User > BGP > System)"))
         out.sort(key=lambda c: (c.outcome != "won", -(c.route.prefix.plen if c.route.prefix else 0)))
@@ -115,6 +124,8 @@ def win_reason(route: EffectiveRoute, routes: list[EffectiveRoute], ip: int) -> 
     same = [r for r in routes if r is not route and r.prefix == route.prefix]
     parts = [f"longest matching prefix (/{route.prefix.plen})"]  # type: ignore[union-attr]
     if same:
-        parts.append(f"beats {len(same)} route(s) with the same prefix: {route.source} has precedence "
-                     "(User > BGP > System, https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)")
+        parts.append(
+            f"beats {len(same)} route(s) with the same prefix: {route.source} has precedence "
+            "(User > BGP > System, https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview)"
+        )
     return "; ".join(parts)

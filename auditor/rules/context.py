@@ -29,9 +29,9 @@ class AuditContext:
     extras: dict[str, Any] = field(default_factory=dict)
     # False: the path rules read every delivered flow (tests prove pruning changes no finding)
     prune_flows: bool = True
-    only: set[str] | None = None           # the rule ids evaluated (None: every rule of the catalog)
-    labels: dict[tuple, str] = field(default_factory=dict)   # pathutil.source_label's memo
-    memo: dict[Any, Any] = field(default_factory=dict)        # per-audit results rules share
+    only: set[str] | None = None  # the rule ids evaluated (None: every rule of the catalog)
+    labels: dict[tuple, str] = field(default_factory=dict)  # pathutil.source_label's memo
+    memo: dict[Any, Any] = field(default_factory=dict)  # per-audit results rules share
 
     @cached_property
     def flows(self) -> FlowAnalysis:
@@ -60,12 +60,17 @@ class AuditContext:
         watched: list[str] = []
         if any(rule.flows.endpoints == "ai-accounts" for rule in needs):
             accounts = set(self.estate.ai_accounts)
-            watched = [pe.id for pe in self.estate.private_endpoints.values()
-                       if any((c.target_id or "").lower() in accounts for c in pe.connections)]
+            watched = [
+                pe.id
+                for pe in self.estate.private_endpoints.values()
+                if any((c.target_id or "").lower() in accounts for c in pe.connections)
+            ]
         flows = self.memo[memo_key] = self.flows.reported_flows(
-            reported, watched,
+            reported,
+            watched,
             pe_routes=any(rule.flows.routes == "private-endpoint" for rule in needs),
-            unmitigated=any(rule.flows.replies == "unmitigated" for rule in needs))
+            unmitigated=any(rule.flows.replies == "unmitigated" for rule in needs),
+        )
         return flows
 
     @property
@@ -86,7 +91,9 @@ class AuditContext:
     @cached_property
     def gateway_subnet_ids(self) -> set[str]:
         """Subnets of the API gateway: APIM in a VNet (internal or external) plus config gateways."""
-        ids = {a.subnet_id.lower() for a in self.estate.apims.values() if a.subnet_id and a.vnet_type != "None"}
+        ids = {
+            a.subnet_id.lower() for a in self.estate.apims.values() if a.subnet_id and a.vnet_type != "None"
+        }
         for gw in self.config.gateways:
             ids.update(s.lower() for s in gw.subnets)
         return ids
@@ -118,4 +125,3 @@ class AuditContext:
             flow=flow,
             key=key,
         )
-

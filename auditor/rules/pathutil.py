@@ -21,7 +21,7 @@ def group_flows(flows: list[Flow], key) -> dict[tuple, list[Flow]]:
 # `--format flows`, which is always complete) say how many there are (docs/findings.md). 100 keeps the
 # worst case of tests/bench/scale.py (200 spokes each asymmetric to 2,000 endpoints) under 50 MB.
 LIST_CAP = 100
-PATHS_SHOWN = 10   # AOAI005: bypassing sources whose evidence carries a whole forward path
+PATHS_SHOWN = 10  # AOAI005: bypassing sources whose evidence carries a whole forward path
 
 
 def grouped_flow(flows: list[Flow]) -> dict[str, Any]:
@@ -40,12 +40,15 @@ def grouped_flow(flows: list[Flow]) -> dict[str, Any]:
         dests.setdefault((f.pe.id, f.pe_ip, f.port), f)
     order = sorted(dests, key=lambda d: (d[0].lower(), d[1], d[2]))
     first = order[0]
-    example = merged_flow_dict([f for f in flows if (f.pe.id, f.pe_ip, f.port) == first
-                                and f.source == dests[first].source])
+    example = merged_flow_dict(
+        [f for f in flows if (f.pe.id, f.pe_ip, f.port) == first and f.source == dests[first].source]
+    )
     return {
         "sources": sources,
         "appliances": list(appliances),
-        "destinations": [{"id": pe_id, "ip": fmt_ip(ip), "port": port} for pe_id, ip, port in order[:LIST_CAP]],
+        "destinations": [
+            {"id": pe_id, "ip": fmt_ip(ip), "port": port} for pe_id, ip, port in order[:LIST_CAP]
+        ],
         "destinations_total": len(order),
         "example": example,
     }
@@ -71,10 +74,16 @@ def route_evidence(flow: Flow) -> list[Evidence]:
         r = hop.route
         if r is None:
             continue
-        out.append(Evidence("route", r.origin or hop.id or "", None,
-                            f"{r.prefix_text if r.prefix is None else r.prefix} -> {r.next_hop_type}"
-                            f"{' ' + r.next_hop_ip_text if r.next_hop_ip_text else ''} ({r.source})",
-                            f"decides the hop from {hop.hop}"))
+        out.append(
+            Evidence(
+                "route",
+                r.origin or hop.id or "",
+                None,
+                f"{r.prefix_text if r.prefix is None else r.prefix} -> {r.next_hop_type}"
+                f"{' ' + r.next_hop_ip_text if r.next_hop_ip_text else ''} ({r.source})",
+                f"decides the hop from {hop.hop}",
+            )
+        )
     return out
 
 
@@ -82,14 +91,21 @@ def source_label(flow: Flow, ctx: AuditContext) -> str:
     """How a message names a flow's source: `rt-name (snet-a, snet-b)`, a subnet, or on-premises with its
     prefixes. Memoised per audit: a context's flows to thousands of endpoints share their sources."""
     if flow.source_kind == "on-premises":
-        return "on-premises (" + ", ".join(str(p) for p in flow.source_prefixes) + ")" if flow.source_prefixes \
+        return (
+            "on-premises (" + ", ".join(str(p) for p in flow.source_prefixes) + ")"
+            if flow.source_prefixes
             else "on-premises (prefixes unknown: set [network] on_premises)"
+        )
     key = (flow.source, tuple(flow.source_subnets))
     label = ctx.labels.get(key)
     if label is None:
         estate = ctx.estate
         names = ", ".join(sorted(estate.name_of(s) for s in flow.source_subnets))
-        label = f"{estate.name_of(flow.source)} ({names})" if names and flow.source_subnets != [flow.source] else names
+        label = (
+            f"{estate.name_of(flow.source)} ({names})"
+            if names and flow.source_subnets != [flow.source]
+            else names
+        )
         ctx.labels[key] = label
     return label
 
@@ -102,9 +118,16 @@ def unresolved_evidence(ctx: AuditContext, flow: Flow) -> list[Evidence]:
         if app.kind == "azure-firewall" and app.firewall is not None:
             verdict = ctx.flows.rule_verdict(app.firewall, flow.source_prefixes, flow.pe_ip, flow.source_key)
             if verdict.kind == "unresolved":
-                out.append(Evidence("unresolved", app.firewall.policy_id or app.id, "ruleCollectionGroups",
-                                    list(verdict.why), "the firewall's rules could not be resolved: the flow is not "
-                                    "assumed to ride an application rule (which would SNAT it)"))
+                out.append(
+                    Evidence(
+                        "unresolved",
+                        app.firewall.policy_id or app.id,
+                        "ruleCollectionGroups",
+                        list(verdict.why),
+                        "the firewall's rules could not be resolved: the flow is not "
+                        "assumed to ride an application rule (which would SNAT it)",
+                    )
+                )
     return out
 
 
@@ -114,7 +137,9 @@ def context_resource(f: Flow) -> str:
     if f.source_kind != "on-premises":
         return f.source
     if f.view is not None:
-        return f.view.route_table_id or (f.view.subnet_ids[0] if f.view.subnet_ids else f.entry_gateway or f.source)
+        return f.view.route_table_id or (
+            f.view.subnet_ids[0] if f.view.subnet_ids else f.entry_gateway or f.source
+        )
     return f.entry_gateway or f.source
 
 
@@ -129,12 +154,12 @@ def nvas_to_endpoints(ctx: AuditContext) -> dict[str, tuple]:
     """NVA unit id (lower) -> (appliance, unit id, members, delivered flows through it) over all flows;
     worked out once per audit (NET002 and NET003 both read it)."""
     flows = ctx.reported_flows
-    memo_key = ("nvas_to_endpoints", id(flows))     # the flows differ with the rules an audit runs
+    memo_key = ("nvas_to_endpoints", id(flows))  # the flows differ with the rules an audit runs
     hit = ctx.memo.get(memo_key)
     if hit is not None:
         return hit
     out: dict[str, tuple] = {}
-    seen: dict[int, list] = {}        # id(tail.appliances) -> the (unit lists) it feeds: tails share lists
+    seen: dict[int, list] = {}  # id(tail.appliances) -> the (unit lists) it feeds: tails share lists
     for f in flows:
         if f.outcome != "delivered" or not f.tail.appliances:
             continue
@@ -142,7 +167,10 @@ def nvas_to_endpoints(ctx: AuditContext) -> dict[str, tuple]:
         if targets is None:
             targets = seen[id(f.tail.appliances)] = [
                 out.setdefault(unit.lower(), (app, unit, members, []))[3]
-                for app in f.tail.appliances if app.kind == "nva" for unit, members in sorted(app.units.items())]
+                for app in f.tail.appliances
+                if app.kind == "nva"
+                for unit, members in sorted(app.units.items())
+            ]
         for bucket in targets:
             bucket.append(f)
     hit = ctx.memo[memo_key] = dict(sorted(out.items()))

@@ -45,13 +45,29 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if not bad_ips and not bad_subnets:
             continue
         evidence = [Evidence("property", account.id, "properties.networkAcls.ipRules", r) for r in bad_ips]
-        evidence += [Evidence("property", account.id, "properties.networkAcls.virtualNetworkRules", s) for s in bad_subnets]
+        evidence += [
+            Evidence("property", account.id, "properties.networkAcls.virtualNetworkRules", s)
+            for s in bad_subnets
+        ]
         if acls.bypass == "AzureServices":
-            evidence.append(Evidence("property", account.id, "properties.networkAcls.bypass", "AzureServices",
-                                     "trusted Azure services are admitted too"))
+            evidence.append(
+                Evidence(
+                    "property",
+                    account.id,
+                    "properties.networkAcls.bypass",
+                    "AzureServices",
+                    "trusted Azure services are admitted too",
+                )
+            )
         admitted = ", ".join([*bad_ips, *(ctx.estate.name_of(s) for s in bad_subnets)])
-        suffix = (" No API gateway is in the estate, so no admitted source is known to be the gateway; declare "
-                  "gateways in the config file if they live elsewhere.") if no_gateway else ""
+        suffix = (
+            (
+                " No API gateway is in the estate, so no admitted source is known to be the gateway; declare "
+                "gateways in the config file if they live elsewhere."
+            )
+            if no_gateway
+            else ""
+        )
         yield ctx.finding(
             "AOAI003",
             account.id,

@@ -13,7 +13,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if any(c.status == "Approved" for c in account.pe_connections):
             continue
         states = sorted({c.status or "unknown" for c in account.pe_connections})
-        detail = f"its private endpoint connections are {', '.join(states)}" if states else "it has no private endpoint connection"
+        detail = (
+            f"its private endpoint connections are {', '.join(states)}"
+            if states
+            else "it has no private endpoint connection"
+        )
         yield ctx.finding(
             "AOAI004",
             account.id,

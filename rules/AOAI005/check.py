@@ -22,18 +22,23 @@ def check(ctx: AuditContext) -> Iterator[Finding | NotAssessed]:
     estate = ctx.estate
     if not ctx.gateway_subnet_ids:
         if estate.ai_accounts:
-            yield NotAssessed("AOAI005", "no API gateway in the estate (no API Management in a VNet and no [[gateways]] "
-                                         "in the config file): cannot tell gateway traffic from bypass")
+            yield NotAssessed(
+                "AOAI005",
+                "no API gateway in the estate (no API Management in a VNet and no [[gateways]] "
+                "in the config file): cannot tell gateway traffic from bypass",
+            )
         return
     gateway = ctx.gateway_subnet_ids
     flows_by_pe: dict[str, list] = {}
     for f in ctx.reported_flows:
         if f.outcome == "delivered":
             flows_by_pe.setdefault(f.pe.id.lower(), []).append(f)
-    pes_of: dict[str, list] = {}       # account id -> its Approved private endpoints, in id order
+    pes_of: dict[str, list] = {}  # account id -> its Approved private endpoints, in id order
     for pe in sorted(estate.private_endpoints.values(), key=lambda p: p.id.lower()):
         if pe.approved:
-            for aid in sorted({(c.target_id or "").lower() for c in pe.connections if c.status == "Approved"}):
+            for aid in sorted(
+                {(c.target_id or "").lower() for c in pe.connections if c.status == "Approved"}
+            ):
                 if aid in estate.ai_accounts:
                     pes_of.setdefault(aid, []).append(pe)
     names: dict[tuple[str, ...], str] = {}
@@ -50,7 +55,7 @@ def check(ctx: AuditContext) -> Iterator[Finding | NotAssessed]:
         if not bypass:
             continue
         keys_on = account.disable_local_auth is not True
-        labels: dict[str, None] = {}   # in order of first appearance
+        labels: dict[str, None] = {}  # in order of first appearance
         per_source: dict[tuple, list] = {}
         for f, subnets in bypass:
             per_source.setdefault((f.source, tuple(subnets)), []).append(f)
@@ -74,14 +79,25 @@ def check(ctx: AuditContext) -> Iterator[Finding | NotAssessed]:
             if n < PATHS_SHOWN:
                 value["source_subnets"] = sorted(subnets, key=str.lower)[:PATHS_SHOWN]
                 value["forward"] = [h.to_dict() for h in f.forward_hops]
-            evidence.append(Evidence("path", f.source, None, value, f"{label} reaches {f.pe.name} without the gateway"))
-        if ctx.config.gateways:     # config values that changed the verdict are named (the config echo, docs/findings.md)
-            evidence.append(Evidence("property", f"config:{ctx.config.path}", "gateways",
-                                     [g.name for g in ctx.config.gateways],
-                                     "declared gateway subnets are the intended callers, not bypass"))
+            evidence.append(
+                Evidence("path", f.source, None, value, f"{label} reaches {f.pe.name} without the gateway")
+            )
+        if (
+            ctx.config.gateways
+        ):  # config values that changed the verdict are named (the config echo, docs/findings.md)
+            evidence.append(
+                Evidence(
+                    "property",
+                    f"config:{ctx.config.path}",
+                    "gateways",
+                    [g.name for g in ctx.config.gateways],
+                    "declared gateway subnets are the intended callers, not bypass",
+                )
+            )
         severity = "high" if keys_on else "medium"
         yield ctx.finding(
-            "AOAI005", account.id,
+            "AOAI005",
+            account.id,
             f"{account.kind or 'AI'} account {account.name} is reachable over its private endpoint(s) from sources other "
             f"than the API gateway: {'; '.join(list(labels)[:PATHS_SHOWN])}"
             f"{f' and {len(labels) - PATHS_SHOWN} more sources' if len(labels) > PATHS_SHOWN else ''}."

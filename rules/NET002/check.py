@@ -19,8 +19,11 @@ def untagged_units(app: Appliance) -> list[tuple[str, list[str]]]:
     the tag is not theirs to carry, so this rule does not speak for them (NET001 still does)."""
     if app.kind != "nva" or app.snat_declared or app.managed:
         return []
-    return [(unit, members) for unit, members in sorted(app.units.items())
-            if unit not in app.declared_units and not all(app.nic_tags.get(m) for m in members)]
+    return [
+        (unit, members)
+        for unit, members in sorted(app.units.items())
+        if unit not in app.declared_units and not all(app.nic_tags.get(m) for m in members)
+    ]
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
@@ -31,10 +34,19 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         sources = sorted({source_label(f, ctx) for f in flows})
         untagged = [m for m in members if not app.nic_tags.get(m)]
         name = nva_name(ctx, unit)
-        behind = f" behind load balancer {app.name} ({app.ip_text})" if len(app.units) > 1 or unit != app.id else \
-            f" ({app.ip_text})"
-        where = "its NIC" if untagged == [unit] and not unit.lower().split("/providers/")[-1].startswith(
-            "microsoft.compute/virtualmachinescalesets") else ", ".join(sorted(ctx.estate.name_of(n) for n in untagged))
+        behind = (
+            f" behind load balancer {app.name} ({app.ip_text})"
+            if len(app.units) > 1 or unit != app.id
+            else f" ({app.ip_text})"
+        )
+        where = (
+            "its NIC"
+            if untagged == [unit]
+            and not unit.lower()
+            .split("/providers/")[-1]
+            .startswith("microsoft.compute/virtualmachinescalesets")
+            else ", ".join(sorted(ctx.estate.name_of(n) for n in untagged))
+        )
         yield ctx.finding(
             "NET002",
             unit,

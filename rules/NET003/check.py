@@ -45,7 +45,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if ambiguous and not failed:
             t = ambiguous[0]
             yield ctx.finding(
-                "NET003", unit,
+                "NET003",
+                unit,
                 f"Scale-set NVA {name}: disableSnatOnPL=true is on {ctx.estate.name_of(t.resource_id)}; the "
                 "documentation is ambiguous about scale-set placement (scale set vs instance), so the opt-in is "
                 "claimed but not certain.",
@@ -54,13 +55,18 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 related_ids=pes,
             )
             continue
-        problems = "; ".join(dict.fromkeys(f"{ctx.estate.name_of(t.resource_id)}: {t.problem}" for t in failed))
+        problems = "; ".join(
+            dict.fromkeys(f"{ctx.estate.name_of(t.resource_id)}: {t.problem}" for t in failed)
+        )
         yield ctx.finding(
-            "NET003", unit,
+            "NET003",
+            unit,
             f"NVA {name} carries a disableSnatOnPL tag that does not take effect ({problems}); replies from "
             "private endpoints still bypass it.",
-            evidence=[Evidence("property", t.resource_id, f"tags.{t.key}", t.value, t.problem)
-                      for t in {(t.resource_id, t.key): t for t in failed}.values()],
+            evidence=[
+                Evidence("property", t.resource_id, f"tags.{t.key}", t.value, t.problem)
+                for t in {(t.resource_id, t.key): t for t in failed}.values()
+            ],
             related_ids=pes,
         )
     # Azure Firewall: the tag is not documented for it
@@ -73,5 +79,9 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             if app.kind == "azure-firewall" and app.tags and app.id.lower() not in seen:
                 seen.add(app.id.lower())
                 t = app.tags[0]
-                yield ctx.finding("NET003", app.id, f"Azure Firewall {app.name} carries {t.key}={t.value!r}: {t.problem}.",
-                                  evidence=[Evidence("property", app.id, f"tags.{t.key}", t.value)])
+                yield ctx.finding(
+                    "NET003",
+                    app.id,
+                    f"Azure Firewall {app.name} carries {t.key}={t.value!r}: {t.problem}.",
+                    evidence=[Evidence("property", app.id, f"tags.{t.key}", t.value)],
+                )

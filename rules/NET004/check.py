@@ -38,17 +38,29 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 "symmetric, while the secured-hub private-endpoint page asks for 'Always perform SNAT' on network-rule "
                 "traffic to private endpoints "
                 "(https://learn.microsoft.com/azure/firewall-manager/private-link-inspection-secure-virtual-hub). "
-                "This stays suspected until traffic evidence speaks.")
+                "This stays suspected until traffic evidence speaks."
+            )
             status = "suspected"
         else:
             consequence = "Replies from the private endpoints bypass the firewall."
             status = None
         yield ctx.finding(
-            "NET004", app.id,
+            "NET004",
+            app.id,
             f"Azure Firewall {app.name} forwards traffic to private endpoints {', '.join(pes)} without SNAT: {why}. "
             + consequence,
             status=status,
-            evidence=[Evidence("property", app.firewall.policy_id or app.id, "properties.snat.privateRanges", ranges,
-                               origin), *([unresolved] if unresolved else [])],
-            related_ids=sorted({f.pe.id for f in flows} | ({app.firewall.policy_id} if app.firewall.policy_id else set())),
+            evidence=[
+                Evidence(
+                    "property",
+                    app.firewall.policy_id or app.id,
+                    "properties.snat.privateRanges",
+                    ranges,
+                    origin,
+                ),
+                *([unresolved] if unresolved else []),
+            ],
+            related_ids=sorted(
+                {f.pe.id for f in flows} | ({app.firewall.policy_id} if app.firewall.policy_id else set())
+            ),
         )

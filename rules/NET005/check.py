@@ -17,7 +17,9 @@ from auditor.rules.context import AuditContext
 from auditor.rules.pathutil import group_flows, grouped_flow, source_label
 
 
-def shadowed_udr(flow: Flow, maps: dict[int, PrefixMap[EffectiveRoute]] | None = None) -> EffectiveRoute | None:
+def shadowed_udr(
+    flow: Flow, maps: dict[int, PrefixMap[EffectiveRoute]] | None = None
+) -> EffectiveRoute | None:
     """The VirtualAppliance UDR that would win for the PE IP if the PE /32 were absent.
 
     That is the longest match among the view's other active routes (one active route per prefix after
@@ -30,8 +32,11 @@ def shadowed_udr(flow: Flow, maps: dict[int, PrefixMap[EffectiveRoute]] | None =
     maps = {} if maps is None else maps
     lpm = maps.get(id(view))
     if lpm is None:
-        lpm = maps[id(view)] = PrefixMap((r.prefix, r) for r in view.routes
-                                         if r.state == "Active" and r.prefix is not None and r.kind != "private-endpoint")
+        lpm = maps[id(view)] = PrefixMap(
+            (r.prefix, r)
+            for r in view.routes
+            if r.state == "Active" and r.prefix is not None and r.kind != "private-endpoint"
+        )
     best = lpm.get(flow.pe_ip)
     if best is not None and best.source == "User" and best.next_hop_type == "VirtualAppliance":
         return best
@@ -40,13 +45,17 @@ def shadowed_udr(flow: Flow, maps: dict[int, PrefixMap[EffectiveRoute]] | None =
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
     estate = ctx.estate
-    udrs: dict[int, EffectiveRoute] = {}     # id(flow) -> its shadowed UDR
-    seen: dict[tuple[int, int, int], EffectiveRoute | None] = {}   # (view, PE IP, route) -> shadowed UDR
+    udrs: dict[int, EffectiveRoute] = {}  # id(flow) -> its shadowed UDR
+    seen: dict[tuple[int, int, int], EffectiveRoute | None] = {}  # (view, PE IP, route) -> shadowed UDR
     maps: dict[int, PrefixMap[EffectiveRoute]] = {}
     for f in ctx.reported_flows:
-        if f.outcome != "delivered" or f.tail.appliances or f.tail.route is None \
-                or f.tail.route.kind != "private-endpoint":
-            continue   # shadowed_udr would say None
+        if (
+            f.outcome != "delivered"
+            or f.tail.appliances
+            or f.tail.route is None
+            or f.tail.route.kind != "private-endpoint"
+        ):
+            continue  # shadowed_udr would say None
         key = (id(f.view), f.pe_ip, id(f.tail.route))
         if key not in seen:
             seen[key] = shadowed_udr(f, maps)
@@ -64,24 +73,43 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             shadowed.setdefault(udrs[id(g)].origin or "", (udrs[id(g)], g))
         wider = [u for u, _ in shadowed.values() if policies in ("Enabled", "RouteTableEnabled")]
         if not wider:
-            why = (f"the private endpoints' subnet has privateEndpointNetworkPolicies {policies}, so UDRs cannot "
-                   "override their /32 routes")
+            why = (
+                f"the private endpoints' subnet has privateEndpointNetworkPolicies {policies}, so UDRs cannot "
+                "override their /32 routes"
+            )
         else:
             why = "the UDR prefixes are wider than the private endpoints' VNet range, so they do not invalidate the /32 routes"
         sources = sorted({source_label(g, ctx) for g in group}, key=str.lower)
         pes = sorted({g.pe.name for g in group}, key=str.lower)
         udr_text = "; ".join(f"{u.name} {u.prefix} -> {u.next_hop_ip_text}" for u, _ in shadowed.values())
         yield ctx.finding(
-            "NET005", subnet_id,
+            "NET005",
+            subnet_id,
             f"{'; '.join(sources)} send(s) traffic for {len(pes)} private endpoint(s) in subnet "
             f"{estate.name_of(subnet_id)} ({', '.join(pes[:5])}{' ...' if len(pes) > 5 else ''}) to an appliance "
             f"(UDR {udr_text}), but the more specific /32 InterfaceEndpoint routes win instead: {why}. The "
             "appliance never inspects that traffic.",
-            evidence=[*(Evidence("route", u.origin or "", None, f"{u.prefix} -> VirtualAppliance {u.next_hop_ip_text} "
-                                 "(User)", "would have carried the flow") for u, _ in shadowed.values()),
-                      Evidence("route", f.pe.id, None, f"{fmt_ip(f.pe_ip)}/32 -> InterfaceEndpoint (Default)",
-                               "wins")],
-            related_ids=sorted({*(s for g in group for s in g.source_subnets), *(u.origin or "" for u, _ in
-                                                                                 shadowed.values())} - {""}),
+            evidence=[
+                *(
+                    Evidence(
+                        "route",
+                        u.origin or "",
+                        None,
+                        f"{u.prefix} -> VirtualAppliance {u.next_hop_ip_text} (User)",
+                        "would have carried the flow",
+                    )
+                    for u, _ in shadowed.values()
+                ),
+                Evidence(
+                    "route", f.pe.id, None, f"{fmt_ip(f.pe_ip)}/32 -> InterfaceEndpoint (Default)", "wins"
+                ),
+            ],
+            related_ids=sorted(
+                {
+                    *(s for g in group for s in g.source_subnets),
+                    *(u.origin or "" for u, _ in shadowed.values()),
+                }
+                - {""}
+            ),
             flow=flow,
         )

@@ -16,15 +16,24 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             pe_subnets.setdefault(pe.subnet_id.lower(), []).append(pe.id)
     for sid in sorted(pe_subnets):
         subnet = estate.subnets.get(sid)
-        if subnet is None or not subnet.nsg_id or subnet.pe_policies in ("Enabled", "NetworkSecurityGroupEnabled"):
+        if (
+            subnet is None
+            or not subnet.nsg_id
+            or subnet.pe_policies in ("Enabled", "NetworkSecurityGroupEnabled")
+        ):
             continue
         shown = subnet.pe_policies if subnet.pe_policies_set else "not set (Disabled)"
         yield ctx.finding(
-            "NET006", subnet.id,
+            "NET006",
+            subnet.id,
             f"Subnet {subnet.name} hosts {len(pe_subnets[sid])} private endpoint(s) and has NSG "
             f"{estate.name_of(subnet.nsg_id)}, but privateEndpointNetworkPolicies is {shown}: the NSG does not filter "
             "traffic to the private endpoints.",
-            evidence=[Evidence("property", subnet.id, "properties.privateEndpointNetworkPolicies", subnet.pe_policies),
-                      Evidence("property", subnet.id, "properties.networkSecurityGroup.id", subnet.nsg_id)],
+            evidence=[
+                Evidence(
+                    "property", subnet.id, "properties.privateEndpointNetworkPolicies", subnet.pe_policies
+                ),
+                Evidence("property", subnet.id, "properties.networkSecurityGroup.id", subnet.nsg_id),
+            ],
             related_ids=sorted([subnet.nsg_id, *pe_subnets[sid]]),
         )

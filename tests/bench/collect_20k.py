@@ -38,7 +38,9 @@ def serve(resources: int, subscriptions: int, conn: mp.connection.Connection) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--resources", type=int, default=20_000)
     parser.add_argument("--subscriptions", type=int, default=1001)
     parser.add_argument("--runs", type=int, default=3)
@@ -56,11 +58,14 @@ def main() -> None:
 
     baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     parent, child = mp.Pipe()
-    server = mp.get_context("fork").Process(target=serve, args=(args.resources, args.subscriptions, child), daemon=True)
+    server = mp.get_context("fork").Process(
+        target=serve, args=(args.resources, args.subscriptions, child), daemon=True
+    )
     server.start()
     url, ca_path, subs = parent.recv()
-    options = CollectOptions(subscriptions=tuple(subs), arm_endpoint=url, verify=ca_path, credential="token",
-                             sleep=lambda s: None)
+    options = CollectOptions(
+        subscriptions=tuple(subs), arm_endpoint=url, verify=ca_path, credential="token", sleep=lambda s: None
+    )
     durations, writes = [], []
     result = None
     for _ in range(args.runs):
@@ -86,12 +91,18 @@ def main() -> None:
     assert len(got) == len(set(got)), "duplicates in the snapshot"
     assert set(got) == expected, "collected ids differ from the served ids"
     assert result.snapshot["coverage"]["complete"], result.snapshot["coverage"]
-    print(f"tenant: {args.resources} resources, {args.subscriptions} subscriptions "
-          f"({-(-args.subscriptions // 1000)} batches)")
+    print(
+        f"tenant: {args.resources} resources, {args.subscriptions} subscriptions "
+        f"({-(-args.subscriptions // 1000)} batches)"
+    )
     print(f"Resource Graph pages per collection: {result.stats.pages} ({requests // args.runs} requests)")
-    print(f"collect: median {statistics.median(durations):.2f}s (runs: {', '.join(f'{d:.2f}' for d in durations)})")
+    print(
+        f"collect: median {statistics.median(durations):.2f}s (runs: {', '.join(f'{d:.2f}' for d in durations)})"
+    )
     print(f"write .json.gz: median {statistics.median(writes):.2f}s, {size / 1e6:.1f} MB")
-    print(f"peak RSS of the collector process: {peak_mb:.0f} MB ({baseline_mb:.0f} MB after importing the SDKs)")
+    print(
+        f"peak RSS of the collector process: {peak_mb:.0f} MB ({baseline_mb:.0f} MB after importing the SDKs)"
+    )
     print(f"ids: {len(got)} collected == {len(expected)} served, no duplicates")
 
 

@@ -82,7 +82,9 @@ print(json.dumps({"seconds": time.perf_counter() - t, "rss_mb": resource.getrusa
 
 
 def child(code: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -94,8 +96,12 @@ def main() -> None:
     ap.add_argument("--formats", default="parquet,csv")
     ap.add_argument("--plain-rows", type=int, default=1_000_000, help="rows for the plain Python reference")
     ap.add_argument("--keep", type=Path)
-    ap.add_argument("--findings", type=Path, help="findings document to confirm (default: the scenario's; "
-                    "issue #12: the 10k worst case of tests/bench/scale.py --keep DIR)")
+    ap.add_argument(
+        "--findings",
+        type=Path,
+        help="findings document to confirm (default: the scenario's; "
+        "issue #12: the 10k worst case of tests/bench/scale.py --keep DIR)",
+    )
     args = ap.parse_args()
     tmp = Path(args.keep or tempfile.mkdtemp(prefix="pathaudit-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -108,20 +114,32 @@ def main() -> None:
     for fmt in args.formats.split(","):
         path = tmp / f"bench-{n}.{fmt}"
         t = time.perf_counter()
-        opts = {"parquet": "FORMAT parquet, COMPRESSION zstd", "csv": "FORMAT csv, HEADER true",
-                "json": "FORMAT json, ARRAY true"}[fmt]
+        opts = {
+            "parquet": "FORMAT parquet, COMPRESSION zstd",
+            "csv": "FORMAT csv, HEADER true",
+            "json": "FORMAT json, ARRAY true",
+        }[fmt]
         con.execute(f"COPY ({sql}) TO '{path}' ({opts})")
-        print(f"\n[{fmt}] generated {path.stat().st_size / 1e6:.0f} MB with DuckDB in {time.perf_counter() - t:.1f} s")
+        print(
+            f"\n[{fmt}] generated {path.stat().st_size / 1e6:.0f} MB with DuckDB in {time.perf_counter() - t:.1f} s"
+        )
         r = child(CHILD_CONFIRM, doc, str(path))
-        print(f"  pathaudit confirm --flow-trace (DuckDB)  {r['seconds']:6.2f} s  {n / r['seconds'] / 1e6:5.2f}M rows/s  "
-              f"RSS {r['rss_mb']:6.0f} MB  -> NET001 {r['status']}  {r['forward']}"
-              + (f"  target < 15 s: {'OK' if r['seconds'] < 15 else 'MISSED'}" if n <= 10_000_000 else
-                 f"  RAM target < 2 GB: {'OK' if r['rss_mb'] < 2048 else 'MISSED'}"))
+        print(
+            f"  pathaudit confirm --flow-trace (DuckDB)  {r['seconds']:6.2f} s  {n / r['seconds'] / 1e6:5.2f}M rows/s  "
+            f"RSS {r['rss_mb']:6.0f} MB  -> NET001 {r['status']}  {r['forward']}"
+            + (
+                f"  target < 15 s: {'OK' if r['seconds'] < 15 else 'MISSED'}"
+                if n <= 10_000_000
+                else f"  RAM target < 2 GB: {'OK' if r['rss_mb'] < 2048 else 'MISSED'}"
+            )
+        )
         if fmt == "csv":
             sub = min(args.plain_rows, n)
             r = child(CHILD_PLAIN, str(path), str(sub))
-            print(f"  plain Python csv, {sub / 1e6:g}M rows           {r['seconds']:6.2f} s  -> "
-                  f"{r['seconds'] * n / sub:6.1f} s for {n:,} (extrapolated)  RSS {r['rss_mb']:6.0f} MB")
+            print(
+                f"  plain Python csv, {sub / 1e6:g}M rows           {r['seconds']:6.2f} s  -> "
+                f"{r['seconds'] * n / sub:6.1f} s for {n:,} (extrapolated)  RSS {r['rss_mb']:6.0f} MB"
+            )
         if not args.keep:
             path.unlink()
     con.close()

@@ -51,20 +51,49 @@ def frames(n: int, seed: int = 6):
             server, sport_srv = pe, port
         else:
             client = _ip(f"10.{rnd.randrange(3, 200)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}")
-            server, sport_srv = _ip(f"10.{rnd.randrange(200, 250)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}"), 8080
+            server, sport_srv = (
+                _ip(f"10.{rnd.randrange(200, 250)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}"),
+                8080,
+            )
         cport = 1024 + conn % 60000
         isn = rnd.randrange(1 << 32)
-        pattern = ((True, 0x02), (True, 0x10), (True, 0x18), (True, 0x18), (True, 0x10), (True, 0x18),
-                   (True, 0x10), (True, 0x18), (True, 0x11), (True, 0x10)) if to_pe else \
-            ((True, 0x02), (False, 0x12), (True, 0x10), (True, 0x18), (False, 0x18), (True, 0x10),
-             (False, 0x18), (True, 0x11), (False, 0x11), (True, 0x10))
+        pattern = (
+            (
+                (True, 0x02),
+                (True, 0x10),
+                (True, 0x18),
+                (True, 0x18),
+                (True, 0x10),
+                (True, 0x18),
+                (True, 0x10),
+                (True, 0x18),
+                (True, 0x11),
+                (True, 0x10),
+            )
+            if to_pe
+            else (
+                (True, 0x02),
+                (False, 0x12),
+                (True, 0x10),
+                (True, 0x18),
+                (False, 0x18),
+                (True, 0x10),
+                (False, 0x18),
+                (True, 0x11),
+                (False, 0x11),
+                (True, 0x10),
+            )
+        )
         for k, (fwd, flags) in enumerate(pattern):
             if i >= n:
                 return
             payload = b"\x17\x03\x03" + bytes(61) if flags == 0x18 else b""
             src, dst = (client, server) if fwd else (server, client)
             sp, dp = (cport, sport_srv) if fwd else (sport_srv, cport)
-            tcp = struct.pack("!HHIIBBHHH", sp, dp, (isn + k) & 0xFFFFFFFF, 0, 0x50, flags, 65535, 0, 0) + payload
+            tcp = (
+                struct.pack("!HHIIBBHHH", sp, dp, (isn + k) & 0xFFFFFFFF, 0, 0x50, flags, 65535, 0, 0)
+                + payload
+            )
             ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), k, 0x4000, 64, 6, 0, src, dst)
             us = (i * 37) % 1_000_000
             yield T0 + i // 27000, us, eth + ip + tcp
@@ -137,7 +166,9 @@ print(json.dumps({"seconds": time.perf_counter() - t, "rss_mb": resource.getrusa
 
 
 def child(code: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -146,8 +177,12 @@ def tshark(path: Path) -> dict | None:
     if not exe:
         return None
     t = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M", exe, "-q", "-n", "-r", str(path), "-z", "conv,tcp"],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", exe, "-q", "-n", "-r", str(path), "-z", "conv,tcp"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     secs = time.perf_counter() - t
     try:
         rss = int(proc.stderr.strip().splitlines()[-1]) / 1024
@@ -161,8 +196,12 @@ def main() -> None:
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--subset", type=int, default=100_000, help="packets for the rdpcap reference")
     ap.add_argument("--keep", type=Path, help="write the captures here and keep them")
-    ap.add_argument("--findings", type=Path, help="findings document to confirm (default: the scenario's; "
-                    "issue #12: the 10k worst case of tests/bench/scale.py --keep DIR)")
+    ap.add_argument(
+        "--findings",
+        type=Path,
+        help="findings document to confirm (default: the scenario's; "
+        "issue #12: the 10k worst case of tests/bench/scale.py --keep DIR)",
+    )
     args = ap.parse_args()
     tmp = Path(args.keep or tempfile.mkdtemp(prefix="pathaudit-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -175,22 +214,30 @@ def main() -> None:
         writer(path, n)
         print(f"\n[{fmt}] wrote {path.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - t:.1f} s")
         r = child(CHILD_PATHAUDIT, doc, str(path))
-        print(f"  pathaudit confirm (struct parser) {r['seconds']:6.2f} s  {n / r['seconds'] / 1e3:6.0f}k pkt/s  "
-              f"RSS {r['rss_mb']:5.0f} MB  -> NET001 {r['status']} ({r['syn']:,} SYNs)  target < 3 s: "
-              f"{'OK' if r['seconds'] < 3 else 'MISSED'}")
+        print(
+            f"  pathaudit confirm (struct parser) {r['seconds']:6.2f} s  {n / r['seconds'] / 1e3:6.0f}k pkt/s  "
+            f"RSS {r['rss_mb']:5.0f} MB  -> NET001 {r['status']} ({r['syn']:,} SYNs)  target < 3 s: "
+            f"{'OK' if r['seconds'] < 3 else 'MISSED'}"
+        )
         r = child(CHILD_RAWREADER, str(path), str(n))
-        print(f"  scapy RawPcapReader + struct      {r['seconds']:6.2f} s  {n / r['seconds'] / 1e3:6.0f}k pkt/s  "
-              f"RSS {r['rss_mb']:5.0f} MB  (counts only)")
+        print(
+            f"  scapy RawPcapReader + struct      {r['seconds']:6.2f} s  {n / r['seconds'] / 1e3:6.0f}k pkt/s  "
+            f"RSS {r['rss_mb']:5.0f} MB  (counts only)"
+        )
         if fmt == "pcap":
             sub = min(args.subset, n)
             r = child(CHILD_RDPCAP, str(path), str(sub))
             est = r["seconds"] * n / sub
-            print(f"  scapy rdpcap, {sub // 1000}k subset          {r['seconds']:6.2f} s  -> {est:6.1f} s for {n:,} "
-                  f"(extrapolated)  RSS {r['rss_mb']:5.0f} MB for the subset")
+            print(
+                f"  scapy rdpcap, {sub // 1000}k subset          {r['seconds']:6.2f} s  -> {est:6.1f} s for {n:,} "
+                f"(extrapolated)  RSS {r['rss_mb']:5.0f} MB for the subset"
+            )
         ts = tshark(path)
         if ts:
-            print(f"  tshark -q -z conv,tcp             {ts['seconds']:6.2f} s  {n / ts['seconds'] / 1e3:6.0f}k pkt/s  "
-                  f"RSS {ts['rss_mb']:5.0f} MB")
+            print(
+                f"  tshark -q -z conv,tcp             {ts['seconds']:6.2f} s  {n / ts['seconds'] / 1e3:6.0f}k pkt/s  "
+                f"RSS {ts['rss_mb']:5.0f} MB"
+            )
         else:
             print("  tshark: not installed (apt-get install -y tshark)")
         if not args.keep:

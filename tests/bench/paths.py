@@ -72,11 +72,22 @@ def ip(n: int) -> str:
     return f"{(n >> 24) & 255}.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
 
-def rule(name: str, priority: int, direction: str, access: str, src: str, dst: str, port: str) -> dict[str, Any]:
-    return {"name": name, "properties": {
-        "priority": priority, "direction": direction, "access": access, "protocol": "Tcp",
-        "sourceAddressPrefix": src, "destinationAddressPrefix": dst, "sourcePortRange": "*",
-        "destinationPortRange": port}}
+def rule(
+    name: str, priority: int, direction: str, access: str, src: str, dst: str, port: str
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "properties": {
+            "priority": priority,
+            "direction": direction,
+            "access": access,
+            "protocol": "Tcp",
+            "sourceAddressPrefix": src,
+            "destinationAddressPrefix": dst,
+            "sourcePortRange": "*",
+            "destinationPortRange": port,
+        },
+    }
 
 
 class BenchEstate(RowEstate):
@@ -97,29 +108,77 @@ class BenchEstate(RowEstate):
 
     def vm(self, name: str, nic_id: str, rg: str) -> str:
         rid = self.rid(rg, "Microsoft.Compute/virtualMachines", name)
-        self.others.append(self.row(rid, "microsoft.compute/virtualmachines", {  # shaped like a real row
-            "vmId": guid(rid), "hardwareProfile": {"vmSize": "Standard_D2s_v5"},
-            "storageProfile": {"osDisk": {"osType": "Linux", "name": f"{name}-os", "createOption": "FromImage",
-                                          "caching": "ReadWrite", "managedDisk": {"storageAccountType": "Premium_LRS"},
-                                          "deleteOption": "Delete", "diskSizeGB": 30},
-                               "imageReference": {"publisher": "Canonical", "offer": "ubuntu-24_04-lts",
-                                                  "sku": "server", "version": "latest"}, "dataDisks": []},
-            "osProfile": {"computerName": name, "adminUsername": "azureuser", "allowExtensionOperations": True,
-                          "linuxConfiguration": {"disablePasswordAuthentication": True, "provisionVMAgent": True}},
-            "diagnosticsProfile": {"bootDiagnostics": {"enabled": True}},
-            "networkProfile": {"networkInterfaces": [{"id": nic_id, "properties": {"primary": True,
-                                                                                   "deleteOption": "Detach"}}]},
-            "extended": {"instanceView": {"powerState": {"code": "PowerState/running", "displayStatus": "VM running"}}},
-            "timeCreated": "2025-09-15T08:40:05.0694221Z"}))
+        self.others.append(
+            self.row(
+                rid,
+                "microsoft.compute/virtualmachines",
+                {  # shaped like a real row
+                    "vmId": guid(rid),
+                    "hardwareProfile": {"vmSize": "Standard_D2s_v5"},
+                    "storageProfile": {
+                        "osDisk": {
+                            "osType": "Linux",
+                            "name": f"{name}-os",
+                            "createOption": "FromImage",
+                            "caching": "ReadWrite",
+                            "managedDisk": {"storageAccountType": "Premium_LRS"},
+                            "deleteOption": "Delete",
+                            "diskSizeGB": 30,
+                        },
+                        "imageReference": {
+                            "publisher": "Canonical",
+                            "offer": "ubuntu-24_04-lts",
+                            "sku": "server",
+                            "version": "latest",
+                        },
+                        "dataDisks": [],
+                    },
+                    "osProfile": {
+                        "computerName": name,
+                        "adminUsername": "azureuser",
+                        "allowExtensionOperations": True,
+                        "linuxConfiguration": {
+                            "disablePasswordAuthentication": True,
+                            "provisionVMAgent": True,
+                        },
+                    },
+                    "diagnosticsProfile": {"bootDiagnostics": {"enabled": True}},
+                    "networkProfile": {
+                        "networkInterfaces": [
+                            {"id": nic_id, "properties": {"primary": True, "deleteOption": "Detach"}}
+                        ]
+                    },
+                    "extended": {
+                        "instanceView": {
+                            "powerState": {"code": "PowerState/running", "displayStatus": "VM running"}
+                        }
+                    },
+                    "timeCreated": "2025-09-15T08:40:05.0694221Z",
+                },
+            )
+        )
         return rid
 
     def firewall(self, name: str, subnet_id: str, address: str, policy_id: str, rg: str) -> str:
         rid = self.rid(rg, "Microsoft.Network/azureFirewalls", name)
-        self.others.append(self.row(rid, "microsoft.network/azurefirewalls", {
-            "sku": {"name": "AZFW_VNet", "tier": "Standard"}, "additionalProperties": {},
-            "firewallPolicy": {"id": policy_id},
-            "ipConfigurations": [{"id": f"{rid}/azureFirewallIpConfigurations/ipconfig1", "name": "ipconfig1",
-                                  "properties": {"privateIPAddress": address, "subnet": {"id": subnet_id}}}]}))
+        self.others.append(
+            self.row(
+                rid,
+                "microsoft.network/azurefirewalls",
+                {
+                    "sku": {"name": "AZFW_VNet", "tier": "Standard"},
+                    "additionalProperties": {},
+                    "firewallPolicy": {"id": policy_id},
+                    "ipConfigurations": [
+                        {
+                            "id": f"{rid}/azureFirewallIpConfigurations/ipconfig1",
+                            "name": "ipconfig1",
+                            "properties": {"privateIPAddress": address, "subnet": {"id": subnet_id}},
+                        }
+                    ],
+                },
+            )
+        )
         return rid
 
     def firewall_policy(self, name: str, rg: str, private_ranges: list[str] | None) -> str:
@@ -129,44 +188,97 @@ class BenchEstate(RowEstate):
         if private_ranges is not None:
             props["snat"] = {"privateRanges": private_ranges}
         self.others.append(self.row(rid, "microsoft.network/firewallpolicies", props))
-        self.others.append(self.row(rcg, "microsoft.network/firewallpolicies/rulecollectiongroups", {
-            "priority": 200, "ruleCollections": [{
-                "ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": "spokes-to-pe", "priority": 100,
-                "action": {"type": "Allow"},
-                "rules": [{"ruleType": "NetworkRule", "name": "https", "ipProtocols": ["TCP"],
-                           "sourceAddresses": ["10.0.0.0/8"], "destinationAddresses": ["10.0.0.0/8"],
-                           "destinationPorts": ["443"]}]}]}))
+        self.others.append(
+            self.row(
+                rcg,
+                "microsoft.network/firewallpolicies/rulecollectiongroups",
+                {
+                    "priority": 200,
+                    "ruleCollections": [
+                        {
+                            "ruleCollectionType": "FirewallPolicyFilterRuleCollection",
+                            "name": "spokes-to-pe",
+                            "priority": 100,
+                            "action": {"type": "Allow"},
+                            "rules": [
+                                {
+                                    "ruleType": "NetworkRule",
+                                    "name": "https",
+                                    "ipProtocols": ["TCP"],
+                                    "sourceAddresses": ["10.0.0.0/8"],
+                                    "destinationAddresses": ["10.0.0.0/8"],
+                                    "destinationPorts": ["443"],
+                                }
+                            ],
+                        }
+                    ],
+                },
+            )
+        )
         return rid
 
     def internal_lb(self, name: str, subnet_id: str, address: str, rg: str) -> tuple[str, str]:
         rid = self.rid(rg, "Microsoft.Network/loadBalancers", name)
         pool = f"{rid}/backendAddressPools/nvas"
-        row = self.row(rid, "microsoft.network/loadbalancers", {
-            "frontendIPConfigurations": [{"id": f"{rid}/frontendIPConfigurations/fe", "name": "fe", "properties": {
-                "privateIPAddress": address, "privateIPAllocationMethod": "Static", "subnet": {"id": subnet_id}}}],
-            "backendAddressPools": [{"id": pool, "name": "nvas", "properties": {}}]})
+        row = self.row(
+            rid,
+            "microsoft.network/loadbalancers",
+            {
+                "frontendIPConfigurations": [
+                    {
+                        "id": f"{rid}/frontendIPConfigurations/fe",
+                        "name": "fe",
+                        "properties": {
+                            "privateIPAddress": address,
+                            "privateIPAllocationMethod": "Static",
+                            "subnet": {"id": subnet_id},
+                        },
+                    }
+                ],
+                "backendAddressPools": [{"id": pool, "name": "nvas", "properties": {}}],
+            },
+        )
         row["sku"] = {"name": "Standard", "tier": "Regional"}
         self.others.append(row)
         return rid, pool
 
     def apim(self, name: str, subnet_id: str, address: str, rg: str) -> str:
         rid = self.rid(rg, "Microsoft.ApiManagement/service", name)
-        row = self.row(rid, "microsoft.apimanagement/service", {
-            "virtualNetworkType": "Internal", "virtualNetworkConfiguration": {"subnetResourceId": subnet_id},
-            "privateIPAddresses": [address], "publicIPAddresses": ["198.51.100.20"]})
+        row = self.row(
+            rid,
+            "microsoft.apimanagement/service",
+            {
+                "virtualNetworkType": "Internal",
+                "virtualNetworkConfiguration": {"subnetResourceId": subnet_id},
+                "privateIPAddresses": [address],
+                "publicIPAddresses": ["198.51.100.20"],
+            },
+        )
         row["sku"] = {"name": "Premium", "capacity": 1}
         self.others.append(row)
         return rid
 
     def ai_account(self, name: str, pe_ids: list[str], rg: str) -> str:
         rid = self.rid(rg, "Microsoft.CognitiveServices/accounts", name)
-        row = self.row(rid, "microsoft.cognitiveservices/accounts", {
-            "disableLocalAuth": True, "publicNetworkAccess": "Disabled",
-            "networkAcls": {"defaultAction": "Deny", "ipRules": [], "virtualNetworkRules": []},
-            "privateEndpointConnections": [{
-                "id": f"{rid}/privateEndpointConnections/{pe.rsplit('/', 1)[-1]}",
-                "properties": {"privateEndpoint": {"id": pe},
-                               "privateLinkServiceConnectionState": {"status": "Approved"}}} for pe in pe_ids]})
+        row = self.row(
+            rid,
+            "microsoft.cognitiveservices/accounts",
+            {
+                "disableLocalAuth": True,
+                "publicNetworkAccess": "Disabled",
+                "networkAcls": {"defaultAction": "Deny", "ipRules": [], "virtualNetworkRules": []},
+                "privateEndpointConnections": [
+                    {
+                        "id": f"{rid}/privateEndpointConnections/{pe.rsplit('/', 1)[-1]}",
+                        "properties": {
+                            "privateEndpoint": {"id": pe},
+                            "privateLinkServiceConnectionState": {"status": "Approved"},
+                        },
+                    }
+                    for pe in pe_ids
+                ],
+            },
+        )
         row["kind"] = "OpenAI"
         row["sku"] = {"name": "S0"}
         self.others.append(row)
@@ -182,8 +294,12 @@ def estate(subnets: int, vms_per_subnet: int = 1) -> BenchEstate:
     b.vnet("hub", "10.0.0.0/16", rg=hub_rg)
     fw_subnet = b.subnet("hub", "AzureFirewallSubnet", "10.0.1.0/26")
     nva_subnet = b.subnet("hub", "snet-nva", "10.0.2.0/24")
-    apim_subnet = b.subnet("hub", "snet-apim", APIM_PREFIX, route_table=b.route_table(
-        "rt-apim", [("10.0.0.0/8", "VirtualAppliance", AFW_IP)], rg=hub_rg))
+    apim_subnet = b.subnet(
+        "hub",
+        "snet-apim",
+        APIM_PREFIX,
+        route_table=b.route_table("rt-apim", [("10.0.0.0/8", "VirtualAppliance", AFW_IP)], rg=hub_rg),
+    )
     b.firewall("afw1", fw_subnet, AFW_IP, b.firewall_policy("afwp1", hub_rg, ["255.255.255.255/32"]), hub_rg)
     _, pool = b.internal_lb("ilb-nva", nva_subnet, ILB_IP, hub_rg)
     for k, address in ((1, NVA1_IP), (2, "10.0.2.5"), (3, "10.0.2.6"), (4, NVA4_IP)):
@@ -191,13 +307,19 @@ def estate(subnets: int, vms_per_subnet: int = 1) -> BenchEstate:
         row = b.others[-1]
         b.vm(f"nva{k}", nic, hub_rg)
         if k in (2, 3):
-            row["properties"]["ipConfigurations"][0]["properties"]["loadBalancerBackendAddressPools"] = [{"id": pool}]
+            row["properties"]["ipConfigurations"][0]["properties"]["loadBalancerBackendAddressPools"] = [
+                {"id": pool}
+            ]
         if k != 4:
             row["tags"] = {"disableSnatOnPL": "true"}
     b.apim("apim-gw", apim_subnet, "10.0.4.4", hub_rg)
     spoke_base = (10 << 24) | (16 << 16)
-    b.subnet("hub", "GatewaySubnet", "10.0.255.0/27", route_table=b.route_table(
-        "rt-gw", [(f"{ip(spoke_base)}/12", "VirtualAppliance", AFW_IP)], rg=hub_rg))
+    b.subnet(
+        "hub",
+        "GatewaySubnet",
+        "10.0.255.0/27",
+        route_table=b.route_table("rt-gw", [(f"{ip(spoke_base)}/12", "VirtualAppliance", AFW_IP)], rg=hub_rg),
+    )
     gw = b.vpn_gateway("vpngw-hub", "hub", rg=hub_rg)
     lgw = b.local_gateway("lgw-onprem", "192.168.0.0/16", "172.20.0.0/14", rg=hub_rg)
     b.connection("cn-onprem", gw, lgw, rg=hub_rg)
@@ -212,19 +334,33 @@ def estate(subnets: int, vms_per_subnet: int = 1) -> BenchEstate:
         name, rg = f"spoke-{i:04}", f"rg-spoke-{i:04}"
         second_hub = i % 25 == 5
         hop = AFW2_IP if second_hub else (AFW_IP, NVA1_IP, ILB_IP)[i % 3]
-        own = NVA4_IP if i % 10 == 3 else hop           # intra-VNet inspection; nva4 is untagged
+        own = NVA4_IP if i % 10 == 3 else hop  # intra-VNet inspection; nva4 is untagged
         b.vnet(name, f"{ip(net)}/20", rg=rg)
-        rt_a = b.route_table(f"rt-{name}-a", [("0.0.0.0/0", "VirtualAppliance", hop),
-                                              ("10.0.0.0/8", "VirtualAppliance", hop)], rg=rg)
-        rt_b = b.route_table(f"rt-{name}-b", [("10.0.0.0/8", "VirtualAppliance", hop),
-                                              (f"{ip(net)}/20", "VirtualAppliance", own)], rg=rg)
+        rt_a = b.route_table(
+            f"rt-{name}-a",
+            [("0.0.0.0/0", "VirtualAppliance", hop), ("10.0.0.0/8", "VirtualAppliance", hop)],
+            rg=rg,
+        )
+        rt_b = b.route_table(
+            f"rt-{name}-b",
+            [("10.0.0.0/8", "VirtualAppliance", hop), (f"{ip(net)}/20", "VirtualAppliance", own)],
+            rg=rg,
+        )
         nsg = b.nsg(f"nsg-{name}", [rule("deny-rdp-out", 200, "Outbound", "Deny", "*", "*", "3389")], rg)
         policy = POLICIES[i % len(POLICIES)]
         pe_subnet = b.subnet(name, "snet-pe", f"{ip(net)}/26", pe_policies=policy)
         if policy in ("Enabled", "NetworkSecurityGroupEnabled") or i % 8 == 0:
-            b.attach_nsg(pe_subnet, b.nsg(f"nsg-{name}-pe", [
-                rule("allow-apim", 100, "Inbound", "Allow", APIM_PREFIX, "*", "443"),
-                rule("deny-all", 4000, "Inbound", "Deny", "*", "*", "*")], rg))
+            b.attach_nsg(
+                pe_subnet,
+                b.nsg(
+                    f"nsg-{name}-pe",
+                    [
+                        rule("allow-apim", 100, "Inbound", "Allow", APIM_PREFIX, "*", "443"),
+                        rule("deny-all", 4000, "Inbound", "Deny", "*", "*", "*"),
+                    ],
+                    rg,
+                ),
+            )
         for k in range(1, SUBNETS_PER_VNET):
             prefix = f"{ip(net + k * 64)}/26"
             if k <= 40:
@@ -241,8 +377,13 @@ def estate(subnets: int, vms_per_subnet: int = 1) -> BenchEstate:
                 b.vm(vm_name, b.nic(f"{vm_name}-nic", sid, ip(net + k * 64 + 4 + v), rg=rg), rg)
         pes = []
         for p in range(pes_per_spoke):
-            kind = ("Microsoft.CognitiveServices/accounts" if p == 0 else
-                    "Microsoft.Storage/storageAccounts" if p % 2 else "Microsoft.KeyVault/vaults")
+            kind = (
+                "Microsoft.CognitiveServices/accounts"
+                if p == 0
+                else "Microsoft.Storage/storageAccounts"
+                if p % 2
+                else "Microsoft.KeyVault/vaults"
+            )
             target = b.rid(rg, kind, f"t{i:04}x{p}")
             pes.append(b.private_endpoint(f"pe-{i:04}-{p}", pe_subnet, ip(net + 4 + p), target=target, rg=rg))
         if policy == "Enabled" or i % 20 == 0:
@@ -275,7 +416,9 @@ def worst_case(subnets: int, pes_per_spoke: int = 10) -> BenchEstate:
         b.vnet(hub, f"10.{h}.0.0/16", rg=hub_rg)
         nva_subnet = b.subnet(hub, "snet-nva", f"10.{h}.2.0/24")
         nva_ips.append(f"10.{h}.2.4")
-        b.vm(f"nva-{hub}", b.nic(f"nva-{hub}-nic", nva_subnet, nva_ips[-1], forwarding=True, rg=hub_rg), hub_rg)
+        b.vm(
+            f"nva-{hub}", b.nic(f"nva-{hub}-nic", nva_subnet, nva_ips[-1], forwarding=True, rg=hub_rg), hub_rg
+        )
         if h == 0:
             b.apim("apim-gw", b.subnet(hub, "snet-apim", APIM_PREFIX), "10.0.4.4", hub_rg)
     for i in range(spokes):
@@ -283,8 +426,11 @@ def worst_case(subnets: int, pes_per_spoke: int = 10) -> BenchEstate:
         name, rg = f"spoke-{i:04}", f"rg-spoke-{i:04}"
         h = i // SPOKES_PER_HUB
         b.vnet(name, f"{ip(net)}/20", rg=rg)
-        rt = b.route_table(f"rt-{name}", [("0.0.0.0/0", "VirtualAppliance", nva_ips[h]),
-                                          ("10.0.0.0/8", "VirtualAppliance", nva_ips[h])], rg=rg)
+        rt = b.route_table(
+            f"rt-{name}",
+            [("0.0.0.0/0", "VirtualAppliance", nva_ips[h]), ("10.0.0.0/8", "VirtualAppliance", nva_ips[h])],
+            rg=rg,
+        )
         pe_subnet = b.subnet(name, "snet-pe", f"{ip(net)}/26", pe_policies="RouteTableEnabled")
         for k in range(1, SUBNETS_PER_VNET):
             sid = b.subnet(name, f"snet-{k:02}", f"{ip(net + k * 64)}/26", route_table=rt)
@@ -301,8 +447,10 @@ def worst_case(subnets: int, pes_per_spoke: int = 10) -> BenchEstate:
 
 def write_estate(subnets: int, path: Path, vms_per_subnet: int = 1, worst: bool = False) -> int:
     rows = (worst_case(subnets) if worst else estate(subnets, vms_per_subnet)).rows()
-    path.write_text(json.dumps({"count": len(rows), "data": rows, "skip_token": None, "totalRecords": len(rows)}),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps({"count": len(rows), "data": rows, "skip_token": None, "totalRecords": len(rows)}),
+        encoding="utf-8",
+    )
     return len(rows)
 
 
@@ -347,14 +495,26 @@ def measure(path: Path, runs: int) -> dict[str, Any]:
     by_rule: dict[str, int] = {}
     for f in doc["findings"]:
         by_rule[f["rule_id"]] = by_rule.get(f["rule_id"], 0) + 1
-    return {"parse": min(parse), "json": min(stdlib), "load": min(load), "audit": min(audits), "findings": len(doc["findings"]), "by_rule": by_rule,
-            "bytes": len(out), "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-            "complete": doc["coverage"]["complete"]}
+    return {
+        "parse": min(parse),
+        "json": min(stdlib),
+        "load": min(load),
+        "audit": min(audits),
+        "findings": len(doc["findings"]),
+        "by_rule": by_rule,
+        "bytes": len(out),
+        "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "complete": doc["coverage"]["complete"],
+    }
 
 
 def run_child(path: Path, runs: int) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, "--measure", str(path), "--runs", str(runs)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--measure", str(path), "--runs", str(runs)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"measuring {path} failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -396,12 +556,18 @@ def main() -> int:
         rows = write_estate(int(args.write[0]), Path(args.write[1]), args.vms_per_subnet)
         print(f"wrote {rows} rows to {args.write[1]}")
         return 0
-    print(f"paths benchmark (Python {sys.version.split()[0]}); targets at 10k subnets: audit <= 10 s, "
-          "peak RSS <= 2 GB, audit/load <= 3")
-    print("  orjson, json: orjson.loads / json.loads of the file; load: auditor.audit.load_estate (parse, shape "
-          "detection, typed and indexed estate); audit: run_audit + findings document + JSON bytes")
-    print(f"{'subnets':>8} {'VNets':>6} {'PEs':>6} {'rows':>7} {'file MB':>8} {'orjson s':>8} {'json s':>7} "
-          f"{'load s':>7} {'audit s':>8} {'/load':>6} {'/json':>6} {'/orjson':>7} {'RSS MB':>7} {'findings':>9}  by rule")
+    print(
+        f"paths benchmark (Python {sys.version.split()[0]}); targets at 10k subnets: audit <= 10 s, "
+        "peak RSS <= 2 GB, audit/load <= 3"
+    )
+    print(
+        "  orjson, json: orjson.loads / json.loads of the file; load: auditor.audit.load_estate (parse, shape "
+        "detection, typed and indexed estate); audit: run_audit + findings document + JSON bytes"
+    )
+    print(
+        f"{'subnets':>8} {'VNets':>6} {'PEs':>6} {'rows':>7} {'file MB':>8} {'orjson s':>8} {'json s':>7} "
+        f"{'load s':>7} {'audit s':>8} {'/load':>6} {'/json':>6} {'/orjson':>7} {'RSS MB':>7} {'findings':>9}  by rule"
+    )
     results = {}
     for size in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
@@ -412,18 +578,23 @@ def main() -> int:
         vnets = max(3, size // SUBNETS_PER_VNET)
         pes = max(1, round(size / SUBNETS_PER_PE / (vnets - 2))) * (vnets - 2)
         rules = " ".join(f"{k}:{v}" for k, v in sorted(r["by_rule"].items()))
-        print(f"{size:>8} {vnets:>6} {pes:>6} {rows:>7} {mb:>8.1f} {r['parse']:>8.3f} {r['json']:>7.3f} "
-              f"{r['load']:>7.2f} {r['audit']:>8.2f} {r['audit'] / r['load']:>6.1f} {r['audit'] / r['json']:>6.1f} "
-              f"{r['audit'] / r['parse']:>7.1f} {r['rss'] / 2**20:>7.0f} {r['findings']:>9}  {rules}", flush=True)
+        print(
+            f"{size:>8} {vnets:>6} {pes:>6} {rows:>7} {mb:>8.1f} {r['parse']:>8.3f} {r['json']:>7.3f} "
+            f"{r['load']:>7.2f} {r['audit']:>8.2f} {r['audit'] / r['load']:>6.1f} {r['audit'] / r['json']:>6.1f} "
+            f"{r['audit'] / r['parse']:>7.1f} {r['rss'] / 2**20:>7.0f} {r['findings']:>9}  {rules}",
+            flush=True,
+        )
         if not r["complete"]:
             print("  warning: coverage incomplete (the generated estate has problems)")
         results[size] = r
     ten = next((r for s, r in results.items() if 9000 <= s <= 11000), None)
     if ten is None:
         return 0
-    checks = [("audit <= 10 s", ten["audit"] <= 10, f"{ten['audit']:.2f} s"),
-              ("peak RSS <= 2 GB", ten["rss"] <= 2 * 2**30, f"{ten['rss'] / 2**20:.0f} MB"),
-              ("audit/load <= 3", ten["audit"] / ten["load"] <= 3, f"{ten['audit'] / ten['load']:.1f}")]
+    checks = [
+        ("audit <= 10 s", ten["audit"] <= 10, f"{ten['audit']:.2f} s"),
+        ("peak RSS <= 2 GB", ten["rss"] <= 2 * 2**30, f"{ten['rss'] / 2**20:.0f} MB"),
+        ("audit/load <= 3", ten["audit"] / ten["load"] <= 3, f"{ten['audit'] / ten['load']:.1f}"),
+    ]
     for label, ok, value in checks:
         print(f"target {label} (10k subnets): {'met' if ok else 'MISSED'} ({value})")
     return 0 if all(ok for _, ok, _ in checks) else 1

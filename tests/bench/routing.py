@@ -65,14 +65,19 @@ def hub_and_spoke(subnets: int) -> RowEstate:
         rg = f"rg-spoke-{i:05}"
         name = f"spoke-{i:05}"
         b.vnet(name, f"{ip(net)}/22", rg=rg)
-        rt = b.route_table(f"rt-{name}", [
-            ("0.0.0.0/0", "VirtualAppliance", "10.0.2.4"),
-            ("10.0.0.0/8", "VirtualAppliance", "10.0.2.4"),
-            (f"{ip(net)}/24", "VnetLocal", None),
-            ("192.168.0.0/16", "VirtualAppliance", "10.0.2.4"),
-        ], rg=rg)
-        pe_subnet = b.subnet(name, "snet-pe", f"{ip(net)}/26",
-                             pe_policies="RouteTableEnabled" if i % 2 else "Disabled")
+        rt = b.route_table(
+            f"rt-{name}",
+            [
+                ("0.0.0.0/0", "VirtualAppliance", "10.0.2.4"),
+                ("10.0.0.0/8", "VirtualAppliance", "10.0.2.4"),
+                (f"{ip(net)}/24", "VnetLocal", None),
+                ("192.168.0.0/16", "VirtualAppliance", "10.0.2.4"),
+            ],
+            rg=rg,
+        )
+        pe_subnet = b.subnet(
+            name, "snet-pe", f"{ip(net)}/26", pe_policies="RouteTableEnabled" if i % 2 else "Disabled"
+        )
         for k in range(1, SUBNETS_PER_SPOKE):
             b.subnet(name, f"snet-{k}", f"{ip(net + k * 64)}/26", route_table=rt)
         for p in range(PES_PER_SPOKE):
@@ -122,11 +127,23 @@ def bench(subnets: int, runs: int, lookups: int) -> dict:
     for d in dests:
         lookup(d)
     lps = lookups / (time.perf_counter() - t0)
-    return {"subnets": len(estate.subnets), "vnets": len(estate.vnets), "pes": len(estate.private_endpoints),
-            "resources": estate.resource_count, "gen": gen, "size": size, "build": build,
-            "tables": len(views), "routes": routes, "all_tables": min(times), "peak": peak,
-            "big_routes": len(big.routes), "big_intervals": len(big._lpm), "lps": lps,
-            "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    return {
+        "subnets": len(estate.subnets),
+        "vnets": len(estate.vnets),
+        "pes": len(estate.private_endpoints),
+        "resources": estate.resource_count,
+        "gen": gen,
+        "size": size,
+        "build": build,
+        "tables": len(views),
+        "routes": routes,
+        "all_tables": min(times),
+        "peak": peak,
+        "big_routes": len(big.routes),
+        "big_intervals": len(big._lpm),
+        "lps": lps,
+        "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
 
 
 def profile(subnets: int) -> None:
@@ -147,26 +164,37 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000,10000,50000", help="subnet counts, comma-separated")
     ap.add_argument("--runs", type=int, default=3, help="all_tables() runs per size (best is printed)")
     ap.add_argument("--lookups", type=int, default=1_000_000)
-    ap.add_argument("--profile", type=int, metavar="SUBNETS", help="print a cProfile of all_tables() and exit")
+    ap.add_argument(
+        "--profile", type=int, metavar="SUBNETS", help="print a cProfile of all_tables() and exit"
+    )
     args = ap.parse_args()
     if args.profile:
         profile(args.profile)
         return
-    print(f"routing benchmark (Python {sys.version.split()[0]}); targets: 10k subnets all tables < 2 s, "
-          ">= 1M lookups/s")
-    print(f"{'subnets':>8} {'VNets':>6} {'PEs':>6} {'file MB':>8} {'build s':>8} {'tables':>7} {'routes':>8} "
-          f"{'all_tables s':>12} {'peak MB':>8} {'RSS MB':>7} {'big table':>10} {'lookups/s':>11}")
+    print(
+        f"routing benchmark (Python {sys.version.split()[0]}); targets: 10k subnets all tables < 2 s, "
+        ">= 1M lookups/s"
+    )
+    print(
+        f"{'subnets':>8} {'VNets':>6} {'PEs':>6} {'file MB':>8} {'build s':>8} {'tables':>7} {'routes':>8} "
+        f"{'all_tables s':>12} {'peak MB':>8} {'RSS MB':>7} {'big table':>10} {'lookups/s':>11}"
+    )
     worst = {}
     for size in (int(s) for s in args.sizes.split(",")):
         r = bench(size, args.runs, args.lookups)
-        print(f"{r['subnets']:>8} {r['vnets']:>6} {r['pes']:>6} {r['size'] / 1e6:>8.1f} {r['build']:>8.2f} "
-              f"{r['tables']:>7} {r['routes']:>8} {r['all_tables']:>12.3f} {r['peak'] / 2**20:>8.1f} "
-              f"{r['rss'] / 2**20:>7.0f} {r['big_routes']:>10} {r['lps'] / 1e6:>9.2f} M", flush=True)
+        print(
+            f"{r['subnets']:>8} {r['vnets']:>6} {r['pes']:>6} {r['size'] / 1e6:>8.1f} {r['build']:>8.2f} "
+            f"{r['tables']:>7} {r['routes']:>8} {r['all_tables']:>12.3f} {r['peak'] / 2**20:>8.1f} "
+            f"{r['rss'] / 2**20:>7.0f} {r['big_routes']:>10} {r['lps'] / 1e6:>9.2f} M",
+            flush=True,
+        )
         worst[size] = r
     ten = next((r for s, r in worst.items() if 9000 <= s <= 11000), None)
     if ten is not None:
         ok = ten["all_tables"] < 2.0
-        print(f"target all tables (10k subnets) < 2 s: {'met' if ok else 'MISSED'} ({ten['all_tables']:.3f} s)")
+        print(
+            f"target all tables (10k subnets) < 2 s: {'met' if ok else 'MISSED'} ({ten['all_tables']:.3f} s)"
+        )
     low = min(r["lps"] for r in worst.values())
     print(f"target >= 1M lookups/s: {'met' if low >= 1e6 else 'MISSED'} (lowest {low / 1e6:.2f} M/s)")
 

@@ -18,7 +18,9 @@ HERE = Path(__file__).resolve().parent
 
 def main() -> int:
     wanted = set(sys.argv[1:])
-    scripts = [p for p in sorted(HERE.glob("*.py")) if p.name != Path(__file__).name and not p.name.startswith("_")]
+    scripts = [
+        p for p in sorted(HERE.glob("*.py")) if p.name != Path(__file__).name and not p.name.startswith("_")
+    ]
     if wanted:
         scripts = [p for p in scripts if p.stem in wanted]
         missing = wanted - {p.stem for p in scripts}

@@ -72,9 +72,19 @@ def measure(path: Path, doc_out: Path) -> dict[str, Any]:
     by_rule: dict[str, int] = {}
     for f in saved["findings"]:
         by_rule[f["rule_id"]] = by_rule.get(f["rule_id"], 0) + 1
-    return {"loads": loads, "audit": audit, "rss": rss, "bytes": size, "findings": len(saved["findings"]),
-            "by_rule": by_rule, "sarif": times["sarif"], "html": times["html"], "results": results,
-            "flows": flows, "flow_rows": rows}
+    return {
+        "loads": loads,
+        "audit": audit,
+        "rss": rss,
+        "bytes": size,
+        "findings": len(saved["findings"]),
+        "by_rule": by_rule,
+        "sarif": times["sarif"],
+        "html": times["html"],
+        "results": results,
+        "flows": flows,
+        "flow_rows": rows,
+    }
 
 
 def main() -> int:
@@ -88,32 +98,48 @@ def main() -> int:
     if args.measure:
         print(json.dumps(measure(Path(args.measure[0]), Path(args.measure[1]))))
         return 0
-    print(f"scale benchmark (Python {sys.version.split()[0]}), worst case: every spoke asymmetric to every PE")
-    print(f"{'subnets':>8} {'file MB':>8} {'orjson':>7} {'json':>6} {'audit s':>8} {'/json':>6} {'/orjson':>7} "
-          f"{'RSS MB':>7} {'doc MB':>7} {'findings':>8} {'sarif s':>7} {'results':>7} {'html s':>6} {'flows':>8} "
-          f"{'rows':>8}")
+    print(
+        f"scale benchmark (Python {sys.version.split()[0]}), worst case: every spoke asymmetric to every PE"
+    )
+    print(
+        f"{'subnets':>8} {'file MB':>8} {'orjson':>7} {'json':>6} {'audit s':>8} {'/json':>6} {'/orjson':>7} "
+        f"{'RSS MB':>7} {'doc MB':>7} {'findings':>8} {'sarif s':>7} {'results':>7} {'html s':>6} {'flows':>8} "
+        f"{'rows':>8}"
+    )
     ok = True
     work = args.keep or Path(tempfile.mkdtemp(prefix="pathaudit-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     for size in (int(s) for s in args.sizes.split(",")):
         estate, doc = work / f"estate-{size}.json", work / f"findings-{size}.json"
         write_estate(size, estate, worst=True)
-        proc = subprocess.run([sys.executable, __file__, "--measure", str(estate), str(doc)], capture_output=True,
-                              text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--measure", str(estate), str(doc)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode != 0:
             print(proc.stderr)
             return 2
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         lo, lj = r["loads"]["orjson"], r["loads"]["json"]
-        print(f"{size:>8} {estate.stat().st_size / 1e6:>8.1f} {lo:>7.2f} {lj:>6.2f} {r['audit']:>8.2f} "
-              f"{r['audit'] / lj:>6.1f} {r['audit'] / lo:>7.1f} {r['rss'] / 2**20:>7.0f} {r['bytes'] / 1e6:>7.1f} "
-              f"{r['findings']:>8} {r['sarif']:>7.2f} {r['results']:>7} {r['html']:>6.2f} {r['flows']:>8.2f} "
-              f"{r['flow_rows']:>8}  {r['by_rule']}", flush=True)
+        print(
+            f"{size:>8} {estate.stat().st_size / 1e6:>8.1f} {lo:>7.2f} {lj:>6.2f} {r['audit']:>8.2f} "
+            f"{r['audit'] / lj:>6.1f} {r['audit'] / lo:>7.1f} {r['rss'] / 2**20:>7.0f} {r['bytes'] / 1e6:>7.1f} "
+            f"{r['findings']:>8} {r['sarif']:>7.2f} {r['results']:>7} {r['html']:>6.2f} {r['flows']:>8.2f} "
+            f"{r['flow_rows']:>8}  {r['by_rule']}",
+            flush=True,
+        )
         if 9000 <= size <= 11000:
-            checks = [("audit <= 5 s", r["audit"] <= 5), ("peak RSS <= 1 GB", r["rss"] <= 2**30),
-                      ("document <= 50 MB", r["bytes"] <= 50e6), ("SARIF <= 25,000 results", r["results"] <= 25000),
-                      ("report sarif <= 5 s", r["sarif"] <= 5), ("report html <= 5 s", r["html"] <= 5),
-                      ("audit / json.loads <= 10", r["audit"] / lj <= 10)]
+            checks = [
+                ("audit <= 5 s", r["audit"] <= 5),
+                ("peak RSS <= 1 GB", r["rss"] <= 2**30),
+                ("document <= 50 MB", r["bytes"] <= 50e6),
+                ("SARIF <= 25,000 results", r["results"] <= 25000),
+                ("report sarif <= 5 s", r["sarif"] <= 5),
+                ("report html <= 5 s", r["html"] <= 5),
+                ("audit / json.loads <= 10", r["audit"] / lj <= 10),
+            ]
         elif 45000 <= size <= 55000:
             checks = [("audit <= 20 s", r["audit"] <= 20), ("peak RSS <= 2 GB", r["rss"] <= 2 * 2**30)]
         else:

@@ -25,10 +25,16 @@ def main() -> None:
     exe = [sys.executable, "-m", "auditor"]
     print(f"pathaudit --help          median {wall([*exe, '--help']) * 1000:7.1f} ms (target < 500 ms)")
     print(f"pathaudit audit --help    median {wall([*exe, 'audit', '--help']) * 1000:7.1f} ms")
-    print(f"python -c pass            median {wall([sys.executable, '-c', 'pass']) * 1000:7.1f} ms (interpreter floor)")
-    probe = ("import sys, auditor.cli; heavy = [m for m in ('azure', 'scapy', 'networkx', 'duckdb', 'rich', 'yaml') "
-             "if m in sys.modules]; print(heavy)")
-    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout.strip()
+    print(
+        f"python -c pass            median {wall([sys.executable, '-c', 'pass']) * 1000:7.1f} ms (interpreter floor)"
+    )
+    probe = (
+        "import sys, auditor.cli; heavy = [m for m in ('azure', 'scapy', 'networkx', 'duckdb', 'rich', 'yaml') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout.strip()
     print(f"heavy modules loaded by `import auditor.cli`: {out}")
 
 

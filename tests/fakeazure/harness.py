@@ -32,9 +32,18 @@ def collect_from(fake: FakeAzure, reporter: Any = None, **options: Any) -> tuple
     from auditor.collect.progress import Reporter
 
     sleeps = Sleeps()
-    values = {"arm_endpoint": fake.url, "verify": fake.ca_path, "credential": "token", "sleep": sleeps,
-              "request_timeout": 5.0, "poll_interval": 0.01, **options}
-    result = collect(CollectOptions(**values), reporter or Reporter(), credential=StaticTokenCredential(TOKEN))
+    values = {
+        "arm_endpoint": fake.url,
+        "verify": fake.ca_path,
+        "credential": "token",
+        "sleep": sleeps,
+        "request_timeout": 5.0,
+        "poll_interval": 0.01,
+        **options,
+    }
+    result = collect(
+        CollectOptions(**values), reporter or Reporter(), credential=StaticTokenCredential(TOKEN)
+    )
     return result, sleeps
 
 

@@ -51,21 +51,47 @@ COMPUTE_RESOURCES_TYPES = frozenset(
 )
 # Children whose Resource Graph coverage is unconfirmed (https://learn.microsoft.com/azure/governance/resource-graph/concepts/work-with-data; the demo estate's
 # README): by default the fake serves them through ARM lists only.
-DEFAULT_ARM_ONLY = frozenset({
-    "microsoft.network/firewallpolicies/rulecollectiongroups",
-    "microsoft.network/virtualhubs/routingintent",
-    "microsoft.network/virtualhubs/hubvirtualnetworkconnections",
-    "microsoft.network/virtualhubs/hubroutetables",
-})
+DEFAULT_ARM_ONLY = frozenset(
+    {
+        "microsoft.network/firewallpolicies/rulecollectiongroups",
+        "microsoft.network/virtualhubs/routingintent",
+        "microsoft.network/virtualhubs/hubvirtualnetworkconnections",
+        "microsoft.network/virtualhubs/hubroutetables",
+    }
+)
 ARG_COLUMNS = ("tenantId", "resourceGroup", "subscriptionId")
-ARM_KEYS = ("id", "name", "type", "location", "kind", "sku", "plan", "identity", "zones", "extendedLocation",
-            "managedBy", "tags", "etag", "properties")
+ARM_KEYS = (
+    "id",
+    "name",
+    "type",
+    "location",
+    "kind",
+    "sku",
+    "plan",
+    "identity",
+    "zones",
+    "extendedLocation",
+    "managedBy",
+    "tags",
+    "etag",
+    "properties",
+)
 GRAPH_PATH = "/providers/microsoft.resourcegraph/resources"
 DEFAULT_EFFECTIVE_ROUTES = [
-    {"source": "Default", "state": "Active", "addressPrefix": ["10.0.0.0/16"], "nextHopType": "VnetLocal",
-     "nextHopIpAddress": []},
-    {"source": "Default", "state": "Active", "addressPrefix": ["0.0.0.0/0"], "nextHopType": "Internet",
-     "nextHopIpAddress": []},
+    {
+        "source": "Default",
+        "state": "Active",
+        "addressPrefix": ["10.0.0.0/16"],
+        "nextHopType": "VnetLocal",
+        "nextHopIpAddress": [],
+    },
+    {
+        "source": "Default",
+        "state": "Active",
+        "addressPrefix": ["0.0.0.0/0"],
+        "nextHopType": "Internet",
+        "nextHopIpAddress": [],
+    },
 ]
 
 
@@ -119,7 +145,9 @@ class Fault:
     body: Any = None
     hits: int = 0
 
-    def matches(self, method: str, path: str, kql: str | None, scope: set[str] | None, page: int | None) -> bool:
+    def matches(
+        self, method: str, path: str, kql: str | None, scope: set[str] | None, page: int | None
+    ) -> bool:
         if self.times is not None and self.hits >= self.times:
             return False
         if self.method and self.method != method:
@@ -176,11 +204,14 @@ class FakeAzure:
     ) -> None:
         self.rows = sorted(rows, key=lambda r: r["id"].lower())
         self.by_id = {r["id"].lower(): r for r in self.rows}
-        self.tenant_id = tenant_id or next((r["tenantId"] for r in self.rows if r.get("tenantId")),
-                                           "8b1e4f2a-6c3d-4e5f-9a7b-0c1d2e3f4a5b")
+        self.tenant_id = tenant_id or next(
+            (r["tenantId"] for r in self.rows if r.get("tenantId")), "8b1e4f2a-6c3d-4e5f-9a7b-0c1d2e3f4a5b"
+        )
         subs = {subscription_of(r["id"]) for r in self.rows} | {s.lower() for s in subscriptions or ()}
         self.subscriptions = sorted(s for s in subs if s)
-        self.management_groups = {k.lower(): {s.lower() for s in v} for k, v in (management_groups or {}).items()}
+        self.management_groups = {
+            k.lower(): {s.lower() for s in v} for k, v in (management_groups or {}).items()
+        }
         self.page_size = page_size
         self.arm_page_size = arm_page_size
         self.arm_only = {t.lower() for t in arm_only_types}
@@ -230,8 +261,9 @@ class FakeAzure:
         return [r for r in self.requests if urlsplit(r.path).path.lower() == GRAPH_PATH]
 
     # ------------------------------------------------------------------ dispatch
-    def take_fault(self, method: str, path: str, kql: str | None, scope: set[str] | None,
-                   page: int | None) -> Fault | None:
+    def take_fault(
+        self, method: str, path: str, kql: str | None, scope: set[str] | None, page: int | None
+    ) -> Fault | None:
         with self._lock:
             for fault in self.faults:
                 if fault.matches(method, path, kql, scope, page):
@@ -285,9 +317,14 @@ class FakeAzure:
         if fault and fault.kind in ("403", "429", "500", "body"):
             return fault_reply(fault), None
         rows = self.query_rows(kql, scope)
-        data = rows[offset: offset + page_size]
-        out: dict[str, Any] = {"totalRecords": len(rows), "count": len(data), "data": data, "facets": [],
-                               "resultTruncated": "false"}
+        data = rows[offset : offset + page_size]
+        out: dict[str, Any] = {
+            "totalRecords": len(rows),
+            "count": len(data),
+            "data": data,
+            "facets": [],
+            "resultTruncated": "false",
+        }
         if offset + page_size < len(rows):
             out["$skipToken"] = encode_token(offset + page_size)
         headers = {}
@@ -297,8 +334,10 @@ class FakeAzure:
                 remaining = max(self.quota - self.quota_used, 0)
                 if remaining == 0:
                     self.quota_used = 0
-            headers = {"x-ms-user-quota-remaining": str(remaining),
-                       "x-ms-user-quota-resets-after": self.quota_resets_after}
+            headers = {
+                "x-ms-user-quota-remaining": str(remaining),
+                "x-ms-user-quota-resets-after": self.quota_resets_after,
+            }
         return Reply(200, out, headers), fault
 
     def query_rows(self, kql: str, scope: set[str]) -> list[dict[str, Any]]:
@@ -311,25 +350,42 @@ class FakeAzure:
         table = (code.split() or [""])[0].lower()
         types = {t.lower() for t in re.findall(r"'([A-Za-z0-9.]+/[A-Za-z0-9./]+)'", code)}
         if table == "resourcecontainers":
-            rows = [
-                {"id": f"/subscriptions/{s}", "name": f"sub-{s[:8]}", "type": "microsoft.resources/subscriptions",
-                 "tenantId": self.tenant_id, "subscriptionId": s, "properties": {"state": "Enabled"}}
-                for s in sorted(scope) if s in self.subscriptions
-            ] if "microsoft.resources/subscriptions" in types else []
+            rows = (
+                [
+                    {
+                        "id": f"/subscriptions/{s}",
+                        "name": f"sub-{s[:8]}",
+                        "type": "microsoft.resources/subscriptions",
+                        "tenantId": self.tenant_id,
+                        "subscriptionId": s,
+                        "properties": {"state": "Enabled"},
+                    }
+                    for s in sorted(scope)
+                    if s in self.subscriptions
+                ]
+                if "microsoft.resources/subscriptions" in types
+                else []
+            )
         elif "privateendpointconnections" in code.lower():
             # `where array_length(properties.privateEndpointConnections) > 0 | where type !in~ (...)`
             rows = [
-                r for r in self.rows
-                if (t := r["type"].lower()) not in types and t not in COMPUTE_RESOURCES_TYPES
-                and t not in self.arm_only and subscription_of(r["id"]) in scope
+                r
+                for r in self.rows
+                if (t := r["type"].lower()) not in types
+                and t not in COMPUTE_RESOURCES_TYPES
+                and t not in self.arm_only
+                and subscription_of(r["id"]) in scope
                 and (r.get("properties") or {}).get("privateEndpointConnections")
             ]
         else:
             compute = table == "computeresources"
             rows = [
-                r for r in self.rows
-                if (t := r["type"].lower()) in types and (t in COMPUTE_RESOURCES_TYPES) == compute
-                and t not in self.arm_only and subscription_of(r["id"]) in scope
+                r
+                for r in self.rows
+                if (t := r["type"].lower()) in types
+                and (t in COMPUTE_RESOURCES_TYPES) == compute
+                and t not in self.arm_only
+                and subscription_of(r["id"]) in scope
             ]
         with self._lock:
             self._cache[key] = rows
@@ -342,17 +398,22 @@ class FakeAzure:
             return Reply(200, {**arm_shape(row), **self.arm_overrides.get(key, {})})
         # a collection (e.g. .../firewallPolicies/p/ruleCollectionGroups): the rows one segment below it
         depth = key.count("/") + 1
-        children = [arm_shape(r) for r in self.rows
-                    if r["id"].lower().startswith(key + "/") and r["id"].count("/") == depth]
+        children = [
+            arm_shape(r)
+            for r in self.rows
+            if r["id"].lower().startswith(key + "/") and r["id"].count("/") == depth
+        ]
         if not children and subscription_of(path) not in self.subscriptions:
             return error(404, "SubscriptionNotFound", f"subscription of {path} not found")
         start = int((query.get("$skiptoken") or ["0"])[0])
         if self.arm_page_size:
-            page = children[start: start + self.arm_page_size]
+            page = children[start : start + self.arm_page_size]
             body: dict[str, Any] = {"value": page}
             if start + self.arm_page_size < len(children):
                 version = (query.get("api-version") or [""])[0]
-                body["nextLink"] = f"{self.url}{path}?api-version={version}&$skiptoken={start + self.arm_page_size}"
+                body["nextLink"] = (
+                    f"{self.url}{path}?api-version={version}&$skiptoken={start + self.arm_page_size}"
+                )
             return Reply(200, body)
         return Reply(200, {"value": children})
 
@@ -404,8 +465,14 @@ class FakeHandler(BaseHTTPRequestHandler):
             body = orjson.loads(raw) if raw else None
         except orjson.JSONDecodeError:
             body = None
-        record = Recorded(method, self.path, self.headers.get("Host", ""), self.client_address[0],
-                          (self.headers.get("Authorization") or "").startswith("Bearer "), body)
+        record = Recorded(
+            method,
+            self.path,
+            self.headers.get("Host", ""),
+            self.client_address[0],
+            (self.headers.get("Authorization") or "").startswith("Bearer "),
+            body,
+        )
         with self.fake._lock:
             self.fake.requests.append(record)
         if not record.authorized:
@@ -438,6 +505,7 @@ class FakeHandler(BaseHTTPRequestHandler):
 
 # ---------------------------------------------------------------------- helpers
 
+
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
     return Reply(status, {"error": {"code": code, "message": message}}, headers or {})
 
@@ -450,8 +518,11 @@ def fault_reply(fault: Fault) -> Reply:
         return error(429, "RateLimiting", "too many requests (fake)", headers)
     if fault.kind == "500":
         return error(500, "InternalServerError", "fake server error")
-    return error(403, "AuthorizationFailed",
-                 "The client does not have authorization to perform action 'Microsoft.ResourceGraph/resources/read' (fake)")
+    return error(
+        403,
+        "AuthorizationFailed",
+        "The client does not have authorization to perform action 'Microsoft.ResourceGraph/resources/read' (fake)",
+    )
 
 
 def encode_token(offset: int) -> str:

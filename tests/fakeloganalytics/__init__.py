@@ -26,9 +26,20 @@ from typing import Any
 
 from fakeazure.tls import LoopbackHTTPS
 
-COLUMNS = [("Table", "string"), ("Firewall", "string"), ("Direction", "string"), ("ClientIp", "string"),
-           ("PeIp", "string"), ("PePort", "int"), ("Flag", "string"), ("Rows", "long"), ("FirstSeen", "datetime"),
-           ("LastSeen", "datetime"), ("SampleClientPort", "int"), ("ClientPorts", "long")]
+COLUMNS = [
+    ("Table", "string"),
+    ("Firewall", "string"),
+    ("Direction", "string"),
+    ("ClientIp", "string"),
+    ("PeIp", "string"),
+    ("PePort", "int"),
+    ("Flag", "string"),
+    ("Rows", "long"),
+    ("FirstSeen", "datetime"),
+    ("LastSeen", "datetime"),
+    ("SampleClientPort", "int"),
+    ("ClientPorts", "long"),
+]
 _LET = re.compile(r"^let (PrivateEndpoints|SourceRanges|Ports) = dynamic\((\[.*?\])\);", re.MULTILINE)
 _TABLE = re.compile(r"^let Matching = (\w+)", re.MULTILINE)
 
@@ -41,9 +52,9 @@ def load_csv_rows(path: str | Path) -> list[dict[str, str]]:
 @dataclass
 class Workspace:
     rows: list[dict[str, Any]] = field(default_factory=list)
-    mode: str = "success"          # success | partial | error | missing-table
-    status: int = 400              # for mode "error"
-    missing: tuple[str, ...] = ("AZFWFlowTrace",)   # for mode "missing-table"
+    mode: str = "success"  # success | partial | error | missing-table
+    status: int = 400  # for mode "error"
+    missing: tuple[str, ...] = ("AZFWFlowTrace",)  # for mode "missing-table"
 
 
 @dataclass
@@ -90,7 +101,9 @@ def aggregate(query: str, rows: list[dict[str, Any]]) -> list[list[Any]]:
             d = "reverse"
         else:
             continue
-        client, pe = (r["SourceIp"], r["DestinationIp"]) if d == "forward" else (r["DestinationIp"], r["SourceIp"])
+        client, pe = (
+            (r["SourceIp"], r["DestinationIp"]) if d == "forward" else (r["DestinationIp"], r["SourceIp"])
+        )
         pe_port = int(r["DestinationPort"] if d == "forward" else r["SourcePort"])
         c_port = int(r["SourcePort"] if d == "forward" else r["DestinationPort"])
         if ports and pe_port not in ports:
@@ -107,7 +120,10 @@ def aggregate(query: str, rows: list[dict[str, Any]]) -> list[list[Any]]:
         g["first"] = min(g["first"], t)
         g["last"] = max(g["last"], t)
         g["ports"].add(c_port)
-    out = [[*k, g["rows"], g["first"], g["last"], g["sample"], len(g["ports"])] for k, g in sorted(groups.items())]
+    out = [
+        [*k, g["rows"], g["first"], g["last"], g["sample"], len(g["ports"])]
+        for k, g in sorted(groups.items())
+    ]
     out.append([table, None, "(all rows)", None, None, None, None, total, first_all, last_all, None, None])
     return out
 
@@ -133,7 +149,9 @@ class FakeLogAnalytics:
             def do_POST(self) -> None:
                 n = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(n) or b"{}")
-                fake.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                fake.requests.append(
+                    Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
                 status, reply = fake.answer(self.path, body)
                 data = json.dumps(reply).encode()
                 self.send_response(status)
@@ -160,28 +178,60 @@ class FakeLogAnalytics:
             return 404, {"error": {"code": "PathNotFoundError", "message": f"no such path {path}"}}
         ws = self.workspaces.get(m.group(1))
         if ws is None:
-            return 404, {"error": {"code": "WorkspaceNotFoundError", "message": f"workspace {m.group(1)} not found"}}
+            return 404, {
+                "error": {"code": "WorkspaceNotFoundError", "message": f"workspace {m.group(1)} not found"}
+            }
         query = str(body.get("query", ""))
         table_m = _TABLE.search(query)
         table = table_m.group(1) if table_m else "?"
         if ws.mode == "error":
             code = "BadArgumentError" if ws.status == 400 else "InternalServerError"
-            return ws.status, {"error": {"code": code, "message": "The request had some invalid properties",
-                                         "innererror": {"code": "SyntaxError",
-                                                        "message": "A recognition error occurred in the query."}}}
+            return ws.status, {
+                "error": {
+                    "code": code,
+                    "message": "The request had some invalid properties",
+                    "innererror": {
+                        "code": "SyntaxError",
+                        "message": "A recognition error occurred in the query.",
+                    },
+                }
+            }
         if ws.mode == "missing-table" and table in ws.missing:
-            return 400, {"error": {"code": "BadArgumentError", "message": "The request had some invalid properties",
-                                   "innererror": {"code": "SemanticError", "message": "A semantic error occurred.",
-                                                  "innererror": {"code": "SEM0100",
-                                                                 "message": "'where' operator: Failed to resolve table "
-                                                                            f"or column expression named '{table}'"}}}}
+            return 400, {
+                "error": {
+                    "code": "BadArgumentError",
+                    "message": "The request had some invalid properties",
+                    "innererror": {
+                        "code": "SemanticError",
+                        "message": "A semantic error occurred.",
+                        "innererror": {
+                            "code": "SEM0100",
+                            "message": "'where' operator: Failed to resolve table "
+                            f"or column expression named '{table}'",
+                        },
+                    },
+                }
+            }
         rows = aggregate(query, ws.rows)
-        reply: dict[str, Any] = {"tables": [{"name": "PrimaryResult",
-                                             "columns": [{"name": n, "type": t} for n, t in COLUMNS],
-                                             "rows": rows}]}
+        reply: dict[str, Any] = {
+            "tables": [
+                {
+                    "name": "PrimaryResult",
+                    "columns": [{"name": n, "type": t} for n, t in COLUMNS],
+                    "rows": rows,
+                }
+            ]
+        }
         if ws.mode == "partial":
-            reply["error"] = {"code": "PartialError", "message": "There were some errors when processing your query.",
-                              "details": [{"code": "EngineError", "message": "Something went wrong processing your "
-                                           "query on the server.", "innererror": {
-                                               "code": "-2133196797", "message": "Query exceeded the memory limit"}}]}
+            reply["error"] = {
+                "code": "PartialError",
+                "message": "There were some errors when processing your query.",
+                "details": [
+                    {
+                        "code": "EngineError",
+                        "message": "Something went wrong processing your query on the server.",
+                        "innererror": {"code": "-2133196797", "message": "Query exceeded the memory limit"},
+                    }
+                ],
+            }
         return 200, reply

@@ -17,14 +17,25 @@ def vnet(name: str, *prefixes: str, subnets: list[dict[str, Any]] | None = None)
     props: dict[str, Any] = {"addressSpace": {"addressPrefixes": list(prefixes)}}
     if subnets is not None:
         props["subnets"] = subnets
-    return {"id": f"{NET}/virtualNetworks/{name}", "name": name, "type": "Microsoft.Network/virtualNetworks",
-            "location": "westeurope", "properties": props}
+    return {
+        "id": f"{NET}/virtualNetworks/{name}",
+        "name": name,
+        "type": "Microsoft.Network/virtualNetworks",
+        "location": "westeurope",
+        "properties": props,
+    }
 
 
 def open_account(name: str = "aoai-open") -> dict[str, Any]:
     """An AI account with keys on and public access: AOAI001 (high), AOAI002 (high), AOAI004."""
-    return {"id": f"{COG}/accounts/{name}", "name": name, "type": "Microsoft.CognitiveServices/accounts",
-            "kind": "OpenAI", "location": "westeurope", "properties": {"publicNetworkAccess": "Enabled"}}
+    return {
+        "id": f"{COG}/accounts/{name}",
+        "name": name,
+        "type": "Microsoft.CognitiveServices/accounts",
+        "kind": "OpenAI",
+        "location": "westeurope",
+        "properties": {"publicNetworkAccess": "Enabled"},
+    }
 
 
 def good_estate() -> list[dict[str, Any]]:
@@ -32,8 +43,11 @@ def good_estate() -> list[dict[str, Any]]:
 
 
 UNREADABLE: dict[str, tuple[str, bytes]] = {
-    "truncated JSON": ("truncated.json", b'[{"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/'
-                                         b'virtualNetworks/v", "type": "Microsoft.Network/virtualNetworks", "prop'),
+    "truncated JSON": (
+        "truncated.json",
+        b'[{"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/'
+        b'virtualNetworks/v", "type": "Microsoft.Network/virtualNetworks", "prop',
+    ),
     "PNG bytes": ("picture.json", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10"),
     "plain text": ("notes.json", b"these are not the resources you are looking for\n"),
     "empty file": ("empty.json", b""),
@@ -49,33 +63,79 @@ def bad_resources() -> dict[str, tuple[list[dict[str, Any]], list[tuple[str | No
     rt = f"{NET}/routeTables/rt-bad"
 
     def route(name: str, prefix: str) -> dict[str, Any]:
-        return {"id": f"{rt}/routes/{name}", "name": name, "properties": {"addressPrefix": prefix, "nextHopType": "VnetLocal"}}
+        return {
+            "id": f"{rt}/routes/{name}",
+            "name": name,
+            "properties": {"addressPrefix": prefix, "nextHopType": "VnetLocal"},
+        }
 
     return {
         "object without id": (
             [{"name": "orphan", "type": "Microsoft.Network/virtualNetworks", "properties": {}}],
-            [("(name 'orphan')", "id", "resource skipped")]),
+            [("(name 'orphan')", "id", "resource skipped")],
+        ),
         "properties is a string": (
             [{**vnet("strprops"), "properties": "10.0.0.0/16"}],
-            [(f"{NET}/virtualNetworks/strprops", "properties", "resource skipped")]),
+            [(f"{NET}/virtualNetworks/strprops", "properties", "resource skipped")],
+        ),
         "properties is a list": (
             [{**vnet("listprops"), "properties": [{"addressSpace": {}}]}],
-            [(f"{NET}/virtualNetworks/listprops", "properties", "resource skipped")]),
+            [(f"{NET}/virtualNetworks/listprops", "properties", "resource skipped")],
+        ),
         "VNet prefix with an octet > 255": (
             [vnet("octet", "10.0.0.300/16")],
-            [(f"{NET}/virtualNetworks/octet", "properties.addressSpace.addressPrefixes", "resource skipped"),
-             (f"{NET}/virtualNetworks/octet", "properties.addressSpace.addressPrefixes[0]", "value ignored")]),
+            [
+                (
+                    f"{NET}/virtualNetworks/octet",
+                    "properties.addressSpace.addressPrefixes",
+                    "resource skipped",
+                ),
+                (
+                    f"{NET}/virtualNetworks/octet",
+                    "properties.addressSpace.addressPrefixes[0]",
+                    "value ignored",
+                ),
+            ],
+        ),
         "VNet prefix length 33 next to a good one": (
             [vnet("len33", "10.0.0.0/33", "10.60.0.0/16")],
-            [(f"{NET}/virtualNetworks/len33", "properties.addressSpace.addressPrefixes[0]", "value ignored")]),
+            [(f"{NET}/virtualNetworks/len33", "properties.addressSpace.addressPrefixes[0]", "value ignored")],
+        ),
         "route prefixes 10.0.0.300/16 and 10.0.0.0/33": (
-            [{"id": rt, "name": "rt-bad", "type": "Microsoft.Network/routeTables", "location": "westeurope",
-              "properties": {"routes": [route("octet", "10.0.0.300/16"), route("len33", "10.0.0.0/33"),
-                                        route("fine", "10.70.0.0/16")]}}],
-            [(f"{rt}/routes/len33", "properties.addressPrefix", "resource skipped"),
-             (f"{rt}/routes/octet", "properties.addressPrefix", "resource skipped")]),
+            [
+                {
+                    "id": rt,
+                    "name": "rt-bad",
+                    "type": "Microsoft.Network/routeTables",
+                    "location": "westeurope",
+                    "properties": {
+                        "routes": [
+                            route("octet", "10.0.0.300/16"),
+                            route("len33", "10.0.0.0/33"),
+                            route("fine", "10.70.0.0/16"),
+                        ]
+                    },
+                }
+            ],
+            [
+                (f"{rt}/routes/len33", "properties.addressPrefix", "resource skipped"),
+                (f"{rt}/routes/octet", "properties.addressPrefix", "resource skipped"),
+            ],
+        ),
         "same id twice with conflicting content": (
-            [vnet("twice", "10.80.0.0/16"),
-             {**vnet("twice", "10.81.0.0/16"), "id": f"{NET}/virtualNetworks/TWICE".replace("/providers/", "/PROVIDERS/")}],
-            [(f"{NET}/virtualNetworks/TWICE".replace("/providers/", "/PROVIDERS/"), None, "conflicting copies")]),
+            [
+                vnet("twice", "10.80.0.0/16"),
+                {
+                    **vnet("twice", "10.81.0.0/16"),
+                    "id": f"{NET}/virtualNetworks/TWICE".replace("/providers/", "/PROVIDERS/"),
+                },
+            ],
+            [
+                (
+                    f"{NET}/virtualNetworks/TWICE".replace("/providers/", "/PROVIDERS/"),
+                    None,
+                    "conflicting copies",
+                )
+            ],
+        ),
     }

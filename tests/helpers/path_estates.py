@@ -41,7 +41,9 @@ class Rows:
     """A scenario's Resource Graph rows, edited in memory."""
 
     def __init__(self, number: str = "S01") -> None:
-        self.rows: list[dict[str, Any]] = json.loads((scenario_dir(number) / "resources.json").read_text("utf-8"))
+        self.rows: list[dict[str, Any]] = json.loads(
+            (scenario_dir(number) / "resources.json").read_text("utf-8")
+        )
 
     # ---------------------------------------------------------------- lookup
 
@@ -70,23 +72,45 @@ class Rows:
     def add_subnet(self, vnet: str, name: str, prefix: str, **props: Any) -> str:
         row = self.find(vnet, "microsoft.network/virtualnetworks")
         sid = f"{row['id']}/subnets/{name}"
-        row["properties"]["subnets"].append({
-            "id": sid, "name": name, "type": "Microsoft.Network/virtualNetworks/subnets",
-            "properties": {"addressPrefix": prefix, "delegations": [], "privateEndpointNetworkPolicies": "Disabled",
-                           "privateLinkServiceNetworkPolicies": "Enabled", "provisioningState": "Succeeded", **props}})
+        row["properties"]["subnets"].append(
+            {
+                "id": sid,
+                "name": name,
+                "type": "Microsoft.Network/virtualNetworks/subnets",
+                "properties": {
+                    "addressPrefix": prefix,
+                    "delegations": [],
+                    "privateEndpointNetworkPolicies": "Disabled",
+                    "privateLinkServiceNetworkPolicies": "Enabled",
+                    "provisioningState": "Succeeded",
+                    **props,
+                },
+            }
+        )
         return sid
 
-    def route_table(self, name: str, routes: list[tuple[str, str, str | None]], subnets: list[str],
-                    rg: str = "rg-hub") -> str:
+    def route_table(
+        self, name: str, routes: list[tuple[str, str, str | None]], subnets: list[str], rg: str = "rg-hub"
+    ) -> str:
         """A route table (cloned from rt-spoke) attached to `subnets` (ids), replacing their old table."""
         row = copy.deepcopy(self.find("rt-spoke"))
         tid = rid(rg, "Microsoft.Network/routeTables", name)
         row.update(id=tid, name=name, resourceGroup=rg)
         row["properties"]["routes"] = [
-            {"id": f"{tid}/routes/r{i}", "name": f"r{i}", "type": "Microsoft.Network/routeTables/routes",
-             "properties": {"addressPrefix": prefix, "nextHopType": hop, "hasBgpOverride": False,
-                            "provisioningState": "Succeeded", **({"nextHopIpAddress": nh} if nh else {})}}
-            for i, (prefix, hop, nh) in enumerate(routes)]
+            {
+                "id": f"{tid}/routes/r{i}",
+                "name": f"r{i}",
+                "type": "Microsoft.Network/routeTables/routes",
+                "properties": {
+                    "addressPrefix": prefix,
+                    "nextHopType": hop,
+                    "hasBgpOverride": False,
+                    "provisioningState": "Succeeded",
+                    **({"nextHopIpAddress": nh} if nh else {}),
+                },
+            }
+            for i, (prefix, hop, nh) in enumerate(routes)
+        ]
         row["properties"]["subnets"] = [{"id": s} for s in subnets]
         self.rows.append(row)
         for sid in subnets:
@@ -100,7 +124,9 @@ class Rows:
         if old:
             for r in self.rows:
                 if r["id"] == old:
-                    r["properties"]["subnets"] = [s for s in r["properties"]["subnets"] if s["id"] != subnet_id]
+                    r["properties"]["subnets"] = [
+                        s for s in r["properties"]["subnets"] if s["id"] != subnet_id
+                    ]
         if table_id:
             props["routeTable"] = {"id": table_id}
         else:
@@ -110,14 +136,33 @@ class Rows:
         row = self.find(table, "microsoft.network/routetables")
         tid = row["id"]
         row["properties"]["routes"] = [
-            {"id": f"{tid}/routes/r{i}", "name": f"r{i}", "type": "Microsoft.Network/routeTables/routes",
-             "properties": {"addressPrefix": prefix, "nextHopType": hop, "hasBgpOverride": False,
-                            "provisioningState": "Succeeded", **({"nextHopIpAddress": nh} if nh else {})}}
-            for i, (prefix, hop, nh) in enumerate(routes)]
+            {
+                "id": f"{tid}/routes/r{i}",
+                "name": f"r{i}",
+                "type": "Microsoft.Network/routeTables/routes",
+                "properties": {
+                    "addressPrefix": prefix,
+                    "nextHopType": hop,
+                    "hasBgpOverride": False,
+                    "provisioningState": "Succeeded",
+                    **({"nextHopIpAddress": nh} if nh else {}),
+                },
+            }
+            for i, (prefix, hop, nh) in enumerate(routes)
+        ]
 
-    def nic(self, name: str, subnet_id: str, address: str, *, forwarding: bool = True,
-            tags: dict[str, str] | None = None, vm: str | None = None, rg: str = "rg-hub",
-            pools: list[str] | None = None) -> str:
+    def nic(
+        self,
+        name: str,
+        subnet_id: str,
+        address: str,
+        *,
+        forwarding: bool = True,
+        tags: dict[str, str] | None = None,
+        vm: str | None = None,
+        rg: str = "rg-hub",
+        pools: list[str] | None = None,
+    ) -> str:
         """A NIC cloned from nva1-nic (and, with `vm`, a VM cloned from nva1 that owns it)."""
         row = copy.deepcopy(self.find("nva1-nic"))
         nid = rid(rg, "Microsoft.Network/networkInterfaces", name)
@@ -144,12 +189,27 @@ class Rows:
         lid = rid(rg, "Microsoft.Network/loadBalancers", name)
         pool = f"{lid}/backendAddressPools/nvas"
         row = copy.deepcopy(self.find("nva1-nic"))
-        row.update(id=lid, name=name, type="microsoft.network/loadbalancers", resourceGroup=rg, tags={},
-                   sku={"name": "Standard", "tier": "Regional"})
+        row.update(
+            id=lid,
+            name=name,
+            type="microsoft.network/loadbalancers",
+            resourceGroup=rg,
+            tags={},
+            sku={"name": "Standard", "tier": "Regional"},
+        )
         row["properties"] = {
             "provisioningState": "Succeeded",
-            "frontendIPConfigurations": [{"id": f"{lid}/frontendIPConfigurations/fe", "name": "fe", "properties": {
-                "privateIPAddress": address, "privateIPAllocationMethod": "Static", "subnet": {"id": subnet_id}}}],
+            "frontendIPConfigurations": [
+                {
+                    "id": f"{lid}/frontendIPConfigurations/fe",
+                    "name": "fe",
+                    "properties": {
+                        "privateIPAddress": address,
+                        "privateIPAllocationMethod": "Static",
+                        "subnet": {"id": subnet_id},
+                    },
+                }
+            ],
             "backendAddressPools": [{"id": pool, "name": "nvas", "properties": {}}],
         }
         self.rows.append(row)
@@ -185,7 +245,9 @@ def triples(doc: dict[str, Any]) -> set[tuple[str, str, str | None]]:
     for f in doc["findings"]:
         sources = (f.get("flow") or {}).get("sources") if f["rule_id"] in ("NET001", "NET005") else None
         for src in sources or [None]:
-            out.add((f["rule_id"], f["resource_id"].rsplit("/", 1)[-1], src.rsplit("/", 1)[-1] if src else None))
+            out.add(
+                (f["rule_id"], f["resource_id"].rsplit("/", 1)[-1], src.rsplit("/", 1)[-1] if src else None)
+            )
     return out
 
 
@@ -197,11 +259,23 @@ def nsg_row(r: Rows, name: str, rules: list[dict[str, Any]], rg: str = "rg-spoke
     row = copy.deepcopy(r.find("rt-spoke"))
     nid = rid(rg, "Microsoft.Network/networkSecurityGroups", name)
     row.update(id=nid, name=name, type="microsoft.network/networksecuritygroups", resourceGroup=rg)
-    row["properties"] = {"provisioningState": "Succeeded", "securityRules": [
-        {"id": f"{nid}/securityRules/{x['name']}", "name": x["name"], "properties": {
-            "protocol": "Tcp", "sourcePortRange": "*", "destinationPortRange": "443",
-            "destinationAddressPrefix": "*", **{k: v for k, v in x.items() if k != "name"}}}
-        for x in rules]}
+    row["properties"] = {
+        "provisioningState": "Succeeded",
+        "securityRules": [
+            {
+                "id": f"{nid}/securityRules/{x['name']}",
+                "name": x["name"],
+                "properties": {
+                    "protocol": "Tcp",
+                    "sourcePortRange": "*",
+                    "destinationPortRange": "443",
+                    "destinationAddressPrefix": "*",
+                    **{k: v for k, v in x.items() if k != "name"},
+                },
+            }
+            for x in rules
+        ],
+    }
     r.rows.append(row)
     return nid
 
@@ -215,18 +289,34 @@ def vmss_rows(r: Rows, tags_on: str | None, *, uniform: bool = True) -> tuple[st
     vmss_id = rid("rg-hub", "Microsoft.Compute/virtualMachineScaleSets", "vmss-nva")
     vm = r.find("nva1", "microsoft.compute/virtualmachines")
     vmss = copy.deepcopy(vm)
-    vmss.update(id=vmss_id, name="vmss-nva", type="microsoft.compute/virtualmachinescalesets",
-                sku={"name": "Standard_D2s_v5", "capacity": 2}, tags={})
-    vmss["properties"] = {"orchestrationMode": "Uniform" if uniform else "Flexible", "virtualMachineProfile": {
-        "networkProfile": {"networkInterfaceConfigurations": [
-            {"name": "nic", "properties": {"enableIPForwarding": True, "primary": True}}]}}}
+    vmss.update(
+        id=vmss_id,
+        name="vmss-nva",
+        type="microsoft.compute/virtualmachinescalesets",
+        sku={"name": "Standard_D2s_v5", "capacity": 2},
+        tags={},
+    )
+    vmss["properties"] = {
+        "orchestrationMode": "Uniform" if uniform else "Flexible",
+        "virtualMachineProfile": {
+            "networkProfile": {
+                "networkInterfaceConfigurations": [
+                    {"name": "nic", "properties": {"enableIPForwarding": True, "primary": True}}
+                ]
+            }
+        },
+    }
     r.rows.append(vmss)
     nic = r.find("nva1-nic")
     if uniform:
         inst_id = f"{vmss_id}/virtualMachines/0"
         inst = copy.deepcopy(vm)
-        inst.update(id=inst_id, name="vmss-nva_0", type="microsoft.compute/virtualmachinescalesets/virtualmachines",
-                    tags={})
+        inst.update(
+            id=inst_id,
+            name="vmss-nva_0",
+            type="microsoft.compute/virtualmachinescalesets/virtualmachines",
+            tags={},
+        )
         r.rows.remove(vm)
         r.rows.append(inst)
         new_nic = f"{inst_id}/networkInterfaces/nic"
@@ -245,24 +335,62 @@ def vmss_rows(r: Rows, tags_on: str | None, *, uniform: bool = True) -> tuple[st
 
 
 def flow_key(f) -> str:
-    return json.dumps({**f.to_dict(), "outcome": f.outcome,
-                       "mitigation": [f.mitigation.how, f.mitigation.detail] if f.mitigation else None},
-                      sort_keys=True)
+    return json.dumps(
+        {
+            **f.to_dict(),
+            "outcome": f.outcome,
+            "mitigation": [f.mitigation.how, f.mitigation.detail] if f.mitigation else None,
+        },
+        sort_keys=True,
+    )
 
 
 def nsg_mix(r: Rows) -> Rows:
     """S13's enforced PE NSG plus an outbound NSG on snet-app and a partial-prefix allow."""
-    nsg = nsg_row(r, "nsg-pe", [
-        {"name": "allow-apim", "priority": 100, "direction": "Inbound", "access": "Allow",
-         "sourceAddressPrefix": "10.1.2.0/25"},
-        {"name": "allow-vnet", "priority": 200, "direction": "Inbound", "access": "Allow",
-         "sourceAddressPrefix": "VirtualNetwork"},
-        {"name": "deny-all", "priority": 4000, "direction": "Inbound", "access": "Deny",
-         "sourceAddressPrefix": "*", "destinationPortRange": "*"}])
+    nsg = nsg_row(
+        r,
+        "nsg-pe",
+        [
+            {
+                "name": "allow-apim",
+                "priority": 100,
+                "direction": "Inbound",
+                "access": "Allow",
+                "sourceAddressPrefix": "10.1.2.0/25",
+            },
+            {
+                "name": "allow-vnet",
+                "priority": 200,
+                "direction": "Inbound",
+                "access": "Allow",
+                "sourceAddressPrefix": "VirtualNetwork",
+            },
+            {
+                "name": "deny-all",
+                "priority": 4000,
+                "direction": "Inbound",
+                "access": "Deny",
+                "sourceAddressPrefix": "*",
+                "destinationPortRange": "*",
+            },
+        ],
+    )
     attach_nsg(r, "spoke-ai", "snet-pe", nsg)
     r.subnet("spoke-ai", "snet-pe")["properties"]["privateEndpointNetworkPolicies"] = "Enabled"
-    out = nsg_row(r, "nsg-app", [{"name": "deny-ai", "priority": 100, "direction": "Outbound", "access": "Deny",
-                                  "sourceAddressPrefix": "*", "destinationAddressPrefix": "10.2.0.0/16"}],
-                  rg="rg-spoke-app")
+    out = nsg_row(
+        r,
+        "nsg-app",
+        [
+            {
+                "name": "deny-ai",
+                "priority": 100,
+                "direction": "Outbound",
+                "access": "Deny",
+                "sourceAddressPrefix": "*",
+                "destinationAddressPrefix": "10.2.0.0/16",
+            }
+        ],
+        rg="rg-spoke-app",
+    )
     attach_nsg(r, "spoke-app", "snet-app", out)
     return r
