@@ -304,6 +304,7 @@ def audit(
         catalog=result.catalog,
         assessed=result.assessed,
         flow_rows=lambda: result.flow_rows(document),
+        estate=result.estate,
     )
     if bundle is not None:
         from auditor.report.bundle import command_from_context, write_audit_bundle
@@ -340,6 +341,8 @@ def render(
     catalog: dict | None = None,
     assessed: dict | None = None,
     flow_rows: Callable[[], Iterable[tuple]] | None = None,
+    estate: object = None,
+    fallback_artifact: str | None = None,
 ) -> None:
     """Write `document` in one or more formats (auditor.report.outputs); `catalog` defaults to the bundled one."""
     from auditor.report.outputs import ReportContext, write_reports
@@ -349,7 +352,9 @@ def render(
 
         catalog = load_catalog()
     formats = [fmt] if isinstance(fmt, str) else list(fmt)
-    ctx = ReportContext.for_document(document, catalog, assessed, flow_rows)
+    ctx = ReportContext.for_document(
+        document, catalog, assessed, flow_rows, estate=estate, fallback_artifact=fallback_artifact
+    )
     write_reports(ctx, formats, out)
     for notice in ctx.notices:
         err(f"pathaudit: warning: {notice}")

@@ -44,6 +44,11 @@ class ReportContext:
     # every analysed flow (`--format flows`): rows of auditor.paths.export, from an audit run only
     flow_rows: Callable[[], Iterable[tuple[Any, ...]]] | None = None
     notices: list[str] = field(default_factory=list)  # warnings for stderr (SARIF over GitHub's limits)
+    # the audited estate (auditor.estate.model.Estate) when rendering straight from an audit: the HTML
+    # estate map draws it; None when re-rendering a saved findings document
+    estate: Any = None
+    # SARIF: the file a result points at when no input file holds its resource (docs/findings.md)
+    fallback_artifact: str | None = None
     _cache: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -53,8 +58,19 @@ class ReportContext:
         catalog: dict[str, Rule],
         assessed: dict[str, list[str]] | None = None,
         flow_rows: Callable[[], Iterable[tuple[Any, ...]]] | None = None,
+        *,
+        estate: Any = None,
+        fallback_artifact: str | None = None,
     ) -> ReportContext:
-        return cls(document, catalog, assessed, SourceLocator(document["estate"]["inputs"]), flow_rows)
+        return cls(
+            document,
+            catalog,
+            assessed,
+            SourceLocator(document["estate"]["inputs"]),
+            flow_rows,
+            estate=estate,
+            fallback_artifact=fallback_artifact,
+        )
 
 
 def chunks(fmt: str, ctx: ReportContext) -> Iterator[bytes]:
