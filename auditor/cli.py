@@ -20,24 +20,60 @@ from auditor.errors import PathauditError
 from auditor.sink import write_all
 
 SEVERITY_CHOICES = ["high", "medium", "low", "info", "never"]
+REPORTED_SEVERITIES = ["high", "medium", "low", "info"]
 # auditor.report.outputs.FORMATS (kept literal here so --help imports no renderer)
 REPORT_FORMATS = ["table", "json", "sarif", "junit", "markdown", "csv", "html"]
 MAX_PROBLEM_LINES = 20
 
-EPILOG_AUDIT = """\b
+
+def exit_codes(*lines: str) -> str:
+    """The `Exit codes:` block every command's help ends with (README, exit codes), one code a line."""
+    return "\b\nExit codes:\n" + "\n".join(f"  {line}" for line in lines) + "\n"
+
+
+USAGE_CODE = "2  usage error or unreadable input (the message names the file or option)"
+AUDIT_CODES = exit_codes(
+    "0  nothing at or above --fail-on, coverage complete",
+    "1  findings at or above --fail-on",
+    USAGE_CODE,
+    "3  coverage incomplete and nothing failed (see --allow-incomplete)",
+)
+REPORT_CODES = exit_codes(
+    "0  nothing at or above --fail-on, coverage complete",
+    "1  findings at or above --fail-on",
+    USAGE_CODE,
+    "3  the document says coverage is incomplete and nothing failed (see --allow-incomplete)",
+)
+EPILOG_MAIN = exit_codes(
+    "0  ran; nothing at or above --fail-on (each command's --help says what 0-3 mean for it)",
+    "1  findings at or above --fail-on (diff: new ones; routes --compare: differences; verify-bundle: tampered)",
+    USAGE_CODE,
+    "3  coverage incomplete: never reported as clean unless --allow-incomplete",
+)
+
+EPILOG_AUDIT = (
+    """\b
 Examples:
   pathaudit audit --demo                           # the bundled demo estate
-  pathaudit audit estate/ --format json --out findings.json
+  pathaudit audit estate/ --format json -o findings.json
   pathaudit audit estate/ --format json --format sarif --format html --out reports/
   pathaudit audit estate/ --bundle evidence.zip --baseline last-week.json
   pathaudit audit vnets.json nics.json.gz --fail-on medium
+  pathaudit audit estate/ --severity medium --skip-rule NET006
   az graph query -q "Resources | where type =~ 'microsoft.network/virtualnetworks'" \\
       --first 1000 -o json > vnets.json && pathaudit audit vnets.json
 
-\b
-Exit codes: 0 nothing at/above --fail-on; 1 findings at/above --fail-on;
-2 usage error or unreadable input; 3 coverage incomplete (see --allow-incomplete).
 """
+    + AUDIT_CODES
+)
+SEVERITY_HELP = (
+    "Report only findings at or above LEVEL: the others are left out of every output and of the exit "
+    "code (the JSON document's `filters` counts them)."
+)
+SKIP_RULE_HELP = (
+    "Do not evaluate this rule (repeatable); it is listed under coverage.not_assessed as "
+    '"skipped with --skip-rule".'
+)
 
 
 def terminal_block(block: str) -> str:
@@ -173,7 +209,9 @@ def live_given(ctx: click.Context) -> list[str]:
     ]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}, epilog=EPILOG_MAIN
+)
 @click.version_option(__version__, prog_name="pathaudit")
 def cli() -> None:
     """Audit Azure estates that put Azure OpenAI behind private endpoints, firewalls/NVAs and an API gateway.
@@ -197,6 +235,7 @@ def cli() -> None:
     "(--out FILE.parquet|FILE.csv, or DIR/flows.parquet).",
 )
 @click.option(
+    "-o",
     "--out",
     "out",
     type=click.Path(path_type=Path),
@@ -231,6 +270,8 @@ def cli() -> None:
 @click.option(
     "--rule", "rules", multiple=True, metavar="ID", help="Only evaluate these rule ids (repeatable)."
 )
+@click.option("--skip-rule", "skip_rules", multiple=True, metavar="ID", help=SKIP_RULE_HELP)
+@click.option("--severity", type=click.Choice(REPORTED_SEVERITIES), metavar="LEVEL", help=SEVERITY_HELP)
 @click.option(
     "--live",
     "live_collect",
@@ -249,6 +290,8 @@ def audit(
     allow_incomplete: bool,
     config_path: Path | None,
     rules: tuple[str, ...],
+    skip_rules: tuple[str, ...],
+    severity: str | None,
     live_collect: bool,
     demo: bool,
     live: dict,
@@ -257,14 +300,25 @@ def audit(
 
     With --live: collect from Azure first (the options marked [live], as for `collect`).
     """
-    from auditor.audit import demo_inputs, run_audit
+    from auditor.audit import preflight, run_audit, select_inputs
+    from auditor.collect.progress import stages
     from auditor.config import load_config
 
-    display: dict[Path, str] = {}
     paths = list(inputs)
+    if live_collect and (paths or demo):
+        raise click.UsageError("--live collects the estate from Azure: give no INPUT and no --demo")
+    if not live_collect and (given := live_given(click.get_current_context())):
+        raise click.UsageError(f"{given[0]} needs --live")
+    if not live_collect:
+        paths, display = select_inputs(paths, demo, "audit", live=True)
+    preflight(fmt, out, bundle=bundle, rules=rules or None, skip=skip_rules, severity=severity)
+    config = load_config(config_path)
+    baseline = None
+    if baseline_path is not None:
+        from auditor.suppress import load_document
+
+        baseline = load_document(baseline_path)
     if live_collect:
-        if paths:
-            raise click.UsageError("--live collects the estate from Azure: give no INPUT")
         from auditor.collect.live import CollectOptions, collect_for_audit
 
         collected = collect_for_audit(CollectOptions.from_cli(**live))
@@ -273,49 +327,48 @@ def audit(
             err(line)
         assert collected.path is not None  # collect_for_audit writes the snapshot
         paths, display = [collected.path], {collected.path: f"live:{collected.path.name}"}
-    elif given := live_given(click.get_current_context()):
-        raise click.UsageError(f"{given[0]} needs --live")
-    if demo and paths:
-        raise click.UsageError("--demo audits the bundled demo estate: give no INPUT with it")
-    if demo:
-        paths, display = demo_inputs()
+    elif demo:
         err(f"pathaudit: auditing the bundled demo estate ({paths[0]})")
-    elif not paths:
-        raise click.UsageError(
-            "no INPUT given: name exported estate files or folders (pathaudit audit estate/), "
-            "--live to collect from Azure, or --demo for the bundled demo estate"
-        )
-    config = load_config(config_path)
     if config.path is not None:
         err(f"pathaudit: config: {config.path}")  # values in it change verdicts: always say which file
-    baseline = None
-    if baseline_path is not None:
-        from auditor.suppress import load_document
-
-        baseline = load_document(baseline_path)
-    result = run_audit(paths, config, display, set(rules) if rules else None, baseline=baseline)
+    with stages() as progress:
+        result = run_audit(
+            paths,
+            config,
+            display,
+            set(rules) if rules else None,
+            baseline=baseline,
+            skip=skip_rules,
+            severity=severity,
+            progress=progress,
+        )
     report_problems(result.problems)
     report_annotations(result.warnings, result.baseline)
+    for line in result.selection.lines():
+        err(f"pathaudit: {line}")
     document = result.document()
-    render(
-        document,
-        fmt,
-        out,
-        catalog=result.catalog,
-        assessed=result.assessed,
-        flow_rows=lambda: result.flow_rows(document),
-        estate=result.estate,
-    )
-    if bundle is not None:
-        from auditor.report.bundle import command_from_context, write_audit_bundle
-
-        write_audit_bundle(
-            bundle,
+    with stages(f"writing reports ({', '.join(dict.fromkeys(fmt))})" if out is not None else None):
+        written = render(
             document,
-            result.catalog,
-            [(r.name, r.path, r.sha256) for r in result.estate.read_files],
-            command_from_context(click.get_current_context(), "audit"),
+            fmt,
+            out,
+            catalog=result.catalog,
+            assessed=result.assessed,
+            flow_rows=lambda: result.flow_rows(document),
+            estate=result.estate,
+            say_written=False,
         )
+        if bundle is not None:
+            from auditor.report.bundle import command_from_context, write_audit_bundle
+
+            write_audit_bundle(
+                bundle,
+                document,
+                result.catalog,
+                [(r.name, r.path, r.sha256) for r in result.estate.read_files],
+                command_from_context(click.get_current_context(), "audit"),
+            )
+    announce(document, fmt, out, written)
     code = result.exit_code(fail_on, allow_incomplete)
     if code == 3:
         err("pathaudit: coverage incomplete: exit 3 (use --allow-incomplete to accept partial coverage)")
@@ -343,8 +396,11 @@ def render(
     flow_rows: Callable[[], Iterable[tuple]] | None = None,
     estate: object = None,
     fallback_artifact: str | None = None,
-) -> None:
-    """Write `document` in one or more formats (auditor.report.outputs); `catalog` defaults to the bundled one."""
+    say_written: bool = True,
+) -> list[Path]:
+    """Write `document` in one or more formats (auditor.report.outputs); `catalog` defaults to the bundled
+    one. With --out, one line on stderr says what was written where (unless `say_written` is False: the
+    caller says it later). Returns the files written."""
     from auditor.report.outputs import ReportContext, write_reports
 
     if catalog is None:
@@ -355,42 +411,95 @@ def render(
     ctx = ReportContext.for_document(
         document, catalog, assessed, flow_rows, estate=estate, fallback_artifact=fallback_artifact
     )
-    write_reports(ctx, formats, out)
+    written = write_reports(ctx, formats, out)
     for notice in ctx.notices:
         err(f"pathaudit: warning: {notice}")
+    if say_written:
+        announce(document, formats, out, written)
+    return written
 
 
-@cli.group(invoke_without_command=True)
+def announce(document: dict, fmt: Iterable[str], out: Path | None, written: list[Path]) -> None:
+    """`pathaudit: 17 findings (10 high, 7 medium) written to reports/ (json, sarif)` when --out was used,
+    so a CI log says what happened; nothing on stdout."""
+    if out is None:
+        return
+    from auditor.report.destination import written_line
+
+    err(written_line(document, list(fmt), out, written))
+
+
+RULES_CODES = exit_codes("0  listed", "2  usage error (an unknown rule id: the known ones are named)")
+EPILOG_RULES = (
+    """\b
+Examples:
+  pathaudit rules                         # one line per rule
+  pathaudit rules --format json           # the catalog: id, title, synopsis, severity, family,
+                                          # default_status, resource_types, references, mappings
+  pathaudit rules show NET001 --format json
+
+"""
+    + RULES_CODES
+)
+
+
+@cli.group(invoke_without_command=True, epilog=EPILOG_RULES)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="json: every rule with its metadata, keys always in the same order.",
+)
 @click.pass_context
-def rules(ctx: click.Context) -> None:
+def rules(ctx: click.Context, fmt: str) -> None:
     """List the rule catalog (`pathaudit rules show ID` prints one rule in full)."""
+    ctx.obj = {"format": fmt}
     if ctx.invoked_subcommand is None:
-        from auditor.report.catalog_text import catalog_table
+        from auditor.report.catalog_text import catalog_json, catalog_table
 
-        click.echo(catalog_table(), nl=False)
+        click.echo(catalog_json() if fmt == "json" else catalog_table(), nl=False)
 
 
-@rules.command("show")
+@rules.command("show", epilog=RULES_CODES)
 @click.argument("rule_id")
-def rules_show(rule_id: str) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="json: the rule's metadata as in `pathaudit rules --format json`.  [default: text]",
+)
+@click.pass_context
+def rules_show(ctx: click.Context, rule_id: str, fmt: str | None) -> None:
     """Print one rule: rationale, remediation, references and control mappings."""
-    from auditor.report.catalog_text import rule_text
+    from auditor.report.catalog_text import catalog_json, rule_text
 
-    click.echo(rule_text(rule_id.upper()), nl=False)
+    if fmt is None:  # `pathaudit rules --format json show ID` means json too
+        fmt = "json" if (ctx.obj or {}).get("format") == "json" else "text"
+    click.echo(catalog_json(rule_id) if fmt == "json" else rule_text(rule_id.upper()), nl=False)
 
 
 EPILOG_ROUTES = """\b
 Examples:
+  pathaudit routes --demo --subnet vnet-app-weu/snet-app     # the bundled demo estate
   pathaudit routes estate.json --subnet spoke-app/snet-app
   pathaudit routes estate.json --subnet spoke-app/snet-app --ip 10.2.1.4
   pathaudit routes estate.json --subnet /subscriptions/.../subnets/snet-app --format json
   az network nic show-effective-route-table -g rg -n vm1-nic -o json > vm1.json
   pathaudit routes estate.json --subnet spoke-app/snet-app --compare vm1.json
-"""
+
+""" + exit_codes(
+    "0  routes shown (with --compare: the model and Azure agree)",
+    "1  --compare found differences",
+    USAGE_CODE,
+)
+DEMO_HELP = "Use the bundled demo estate (no INPUT), as `pathaudit audit --demo` does."
 
 
 @cli.command(epilog=EPILOG_ROUTES)
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--subnet",
     "subnet_spec",
@@ -416,6 +525,7 @@ Examples:
     help="json: the shape of `az network nic show-effective-route-table` (or the differences with --compare).",
 )
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file.")
+@click.option("--demo", is_flag=True, help=DEMO_HELP)
 def routes(
     inputs: tuple[Path, ...],
     subnet_spec: str,
@@ -423,16 +533,17 @@ def routes(
     compare_file: Path | None,
     fmt: str,
     config_path: Path | None,
+    demo: bool,
 ) -> None:
     """Show a subnet's effective routes as Azure computes them (exit 1 with --compare when they differ)."""
-    from auditor.audit import load_estate
+    from auditor.audit import load_query_estate, select_inputs
     from auditor.config import load_config
     from auditor.problems import sort_key
     from auditor.report.json_doc import dumps
     from auditor.report.routes_text import render_routes
     from auditor.routing.query import answer
 
-    estate = load_estate(list(inputs))
+    estate = load_query_estate(*select_inputs(list(inputs), demo, "routes"))
     report_problems(sorted(estate.problems, key=sort_key))
     ans = answer(estate, load_config(config_path), subnet_spec, ip, compare_file)
     if fmt == "json":
@@ -453,7 +564,7 @@ def routes(
 # --- report stage (issue #7): re-render, compare, verify ------------------------------------------
 
 
-@cli.command("report")
+@cli.command("report", epilog=REPORT_CODES)
 @click.argument("findings", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--format",
@@ -465,6 +576,7 @@ def routes(
     help="Output format (repeatable; several need --out DIR).",
 )
 @click.option(
+    "-o",
     "--out",
     "out",
     type=click.Path(path_type=Path),
@@ -480,23 +592,43 @@ def routes(
 @click.option(
     "--allow-incomplete", is_flag=True, help="Exit 0/1 even when the document says coverage is incomplete."
 )
+@click.option("--skip-rule", "skip_rules", multiple=True, metavar="ID", help=SKIP_RULE_HELP)
+@click.option("--severity", type=click.Choice(REPORTED_SEVERITIES), metavar="LEVEL", help=SEVERITY_HELP)
 def report_cmd(
-    findings: Path, fmt: tuple[str, ...], out: Path | None, fail_on: str, allow_incomplete: bool
+    findings: Path,
+    fmt: tuple[str, ...],
+    out: Path | None,
+    fail_on: str,
+    allow_incomplete: bool,
+    skip_rules: tuple[str, ...] = (),
+    severity: str | None = None,
 ) -> None:
     """Re-render a saved findings document (pathaudit/findings@2) without re-auditing.
 
     SARIF locations are found by reading the input files the document lists, when they still exist.
     JUnit lists failing resources plus one passing case per rule (the estate is not re-read).
     """
+    from auditor.audit import filter_document, preflight
     from auditor.report.outputs import document_exit_code
     from auditor.suppress import load_document
 
-    document = load_document(findings)
-    render(document, fmt, out)
+    preflight(fmt, out, skip=skip_rules, severity=severity)
+    document, lines = filter_document(load_document(findings), skip_rules, severity)
+    for line in lines:
+        err(f"pathaudit: {line}")
+    # SARIF: a resource no listed input still holds points at this document (GitHub needs a file)
+    render(document, fmt, out, fallback_artifact=str(findings))
     sys.exit(document_exit_code(document, fail_on, allow_incomplete))
 
 
-@cli.command("diff")
+@cli.command(
+    "diff",
+    epilog=exit_codes(
+        "0  no NEW finding at or above --fail-on",
+        "1  new findings at or above --fail-on",
+        "2  usage error or an unreadable findings document",
+    ),
+)
 @click.argument("old", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -522,7 +654,14 @@ def diff_cmd(old: Path, new: Path, fmt: str, fail_on: str) -> None:
     sys.exit(diff_exit_code(comparison, fail_on))
 
 
-@cli.command("verify-bundle")
+@cli.command(
+    "verify-bundle",
+    epilog=exit_codes(
+        "0  intact: every file matches MANIFEST.json",
+        "1  tampered (the files are named)",
+        "2  usage error or an unreadable bundle",
+    ),
+)
 @click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False))
 def verify_bundle_cmd(bundle: Path) -> None:
     """Check an evidence bundle against its MANIFEST.json: exit 0 intact, 1 tampered (files named), 2 unreadable."""
@@ -548,15 +687,17 @@ def verify_bundle_cmd(bundle: Path) -> None:
 
 EPILOG_TRACE = """\b
 Examples:
+  pathaudit trace --demo --from snet-app --to pe-aoai-contoso-dev    # the bundled demo estate
   pathaudit trace estate.json --from snet-app --to pe-aoai
   pathaudit trace estate.json --from spoke-app/snet-app --to pe-aoai --port 443
   pathaudit trace estate.json --from 10.1.1.4 --to aoai1 --format json
   pathaudit trace estate.json --from on-premises --to 10.2.1.4 --format dot | dot -Tsvg > flow.svg
-"""
+
+""" + exit_codes("0  traced (whatever the verdict: it is in the output)", USAGE_CODE)
 
 
 @cli.command(epilog=EPILOG_TRACE)
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--from",
     "source",
@@ -579,18 +720,25 @@ Examples:
     "--format", "fmt", type=click.Choice(["table", "json", "dot"]), default="table", show_default=True
 )
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file.")
+@click.option("--demo", is_flag=True, help=DEMO_HELP)
 def trace(
-    inputs: tuple[Path, ...], source: str, destination: str, port: int, fmt: str, config_path: Path | None
+    inputs: tuple[Path, ...],
+    source: str,
+    destination: str,
+    port: int,
+    fmt: str,
+    config_path: Path | None,
+    demo: bool,
 ) -> None:
     """Trace one flow forward and back: hops, deciding routes, appliances, NSG rules, verdict."""
-    from auditor.audit import load_estate
+    from auditor.audit import load_query_estate, select_inputs
     from auditor.config import load_config
     from auditor.paths.trace import render_trace
     from auditor.paths.trace import trace as run_trace
     from auditor.problems import sort_key
     from auditor.report.json_doc import dumps
 
-    estate = load_estate(list(inputs))
+    estate = load_query_estate(*select_inputs(list(inputs), demo, "trace"))
     report_problems(sorted(estate.problems, key=sort_key))
     result = run_trace(estate, load_config(config_path), source, destination, port)
     if fmt == "json":
@@ -611,17 +759,21 @@ def trace(
 EPILOG_CONFIRM = """\b
 Examples:
   pathaudit audit estate/ --format json --out findings.json
-  pathaudit confirm findings.json --pcap nva1-eth0.pcapng --out confirmed.json
+  pathaudit confirm findings.json --pcap nva1-eth0.pcapng -o confirmed.json
   pathaudit confirm findings.json --flow-trace flowtrace.csv --flow-trace netrule.json
   pathaudit confirm findings.json --workspace WORKSPACE-GUID --timespan P2D --credential azure-cli
   pathaudit audit estate/ --format json | pathaudit confirm - --pcap afw-instance0.pcap
 
 \b
 Captures must be taken on the appliance (NVA NIC, Azure Firewall packet capture). The KQL sent to
-the workspace is in checks/log-analytics/ (runnable by hand). Exit codes: 0 nothing at/above
---fail-on; 1 findings at/above --fail-on that were not refuted; 2 usage error or unreadable input;
-3 a query failed or returned partial results (see --allow-incomplete).
-"""
+the workspace is in checks/log-analytics/ (runnable by hand).
+
+""" + exit_codes(
+    "0  nothing at or above --fail-on",
+    "1  findings at or above --fail-on that were not refuted",
+    "2  usage error, unreadable input or a failed sign-in",
+    "3  a query failed or returned partial results (see --allow-incomplete)",
+)
 
 
 @cli.command(epilog=EPILOG_CONFIRM)
@@ -685,6 +837,7 @@ the workspace is in checks/log-analytics/ (runnable by hand). Exit codes: 0 noth
     help="Output format (repeatable; several need --out DIR), as for `audit`.",
 )
 @click.option(
+    "-o",
     "--out",
     "out",
     type=click.Path(path_type=Path),
@@ -726,10 +879,12 @@ def confirm(
     Writes the findings document again with each flow finding's status set to confirmed, refuted or
     inconclusive and the evidence attached; other findings are unchanged.
     """
+    from auditor.audit import preflight
     from auditor.confirm import confirm_document, load_findings
 
     if not (pcaps or flow_traces or workspace):
         raise click.UsageError("no evidence given: use --pcap, --flow-trace and/or --workspace")
+    preflight(fmt, out, bundle=bundle)
     document = load_findings(findings)
     client = None
     if workspace:
@@ -776,7 +931,7 @@ def confirm(
 EPILOG_COLLECT = """\b
 Examples:
   pathaudit collect                                 # every subscription the signed-in identity sees
-  pathaudit collect --management-group mg-prod --out prod.json.gz
+  pathaudit collect --management-group mg-prod -o prod.json.gz
   pathaudit collect --subscription 00000000-0000-0000-0000-000000000000 --credential azure-cli
   AZURE_ACCESS_TOKEN=$(az account get-access-token --query accessToken -o tsv) \\
       pathaudit collect --credential token --effective-routes 20
@@ -785,14 +940,19 @@ Examples:
 \b
 Needs only the built-in Reader role (docs/live-collection.md). Read-only: Resource Graph queries
 (checks/resource-graph/*.kql) and ARM reads; keys are never listed, secret-looking values are
-redacted. Exit codes: 0 complete; 3 some scope or query failed (named in the summary and in the
-snapshot's coverage.failed); 2 usage, sign-in or connection error.
-"""
+redacted.
+
+""" + exit_codes(
+    "0  complete",
+    "2  usage error, failed sign-in or connection error",
+    "3  some scope or query failed (named in the summary and in the snapshot's coverage.failed)",
+)
 
 
 @cli.command("collect", epilog=EPILOG_COLLECT)
 @live_options
 @click.option(
+    "-o",
     "--out",
     "out",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -801,7 +961,10 @@ snapshot's coverage.failed); 2 usage, sign-in or connection error.
 def collect_cmd(out: Path | None, live: dict) -> None:
     """Collect a snapshot of the estate from Azure: Resource Graph plus a few ARM reads (mode 0600)."""
     from auditor.collect.live import CollectOptions, collect_to_file
+    from auditor.report.destination import check_destination
 
+    if out is not None:
+        check_destination(out, "--out", folder=False)
     result = collect_to_file(CollectOptions.from_cli(**live), out)
     for line in result.summary():
         err(line)
@@ -830,6 +993,17 @@ def main() -> None:
             raise
         err(f"pathaudit: internal error: {type(exc).__name__}: {exc} (set PATHAUDIT_DEBUG=1 for details)")
         sys.exit(2)
+
+
+def _register_whatif() -> None:
+    """`whatif` and `plan` live in auditor.cli_whatif (it imports this module's helpers)."""
+    from auditor.cli_whatif import plan, whatif
+
+    cli.add_command(whatif)
+    cli.add_command(plan)
+
+
+_register_whatif()
 
 
 if __name__ == "__main__":

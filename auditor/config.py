@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import UsageError
+from auditor.ids import key
 from auditor.ipnet import Cidr, PrefixError, parse_cidr
 
 
@@ -71,7 +72,7 @@ class Config:
 
     def appliance(self, nic_id: str) -> ApplianceDecl | None:
         for decl in self.appliances:
-            if decl.nic.lower() == nic_id.lower():
+            if key(decl.nic) == key(nic_id):
                 return decl
         return None
 
@@ -112,9 +113,9 @@ def parse_config(doc: dict[str, Any], path: Path) -> Config:
     suppressions = []
     for i, sup in enumerate(_tables(path, doc, "suppressions")):
         where = f"suppressions[{i}]"
-        for key in ("rule", "resource", "reason", "expires"):
-            if not sup.get(key):
-                raise _err(path, f"{where}.{key}", "required")
+        for field_name in ("rule", "resource", "reason", "expires"):
+            if not sup.get(field_name):
+                raise _err(path, f"{where}.{field_name}", "required")
         expires = sup["expires"]
         if isinstance(expires, str):
             try:

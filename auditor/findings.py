@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.ids import key
+
 SEVERITIES = ("high", "medium", "low", "info")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 STATUSES = ("suspected", "confirmed", "refuted", "inconclusive")
@@ -51,11 +53,11 @@ class Finding:
         """Stable across runs, input shapes and estate growth: the rule id and the grouping key (the
         resource and `key`, lower-cased), never the sources or destinations a finding lists, so a new
         spoke behind the same route table leaves the fingerprint of its finding alone."""
-        parts = [self.rule_id, self.resource_id.lower(), *(k.lower() for k in self.key)]
+        parts = [self.rule_id, key(self.resource_id), *(key(k) for k in self.key)]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
     def sort_key(self) -> tuple[int, str, str, str]:
-        return (SEVERITY_RANK.get(self.severity, 9), self.rule_id, self.resource_id.lower(), self.fingerprint)
+        return (SEVERITY_RANK.get(self.severity, 9), self.rule_id, key(self.resource_id), self.fingerprint)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from auditor.ids import key
+
 # What pathaudit did about a problem.
 FILE_NOT_READ = "file not read"
 ENTRY_SKIPPED = "directory entry not read"  # inside a directory the user named: incomplete, not unusable
@@ -53,4 +55,4 @@ class Problem:
 
 
 def sort_key(p: Problem) -> tuple[str, str, str, str, str]:
-    return (p.file or "", (p.resource_id or "").lower(), p.field or "", p.problem, p.effect)
+    return (p.file or "", key(p.resource_id or ""), p.field or "", p.problem, p.effect)

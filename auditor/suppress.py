@@ -22,6 +22,7 @@ from auditor.config import Suppression
 from auditor.documents import document_problem
 from auditor.errors import UsageError
 from auditor.findings import SEVERITY_RANK, Finding
+from auditor.ids import key
 
 Clock = Callable[[], dt.date]
 
@@ -40,7 +41,7 @@ def matches(sup: Suppression, rule_id: str, resource_id: str) -> bool:
     """Rule id compared exactly (case-insensitive); resource: fnmatch glob on the id, case-insensitive."""
     if sup.rule.strip().upper() != rule_id.upper():
         return False
-    return fnmatch.fnmatchcase(resource_id.lower(), sup.resource.lower())
+    return fnmatch.fnmatchcase(key(resource_id), sup.resource.lower())
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +167,7 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
         key=lambda f: (
             SEVERITY_RANK.get(f["severity"], 9),
             f["rule_id"],
-            f["resource_id"].lower(),
+            key(f["resource_id"]),
             f["fingerprint"],
         ),
     )

@@ -31,10 +31,22 @@ PACKAGE = REPO / "auditor"
 RULE_CHECKS = REPO / "rules"  # rules/<ID>/check.py: loaded by auditor.catalog, rules stage
 
 STAGES = ("collect", "ingest", "estate", "routing", "paths", "rules", "confirm", "report")
-TOP = frozenset({"auditor.audit", "auditor.cli", "auditor.__main__"})
+# `whatif` orchestrates audits as `audit` does (two of them, before and after a change): it is top too
+TOP = frozenset(
+    {
+        "auditor.audit",
+        "auditor.cli",
+        "auditor.__main__",
+        "auditor.whatif",
+        "auditor.whatif.changes",
+        "auditor.whatif.compare",
+        "auditor.whatif.run",
+        "auditor.cli_whatif",
+    }
+)
 # Shared by every stage; each imports nothing from auditor but other foundation modules (today:
-# config -> errors, ipnet; sink -> errors; exitcodes -> findings; suppress -> config, documents,
-# errors, findings; the rest import nothing from auditor).
+# config -> errors, ids, ipnet; findings -> ids; problems -> ids; sink -> errors; exitcodes -> findings;
+# suppress -> config, documents, errors, findings, ids; the rest import nothing from auditor).
 FOUNDATION = frozenset(
     {
         "auditor",  # __version__
@@ -50,6 +62,7 @@ FOUNDATION = frozenset(
         "auditor.suppress",
         "auditor.gcpause",
         "auditor.safetext",
+        "auditor.ids",  # resource ids: the comparison key, names, parents, types
     }
 )
 # Top-level modules that serve only from a given stage on: module -> (stage, reason).

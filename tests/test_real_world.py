@@ -231,7 +231,13 @@ def test_get_account_defaults_mean_keys_on_public_and_no_private_link(tmp_path: 
     )
     assert acct.pe_connections == []
     found = posture(tmp_path / "audit", "cognitiveservices/2024-10-01/GetAccount.json")
-    assert found == {"AOAI001": [data["id"]], "AOAI002": [data["id"]], "AOAI004": [data["id"]]}
+    # the example account has no customSubDomainName: AOAI006 too
+    assert found == {
+        "AOAI001": [data["id"]],
+        "AOAI002": [data["id"]],
+        "AOAI004": [data["id"]],
+        "AOAI006": [data["id"]],
+    }
 
 
 def test_powershell_session_record_keys_disabled_but_public(tmp_path: Path) -> None:

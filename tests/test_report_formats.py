@@ -107,6 +107,60 @@ def test_csv_one_row_per_finding_formula_neutralised():
     second = dict(zip(COLUMNS, rows[2], strict=True))
     assert second["resource_id"] == "'@evil" and second["resource_name"] == "'@evil"
     assert second["message"] == f"{JAPANESE} {GREEK}\nsecond line" and second["suppressed"] == "false"
+    assert (second["subscription"], second["resource_group"]) == ("", "")  # not an ARM id
+    assert first["resource_group"] == "rg" and first["remediation"] == "r"
+    assert first["controls"] == "mcsb:NS-3; nist:AC-4,SC-7"
+
+
+# the columns a consumer keyed on positions reads: never moved, new ones only appended after them
+CSV_FIXED = (
+    *("severity", "rule_id", "status", "resource_id", "resource_name", "title", "message", "fingerprint"),
+    *("suppressed", "suppression_reason", "suppression_expires"),
+)
+
+
+def test_csv_columns_appended_never_moved():
+    assert COLUMNS[: len(CSV_FIXED)] == CSV_FIXED
+    assert COLUMNS[len(CSV_FIXED) :] == ("subscription", "resource_group", "remediation", "controls")
+
+
+def test_csv_hostile_ids_remediation_and_controls_neutralised():
+    hostile = f"/subscriptions/=1+1/resourceGroups/@rg{IMG}/providers/Microsoft.Network/routeTables/-rt"
+    doc = document([finding(resource_id=hostile, remediation="=HYPERLINK(1)\n- step\n+ step")])
+    rows = list(csv.reader(io.StringIO(render_csv(doc).decode("utf-8"), newline="")))
+    row = dict(zip(COLUMNS, rows[1], strict=True))
+    assert row["subscription"] == "'=1+1" and row["resource_group"] == f"'@rg{IMG}"
+    assert row["resource_name"] == "'-rt" and row["remediation"] == "'=HYPERLINK(1)\n'- step\n'+ step"
+    for cell in rows[1]:
+        assert not cell.startswith(("=", "+", "-", "@")), cell
+
+
+@pytest.mark.skipif(not has_demo(), reason="demo estate not generated yet")
+def test_csv_of_the_demo_estate():
+    from auditor.audit import demo_inputs, run_audit
+    from auditor.config import Config
+
+    result = run_audit(*demo_inputs()[:1], Config(), demo_inputs()[1])
+    doc = result.document()
+    data = render_csv(doc, result.catalog)
+    assert data == render_csv(doc)  # without a catalog: the bundled one, the same bytes
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    assert tuple(rows[0]) == COLUMNS and len(rows) == len(doc["findings"]) + 1 >= 11
+    for f, cells in zip(doc["findings"], rows[1:], strict=True):
+        row = dict(zip(COLUMNS, cells, strict=True))
+        segments = f["resource_id"].split("/")
+        assert (row["rule_id"], row["fingerprint"]) == (f["rule_id"], f["fingerprint"])
+        assert (row["subscription"], row["resource_group"]) == (segments[2], segments[4])
+        assert row["remediation"] == csv_cell(f["remediation"]) and "\n" in row["remediation"]
+        rule = result.catalog[f["rule_id"]]
+        assert row["controls"].split("; ")[-1] == "nist:" + ",".join(rule.mappings["nist_800_53"])
+        assert (f"mcsb:{','.join(rule.mappings['mcsb'])}") in row["controls"]
+        for p in rule.mappings["azure_policy"]:
+            assert row["controls"].startswith("policy:") and p["id"] in row["controls"]
+    aoai001 = next(dict(zip(COLUMNS, r, strict=True)) for r in rows[1:] if r[1] == "AOAI001")
+    assert (
+        aoai001["controls"] == "policy:71ef260a-8f18-47b7-abcb-62d0673d94dc; mcsb:IM-1; nist:AC-2,AC-3,IA-2"
+    )
 
 
 # --- --format / --out -------------------------------------------------------------------------
@@ -157,7 +211,10 @@ def test_report_rerenders_a_saved_document_identically(tmp_path, monkeypatch):
     res = runner.invoke(cli, ["report", "a/findings.json", *ALL, "--out", "b", "--fail-on", "never"])
     assert res.exit_code == 0, res.output
     for name in FILENAMES.values():
-        if name == "findings.junit.xml":
+        if name in (
+            "findings.junit.xml",
+            "findings.html",
+        ):  # both need the estate (assessed resources, the map)
             continue  # the saved document lacks the per-rule resource lists (see test below)
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     sarif = json.loads((tmp_path / "b" / "findings.sarif").read_text(encoding="utf-8"))

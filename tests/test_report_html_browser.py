@@ -1,6 +1,7 @@
 """The HTML report of a hostile estate in headless Chromium: no script runs, no element is injected,
-no request leaves the page, non-Latin text survives. Chromium comes from tests/setup_chromium.sh
-(.ci/run); without it these tests skip and say why.
+no request leaves the page, nothing reaches the console (a CSP violation would), non-Latin text
+survives, and the estate map renders. Chromium comes from tests/setup_chromium.sh (.ci/run); without it
+these tests skip and say why.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from helpers.map_estates import hostile_network
 from helpers.report_docs import GREEK, IMG, JAPANESE, SCRIPT, hostile_document, hostile_estate, write_estate
 
-from auditor.audit import run_audit
+from auditor.audit import demo_inputs, run_audit
 from auditor.catalog import load_catalog
 from auditor.config import Config
 from auditor.report.html import TITLE, render_html
@@ -53,19 +55,31 @@ def run_chromium(page: Path, profile: Path, *extra: str) -> subprocess.Completed
         pytest.fail("chromium did not finish within 90 s")
 
 
-def dump_dom(page: Path, tmp_path: Path, netlog: Path) -> str:
+CONSOLE = re.compile(r":CONSOLE[:(]")  # a page's console message in Chromium's log (--enable-logging)
+
+
+def load_page(page: Path, tmp_path: Path, netlog: Path) -> tuple[str, list[str]]:
+    """The page's DOM after loading it, and what it wrote to the console: CSP violations (a blocked
+    inline handler, style or fetch), errors and logs all land there; a clean report writes nothing."""
     proc = run_chromium(
         page,
         tmp_path / "profile",
         f"--log-net-log={netlog}",
         "--net-log-capture-mode=Default",
+        "--enable-logging=stderr",
+        "--v=0",
         "--virtual-time-budget=3000",
         "--dump-dom",
     )
     dom = proc.stdout.decode("utf-8")
     if "<html" not in dom:
         pytest.skip(f"chromium produced no DOM (exit {proc.returncode}): {proc.stderr.decode()[-500:]}")
-    return dom
+    console = [line for line in proc.stderr.decode("utf-8", "replace").splitlines() if CONSOLE.search(line)]
+    return dom, console
+
+
+def dump_dom(page: Path, tmp_path: Path, netlog: Path) -> str:
+    return load_page(page, tmp_path, netlog)[0]
 
 
 def page_requests(netlog: Path) -> list[str]:
@@ -141,9 +155,55 @@ def test_hostile_estate_in_chromium(tmp_path):
 def test_crafted_document_in_chromium(tmp_path):
     page = tmp_path / "crafted.html"
     page.write_bytes(render_html(hostile_document(), load_catalog()))
-    dom = dump_dom(page, tmp_path, tmp_path / "netlog.json")
+    dom, console = load_page(page, tmp_path, tmp_path / "netlog.json")
     check_dom(dom)
-    assert dom.count("<svg") == 1  # the flow diagram rendered, its hostile labels as text
+    assert dom.count("<svg") == 2  # the flow diagram and the map of the flows, hostile labels as text
+    assert console == []
+
+
+def test_demo_report_with_the_estate_map_in_chromium(tmp_path, monkeypatch):
+    """The demo's report with its estate map: rendered, no console message (no CSP violation), no
+    request; a screenshot of the map for humans (tests/artifacts/map.png)."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    paths, display = demo_inputs()
+    result = run_audit(paths, Config(), display)
+    page = tmp_path / "demo.html"
+    page.write_bytes(render_html(result.document(), load_catalog(), estate=result.estate))
+    netlog = tmp_path / "netlog.json"
+    dom, console = load_page(page, tmp_path, netlog)
+    assert console == [], console
+    assert page_requests(netlog) == [], "the report made network requests"
+    assert re.search(r"<title>([^<]*)</title>", dom).group(1) == TITLE
+    svg = dom[dom.index('<svg class="map"') : dom.index("</svg>", dom.index('<svg class="map"'))]
+    for vnet in result.estate.vnets.values():
+        assert vnet.name in svg
+    assert svg.count('<g class="edge flow') >= 4 and svg.count('<g class="chip pe') == 5
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "map.png"
+    shot.unlink(missing_ok=True)
+    run_chromium(
+        page,
+        tmp_path / "profile2",
+        f"--screenshot={shot}",
+        "--window-size=1280,1400",
+        "--virtual-time-budget=3000",
+    )
+    assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_hostile_network_map_in_chromium(tmp_path):
+    """VNet, NIC, route table and private endpoint names that are payloads: the map shows them as text."""
+    result = run_audit([hostile_network().write(tmp_path / "resources.json")], Config())
+    page = tmp_path / "map.html"
+    page.write_bytes(render_html(result.document(), load_catalog(), estate=result.estate))
+    netlog = tmp_path / "netlog.json"
+    dom, console = load_page(page, tmp_path, netlog)
+    assert console == [], console
+    assert page_requests(netlog) == []
+    check_dom(dom)
+    svg = dom[dom.index('<svg class="map"') : dom.index("</svg>", dom.index('<svg class="map"'))]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg and "onerror=alert(1)" in svg
+    assert JAPANESE in svg and GREEK in svg
 
 
 def test_checks_detect_an_injection_and_a_request(tmp_path):
@@ -154,9 +214,10 @@ def test_checks_detect_an_injection_and_a_request(tmp_path):
         b"<footer>", b'<footer><img src=x onerror="1">'
     )
     page.write_bytes(html)
-    dom = dump_dom(page, tmp_path, tmp_path / "netlog.json")
+    dom, console = load_page(page, tmp_path, tmp_path / "netlog.json")
     with pytest.raises(AssertionError):
         check_dom(dom)
+    assert any("Content Security Policy" in line for line in console), console  # the blocked handler
     leaky = tmp_path / "leaky.html"
     leaky.write_bytes(
         html.replace(b'http-equiv="Content-Security-Policy"', b'name="x"').replace(

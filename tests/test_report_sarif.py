@@ -160,12 +160,18 @@ def test_hostile_estate_locations_and_escaping(tmp_path, monkeypatch, validator)
     assert IMG in names and "日本語-Ελληνικά" in names  # JSON carries the text verbatim, escaped by JSON
 
 
-def test_missing_input_file_gives_logical_location_only():
+def test_missing_input_file_still_gives_a_physical_location_marked_fallback():
+    """GitHub rejects a result without a physical location: the listed input stands for the estate
+    (line 1, `properties.fallback`), and the logical location still names the resource."""
     doc = document([finding()])
     doc["estate"]["inputs"] = ["does/not/exist.json"]
     log = sarif_log(doc, load_catalog(), SourceLocator(doc["estate"]["inputs"]))
     loc = log["runs"][0]["results"][0]["locations"][0]
-    assert "physicalLocation" not in loc and loc["logicalLocations"]
+    assert loc["physicalLocation"] == {
+        "artifactLocation": {"uri": "does/not/exist.json", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": 1},
+    }
+    assert loc["properties"] == {"fallback": True} and loc["logicalLocations"]
 
 
 def test_suppressed_finding_carries_sarif_suppression(validator):

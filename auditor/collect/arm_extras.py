@@ -20,7 +20,8 @@ from typing import Any
 from auditor.collect.clients import Clients
 from auditor.collect.progress import Reporter, Stats
 from auditor.collect.retry import CallFailed, RetryPolicy, attempts, call
-from auditor.ingest.normalize import is_flattened, type_from_id, unflatten
+from auditor.ids import ResourceId, key, type_of
+from auditor.ingest.normalize import is_flattened, unflatten
 
 RULE_COLLECTION_GROUPS = "Microsoft.Network/firewallPolicies/ruleCollectionGroups"
 ROUTING_INTENT = "Microsoft.Network/virtualHubs/routingIntent"
@@ -32,11 +33,15 @@ NOT_READY = object()
 
 
 def parse_id(rid: str) -> tuple[str, str, str] | None:
-    """`/subscriptions/s/resourceGroups/g/providers/Ns/type/name` -> (s, g, name)."""
-    parts = rid.strip("/").split("/")
-    if len(parts) < 8 or parts[0].lower() != "subscriptions" or parts[2].lower() != "resourcegroups":
+    """`/subscriptions/s/resourceGroups/g/providers/Ns/type/name[/child/c...]` -> (s, g, name): what an SDK
+    call takes, the top-level resource (a child's id names its parent's); None for an id that is not a
+    resource group's resource."""
+    parsed = ResourceId.parse(rid)
+    while parsed is not None and parsed.parent is not None:
+        parsed = ResourceId.parse(parsed.parent)
+    if parsed is None or parsed.resource_group is None:
         return None
-    return parts[1], parts[3], parts[7]
+    return parsed.subscription, parsed.resource_group, parsed.name
 
 
 def of_type(resources: Iterable[dict[str, Any]], rtype: str) -> list[dict[str, Any]]:
@@ -49,7 +54,7 @@ def of_type(resources: Iterable[dict[str, Any]], rtype: str) -> list[dict[str, A
             and str(r.get("type", "")).lower() == rtype
             and isinstance(r.get("id"), str)
         ),
-        key=lambda r: r["id"].lower(),
+        key=lambda r: key(r["id"]),
     )
 
 
@@ -69,7 +74,7 @@ def to_arm(item: dict[str, Any]) -> dict[str, Any]:
     rid = item.get("id")
     out: dict[str, Any] = {"id": rid, "name": item.get("name"), "type": item.get("type")}
     if not out["type"] and isinstance(rid, str):
-        out["type"] = type_from_id(rid)
+        out["type"] = type_of(rid) or None
     out.update((k, v) for k, v in item.items() if k not in out)
     return out
 
@@ -210,7 +215,7 @@ class ArmExtras:
                 return c.accounts.get(g, n, cls=raw_json)
 
             body = self.attempt(account_body, account["id"], AI_ACCOUNTS)
-            if isinstance(body, dict) and str(body.get("id") or "").lower() == account["id"].lower():
+            if isinstance(body, dict) and key(str(body.get("id") or "")) == key(account["id"]):
                 fresh.append(body)
             elif body is not None:
                 self.stats.fail(

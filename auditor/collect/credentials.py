@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from auditor.errors import UsageError
+from auditor.errors import PathauditError, UsageError
 
 CREDENTIAL_KINDS = ("default", "azure-cli", "managed-identity", "workload-identity", "token")
 DEFAULT_TOKEN_ENV = "AZURE_ACCESS_TOKEN"
@@ -134,6 +135,74 @@ class StaticTokenCredential:
         return f"StaticTokenCredential(from {self.source}, token hidden)"
 
 
+# What to do when a credential cannot sign in, before "or choose another --credential (...)"
+NEXT_STEP = {
+    "default": "run `az login`",
+    "azure-cli": "run `az login`",
+    "managed-identity": "run `az login` (or run where a managed identity is assigned)",
+    "workload-identity": "run `az login` (or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE)",
+}
+
+
+class SignInError(PathauditError):
+    """azure-identity could not get a token: the credential's own message and the next step (exit 2)."""
+
+    exit_code = 2
+
+
+def sign_in_error(kind: str, exc: BaseException) -> SignInError:
+    """One line: which credential failed, its own message whole (on one line, secrets scrubbed), and
+    what to do next. The CLI makes it terminal-safe when it prints it."""
+    from auditor.collect.redact import scrub_text
+
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    text = scrub_text(" ".join(str(message).split()))
+    others = ", ".join(k for k in CREDENTIAL_KINDS if k != kind)
+    step = NEXT_STEP.get(kind, "run `az login`")
+    return SignInError(
+        f"--credential {kind} could not sign in: {text.rstrip('.')}. Next: {step}, or choose another "
+        f"--credential ({others})"
+    )
+
+
+class SignInReporting:
+    """Wraps an azure-identity credential: a failure to get a token (CredentialUnavailableError,
+    ClientAuthenticationError) stops the command with `sign_in_error`'s line, instead of surfacing as
+    an HTTP error of whichever client asked, or as a failed scope."""
+
+    def __init__(self, inner: Any, kind: str) -> None:
+        self.inner = inner
+        self.kind = kind
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.exceptions import ClientAuthenticationError
+
+        try:
+            return self.inner.get_token(*scopes, **kwargs)
+        except ClientAuthenticationError as exc:
+            raise sign_in_error(self.kind, exc) from exc
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> SignInReporting:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def quiet_identity_logging() -> None:
+    """azure-identity logs each failed attempt as a WARNING; with no logging configured Python prints
+    those to stderr beside pathaudit's own line. A NullHandler keeps them out unless the user set up
+    logging (then they still propagate to the user's handlers)."""
+    logger = logging.getLogger("azure.identity")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
 class TenantPinnedCredential:
     """Asks an inner credential for tokens of one tenant (DefaultAzureCredential takes no tenant_id)."""
 
@@ -160,6 +229,11 @@ def make_credential(
         return StaticTokenCredential(token, f"${token_env}")
     if kind not in CREDENTIAL_KINDS:
         raise UsageError(f"unknown credential {kind!r} (choose from {', '.join(CREDENTIAL_KINDS)})")
+    quiet_identity_logging()
+    return SignInReporting(_identity_credential(kind, endpoint, tenant), kind)
+
+
+def _identity_credential(kind: str, endpoint: Endpoint, tenant: str | None) -> Any:
     from azure import identity
 
     authority = endpoint.authority

@@ -3,6 +3,10 @@
 On a terminal a rich status line shows the current query, page and any throttling wait; in CI (the
 `CI` variable is set) or when stderr is not a terminal, plain timestamped log lines. Both go to
 stderr, so stdout stays free for findings. The closing summary names every failure.
+
+An audit's stages (loading inputs, routing and flow analysis, rules, writing reports) use the same
+status line on a terminal (`stage_reporter`), and print nothing at all when stderr is piped or in CI:
+a log then holds only the usual lines.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -101,17 +107,21 @@ class LineReporter(Reporter):
 
 
 class RichReporter(Reporter):
-    """A live status line on a terminal; retries, waits and warnings scroll above it."""
+    """A live status line on a terminal; retries, waits and warnings scroll above it. With
+    `log_phases=False` (an audit's stages) phases only update the status line, which disappears when
+    closed: nothing stays on the terminal."""
 
-    def __init__(self) -> None:
+    def __init__(self, log_phases: bool = True) -> None:
         from rich.console import Console
 
+        self.log_phases = log_phases
         self.console = Console(stderr=True, log_path=False, log_time=False)
         self.status = self.console.status("starting", spinner="dots")
         self.status.start()
 
     def phase(self, text: str) -> None:
-        self.console.log(safe(text))
+        if self.log_phases:
+            self.console.log(safe(text))
         self.status.update(safe(text))
 
     def page(self, query: str, scope: str, page: int, rows: int, total: int | None) -> None:
@@ -139,6 +149,33 @@ def make_reporter(stream: TextIO | None = None) -> Reporter:
     if os.environ.get("CI") or not stream.isatty():
         return LineReporter(stream)
     return RichReporter()
+
+
+def on_terminal(stream: TextIO | None = None) -> bool:
+    """Whether a progress display belongs on `stream` (stderr): a terminal, not CI, not TERM=dumb."""
+    stream = stream or sys.stderr
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stream
+        return False
+    return tty and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
+
+
+def stage_reporter(stream: TextIO | None = None) -> Reporter:
+    """Progress of an audit's stages: a transient status line on a terminal, else nothing at all."""
+    return RichReporter(log_phases=False) if on_terminal(stream) else Reporter()
+
+
+@contextmanager
+def stages(first: str | None = None) -> Iterator[Reporter]:
+    """`stage_reporter` for the length of a `with` block (closed, so the line is gone, after it)."""
+    reporter = stage_reporter()
+    try:
+        if first:
+            reporter.phase(first)
+        yield reporter
+    finally:
+        reporter.close()
 
 
 def summary_lines(stats: Stats, snapshot: dict[str, Any], destination: str | None = None) -> list[str]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from auditor.collect.progress import Reporter, Stats
 from auditor.collect.retry import CallFailed, RetryPolicy, attempts, call, parse_duration
+from auditor.ids import name_of
 from auditor.packaged import data_dir
 
 DISCOVERY = "subscriptions"  # checks/resource-graph/subscriptions.kql: lists subscriptions in scope
@@ -207,7 +208,7 @@ class GraphCollector:
         self.run(query, scope, rows.extend)
         subs, tenant = [], None
         for row in rows:
-            sid = row.get("subscriptionId") or str(row.get("id", "")).rsplit("/", 1)[-1]
+            sid = row.get("subscriptionId") or name_of(str(row.get("id", "")))
             if sid:
                 subs.append(str(sid))
             tenant = tenant or row.get("tenantId")

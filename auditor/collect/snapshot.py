@@ -19,6 +19,7 @@ from auditor import __version__
 from auditor.collect.progress import Stats
 from auditor.collect.redact import redact
 from auditor.collect.resource_graph import Query
+from auditor.ids import key
 from auditor.ingest.files import SNAPSHOT_SCHEMA
 from auditor.sink import write_all
 
@@ -37,11 +38,11 @@ class Inventory:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
             self.unusable.append(self.clean(item) if isinstance(item, dict) else item)
             return False
-        key = item["id"].lower()
-        if key in self.by_id:
+        k = key(item["id"])
+        if k in self.by_id:
             self.stats.duplicates += 1
             return False
-        self.by_id[key] = self.clean(item)
+        self.by_id[k] = self.clean(item)
         self.stats.per_type[str(item.get("type", "")).lower()] += 1
         return True
 
@@ -52,14 +53,14 @@ class Inventory:
     def add_new(self, items: list[Any]) -> None:
         """ARM copies of children Resource Graph may also have returned: only ids not seen yet."""
         for item in items:
-            if not isinstance(item, dict) or str(item.get("id") or "").lower() not in self.by_id:
+            if not isinstance(item, dict) or key(str(item.get("id") or "")) not in self.by_id:
                 self.add(item)
 
     def replace(self, item: dict[str, Any]) -> None:
         """A fresher copy of a resource already collected (same id)."""
-        key = item["id"].lower()
-        if key in self.by_id:
-            self.by_id[key] = self.clean(item)
+        k = key(item["id"])
+        if k in self.by_id:
+            self.by_id[k] = self.clean(item)
         else:
             self.add(item)
 
@@ -99,7 +100,7 @@ def build_snapshot(
         "queries": {name: {"kql": q.kql, "sha256": q.sha256} for name, q in sorted(queries.items())},
         "coverage": {"complete": not stats.failures, "failed": [f.to_dict() for f in stats.failures]},
         "resources": resources,
-        "extras": {"effective_routes": dict(sorted(effective_routes.items(), key=lambda kv: kv[0].lower()))},
+        "extras": {"effective_routes": dict(sorted(effective_routes.items(), key=lambda kv: key(kv[0])))},
     }
 
 

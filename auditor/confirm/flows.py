@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.ids import key, name_of
 from auditor.ipnet import Cidr, PrefixError, fmt_ip, mask, parse_cidr, parse_ip
 
 # Hop kinds that keep connection state (docs/findings.md `forward[].kind`). Unknown kinds that look like
@@ -63,7 +64,7 @@ class Appliance:
         return is_azure_firewall_kind(self.kind)
 
     def label(self) -> str:
-        name = self.hop or (self.id or "").rsplit("/", 1)[-1] or "appliance"
+        name = self.hop or name_of(self.id or "") or "appliance"
         return f"{self.kind} {name}" + (f" ({self.ip})" if self.ip else "")
 
     def to_dict(self) -> dict[str, Any]:
@@ -180,12 +181,12 @@ def _appliances(flow: dict[str, Any]) -> list[Appliance]:
         for hop in flow.get(side) or []:
             if not isinstance(hop, dict) or not is_appliance_kind(hop.get("kind")):
                 continue
-            key = (str(hop.get("id") or "").lower(), str(hop.get("ip") or ""))
-            found.setdefault(key, hop)
-            sides.setdefault(key, set()).add(side)
+            where = (key(str(hop.get("id") or "")), str(hop.get("ip") or ""))
+            found.setdefault(where, hop)
+            sides.setdefault(where, set()).add(side)
     out = []
-    for key, hop in found.items():
-        s = sides[key]
+    for where, hop in found.items():
+        s = sides[where]
         side = "both" if len(s) == 2 else next(iter(s))
         out.append(
             Appliance(

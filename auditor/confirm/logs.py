@@ -22,6 +22,7 @@ from typing import Any
 
 from auditor.confirm.flows import FlowTarget
 from auditor.confirm.verdict import Observation
+from auditor.ids import key
 from auditor.ipnet import PrefixError, parse_ip
 
 FLOW_TRACE = "AZFWFlowTrace"
@@ -137,7 +138,7 @@ def group_from_row(row: dict[str, Any]) -> LogGroup | None:
         return None
     return LogGroup(
         table=table,
-        firewall=str(row.get("Firewall") or "").strip().lower(),
+        firewall=key(str(row.get("Firewall") or "").strip()),
         direction=direction,
         client_ip=str(row.get("ClientIp") or "").strip(),
         pe_ip=str(row.get("PeIp") or "").strip(),
@@ -153,7 +154,7 @@ def group_from_row(row: dict[str, Any]) -> LogGroup | None:
 
 def observe(data: LogData, target: FlowTarget) -> Observation:
     obs = Observation()
-    firewall_ids = {str(a.id).lower() for a in target.azure_firewalls if a.id}
+    firewall_ids = {key(str(a.id)) for a in target.azure_firewalls if a.id}
     samples: list[tuple[int, int, str]] = []
     for _pe, client, g in data.to_pe(target):
         role = target.client_role(client)

@@ -18,6 +18,7 @@ from auditor.documents import document_problem
 from auditor.errors import InputError
 from auditor.exitcodes import decide, fails_doc
 from auditor.findings import SEVERITIES
+from auditor.ids import name_of
 from auditor.problems import EXPORT_INCOMPLETE, FILE_NOT_READ, SCOPE_FAILED, VALUE_IGNORED, Problem, sort_key
 
 EVIDENCE_KINDS_REPLACED = ("log", "pcap")
@@ -39,11 +40,11 @@ class ConfirmResult:
             flow = flow if isinstance(flow, dict) else {}
             example = flow.get("example")
             example = example if isinstance(example, dict) else {}
-            name = str(example.get("destination") or f.get("resource_id", "")).rsplit("/", 1)[-1]
+            name = name_of(str(example.get("destination") or f.get("resource_id", "")))
             total = flow.get("destinations_total")
             if isinstance(total, int) and total > 1:
                 name += f" (+{total - 1} more)"
-            src = str(example.get("source", "")).rsplit("/", 1)[-1]
+            src = name_of(str(example.get("source", "")))
             out.append(f"{f.get('rule_id')} {src} -> {name}: {status}: {self.reasons.get(i, '')}")
         return out
 

@@ -51,8 +51,9 @@ from auditor.estate.model import (
     VpnSite,
 )
 from auditor.gcpause import gc_paused
+from auditor.ids import key, parent_of, record_name, type_of
 from auditor.ingest.files import RawInputs
-from auditor.ingest.normalize import canonical, extract_children, merge, type_from_id
+from auditor.ingest.normalize import canonical, extract_children, merge
 from auditor.ipnet import Cidr, PrefixError, parse_cidr, parse_ip
 from auditor.problems import CONFLICT, MISSING, RESOURCE_SKIPPED, UNRESOLVED, VALUE_IGNORED, Problem
 
@@ -167,10 +168,6 @@ def tags_of(rec: dict[str, Any]) -> dict[str, Any]:
     return dict(tags) if isinstance(tags, dict) else {}
 
 
-def parent_id(rid: str, levels: int = 2) -> str:
-    return rid.rsplit("/", levels)[0]
-
-
 # ---------------------------------------------------------------- per-type parsers
 
 
@@ -182,9 +179,9 @@ def p_vnet(ctx: Ctx, rec: dict[str, Any]) -> None:
     prefixes = cidrs(ctx, space.get("addressPrefixes"), "properties.addressSpace.addressPrefixes")
     if not prefixes:
         raise FieldError("properties.addressSpace.addressPrefixes", "no usable IPv4 address range")
-    ctx.estate.vnets[rec["id"].lower()] = VirtualNetwork(
+    ctx.estate.vnets[key(rec["id"])] = VirtualNetwork(
         rec["id"],
-        rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        record_name(rec),
         str(rec.get("location") or ""),
         prefixes,
         file=ctx.file,
@@ -200,10 +197,10 @@ def p_subnet(ctx: Ctx, rec: dict[str, Any]) -> None:
         raise FieldError(field, "no usable IPv4 address prefix")
     raw_policy = props.get("privateEndpointNetworkPolicies")
     policy = enums.canon_enum(raw_policy, enums.PE_POLICIES, "Disabled")
-    ctx.estate.subnets[rec["id"].lower()] = Subnet(
+    ctx.estate.subnets[key(rec["id"])] = Subnet(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
-        vnet_id=parent_id(rec["id"]),
+        name=record_name(rec),
+        vnet_id=parent_of(rec["id"]),
         prefixes=prefixes,
         route_table_id=ref(props.get("routeTable")),
         nsg_id=ref(props.get("networkSecurityGroup")),
@@ -232,10 +229,10 @@ def p_peering(ctx: Ctx, rec: dict[str, Any]) -> None:
         remote_space.get("addressPrefixes") if isinstance(remote_space, dict) else None,
         "properties.remoteAddressSpace.addressPrefixes",
     )
-    ctx.estate.peerings[rec["id"].lower()] = Peering(
+    ctx.estate.peerings[key(rec["id"])] = Peering(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
-        vnet_id=parent_id(rec["id"]),
+        name=record_name(rec),
+        vnet_id=parent_of(rec["id"]),
         remote_vnet_id=ref(props.get("remoteVirtualNetwork")),
         remote_prefixes=remote,
         state=enums.canon_enum(props.get("peeringState"), enums.PEERING_STATES, "") or "",
@@ -277,9 +274,9 @@ def parse_route(ctx: Ctx, rid: str, name: str, props: dict[str, Any], field: str
 
 def p_route_table(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
-    ctx.estate.route_tables[rec["id"].lower()] = RouteTable(
+    ctx.estate.route_tables[key(rec["id"])] = RouteTable(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        name=record_name(rec),
         location=str(rec.get("location") or ""),
         routes=[],
         disable_bgp_route_propagation=as_bool(props.get("disableBgpRoutePropagation")),
@@ -289,18 +286,16 @@ def p_route_table(ctx: Ctx, rec: dict[str, Any]) -> None:
 
 
 def p_route(ctx: Ctx, rec: dict[str, Any]) -> None:
-    route = parse_route(
-        ctx, rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1], props_of(rec), "properties"
-    )
+    route = parse_route(ctx, rec["id"], record_name(rec), props_of(rec), "properties")
     if route is not None:
-        ctx.pending.routes.append((parent_id(rec["id"]).lower(), route))
+        ctx.pending.routes.append((key(parent_of(rec["id"])), route))
 
 
 def p_nsg(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
-    ctx.estate.nsgs[rec["id"].lower()] = NetworkSecurityGroup(
+    ctx.estate.nsgs[key(rec["id"])] = NetworkSecurityGroup(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        name=record_name(rec),
         rules=[],
         subnet_ids=ref_list(props.get("subnets")),
         nic_ids=ref_list(props.get("networkInterfaces")),
@@ -318,7 +313,7 @@ def p_security_rule(ctx: Ctx, rec: dict[str, Any], default: bool = False) -> Non
 
     rule = SecurityRule(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        name=record_name(rec),
         priority=priority,
         direction=enums.canon_enum(props.get("direction"), enums.DIRECTIONS, "") or "",
         access=enums.canon_enum(props.get("access"), enums.ACCESS, "") or "",
@@ -331,7 +326,7 @@ def p_security_rule(ctx: Ctx, rec: dict[str, Any], default: bool = False) -> Non
         destination_asgs=tuple(ref_list(props.get("destinationApplicationSecurityGroups"))),
         default=default,
     )
-    ctx.pending.rules.append((parent_id(rec["id"]).lower(), rule))
+    ctx.pending.rules.append((key(parent_of(rec["id"])), rule))
 
 
 def ip_configs(ctx: Ctx, props: dict[str, Any]) -> list[IpConfig]:
@@ -367,10 +362,10 @@ def p_nic(ctx: Ctx, rec: dict[str, Any]) -> None:
     rid = rec["id"]
     vmss_vm = None
     if rec["type"].startswith("microsoft.compute/virtualmachinescalesets/"):
-        vmss_vm = parent_id(rid)
-    ctx.estate.nics[rid.lower()] = NetworkInterface(
+        vmss_vm = parent_of(rid)
+    ctx.estate.nics[key(rid)] = NetworkInterface(
         id=rid,
-        name=rec.get("name") or rid.rsplit("/", 1)[-1],
+        name=record_name(rec),
         ip_forwarding=as_bool(props.get("enableIPForwarding")),
         ip_configs=ip_configs(ctx, props),
         vm_id=ref(props.get("virtualMachine")) or vmss_vm,
@@ -385,9 +380,9 @@ def p_nic(ctx: Ctx, rec: dict[str, Any]) -> None:
 def p_vm(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
     net = props.get("networkProfile") or {}
-    ctx.estate.vms[rec["id"].lower()] = VirtualMachine(
+    ctx.estate.vms[key(rec["id"])] = VirtualMachine(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        name=record_name(rec),
         nic_ids=ref_list(net.get("networkInterfaces") if isinstance(net, dict) else None),
         vmss_id=ref(props.get("virtualMachineScaleSet")),
         tags=tags_of(rec),
@@ -407,9 +402,9 @@ def p_vmss(ctx: Ctx, rec: dict[str, Any]) -> None:
                 if isinstance(ipc, dict):
                     ipp = sub_props(ipc)
                     pools += ref_list(ipp.get("loadBalancerBackendAddressPools"))
-    ctx.estate.scale_sets[rec["id"].lower()] = ScaleSet(
+    ctx.estate.scale_sets[key(rec["id"])] = ScaleSet(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        name=record_name(rec),
         orchestration_mode=str(props.get("orchestrationMode") or "Uniform"),
         tags=tags_of(rec),
         ip_forwarding=forwarding,
@@ -420,10 +415,10 @@ def p_vmss(ctx: Ctx, rec: dict[str, Any]) -> None:
 def p_vmss_vm(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
     net = props.get("networkProfile") or {}
-    ctx.estate.scale_set_instances[rec["id"].lower()] = ScaleSetInstance(
+    ctx.estate.scale_set_instances[key(rec["id"])] = ScaleSetInstance(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
-        vmss_id=parent_id(rec["id"]),
+        name=record_name(rec),
+        vmss_id=parent_of(rec["id"]),
         tags=tags_of(rec),
         nic_ids=ref_list(net.get("networkInterfaces") if isinstance(net, dict) else None),
     )
@@ -432,13 +427,13 @@ def p_vmss_vm(ctx: Ctx, rec: dict[str, Any]) -> None:
 def p_private_endpoint(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
     conns = []
-    for key, manual in (
+    for field, manual in (
         ("privateLinkServiceConnections", False),
         ("manualPrivateLinkServiceConnections", True),
     ):
-        for i, conn in enumerate(props.get(key) or []):
+        for i, conn in enumerate(props.get(field) or []):
             if not isinstance(conn, dict):
-                ctx.ignore(f"properties.{key}[{i}]", "not an object")
+                ctx.ignore(f"properties.{field}[{i}]", "not an object")
                 continue
             cp = sub_props(conn)
             state = cp.get("privateLinkServiceConnectionState") or {}
@@ -475,9 +470,9 @@ def p_private_endpoint(ctx: Ctx, rec: dict[str, Any]) -> None:
                 ip, _ = ip_of(ctx, addr, f"properties.customDnsConfigs[{i}].ipAddresses[{j}]")
                 if ip is not None:
                     dns.append(ip)
-    ctx.estate.private_endpoints[rec["id"].lower()] = PrivateEndpoint(
+    ctx.estate.private_endpoints[key(rec["id"])] = PrivateEndpoint(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        name=record_name(rec),
         subnet_id=ref(props.get("subnet")),
         nic_ids=ref_list(props.get("networkInterfaces")),
         connections=conns,
@@ -506,9 +501,9 @@ def p_firewall(ctx: Ctx, rec: dict[str, Any]) -> None:
     if ip is None and isinstance(hub_ips, dict):
         ip, _ = ip_of(ctx, hub_ips.get("privateIPAddress"), "properties.hubIPAddresses.privateIPAddress")
     additional = props.get("additionalProperties")
-    ctx.estate.firewalls[rec["id"].lower()] = Firewall(
+    ctx.estate.firewalls[key(rec["id"])] = Firewall(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        name=record_name(rec),
         sku_name=str(sku.get("name") or "") if isinstance(sku, dict) else "",
         sku_tier=str(sku.get("tier") or "") if isinstance(sku, dict) else "",
         private_ip=ip,
@@ -536,9 +531,7 @@ def p_ip_group(ctx: Ctx, rec: dict[str, Any]) -> None:
             kept.append(text)
         except PrefixError as exc:
             ctx.ignore(f"properties.ipAddresses[{i}]", exc.problem)
-    ctx.estate.ip_groups[rec["id"].lower()] = IpGroup(
-        rec["id"], rec.get("name") or rec["id"].rsplit("/", 1)[-1], tuple(kept)
-    )
+    ctx.estate.ip_groups[key(rec["id"])] = IpGroup(rec["id"], record_name(rec), tuple(kept))
 
 
 def p_firewall_policy(ctx: Ctx, rec: dict[str, Any]) -> None:
@@ -554,9 +547,9 @@ def p_firewall_policy(ctx: Ctx, rec: dict[str, Any]) -> None:
         if not isinstance(value, list):
             raise FieldError("properties.snat.privateRanges", f"expected a list, got {type(value).__name__}")
         ranges = [str(v) for v in value]
-    ctx.estate.firewall_policies[rec["id"].lower()] = FirewallPolicy(
+    ctx.estate.firewall_policies[key(rec["id"])] = FirewallPolicy(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        name=record_name(rec),
         snat_private_ranges=ranges,
         auto_learn_private_ranges=(snat.get("autoLearnPrivateRanges") if isinstance(snat, dict) else None),
         base_policy_id=ref(props.get("basePolicy")),
@@ -570,9 +563,9 @@ def p_rule_collection_group(ctx: Ctx, rec: dict[str, Any]) -> None:
     if not isinstance(collections, list):
         raise FieldError("properties.ruleCollections", "expected a list")
     priority = props.get("priority")
-    ctx.estate.rule_collection_groups[rec["id"].lower()] = RuleCollectionGroup(
+    ctx.estate.rule_collection_groups[key(rec["id"])] = RuleCollectionGroup(
         id=rec["id"],
-        policy_id=parent_id(rec["id"]),
+        policy_id=parent_of(rec["id"]),
         priority=priority if isinstance(priority, int) else None,
         rule_collections=[c for c in collections if isinstance(c, dict)],
     )
@@ -590,9 +583,9 @@ def p_load_balancer(ctx: Ctx, rec: dict[str, Any]) -> None:
                 f"properties.frontendIPConfigurations[{i}].properties.privateIPAddress",
             )
             frontends.append(LoadBalancerFrontend(str(fe.get("name") or ""), ip, ref(fp.get("subnet"))))
-    ctx.estate.load_balancers[rec["id"].lower()] = LoadBalancer(
+    ctx.estate.load_balancers[key(rec["id"])] = LoadBalancer(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        name=record_name(rec),
         frontends=frontends,
         backend_pool_ids=ref_list(props.get("backendAddressPools")),
     )
@@ -605,12 +598,12 @@ def p_vnet_gateway(ctx: Ctx, rec: dict[str, Any]) -> None:
         if isinstance(cfg, dict):
             cp = sub_props(cfg)
             subnet = subnet or ref(cp.get("subnet"))
-    ctx.estate.vnet_gateways[rec["id"].lower()] = VirtualNetworkGateway(
+    ctx.estate.vnet_gateways[key(rec["id"])] = VirtualNetworkGateway(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        name=record_name(rec),
         gateway_type=enums.canon_enum(props.get("gatewayType"), enums.GATEWAY_TYPES, "") or "",
         subnet_id=subnet,
-        vnet_id=parent_id(subnet) if subnet else None,
+        vnet_id=parent_of(subnet) if subnet else None,
         bgp_enabled=as_bool(props.get("enableBgp")),
     )
 
@@ -618,9 +611,9 @@ def p_vnet_gateway(ctx: Ctx, rec: dict[str, Any]) -> None:
 def p_local_gateway(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
     space = props.get("localNetworkAddressSpace") or {}
-    ctx.estate.local_gateways[rec["id"].lower()] = LocalNetworkGateway(
+    ctx.estate.local_gateways[key(rec["id"])] = LocalNetworkGateway(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        name=record_name(rec),
         prefixes=cidrs(
             ctx,
             space.get("addressPrefixes") if isinstance(space, dict) else None,
@@ -631,9 +624,9 @@ def p_local_gateway(ctx: Ctx, rec: dict[str, Any]) -> None:
 
 def p_connection(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
-    ctx.estate.connections[rec["id"].lower()] = Connection(
+    ctx.estate.connections[key(rec["id"])] = Connection(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        name=record_name(rec),
         connection_type=str(props.get("connectionType") or ""),
         gateway_id=ref(props.get("virtualNetworkGateway1")),
         local_gateway_id=ref(props.get("localNetworkGateway2")) or ref(props.get("virtualNetworkGateway2")),
@@ -647,9 +640,9 @@ def p_virtual_hub(ctx: Ctx, rec: dict[str, Any]) -> None:
     if props.get("addressPrefix"):
         got = cidrs(ctx, [props["addressPrefix"]], "properties.addressPrefix")
         prefix = got[0] if got else None
-    ctx.estate.virtual_hubs[rec["id"].lower()] = VirtualHub(
+    ctx.estate.virtual_hubs[key(rec["id"])] = VirtualHub(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        name=record_name(rec),
         prefix=prefix,
         firewall_id=ref(props.get("azureFirewall")),
         virtual_wan_id=ref(props.get("virtualWan")),
@@ -666,9 +659,9 @@ def p_hub_nva(ctx: Ctx, rec: dict[str, Any]) -> None:
             )
             if ip is not None:
                 ips.append(ip)
-    ctx.estate.hub_nvas[rec["id"].lower()] = HubNva(
+    ctx.estate.hub_nvas[key(rec["id"])] = HubNva(
         rec["id"],
-        rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        record_name(rec),
         ref(props.get("virtualHub")),
         tuple(ips),
         tags_of(rec),
@@ -685,9 +678,9 @@ def p_hub_gateway(ctx: Ctx, rec: dict[str, Any]) -> None:
             if site:
                 sites.append(site)
     kind = "expressroute" if rec["type"] == "microsoft.network/expressroutegateways" else "vpn"
-    ctx.estate.hub_gateways[rec["id"].lower()] = HubGateway(
+    ctx.estate.hub_gateways[key(rec["id"])] = HubGateway(
         rec["id"],
-        rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        record_name(rec),
         kind,
         ref(props.get("virtualHub")),
         tuple(sites),
@@ -697,9 +690,9 @@ def p_hub_gateway(ctx: Ctx, rec: dict[str, Any]) -> None:
 def p_vpn_site(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
     space = props.get("addressSpace") or {}
-    ctx.estate.vpn_sites[rec["id"].lower()] = VpnSite(
+    ctx.estate.vpn_sites[key(rec["id"])] = VpnSite(
         rec["id"],
-        rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        record_name(rec),
         cidrs(
             ctx,
             space.get("addressPrefixes") if isinstance(space, dict) else None,
@@ -721,13 +714,13 @@ def p_routing_intent(ctx: Ctx, rec: dict[str, Any]) -> None:
                 str(pol.get("name") or ""), str_list(pp.get("destinations")), ref(pp.get("nextHop"))
             )
         )
-    ctx.estate.routing_intents[rec["id"].lower()] = RoutingIntent(rec["id"], parent_id(rec["id"]), policies)
+    ctx.estate.routing_intents[key(rec["id"])] = RoutingIntent(rec["id"], parent_of(rec["id"]), policies)
 
 
 def p_hub_connection(ctx: Ctx, rec: dict[str, Any]) -> None:
     props = props_of(rec)
-    ctx.estate.hub_connections[rec["id"].lower()] = HubConnection(
-        rec["id"], parent_id(rec["id"]), ref(props.get("remoteVirtualNetwork"))
+    ctx.estate.hub_connections[key(rec["id"])] = HubConnection(
+        rec["id"], parent_of(rec["id"]), ref(props.get("remoteVirtualNetwork"))
     )
 
 
@@ -740,9 +733,9 @@ def p_apim(ctx: Ctx, rec: dict[str, Any]) -> None:
     for loc in props.get("additionalLocations") or []:
         if isinstance(loc, dict):
             extra_public += str_list(loc.get("publicIPAddresses"))
-    ctx.estate.apims[rec["id"].lower()] = ApiManagement(
+    ctx.estate.apims[key(rec["id"])] = ApiManagement(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        name=record_name(rec),
         sku=str(sku.get("name") or "") if isinstance(sku, dict) else "",
         vnet_type=enums.canon_enum(props.get("virtualNetworkType"), enums.VNET_TYPES, "None") or "None",
         subnet_id=ref(vnet_conf.get("subnetResourceId")) if isinstance(vnet_conf, dict) else None,
@@ -788,9 +781,9 @@ def p_ai_account(ctx: Ctx, rec: dict[str, Any]) -> None:
             )
         )
     pna = props.get("publicNetworkAccess")
-    ctx.estate.ai_accounts[rec["id"].lower()] = AiAccount(
+    ctx.estate.ai_accounts[key(rec["id"])] = AiAccount(
         id=rec["id"],
-        name=rec.get("name") or rec["id"].rsplit("/", 1)[-1],
+        name=record_name(rec),
         kind=str(rec.get("kind") or ""),
         disable_local_auth=props.get("disableLocalAuth"),
         public_network_access=enums.canon_enum(pna, enums.PUBLIC_ACCESS) if pna is not None else None,
@@ -845,11 +838,11 @@ def merge_records(raw: RawInputs, estate: Estate) -> None:
     problems = estate.problems
 
     def put(rec: dict[str, Any], file: str) -> None:
-        key = rec["id"].lower()
-        seen = records.get(key)
+        k = key(rec["id"])
+        seen = records.get(k)
         if seen is None:
-            records[key] = rec
-            files[key] = file
+            records[k] = rec
+            files[k] = file
             return
         kept, conflict = merge(seen, rec)
         if conflict:
@@ -858,13 +851,13 @@ def merge_records(raw: RawInputs, estate: Estate) -> None:
                     file,
                     rec["id"],
                     None,
-                    f"seen twice with conflicting content (also in {files[key]}); kept the richer copy",
+                    f"seen twice with conflicting content (also in {files[k]}); kept the richer copy",
                     CONFLICT,
                 )
             )
         if kept is not seen:
-            records[key] = kept
-            files[key] = file  # the file of the copy that is kept
+            records[k] = kept
+            files[k] = file  # the file of the copy that is kept
 
     for item in raw.resources:
         obj, file = item.data, item.file
@@ -878,8 +871,9 @@ def merge_records(raw: RawInputs, estate: Estate) -> None:
             )
             continue
         if not isinstance(rtype, str) or not rtype.strip():
-            inferred = type_from_id(rid)
-            if inferred is None:
+            # real ARM GETs of child resources (subnets, routes) sometimes omit `type`; the id says it
+            inferred = type_of(rid)
+            if not inferred:
                 problems.append(
                     Problem(file, rid, "type", "resource has no type and its id names none", RESOURCE_SKIPPED)
                 )
@@ -921,48 +915,48 @@ def link(estate: Estate, pending: Pending) -> None:
         if nsg is not None:
             nsg.rules.append(rule)
     for table in estate.route_tables.values():
-        table.routes.sort(key=lambda r: r.id.lower())
+        table.routes.sort(key=lambda r: key(r.id))
     for nsg in estate.nsgs.values():
         nsg.rules.sort(key=lambda r: (r.default, r.priority, r.name))
 
     for sid, subnet in estate.subnets.items():
-        vnet = estate.vnets.get(subnet.vnet_id.lower())
+        vnet = estate.vnets.get(key(subnet.vnet_id))
         if vnet is not None:
             vnet.subnet_ids.append(subnet.id)
         if subnet.route_table_id:
-            table = estate.route_tables.get(subnet.route_table_id.lower())
-            if table is not None and all(s.lower() != sid for s in table.subnet_ids):
+            table = estate.route_tables.get(key(subnet.route_table_id))
+            if table is not None and all(key(s) != sid for s in table.subnet_ids):
                 table.subnet_ids.append(subnet.id)
         if subnet.nsg_id:
-            nsg = estate.nsgs.get(subnet.nsg_id.lower())
-            if nsg is not None and all(s.lower() != sid for s in nsg.subnet_ids):
+            nsg = estate.nsgs.get(key(subnet.nsg_id))
+            if nsg is not None and all(key(s) != sid for s in nsg.subnet_ids):
                 nsg.subnet_ids.append(subnet.id)
     # a route table may name subnets whose own record lacks the back-reference
     for table in estate.route_tables.values():
         for sid in table.subnet_ids:
-            named = estate.subnets.get(sid.lower())
+            named = estate.subnets.get(key(sid))
             if named is not None and named.route_table_id is None:
                 named.route_table_id = table.id
     for peering in estate.peerings.values():
-        vnet = estate.vnets.get(peering.vnet_id.lower())
+        vnet = estate.vnets.get(key(peering.vnet_id))
         if vnet is not None:
             vnet.peering_ids.append(peering.id)
 
     for vm in estate.vms.values():
         for nic_id in vm.nic_ids:
-            nic = estate.nics.get(nic_id.lower())
+            nic = estate.nics.get(key(nic_id))
             if nic is not None and nic.vm_id is None:
                 nic.vm_id = vm.id
     for nic in estate.nics.values():
         if nic.vm_id:
-            owner_vm = estate.vms.get(nic.vm_id.lower())
-            if owner_vm is not None and all(n.lower() != nic.id.lower() for n in owner_vm.nic_ids):
+            owner_vm = estate.vms.get(key(nic.vm_id))
+            if owner_vm is not None and all(key(n) != key(nic.id) for n in owner_vm.nic_ids):
                 owner_vm.nic_ids.append(nic.id)
-            inst = estate.scale_set_instances.get(nic.vm_id.lower())
-            if inst is not None and all(n.lower() != nic.id.lower() for n in inst.nic_ids):
+            inst = estate.scale_set_instances.get(key(nic.vm_id))
+            if inst is not None and all(key(n) != key(nic.id) for n in inst.nic_ids):
                 inst.nic_ids.append(nic.id)
     for inst in estate.scale_set_instances.values():
-        vmss = estate.scale_sets.get(inst.vmss_id.lower())
+        vmss = estate.scale_sets.get(key(inst.vmss_id))
         if vmss is not None:
             vmss.instance_ids.append(inst.id)
 
@@ -975,12 +969,12 @@ def link(estate: Estate, pending: Pending) -> None:
     pe_by_nic = {}
     for pe in estate.private_endpoints.values():
         for nic_id in pe.nic_ids:
-            pe_by_nic[nic_id.lower()] = pe
+            pe_by_nic[key(nic_id)] = pe
     for nic in estate.nics.values():
         nic_pe = None
         if nic.private_endpoint_id:
-            nic_pe = estate.private_endpoints.get(nic.private_endpoint_id.lower())
-        nic_pe = nic_pe or pe_by_nic.get(nic.id.lower())
+            nic_pe = estate.private_endpoints.get(key(nic.private_endpoint_id))
+        nic_pe = nic_pe or pe_by_nic.get(key(nic.id))
         for cfg in nic.ip_configs:
             if nic_pe is not None:
                 if cfg.ip is not None and cfg.ip not in nic_pe.ips:
@@ -988,7 +982,7 @@ def link(estate: Estate, pending: Pending) -> None:
                 own(cfg.ip, IpOwner("private-endpoint", nic_pe.id, cfg.subnet_id or nic_pe.subnet_id))
             else:
                 own(cfg.ip, IpOwner("nic", nic.id, cfg.subnet_id))
-        if nic_pe is not None and all(n.lower() != nic.id.lower() for n in nic_pe.nic_ids):
+        if nic_pe is not None and all(key(n) != key(nic.id) for n in nic_pe.nic_ids):
             nic_pe.nic_ids.append(nic.id)
     for pe in estate.private_endpoints.values():
         pe.fqdns = sorted(set(pe.fqdns) | set(pe_names(estate, pe)))
@@ -1020,7 +1014,7 @@ def link(estate: Estate, pending: Pending) -> None:
                     )
                 )
     for ip_list in owners.values():
-        ip_list.sort(key=lambda o: (o.kind, o.id.lower()))
+        ip_list.sort(key=lambda o: (o.kind, key(o.id)))
 
 
 AI_DOMAINS = ("openai.azure.com", "cognitiveservices.azure.com", "services.ai.azure.com")
@@ -1041,7 +1035,7 @@ def pe_names(estate: Estate, pe: PrivateEndpoint) -> list[str]:
                 str(f).lower().rstrip(".") for f in (link.get("fqdns") or []) if isinstance(link, dict) and f
             ]
     for conn in pe.connections:
-        account = estate.ai_accounts.get((conn.target_id or "").lower())
+        account = estate.ai_accounts.get(key(conn.target_id or ""))
         if account is not None and isinstance(account.custom_subdomain, str) and account.custom_subdomain:
             names += [f"{account.custom_subdomain.lower()}.{d}" for d in AI_DOMAINS]
     return names
@@ -1059,11 +1053,11 @@ def dangling(estate: Estate) -> None:
 
     for sid in sorted(estate.subnets):
         s = estate.subnets[sid]
-        if s.vnet_id.lower() not in estate.vnets:
+        if key(s.vnet_id) not in estate.vnets:
             missing(
                 s.id, s.file, "id", "virtual network", s.vnet_id, "its address space and peerings are unknown"
             )
-        if s.route_table_id and s.route_table_id.lower() not in estate.route_tables:
+        if s.route_table_id and key(s.route_table_id) not in estate.route_tables:
             missing(
                 s.id,
                 s.file,
@@ -1072,7 +1066,7 @@ def dangling(estate: Estate) -> None:
                 s.route_table_id,
                 "the subnet's user-defined routes are unknown",
             )
-        if s.nsg_id and s.nsg_id.lower() not in estate.nsgs:
+        if s.nsg_id and key(s.nsg_id) not in estate.nsgs:
             missing(
                 s.id,
                 s.file,
@@ -1083,10 +1077,10 @@ def dangling(estate: Estate) -> None:
             )
     for pid in sorted(estate.peerings):
         p = estate.peerings[pid]
-        if p.state == "Connected" and p.remote_vnet_id and p.remote_vnet_id.lower() not in estate.vnets:
+        if p.state == "Connected" and p.remote_vnet_id and key(p.remote_vnet_id) not in estate.vnets:
             missing(
                 p.id,
-                estate.files.get(p.vnet_id.lower()),
+                estate.files.get(key(p.vnet_id)),
                 "properties.remoteVirtualNetwork.id",
                 "peered virtual network",
                 p.remote_vnet_id,
@@ -1140,14 +1134,14 @@ def dangling(estate: Estate) -> None:
         ),
     ]
     for referrers, refs_of, present, field_name, what, effect_of in lists:
-        for key in sorted(referrers):
-            item = referrers[key]
+        for referrer in sorted(referrers):
+            item = referrers[referrer]
             for ref in refs_of(item):
-                if ref.lower() not in present:
-                    missing(item.id, estate.files.get(key), field_name, what, ref, effect_of(item))
+                if key(ref) not in present:
+                    missing(item.id, estate.files.get(referrer), field_name, what, ref, effect_of(item))
     for fw_id in sorted(estate.firewalls):
         fw = estate.firewalls[fw_id]
-        if fw.policy_id and fw.policy_id.lower() not in estate.firewall_policies:
+        if fw.policy_id and key(fw.policy_id) not in estate.firewall_policies:
             missing(
                 fw.id,
                 fw.file,
@@ -1159,7 +1153,7 @@ def dangling(estate: Estate) -> None:
     for ri_id in sorted(estate.routing_intents):
         ri = estate.routing_intents[ri_id]
         for pol in ri.policies:
-            hop = (pol.next_hop or "").lower()
+            hop = key(pol.next_hop or "")
             hop_fw, nva = estate.firewalls.get(hop), estate.hub_nvas.get(hop)
             if not hop or (hop_fw is None and nva is None):
                 missing(
@@ -1206,18 +1200,22 @@ def resolve_effective_routes(raw: RawInputs, estate: Estate) -> None:
                 )
                 continue
             owner = matches[0]
-        estate.effective_routes[owner.lower()] = routes
+        estate.effective_routes[key(owner)] = routes
 
 
-def build_estate(raw: RawInputs) -> Estate:
+def build_estate(
+    raw: RawInputs, edit: Callable[[dict[str, dict[str, Any]], dict[str, str]], None] | None = None
+) -> Estate:
     """The garbage collector is paused while the estate is built, as during the parse: the build
     allocates millions of acyclic objects, and cyclic-GC passes over the parsed documents cost about
     as much as the build itself on large estates (tests/bench/load.py)."""
     with gc_paused():
-        return _build(raw)
+        return _build(raw, edit)
 
 
-def _build(raw: RawInputs) -> Estate:
+def _build(
+    raw: RawInputs, edit: Callable[[dict[str, dict[str, Any]], dict[str, str]], None] | None = None
+) -> Estate:
     estate = Estate(records={}, files={})
     estate.problems.extend(raw.problems)
     estate.inputs = list(raw.inputs)
@@ -1225,12 +1223,16 @@ def _build(raw: RawInputs) -> Estate:
     estate.collected_at = raw.collected_at
     pending = Pending()
     merge_records(raw, estate)
-    for key, rec in estate.records.items():
+    if (
+        edit is not None
+    ):  # pathaudit whatif: proposed changes, made to the records before any parser reads them
+        edit(estate.records, estate.files)
+    for k, rec in estate.records.items():
         parser = PARSERS.get(rec["type"])
         if parser is None:
             estate.unknown_types[rec["type"]] = estate.unknown_types.get(rec["type"], 0) + 1
             continue
-        ctx = Ctx(estate, pending, rec["id"], estate.files[key])
+        ctx = Ctx(estate, pending, rec["id"], estate.files[k])
         try:
             parser(ctx, rec)
         except FieldError as exc:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from auditor.errors import UsageError
 from auditor.estate.model import Estate, Subnet
+from auditor.ids import key, name_of
 
 
 def _vnet_name(subnet: Subnet) -> str:
-    return subnet.vnet_id.rstrip("/").rsplit("/", 1)[-1]
+    return name_of(subnet.vnet_id)
 
 
 def _label(subnet: Subnet) -> str:
@@ -20,7 +21,7 @@ def resolve_subnet(estate: Estate, spec: str) -> Subnet:
     A bare name is what people type first (`--from snet-app`); it is accepted only when exactly one
     subnet carries it, because guessing between two `snet-app` subnets would trace the wrong flow.
     """
-    found = estate.subnets.get(spec.lower())
+    found = estate.subnets.get(key(spec))
     if found is not None:
         return found
     parts = spec.strip().strip("/").split("/")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.ids import key, name_of
 from auditor.ipnet import Cidr
 from auditor.problems import Problem
 
@@ -420,15 +421,15 @@ class Estate:
     read_files: list[Any] = field(default_factory=list)
 
     def record(self, rid: str | None) -> dict[str, Any] | None:
-        return self.records.get(rid.lower()) if rid else None
+        return self.records.get(key(rid)) if rid else None
 
     def name_of(self, rid: str | None) -> str:
         if not rid:
             return ""
-        rec = self.records.get(rid.lower())
+        rec = self.records.get(key(rid))
         if rec and rec.get("name"):
             return str(rec["name"])
-        return rid.rstrip("/").rsplit("/", 1)[-1]
+        return name_of(rid)
 
     def owners_of(self, ip: int) -> list[IpOwner]:
         return self.ip_owners.get(ip, [])

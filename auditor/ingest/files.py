@@ -30,6 +30,12 @@ from auditor.problems import (
 )
 
 SNAPSHOT_SCHEMA = "pathaudit/snapshot@1"
+# What to do with infrastructure-as-code given instead of an export (README, "Audit an exported estate")
+NOT_AN_EXPORT = (
+    "not an export of deployed resources: deploy it, then export the estate with the Resource Graph "
+    "query in the README (az graph query), or use `pathaudit collect`"
+)
+MISSING_INPUT = "no such file or directory: check the path (or use --demo for the bundled demo estate)"
 # Largest uncompressed input file accepted; an estate of 100k resources is ~300 MB of JSON.
 DEFAULT_MAX_BYTES = 4 * 1024**3
 
@@ -107,7 +113,7 @@ def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None, bool]]:
         elif path.exists() or path.is_symlink():
             yield path, _refusal(path, None), False
         else:
-            yield path, "no such file or directory", False
+            yield path, MISSING_INPUT, False
 
 
 def _refusal_dir(link: Path, root: Path) -> str | None:
@@ -176,6 +182,9 @@ def _read_inputs(paths: Iterable[Path], display: dict[Path, str] | None) -> RawI
                 Problem(name, None, None, error, ENTRY_SKIPPED if in_directory else FILE_NOT_READ)
             )
             continue
+        if why := source_file(path):
+            raw.problems.append(Problem(name, None, None, why, FILE_NOT_READ))
+            continue
         try:
             blob = read_bytes(path, limit)
         except (OSError, EOFError, ValueError, gzip.BadGzipFile) as exc:
@@ -194,8 +203,37 @@ def _read_inputs(paths: Iterable[Path], display: dict[Path, str] | None) -> RawI
     return raw
 
 
+def source_file(path: Path) -> str | None:
+    """Why a file named on the command line is infrastructure code, not an export (by its name), or None."""
+    name = path.name.lower()
+    if name.endswith((".bicep", ".bicepparam")):
+        return f"this is a Bicep file, {NOT_AN_EXPORT}"
+    if name.endswith((".tf", ".tfvars")):
+        return f"this is a Terraform file, {NOT_AN_EXPORT}"
+    return None
+
+
+def template_kind(doc: dict[str, Any]) -> str | None:
+    """ "template" / "parameters file" when `doc` is an ARM deployment template or its parameters (their
+    `$schema` says so: .../deploymentTemplate.json#, subscriptionDeploymentTemplate.json#, ...)."""
+    schema = doc.get("$schema")
+    if not isinstance(schema, str):
+        return None
+    schema = schema.lower()
+    if "deploymenttemplate.json" in schema and "resources" in doc:
+        return "template"
+    if "deploymentparameters.json" in schema and "parameters" in doc:
+        return "parameters file"
+    return None
+
+
 def absorb(doc: Any, name: str, raw: RawInputs) -> None:
     """Recognise one file's shape (README, inputs) and add what it holds to `raw`."""
+    if isinstance(doc, dict) and (kind := template_kind(doc)):
+        raw.problems.append(
+            Problem(name, None, None, f"this is an ARM {kind}, {NOT_AN_EXPORT}", FILE_NOT_READ)
+        )
+        return
     if isinstance(doc, list):
         add_resources(doc, name, raw, "array element")
         return

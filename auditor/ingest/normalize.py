@@ -109,20 +109,6 @@ EXTRACTED_CHILDREN = {
 }
 
 
-def type_from_id(rid: str) -> str | None:
-    """`/subscriptions/s/resourceGroups/g/providers/Ns/t1/n1/t2/n2` -> `ns/t1/t2`.
-
-    Real ARM GETs of child resources (subnets, routes) sometimes omit `type`; the id says it.
-    """
-    _head, sep, tail = rid.rpartition("/providers/")
-    if not sep:
-        return None
-    parts = tail.strip("/").split("/")
-    if len(parts) < 3 or len(parts) % 2 == 0:
-        return None
-    return "/".join([parts[0], *parts[1::2]]).lower()
-
-
 def is_flattened(obj: dict[str, Any]) -> bool:
     return "properties" not in obj and any(k not in TOP_LEVEL for k in obj)
 

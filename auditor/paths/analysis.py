@@ -29,6 +29,7 @@ from functools import cached_property
 from auditor.config import Config
 from auditor.estate.model import Estate, PrivateEndpoint, Subnet
 from auditor.gcpause import gc_paused
+from auditor.ids import key, type_of
 from auditor.ipnet import Cidr
 from auditor.paths.appliances import Appliance, ApplianceIndex
 from auditor.paths.caches import AnalysisCaches
@@ -90,11 +91,7 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
             entry_gateway=gateway,
             view=view,
         )
-        if (
-            tail.outcome != "delivered"
-            or tail.hops[-1].id is None
-            or tail.hops[-1].id.lower() != pe.id.lower()
-        ):
+        if tail.outcome != "delivered" or tail.hops[-1].id is None or key(tail.hops[-1].id) != key(pe.id):
             flow.outcome, flow.verdict = "blocked", "blocked"
             flow.notes.append(tail.reason or "not delivered")
             flow.return_hops = []
@@ -122,7 +119,7 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
         watched = [
             p
             for p, i in enumerate(order)
-            if keep is not None and self.endpoints[i][0].id.lower() in keep.watched
+            if keep is not None and key(self.endpoints[i][0].id) in keep.watched
         ]
         watched_set = set(watched)
         through: dict[tuple[str, int], _Through] = {}
@@ -165,16 +162,16 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
     ) -> list[Flow]:
         out: list[Flow] = []
         cache: dict = {}  # walks to this destination, per view
-        pe_id = pe.id.lower()
+        pe_id = key(pe.id)
         inbound = self._inbound(self.pe_nsg(pe), ip)
         port = self.port
         for g in self.source_groups if groups is None else groups:
-            key = (g.vid, ip, ())
-            tail = cache.get(key)
+            memo = (g.vid, ip, ())
+            tail = cache.get(memo)
             if tail is None:
-                tail = cache[key] = self._tail(g.view, ip, (), cache)
+                tail = cache[memo] = self._tail(g.view, ip, (), cache)
             last = tail.hops[-1].id
-            if tail.outcome != "delivered" or last is None or last.lower() != pe_id:
+            if tail.outcome != "delivered" or last is None or key(last) != pe_id:
                 if not delivered_only:
                     out.append(
                         Flow(
@@ -336,7 +333,7 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
         /32, and they are most of an estate's flows (tests/bench/paths.py). The rules read this
         (AuditContext.reported_flows, from the `flows:` their rule.yaml declares); tests check they
         find the same with all."""
-        return self._delivered(Keep(reported, frozenset(w.lower() for w in watched), pe_routes, unmitigated))
+        return self._delivered(Keep(reported, frozenset(key(w) for w in watched), pe_routes, unmitigated))
 
     def _delivered(self, keep: Keep | None) -> list[Flow]:
         flows: list[Flow] = []
@@ -347,10 +344,7 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
         return flows
 
     def is_storage(self, pe: PrivateEndpoint) -> bool:
-        return any(
-            (c.target_id or "").lower().split("/providers/")[-1].startswith(STORAGE_TYPE)
-            for c in pe.connections
-        )
+        return any(type_of(c.target_id or "").startswith(STORAGE_TYPE) for c in pe.connections)
 
 
 @dataclass(frozen=True, slots=True)

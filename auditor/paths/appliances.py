@@ -20,6 +20,7 @@ from typing import Any
 
 from auditor.config import Config
 from auditor.estate.model import Estate, Firewall, IpOwner, NetworkInterface
+from auditor.ids import key
 from auditor.ipnet import RFC1918, RFC6598, Cidr, PrefixError, fmt_ip, parse_cidr
 from auditor.problems import ASSUMED, Problem
 
@@ -73,7 +74,7 @@ class Appliance:
         """The VNet (lower-case id) of the appliance's subnet; None for a virtual hub's appliance."""
         if self._vnet is None:
             self._vnet = (
-                self.subnet_id.lower().split("/subnets/")[0] if self.subnet_id and not self.hub_id else ""
+                key(self.subnet_id).split("/subnets/")[0] if self.subnet_id and not self.hub_id else ""
             )
         return self._vnet or None
 
@@ -97,7 +98,7 @@ class Blackhole:
 def firewall_private_ranges(estate: Estate, fw: Firewall) -> tuple[list[str], str]:
     """The effective SNAT private-range list of a firewall and where it came from."""
     if fw.policy_id:
-        policy = estate.firewall_policies.get(fw.policy_id.lower())
+        policy = estate.firewall_policies.get(key(fw.policy_id))
         if policy is not None and policy.snat_private_ranges is not None:
             return list(policy.snat_private_ranges), f"{policy.id} properties.snat.privateRanges"
         if policy is None:
@@ -136,13 +137,13 @@ def firewall_snats(estate: Estate, fw: Firewall, destination: int) -> tuple[bool
 
 def nic_scale_set(estate: Estate, nic: NetworkInterface) -> str | None:
     """The scale set an NVA NIC belongs to: Uniform (instance NIC) or Flexible (VM in a scale set)."""
-    inst = estate.scale_set_instances.get((nic.vmss_vm_id or nic.vm_id or "").lower())
+    inst = estate.scale_set_instances.get(key(nic.vmss_vm_id or nic.vm_id or ""))
     if inst is not None:
-        vmss = estate.scale_sets.get(inst.vmss_id.lower())
+        vmss = estate.scale_sets.get(key(inst.vmss_id))
         return vmss.id if vmss is not None else inst.vmss_id
-    vm = estate.vms.get((nic.vm_id or "").lower())
+    vm = estate.vms.get(key(nic.vm_id or ""))
     if vm is not None and vm.vmss_id:
-        vmss = estate.scale_sets.get(vm.vmss_id.lower())
+        vmss = estate.scale_sets.get(key(vm.vmss_id))
         return vmss.id if vmss is not None else vm.vmss_id
     return None
 
@@ -151,25 +152,25 @@ def tag_findings(estate: Estate, nic: NetworkInterface) -> list[TagFinding]:
     """Every disableSnatOnPL-like tag around an NVA NIC: NIC, VM, scale set, scale-set instance."""
     out: list[TagFinding] = []
     places: list[tuple[str, dict[str, Any], str]] = [(nic.id, nic.tags, "nic")]
-    vm = estate.vms.get((nic.vm_id or "").lower())
+    vm = estate.vms.get(key(nic.vm_id or ""))
     if vm is not None:
         # a Flexible scale set's instances are ordinary VMs: a tag there is on "the scale set instance"
         places.append((vm.id, vm.tags, "vmss-instance" if vm.vmss_id else "vm"))
         if vm.vmss_id:
-            vmss = estate.scale_sets.get(vm.vmss_id.lower())
+            vmss = estate.scale_sets.get(key(vm.vmss_id))
             if vmss is not None:
                 places.append((vmss.id, vmss.tags, "vmss"))
-    inst = estate.scale_set_instances.get((nic.vmss_vm_id or nic.vm_id or "").lower())
+    inst = estate.scale_set_instances.get(key(nic.vmss_vm_id or nic.vm_id or ""))
     if inst is not None:
         places.append((inst.id, inst.tags, "vmss-instance"))
-        vmss = estate.scale_sets.get(inst.vmss_id.lower())
+        vmss = estate.scale_sets.get(key(inst.vmss_id))
         if vmss is not None:
             places.append((vmss.id, vmss.tags, "vmss"))
     seen: set[str] = set()
     for rid, tags, where in places:
-        if rid.lower() in seen:
+        if key(rid) in seen:
             continue
-        seen.add(rid.lower())
+        seen.add(key(rid))
         out += judge_tags(rid, tags, where)
     return out
 
@@ -181,19 +182,19 @@ def scale_set_tags(vmss_id: str, tags: dict[str, Any]) -> list[TagFinding]:
 def judge_tags(rid: str, tags: dict[str, Any], where: str) -> list[TagFinding]:
     """The disableSnatOnPL-like tags of one resource (`where`: nic | vm | vmss | vmss-instance), judged."""
     out = []
-    for key, value in sorted(tags.items()):
-        if key.lower() != TAG_KEY.lower():
+    for tag, value in sorted(tags.items()):
+        if tag.lower() != TAG_KEY.lower():
             continue
         problems = []
-        if key != TAG_KEY:
-            problems.append(f"key {key!r} is not {TAG_KEY!r} (tags are case-sensitive)")
+        if tag != TAG_KEY:
+            problems.append(f"key {tag!r} is not {TAG_KEY!r} (tags are case-sensitive)")
         if value != "true":
             problems.append(f"value {value!r} is not exactly 'true' (case-sensitive)")
         ambiguous = where in ("vmss", "vmss-instance")
         if where == "vm":
             problems.append("the tag is on the VM, not on the NVA's network interface")
         out.append(
-            TagFinding(rid, key, value, not problems, "; ".join(problems) or None, ambiguous and not problems)
+            TagFinding(rid, tag, value, not problems, "; ".join(problems) or None, ambiguous and not problems)
         )
     return out
 
@@ -202,13 +203,13 @@ def owner_place(estate: Estate, owner: IpOwner) -> str | None:
     """The VNet (or, for a Virtual WAN hub's firewall or NVA, the virtual hub) an address lives in,
     lower-case; None when the estate does not say."""
     if owner.subnet_id:
-        return owner.subnet_id.lower().split("/subnets/")[0]
+        return key(owner.subnet_id).split("/subnets/")[0]
     if owner.kind == "azure-firewall":
-        fw = estate.firewalls.get(owner.id.lower())
-        return fw.hub_id.lower() if fw is not None and fw.hub_id else None
+        fw = estate.firewalls.get(key(owner.id))
+        return key(fw.hub_id) if fw is not None and fw.hub_id else None
     if owner.kind == "hub-nva":
-        nva = estate.hub_nvas.get(owner.id.lower())
-        return nva.hub_id.lower() if nva is not None and nva.hub_id else None
+        nva = estate.hub_nvas.get(key(owner.id))
+        return key(nva.hub_id) if nva is not None and nva.hub_id else None
     return None
 
 
@@ -265,7 +266,7 @@ class ApplianceIndex:
             )
         owner = owners[0]
         if owner.kind == "azure-firewall":
-            fw = estate.firewalls[owner.id.lower()]
+            fw = estate.firewalls[key(owner.id)]
             return Appliance(
                 "azure-firewall",
                 fw.id,
@@ -277,7 +278,7 @@ class ApplianceIndex:
                 tags=self._firewall_tags(fw),
             )
         if owner.kind == "nic":
-            nic = estate.nics[owner.id.lower()]
+            nic = estate.nics[key(owner.id)]
             if not nic.ip_forwarding:
                 return Blackhole(
                     ip,
@@ -285,12 +286,12 @@ class ApplianceIndex:
                     "drops traffic not addressed to itself",
                     nic.id,
                 )
-            vm = estate.vms.get((nic.vm_id or "").lower())
+            vm = estate.vms.get(key(nic.vm_id or ""))
             return self._nva([nic], nic.id, vm.name if vm is not None else nic.name, ip, owner.subnet_id)
         if owner.kind == "lb-frontend":
             return self._load_balancer(owner, ip)
         if owner.kind == "hub-nva":
-            nva = estate.hub_nvas[owner.id.lower()]
+            nva = estate.hub_nvas[key(owner.id)]
             declared = self._declared(nva.id)
             tags = [
                 TagFinding(
@@ -330,14 +331,14 @@ class ApplianceIndex:
         (the NICs in its pools; else the scale sets whose model joins them, standing for instances the
         input lacks; else unknown, which is said in the coverage)."""
         estate = self.estate
-        lb = estate.load_balancers[owner.id.lower()]
-        pools = {p.lower() for p in lb.backend_pool_ids}
+        lb = estate.load_balancers[key(owner.id)]
+        pools = {key(p) for p in lb.backend_pool_ids}
         backends = [
             n
             for n in estate.nics.values()
-            if any(pid.lower() in pools for c in n.ip_configs for pid in c.lb_backend_pool_ids)
+            if any(key(pid) in pools for c in n.ip_configs for pid in c.lb_backend_pool_ids)
         ]
-        backends.sort(key=lambda n: n.id.lower())
+        backends.sort(key=lambda n: key(n.id))
         if backends:
             if not any(n.ip_forwarding for n in backends):
                 return Blackhole(
@@ -348,8 +349,8 @@ class ApplianceIndex:
                 )
             return self._nva([n for n in backends if n.ip_forwarding], lb.id, lb.name, ip, owner.subnet_id)
         models = sorted(
-            (v for v in estate.scale_sets.values() if {p.lower() for p in v.lb_backend_pool_ids} & pools),
-            key=lambda v: v.id.lower(),
+            (v for v in estate.scale_sets.values() if {key(p) for p in v.lb_backend_pool_ids} & pools),
+            key=lambda v: key(v.id),
         )
         if models and not any(v.ip_forwarding for v in models):
             return Blackhole(
@@ -394,7 +395,7 @@ class ApplianceIndex:
 
     def gap(self, rid: str, field_name: str, text: str) -> None:
         self.gaps.setdefault(
-            (rid.lower(), text), Problem(self.estate.files.get(rid.lower()), rid, field_name, text, ASSUMED)
+            (key(rid), text), Problem(self.estate.files.get(key(rid)), rid, field_name, text, ASSUMED)
         )
 
     def _nva(

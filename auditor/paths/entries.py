@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, cast
 
 from auditor.estate.model import HubGateway, PrivateEndpoint, Subnet
+from auditor.ids import key
 from auditor.ipnet import Cidr
 from auditor.paths.appliances import Appliance
 from auditor.paths.flow import PLATFORM_SUBNETS, UNKNOWN_ON_PREMISES, Flow, SourceGroup
@@ -31,7 +32,7 @@ class SourcesAndEntries(AnalysisPart):
         """Private endpoints that carry traffic: an Approved connection and a known IP
         (https://learn.microsoft.com/azure/private-link/private-endpoint-overview)."""
         out: list[tuple[PrivateEndpoint, int]] = []
-        for pe in sorted(self.estate.private_endpoints.values(), key=lambda p: p.id.lower()):
+        for pe in sorted(self.estate.private_endpoints.values(), key=lambda p: key(p.id)):
             if pe.approved:
                 out.extend((pe, ip) for ip in sorted(pe.ips))
         return out
@@ -46,18 +47,18 @@ class SourcesAndEntries(AnalysisPart):
         scale-set NIC, a delegation, an API Management service, an address held by anything else, or
         about which nothing is known stays a source."""
         estate = self.estate
-        pe_nics = {n.lower() for pe in estate.private_endpoints.values() for n in pe.nic_ids}
-        pe_nics |= {n.id.lower() for n in estate.nics.values() if n.private_endpoint_id}
-        endpoint_subnets = {(pe.subnet_id or "").lower() for pe in estate.private_endpoints.values()}
-        busy: set[str] = {(a.subnet_id or "").lower() for a in estate.apims.values()}
+        pe_nics = {key(n) for pe in estate.private_endpoints.values() for n in pe.nic_ids}
+        pe_nics |= {key(n.id) for n in estate.nics.values() if n.private_endpoint_id}
+        endpoint_subnets = {key(pe.subnet_id or "") for pe in estate.private_endpoints.values()}
+        busy: set[str] = {key(a.subnet_id or "") for a in estate.apims.values()}
         for nic in estate.nics.values():
-            if nic.id.lower() not in pe_nics:
-                busy.update((c.subnet_id or "").lower() for c in nic.ip_configs)
+            if key(nic.id) not in pe_nics:
+                busy.update(key(c.subnet_id or "") for c in nic.ip_configs)
         out = set()
         for sid, subnet in estate.subnets.items():
             if subnet.delegations or sid in busy:
                 continue
-            holders = {c.lower().split("/ipconfigurations/")[0] for c in subnet.ip_config_ids}
+            holders = {key(c).split("/ipconfigurations/")[0] for c in subnet.ip_config_ids}
             links = {h for h in holders if "/privatelinkservices/" in h}
             if not holders or holders - links - pe_nics:
                 continue  # nothing known about who holds addresses there, or something else does
@@ -69,14 +70,14 @@ class SourcesAndEntries(AnalysisPart):
     def sources(self) -> list[tuple[RouteTableView, list[Subnet]]]:
         out = []
         skip = self.endpoint_only_subnets
-        for key, subnets in sorted(
+        for context, subnets in sorted(
             self.routing.contexts.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2])
         ):
             workload = [
-                s for s in subnets if s.name.lower() not in PLATFORM_SUBNETS and s.id.lower() not in skip
+                s for s in subnets if s.name.lower() not in PLATFORM_SUBNETS and key(s.id) not in skip
             ]
             if workload:
-                out.append((self.routing.table(key), workload))
+                out.append((self.routing.table(context), workload))
         return out
 
     @cached_property
@@ -88,7 +89,7 @@ class SourcesAndEntries(AnalysisPart):
             for s in subnets:
                 groups.setdefault(self.context_id(s), []).append(s)
             for ctx_id, members in sorted(groups.items()):
-                with_nsg = [s for s in members if s.nsg_id and s.nsg_id.lower() in self.estate.nsgs]
+                with_nsg = [s for s in members if s.nsg_id and key(s.nsg_id) in self.estate.nsgs]
                 out.append(
                     SourceGroup(
                         ("context", len(out)),
@@ -108,7 +109,7 @@ class SourcesAndEntries(AnalysisPart):
     def on_premises_entries(self) -> list[tuple[str, RouteTableView, list[Cidr]]]:
         """(gateway id, GatewaySubnet route view, on-premises prefixes) per VPN/ExpressRoute gateway."""
         out = []
-        for gw in sorted(self.estate.vnet_gateways.values(), key=lambda g: g.id.lower()):
+        for gw in sorted(self.estate.vnet_gateways.values(), key=lambda g: key(g.id)):
             view = self.routing.table_for_subnet(gw.subnet_id) if gw.subnet_id else None
             if view is None:  # on-premises traffic through it cannot be followed: said, never dropped quietly
                 self._entry_gap(
@@ -120,7 +121,7 @@ class SourcesAndEntries(AnalysisPart):
                     UNRESOLVED,
                 )
                 continue
-            prefixes = [p for p, _ in self.routing.gateway_prefixes.get(gw.id.lower(), [])]
+            prefixes = [p for p, _ in self.routing.gateway_prefixes.get(key(gw.id), [])]
             if not prefixes:
                 # ExpressRoute or BGP-only VPN: the prefixes are learned over BGP and in no ARM resource.
                 # The entry is still analysed through the GatewaySubnet's routes; coverage says what is missing
@@ -149,11 +150,11 @@ class SourcesAndEntries(AnalysisPart):
             )
             flow.source_key = ("on-premises", gw_id)
             out.append(self._nsg_gate(flow))
-        pe_vnet = (pe.subnet_id or "").lower().split("/subnets/")[0]
+        pe_vnet = key(pe.subnet_id or "").split("/subnets/")[0]
         hub = self.routing.hub_of_vnet.get(pe_vnet)
         if hub:
             for gw, prefixes in self.hub_entries:
-                if (gw.hub_id or "").lower() == hub.lower():
+                if key(gw.hub_id or "") == key(hub):
                     out.append(self._nsg_gate(self.hub_flow(gw, prefixes, pe, ip)))
         return out
 
@@ -162,7 +163,7 @@ class SourcesAndEntries(AnalysisPart):
         """(Virtual WAN hub gateway, on-premises prefixes: its VPN sites' address spaces and the config's
         [network] on_premises) per VPN/ExpressRoute gateway in a hub."""
         out = []
-        for gw in sorted(self.estate.hub_gateways.values(), key=lambda g: g.id.lower()):
+        for gw in sorted(self.estate.hub_gateways.values(), key=lambda g: key(g.id)):
             if not gw.hub_id:
                 self._entry_gap(
                     gw.id,
@@ -182,14 +183,14 @@ class SourcesAndEntries(AnalysisPart):
 
     def _entry_gap(self, gw_id: str, field_name: str, text: str, effect: str) -> None:
         self.coverage_gaps.setdefault(
-            (gw_id.lower(), text),
-            Problem(self.estate.files.get(gw_id.lower()), gw_id, field_name, text, effect),
+            (key(gw_id), text),
+            Problem(self.estate.files.get(key(gw_id)), gw_id, field_name, text, effect),
         )
 
     def intent_next_hop(self, hub_id: str) -> Appliance | None:
         """The appliance a hub's PrivateTraffic routing policy sends private traffic to, if any."""
         ip = self.routing.intent_private_ip(hub_id)
-        target = self.appliances.resolve(ip, hub_id.lower()) if ip is not None else None
+        target = self.appliances.resolve(ip, key(hub_id)) if ip is not None else None
         return target if isinstance(target, Appliance) else None
 
     def hub_flow(self, gw: HubGateway, prefixes: list[Cidr], pe: PrivateEndpoint, ip: int) -> Flow:
@@ -202,7 +203,7 @@ class SourcesAndEntries(AnalysisPart):
         hub_id = gw.hub_id or ""
         pe_hop = self.destination_hop(ip, ("pe", pe.id))
         next_hop = self.intent_next_hop(hub_id)
-        subnet = self.estate.subnets.get((pe.subnet_id or "").lower())
+        subnet = self.estate.subnets.get(key(pe.subnet_id or ""))
         policies = subnet.pe_policies if subnet is not None else "Disabled"
         source_hop = Hop("on-premises", "gateway", gw.id)
         if next_hop is not None and policies in ROUTE_TABLE_POLICIES:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.estate.model import Estate, Firewall, RuleCollectionGroup
+from auditor.ids import key, name_of
 from auditor.ipnet import Cidr, PrefixError, parse_cidr, port_in_ranges
 from auditor.problems import UNRESOLVED, Problem
 
@@ -160,7 +161,7 @@ class _Reader:
 
     def gap(self, rid: str, field: str, text: str) -> str:
         self.problems.setdefault(
-            (rid.lower(), text), Problem(self.estate.files.get(rid.lower()), rid, field, text, UNRESOLVED)
+            (key(rid), text), Problem(self.estate.files.get(key(rid)), rid, field, text, UNRESOLVED)
         )
         return text
 
@@ -179,7 +180,7 @@ class _Reader:
             if got is not None:
                 ranges.append(got)  # service tags and other words cannot be resolved offline: no match
         for gid in _strings(rule.get(group_key)):
-            group = self.estate.ip_groups.get(gid.lower())
+            group = self.estate.ip_groups.get(key(gid))
             if group is None:
                 unresolved.append(self.gap(owner, f"{group_key}", f"IP group {gid} is not in the input"))
                 continue
@@ -351,9 +352,9 @@ def firewall_rules(estate: Estate, fw: Firewall, port: int, names: frozenset[str
         )
     chain: list[str] = []
     pid: str | None = fw.policy_id
-    while pid and pid.lower() not in {c.lower() for c in chain}:
+    while pid and key(pid) not in {key(c) for c in chain}:
         chain.append(pid)
-        policy = estate.firewall_policies.get(pid.lower())
+        policy = estate.firewall_policies.get(key(pid))
         if policy is None:
             owner = fw.id if len(chain) == 1 else chain[-2]
             gaps.append(
@@ -367,16 +368,16 @@ def firewall_rules(estate: Estate, fw: Firewall, port: int, names: frozenset[str
         pid = policy.base_policy_id
     by_policy: dict[str, list[RuleCollectionGroup]] = {}
     for g in estate.rule_collection_groups.values():
-        by_policy.setdefault(g.policy_id.lower(), []).append(g)
+        by_policy.setdefault(key(g.policy_id), []).append(g)
     found_any = False
     for pid in reversed(chain):  # parents first: inherited rules take precedence
-        policy = estate.firewall_policies.get(pid.lower())
+        policy = estate.firewall_policies.get(key(pid))
         if policy is None:
             continue
-        groups = sorted(by_policy.get(pid.lower(), []), key=lambda g: (_priority(g.priority), g.id.lower()))
-        have = {g.id.lower() for g in groups}
+        groups = sorted(by_policy.get(key(pid), []), key=lambda g: (_priority(g.priority), key(g.id)))
+        have = {key(g.id) for g in groups}
         for listed in policy.rule_collection_group_ids:
-            if listed.lower() not in have:
+            if key(listed) not in have:
                 gaps.append(
                     reader.gap(
                         policy.id,
@@ -387,9 +388,7 @@ def firewall_rules(estate: Estate, fw: Firewall, port: int, names: frozenset[str
                 )
         for g in groups:
             found_any = True
-            n, a = reader.read(
-                g.id, f"{policy.name}/{g.id.rsplit('/', 1)[-1]}", g.rule_collections, classic=False
-            )
+            n, a = reader.read(g.id, f"{policy.name}/{name_of(g.id)}", g.rule_collections, classic=False)
             network += n
             application += a
     if not found_any and not gaps:
@@ -432,13 +431,13 @@ def dns_proxy(estate: Estate, fw: Firewall) -> bool:
     parent's counts too), or the classic `Network.DNS.EnableProxy` (learn.microsoft.com/azure/firewall/dns-settings)."""
     pid: str | None = fw.policy_id
     seen: set[str] = set()
-    while pid and pid.lower() not in seen:
-        seen.add(pid.lower())
+    while pid and key(pid) not in seen:
+        seen.add(key(pid))
         rec = estate.record(pid) or {}
         dns = _props(rec).get("dnsSettings")
         if isinstance(dns, dict) and str(dns.get("enableProxy")).lower() == "true":
             return True
-        policy = estate.firewall_policies.get(pid.lower())
+        policy = estate.firewall_policies.get(key(pid))
         pid = policy.base_policy_id if policy is not None else None
     return str(fw.additional_properties.get("Network.DNS.EnableProxy", "")).lower() == "true"
 

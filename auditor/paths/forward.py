@@ -5,6 +5,7 @@ A FlowAnalysis part (auditor.paths.analysis says what the parts share)."""
 
 from __future__ import annotations
 
+from auditor.ids import key
 from auditor.ipnet import fmt_ip
 from auditor.paths.appliances import Appliance, Blackhole, owner_place
 from auditor.paths.flow import DELIVERING_HOPS, MAX_HOPS
@@ -38,7 +39,7 @@ class ForwardWalk(AnalysisPart):
     def _destination_hop(self, dst: int, where: tuple[str, str] | None) -> Hop:
         estate = self.estate
         if where is not None and where[0] == "pe":
-            pe = estate.private_endpoints.get(where[1].lower())
+            pe = estate.private_endpoints.get(key(where[1]))
             if pe is not None:
                 return Hop(pe.name, "private-endpoint", pe.id, fmt_ip(dst))
         owners = estate.owners_of(dst)
@@ -56,14 +57,14 @@ class ForwardWalk(AnalysisPart):
         enters on the way (None when no peering is crossed)."""
         t, estate = route.next_hop_type, self.estate
         if t == "InterfaceEndpoint":
-            pe = estate.private_endpoints.get((route.origin or "").lower())
-            into = pe.subnet_id.lower().split("/subnets/")[0] if pe is not None and pe.subnet_id else None
+            pe = estate.private_endpoints.get(key(route.origin or ""))
+            into = key(pe.subnet_id).split("/subnets/")[0] if pe is not None and pe.subnet_id else None
             return ("pe", route.origin or ""), into
         if t == "VnetLocal":
             return ("place", vnet), None
         if t in ("VNetPeering", "VNetGlobalPeering"):
-            peering = estate.peerings.get((route.origin or "").lower())
-            remote = (peering.remote_vnet_id or "").lower() if peering is not None else ""
+            peering = estate.peerings.get(key(route.origin or ""))
+            remote = key(peering.remote_vnet_id or "") if peering is not None else ""
             return ("place", remote), remote or None
         place = self.hub_target(route.origin, dst)  # a Virtual WAN hub router (no peering crossed)
         return (("place", place) if place else None), None
@@ -157,13 +158,13 @@ class ForwardWalk(AnalysisPart):
 
     def _via(self, target: Appliance, dst: int, visited: tuple[str, ...], cache: dict) -> tuple:
         """The walk from an appliance on: the same for every view whose route sends `dst` to it."""
-        key = ("via", target.id, target.ip, dst, visited)
-        hit = cache.get(key)
+        memo = ("via", target.id, target.ip, dst, visited)
+        hit = cache.get(memo)
         if hit is not None:
             return hit
         app_hop = Hop(target.name, target.kind, target.id, target.ip_text)
         out: tuple[list[Hop], str, str, list[Appliance], Blackhole | None, EffectiveRoute | None]
-        if target.id.lower() in visited or len(visited) >= MAX_HOPS:
+        if key(target.id) in visited or len(visited) >= MAX_HOPS:
             app_hop.note = "routing loop"
             out = ([app_hop], "loop", f"routing loop through {target.name}", [target], None, None)
         elif target.hub_id or target.subnet_id is None:
@@ -195,7 +196,7 @@ class ForwardWalk(AnalysisPart):
                 app_hop.note = "appliance subnet not in the estate"
                 out = ([app_hop], "dropped", "appliance subnet not in the estate", [target], None, None)
             else:
-                rest = self._walk(next_view, dst, (*visited, target.id.lower()), cache)
+                rest = self._walk(next_view, dst, (*visited, key(target.id)), cache)
                 app_hop.route = rest.route
                 out = (
                     [app_hop, *rest.hops],
@@ -205,7 +206,7 @@ class ForwardWalk(AnalysisPart):
                     rest.blackhole,
                     rest.blackhole_route,
                 )
-        cache[key] = out
+        cache[memo] = out
         return out
 
     def _hub_router_delivers(self, route: EffectiveRoute, dst: int) -> bool:
@@ -224,11 +225,11 @@ class ForwardWalk(AnalysisPart):
         in the hub's range, else the connected VNet whose range holds it; None when nothing does."""
         if not hub_id:
             return None
-        hub = self.estate.virtual_hubs.get(hub_id.lower())
+        hub = self.estate.virtual_hubs.get(key(hub_id))
         if hub is not None and hub.prefix is not None and hub.prefix.contains_ip(dst):
-            return hub_id.lower()
+            return key(hub_id)
         for vnet_key, connected_hub in sorted(self.routing.hub_of_vnet.items()):
-            if connected_hub.lower() != hub_id.lower():
+            if key(connected_hub) != key(hub_id):
                 continue
             vnet = self.estate.vnets.get(vnet_key)
             if vnet is not None and any(p.contains_ip(dst) for p in vnet.prefixes):

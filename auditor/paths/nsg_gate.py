@@ -6,6 +6,7 @@ A FlowAnalysis part (auditor.paths.analysis says what the parts share)."""
 from __future__ import annotations
 
 from auditor.estate.model import NetworkSecurityGroup, PrivateEndpoint, Subnet
+from auditor.ids import key
 from auditor.ipnet import Cidr
 from auditor.paths import nsg as nsgs
 from auditor.paths.flow import _MISSING, ALL, NSG_POLICIES, SNAT_HOW, Flow, Mitigation, SourceGroup
@@ -40,7 +41,7 @@ class NsgGate(AnalysisPart):
         """False when an NSG definitely blocks the flow (source subnet outbound, PE subnet inbound)."""
         dest = [Cidr(flow.pe_ip, 32)]
         if subnet is not None and subnet.nsg_id:
-            nsg = self.estate.nsgs.get(subnet.nsg_id.lower())
+            nsg = self.estate.nsgs.get(key(subnet.nsg_id))
             view = self.routing.table_for_subnet(subnet.id)
             if nsg is not None and view is not None:
                 v = nsgs.evaluate(
@@ -63,17 +64,17 @@ class NsgGate(AnalysisPart):
     def pe_nsg(self, pe: PrivateEndpoint) -> tuple[NetworkSecurityGroup, RouteTableView, Subnet] | None:
         """The NSG enforced on a PE's subnet (policies Enabled / NetworkSecurityGroupEnabled,
         https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy), its view."""
-        key = (pe.subnet_id or "").lower()
-        hit = self.cache.pe_nsgs.get(key, _MISSING)
+        subnet_key = key(pe.subnet_id or "")
+        hit = self.cache.pe_nsgs.get(subnet_key, _MISSING)
         if hit is _MISSING:
             hit = None
-            pe_subnet = self.estate.subnets.get(key)
+            pe_subnet = self.estate.subnets.get(subnet_key)
             if pe_subnet is not None and pe_subnet.nsg_id and pe_subnet.pe_policies in NSG_POLICIES:
-                nsg = self.estate.nsgs.get(pe_subnet.nsg_id.lower())
+                nsg = self.estate.nsgs.get(key(pe_subnet.nsg_id))
                 view = self.routing.table_for_subnet(pe_subnet.id)
                 if nsg is not None and view is not None:
                     hit = (nsg, view, pe_subnet)
-            self.cache.pe_nsgs[key] = hit
+            self.cache.pe_nsgs[subnet_key] = hit
         return hit
 
     def _rules(self, nsg: NetworkSecurityGroup, direction: str) -> tuple[nsgs.CompiledRule, ...]:
@@ -105,7 +106,7 @@ class NsgGate(AnalysisPart):
                 vnet_list = self._vnet_tag(g.view)[0]
                 classes: dict[tuple, tuple[tuple[nsgs.CompiledRule, ...], tuple[str, ...], list[Subnet]]] = {}
                 for s in g.nsg_members:
-                    nsg = self.estate.nsgs[s.nsg_id.lower()]  # type: ignore[union-attr]  # nsg_members have an nsg_id
+                    nsg = self.estate.nsgs[key(s.nsg_id)]  # type: ignore[arg-type]  # nsg_members have an nsg_id
                     rules = self._rules(nsg, "Outbound")
                     vec = tuple(r.src.match(list(s.prefixes), vnet_list) for r in rules)
                     classes.setdefault((id(rules), vec), (rules, vec, []))[2].append(s)
@@ -113,10 +114,10 @@ class NsgGate(AnalysisPart):
             vnet_map = self._vnet_tag(g.view)[1]
             for rules, vec, members in g.out_classes:
                 dvec = tuple(r.dst.match_ip(ip, vnet_map) for r in rules)
-                key = (id(rules), vec, dvec)
-                denied = self.cache.verdicts.get(key)
+                memo = (id(rules), vec, dvec)
+                denied = self.cache.verdicts.get(memo)
                 if denied is None:
-                    denied = self.cache.verdicts[key] = (
+                    denied = self.cache.verdicts[memo] = (
                         nsgs.decide(
                             "", rules, lambda i, _s, vec=vec: vec[i], lambda i, _s, d=dvec: d[i]
                         ).decision
@@ -162,10 +163,10 @@ class NsgGate(AnalysisPart):
                 by_vec.setdefault(tuple(r.src.fixed(list(s.prefixes)) for r in rules), []).append(s)
             in_classes = g.in_classes[id(rules)] = list(by_vec.items())
         for vec, members in in_classes:
-            key = (id(rules), vec, dvec)
-            denied = self.cache.verdicts.get(key, _MISSING)
+            memo = (id(rules), vec, dvec)
+            denied = self.cache.verdicts.get(memo, _MISSING)
             if denied is _MISSING:
-                denied = self.cache.verdicts[key] = self._class_denies(rules, vec, dvec)
+                denied = self.cache.verdicts[memo] = self._class_denies(rules, vec, dvec)
             if denied is not None:
                 if denied:
                     if len(members) == len(g.members):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from auditor.estate.model import PrivateEndpoint
+from auditor.ids import key
 from auditor.ipnet import Cidr, fmt_ip
 from auditor.paths.appliances import Appliance
 from auditor.paths.flow import _MISSING, Flow, Mitigation
@@ -56,8 +57,8 @@ class ReturnWalk(AnalysisPart):
         routing-intent page documents that endpoints in spokes send their replies to on-premises through
         the next hop (https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies). One model,
         used for every source: NET001 and NET008 read the same reply path."""
-        key = ((pe.subnet_id or "").lower(), ip)
-        hit = self.cache.replies.get(key, _MISSING)
+        memo = (key(pe.subnet_id or ""), ip)
+        hit = self.cache.replies.get(memo, _MISSING)
         if hit is _MISSING:
             hit = None
             route = self.system_route_from_pe(pe, ip)
@@ -65,7 +66,7 @@ class ReturnWalk(AnalysisPart):
                 view = self.routing.table_for_subnet(pe.subnet_id or "")
                 target = self.appliances.resolve(route.next_hop_ip, view.key[0] if view is not None else None)
                 hit = target if isinstance(target, Appliance) else None
-            self.cache.replies[key] = hit
+            self.cache.replies[memo] = hit
         return hit
 
     def return_hops_for(self, flow: Flow) -> list[Hop]:

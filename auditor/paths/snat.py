@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cached_property
 
+from auditor.ids import key
 from auditor.ipnet import Cidr
 from auditor.paths.appliances import Appliance, firewall_snats, owner_place
 from auditor.paths.firewall_rules import FirewallRules, Verdict, decide, firewall_rules
@@ -55,14 +56,14 @@ class SnatDecisions(AnalysisPart):
         """The FQDNs of the private endpoints at an address that the firewall can reach (firewall rules name
         destinations by FQDN): addresses are per VNet, so an endpoint of another landing zone that reuses
         the address is not this one."""
-        key = (ip, fw.id.lower())
-        hit = self.cache.ip_names.get(key)
+        memo = (ip, key(fw.id))
+        hit = self.cache.ip_names.get(memo)
         if hit is None:
             if fw.hub_id:
-                hub = fw.hub_id.lower()
-                reach = {v for v, h in self.routing.hub_of_vnet.items() if h.lower() == hub} | {hub}
+                hub = key(fw.hub_id)
+                reach = {v for v, h in self.routing.hub_of_vnet.items() if key(h) == hub} | {hub}
             elif fw.subnet_id:
-                reach = set(self.routing.reachable_from(fw.subnet_id.lower().split("/subnets/")[0]))
+                reach = set(self.routing.reachable_from(key(fw.subnet_id).split("/subnets/")[0]))
             else:
                 reach = None
             names: set[str] = set()
@@ -71,8 +72,8 @@ class SnatDecisions(AnalysisPart):
                     continue
                 place = owner_place(self.estate, o)
                 if reach is None or place is None or place in reach:
-                    names.update(self.estate.private_endpoints[o.id.lower()].fqdns)
-            hit = self.cache.ip_names[key] = tuple(sorted(names))
+                    names.update(self.estate.private_endpoints[key(o.id)].fqdns)
+            hit = self.cache.ip_names[memo] = tuple(sorted(names))
         return hit
 
     def _candidates(self, fw_id: str, rules: FirewallRules, sources: list[Cidr], source_key: object) -> tuple:

@@ -9,6 +9,7 @@ from auditor.config import Config
 from auditor.errors import UsageError
 from auditor.estate.lookup import resolve_subnet
 from auditor.estate.model import Estate, PrivateEndpoint, Subnet
+from auditor.ids import key, name_of
 from auditor.ipnet import Cidr, PrefixError, fmt_ip, parse_ip
 from auditor.paths.analysis import Flow, FlowAnalysis
 from auditor.paths.walk import Hop
@@ -52,7 +53,7 @@ def resolve_destinations(estate: Estate, spec: str) -> list[tuple[PrivateEndpoin
     if ip is not None:
         # addresses are per VNet: unconnected landing zones may each have an endpoint at this address
         found = [
-            (estate.private_endpoints[o.id.lower()], ip)
+            (estate.private_endpoints[key(o.id)], ip)
             for o in estate.owners_of(ip)
             if o.kind == "private-endpoint"
         ]
@@ -62,14 +63,14 @@ def resolve_destinations(estate: Estate, spec: str) -> list[tuple[PrivateEndpoin
             f"--to {spec}: no private endpoint owns this address (trace follows flows to private endpoints)"
         )
     low = spec.lower()
-    pes = [pe for pe in estate.private_endpoints.values() if pe.id.lower() == low or pe.name.lower() == low]
+    pes = [pe for pe in estate.private_endpoints.values() if key(pe.id) == low or pe.name.lower() == low]
     if not pes:
-        accounts = [a for a in estate.ai_accounts.values() if a.id.lower() == low or a.name.lower() == low]
+        accounts = [a for a in estate.ai_accounts.values() if key(a.id) == low or a.name.lower() == low]
         for account in accounts:
             pes += [
                 pe
                 for pe in estate.private_endpoints.values()
-                if any((c.target_id or "").lower() == account.id.lower() for c in pe.connections)
+                if any(key(c.target_id or "") == key(account.id) for c in pe.connections)
             ]
         if accounts and not pes:
             raise UsageError(f"--to {spec}: the AI account has no private endpoint in the estate")
@@ -78,7 +79,7 @@ def resolve_destinations(estate: Estate, spec: str) -> list[tuple[PrivateEndpoin
             f"--to {spec}: no private endpoint, AI account or private-endpoint IP by that name or id"
         )
     out: list[tuple[PrivateEndpoint, int]] = []
-    for pe in sorted(pes, key=lambda p: p.id.lower()):
+    for pe in sorted(pes, key=lambda p: key(p.id)):
         if not pe.ips:
             raise UsageError(f"--to {spec}: private endpoint {pe.name} has no known IP address")
         out.extend((pe, ip) for ip in sorted(pe.ips))
@@ -107,7 +108,7 @@ def decisions_for(analysis: FlowAnalysis, flow: Flow) -> list[dict[str, Any]]:
     out = []
     # the subnet each walk step starts from: a context without a route table is named by that subnet
     # (not by whichever subnet happens to come first in the shared routing view)
-    gateway = analysis.estate.vnet_gateways.get((flow.entry_gateway or "").lower())
+    gateway = analysis.estate.vnet_gateways.get(key(flow.entry_gateway or ""))
     first = flow.source_subnets[0] if flow.source_subnets else (gateway.subnet_id if gateway else None)
     steps = [(flow.source_hop.hop, flow.view, first)]
     for app in flow.tail.appliances:
@@ -213,7 +214,7 @@ def render_trace(result: TraceResult) -> str:
     for item in result.to_dict()["flows"]:
         lines.append(
             f"Flow {result.source_label} -> {item['destination_ip']}:{result.port} "
-            f"({item['destination'].rsplit('/', 1)[-1]})"
+            f"({name_of(item['destination'])})"
         )
         lines.append("  forward:")
         for hop in item["forward"]:
@@ -233,7 +234,7 @@ def render_trace(result: TraceResult) -> str:
         for rec in item["nsg"]:
             unc = f"; may also match: {', '.join(rec['uncertain'])}" if rec["uncertain"] else ""
             lines.append(
-                f"  NSG {rec['nsg'].rsplit('/', 1)[-1]} {rec['direction']}: {rec['decision']} by {rec['rule']}{unc}"
+                f"  NSG {name_of(rec['nsg'])} {rec['direction']}: {rec['decision']} by {rec['rule']}{unc}"
             )
         for d in item["decisions"]:
             lines.append(f"  route decision at {d['at']}:")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import UsageError
+from auditor.ids import key
 from auditor.paths.analysis import Flow
 from auditor.paths.export import COLUMNS
 from auditor.report.text import csv_cell
@@ -46,29 +47,29 @@ def covering(document: dict[str, Any]) -> Callable[[Flow], str | None]:
         flow = f.get("flow") or {}
         if f["rule_id"] == "NET001":
             for app in flow.get("appliances") or []:
-                net001[(f["resource_id"].lower(), app.lower())] = f["fingerprint"]
+                net001[(key(f["resource_id"]), key(app))] = f["fingerprint"]
         elif f["rule_id"] == "NET005":
-            net005[f["resource_id"].lower()] = (
+            net005[key(f["resource_id"])] = (
                 f["fingerprint"],
-                {s.lower() for s in flow.get("sources") or []},
+                {key(s) for s in flow.get("sources") or []},
             )
         elif f["rule_id"] == "NET008":
-            net008[f["resource_id"].lower()] = f["fingerprint"]
+            net008[key(f["resource_id"])] = f["fingerprint"]
 
     def find(flow: Flow) -> str | None:
         if flow.outcome != "delivered":
             return None
         if flow.tail.appliances and flow.verdict in ("asymmetric", "return-unroutable"):
-            hit = net001.get((context_resource(flow).lower(), flow.tail.appliances[0].id.lower()))
+            hit = net001.get((key(context_resource(flow)), key(flow.tail.appliances[0].id)))
             if hit:
                 return hit
-        subnet = (flow.pe.subnet_id or "").lower()
+        subnet = key(flow.pe.subnet_id or "")
         if flow.source_kind == "on-premises" and subnet in net008 and not flow.tail.appliances:
             return net008[subnet]
         hit5 = net005.get(subnet)
         if (
             hit5
-            and flow.source.lower() in hit5[1]
+            and key(flow.source) in hit5[1]
             and not flow.tail.appliances
             and flow.tail.route is not None
             and flow.tail.route.kind == "private-endpoint"

@@ -1,9 +1,20 @@
 """The HTML evidence report: one self-contained, print-friendly file for auditors.
 
 Self-contained means no fetch of any kind: inline CSS, inline SVG, no scripts, no fonts, no images
-from elsewhere, and a Content-Security-Policy that would block them anyway. The only URLs are the
-catalog's references, as plain `<a href>` links (http/https only). Every value is escaped with `h`
-(html.escape plus removal of characters HTML cannot carry); there is no other way markup is built.
+from elsewhere, and a Content-Security-Policy that would block them anyway. The only links are in-page
+anchors (the index of findings, the map's nodes) and https URLs: the catalog's references and the links
+of its rule text. Nothing cites a document that does not ship with pathaudit (no relative link).
+
+Every value is escaped with `h` (html.escape plus removal of characters HTML cannot carry); there is
+no other way markup is built, except the rule catalog's own text (rationale, remediation, notes,
+titles), which is escaped first and then rendered from a small Markdown subset
+(auditor.report.ruletext). Estate-derived strings, and any text a findings document carries that is
+not the catalog's, are only ever escaped.
+
+Sections: a header with the time the report states (auditor.report.stamp: SOURCE_DATE_EPOCH or the
+estate's collection time, never the clock), the summary, the estate map (auditor.report.estate_map:
+drawn from the audited estate, or from the findings' flows when re-rendering a saved document),
+coverage, the findings grouped by rule behind a linked index, and suppressions.
 """
 
 from __future__ import annotations
@@ -15,7 +26,10 @@ import orjson
 
 from auditor.catalog import Rule
 from auditor.findings import SEVERITIES
+from auditor.report.estate_map import map_section
 from auditor.report.pathsvg import flow_svg
+from auditor.report.ruletext import inline, rule_html
+from auditor.report.stamp import report_time
 from auditor.report.text import encode_lines, h, short_name, text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -58,12 +72,59 @@ svg.flow .divergelabel{fill:#b91c1c;font-weight:700;font-size:11px}svg.flow .leg
 svg.flow line.fwd{stroke:#111827;stroke-width:2}svg.flow .fwdhead{fill:#111827}
 svg.flow line.ret{stroke:#2563eb;stroke-width:2;stroke-dasharray:5 3}svg.flow .rethead{fill:#2563eb}
 nav ul{display:flex;gap:16px;list-style:none;padding:0;margin:8px 0}
+nav.index ul{display:block}nav.index>ul>li{margin:6px 0}
+ul.idx{margin:2px 0 4px;padding-left:22px;list-style:none}ul.idx li{margin:1px 0}
+details summary{cursor:pointer;color:var(--muted)}
+.md p{margin:4px 0}.md ul,.md ol{margin:4px 0;padding-left:24px}.md li{margin:2px 0}
+.md code{background:#f3f4f6;padding:0 3px;border-radius:3px}
+.mapctl label{margin-right:14px;font-size:13px}.mapctl input{margin:0 4px 0 0;vertical-align:middle}
+.mapwrap{overflow-x:auto;margin:8px 0;border:1px solid var(--line);border-radius:6px;background:#fff}
+svg.map{display:block;font:12px system-ui,sans-serif;max-width:100%;height:auto}
+svg.map .heading{fill:#374151;font-weight:700;font-size:11px;letter-spacing:.05em}
+svg.map .caption{fill:#4b5563;font-weight:600}svg.map line.rule{stroke:#e5e7eb}
+svg.map .box>rect{fill:#f9fafb;stroke:#9ca3af;stroke-width:1.2}
+svg.map .box.hub>rect{fill:#eef2ff;stroke:#4338ca;stroke-width:2}
+svg.map .box.vhub>rect{fill:#eef2ff;stroke:#4338ca;stroke-width:2;stroke-dasharray:7 3}
+svg.map .box.onprem>rect{fill:#f3f4f6;stroke:#374151;stroke-dasharray:3 3}
+svg.map .box.group>rect{fill:#fff;stroke:#6b7280;stroke-dasharray:4 3}
+svg.map .box.appliance>rect{fill:#fde68a;stroke:#b45309}svg.map .box.pe>rect{fill:#dbeafe;stroke:#1d4ed8}
+svg.map .box.source>rect{fill:#dcfce7;stroke:#15803d}
+svg.map .name{font-weight:600;fill:#111827}svg.map .sub{fill:#6b7280;font-size:11px}
+svg.map .count{fill:#374151;font-size:11px;font-weight:600}
+svg.map .chip>rect{fill:#fff;stroke:#d1d5db}svg.map .chip text{fill:#111827;font-size:11px}
+svg.map .chip .tag{fill:#6b7280;font-size:10px}
+svg.map .chip.appliance>rect{fill:#fde68a;stroke:#b45309}svg.map .chip.pe>rect{fill:#dbeafe;stroke:#1d4ed8}
+svg.map .chip.source>rect{fill:#dcfce7;stroke:#15803d}svg.map .chip.gateway>rect{fill:#e5e7eb;stroke:#374151}
+svg.map .chip.more>rect{fill:#fff;stroke:#9ca3af;stroke-dasharray:3 2}
+svg.map .hit>rect{stroke-width:2.5}svg.map .hit.sev-high>rect{stroke:var(--high)}
+svg.map .hit.sev-medium>rect{stroke:var(--medium)}svg.map .hit.sev-low>rect{stroke:var(--low)}
+svg.map a:hover>g>rect{fill:#fff7ed}
+svg.map .edge path{fill:none;stroke-width:1.5}svg.map .edge.peer path{stroke:#9ca3af}
+svg.map .edge.vwan path{stroke:#4338ca;stroke-dasharray:6 3}svg.map .edge.gw path{stroke:#374151;stroke-dasharray:3 3}
+svg.map .edge.bad path{stroke:#b91c1c;stroke-dasharray:5 3;stroke-width:2}
+svg.map .edge.flow path,svg.map .edge.bypass path{stroke-width:2.5;opacity:.85;stroke:var(--info)}
+svg.map .edge.bypass path{stroke-dasharray:8 4}svg.map .edge polygon{fill:var(--info)}
+svg.map .edge.sev-high path{stroke:var(--high)}svg.map .edge.sev-high polygon{fill:var(--high)}
+svg.map .edge.sev-medium path{stroke:var(--medium)}svg.map .edge.sev-medium polygon{fill:var(--medium)}
+svg.map .edge.sev-low path{stroke:var(--low)}svg.map .edge.sev-low polygon{fill:var(--low)}
+svg.map .edge.suppressed{opacity:.35}
+#mf-peer:not(:checked)~.mapwrap .edge.peer,#mf-peer:not(:checked)~.mapwrap .edge.vwan,
+#mf-peer:not(:checked)~.mapwrap .edge.gw,#mf-flow:not(:checked)~.mapwrap .edge.flow,
+#mf-flow:not(:checked)~.mapwrap .edge.bypass,#mf-quiet:not(:checked)~.mapwrap .quiet{display:none}
+.legend{font-size:12px;color:#374151}
+.key{display:inline-block;width:16px;height:10px;margin:0 3px 0 8px;vertical-align:middle;border:1px solid #9ca3af}
+.k-hub{background:#eef2ff;border:2px solid #4338ca}.k-vnet{background:#f9fafb}
+.k-app{background:#fde68a;border-color:#b45309}.k-pe{background:#dbeafe;border-color:#1d4ed8}
+.k-src{background:#dcfce7;border-color:#15803d}.k-flow{height:0;border:0;border-top:3px solid var(--high)}
+.k-bypass{height:0;border:0;border-top:3px dashed var(--high)}.k-peer{height:0;border:0;border-top:2px solid #9ca3af}
+.k-bad{height:0;border:0;border-top:2px dashed #b91c1c}
 @media print{
- body{max-width:none;padding:0;font-size:11pt}nav{display:none}
- a{color:inherit;text-decoration:none}a[href]::after{content:" <" attr(href) ">";font-size:9pt;color:#374151}
+ body{max-width:none;padding:0;font-size:11pt}nav,.mapctl>input,.mapctl>label{display:none}
+ a{color:inherit;text-decoration:none}
+ a[href^="https:"]::after{content:" <" attr(href) ">";font-size:9pt;color:#374151}a.bare::after{content:none}
  h2{break-after:avoid}article.finding,table,svg{break-inside:avoid}
  *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
- .flowwrap{overflow:visible}
+ .flowwrap,.mapwrap{overflow:visible}svg.map{max-width:100%;height:auto}
 }
 """
 
@@ -77,8 +138,9 @@ def _badge(severity: str, suppressed: bool = False) -> str:
 
 
 def _href(url: Any) -> str | None:
+    """A catalog reference's URL when it is https (the only links a report has, besides in-page anchors)."""
     u = text(url).strip()
-    return u if u.lower().startswith(("https://", "http://")) else None
+    return u if u.lower().startswith("https://") else None
 
 
 def _value(value: Any) -> str:
@@ -119,6 +181,18 @@ def _meta(rows: list[tuple[str, str]]) -> list[str]:
     return out
 
 
+def _generated(document: dict[str, Any]) -> str:
+    """When the report says it was made (auditor.report.stamp: never the clock) and where that comes from."""
+    when = report_time(document)
+    if when is None:
+        return (
+            '<span class="muted">not stated: the input records no collection time (set SOURCE_DATE_EPOCH '
+            "to stamp the report)</span>"
+        )
+    source = "the estate's collection time" if when == report_time(document, {}) else "SOURCE_DATE_EPOCH"
+    return f'{h(when)} <span class="muted">({h(source)})</span>'
+
+
 def _header(document: dict[str, Any], catalog: dict[str, Rule]) -> list[str]:
     estate = document["estate"]
     inputs = (
@@ -127,11 +201,13 @@ def _header(document: dict[str, Any], catalog: dict[str, Rule]) -> list[str]:
     out = [
         "<header>",
         f"<h1>{h(TITLE)}</h1>",
-        '<p class="muted">Findings of pathaudit on an exported Azure estate: summary, coverage, every finding '
-        "with its evidence, remediation, references and control mappings.</p>",
+        '<p class="muted">Findings of pathaudit on an exported Azure estate: summary, a map of the estate '
+        "with the broken flows, coverage, every finding with its evidence, remediation, references and "
+        "control mappings.</p>",
     ]
     out += _meta(
         [
+            ("generated at", _generated(document)),
             ("tool", f"{h(document['tool']['name'])} {h(document['tool']['version'])}"),
             ("findings schema", f"<code>{h(document['schema'])}</code>"),
             ("estate sha256", f"<code>{h(estate['sha256'])}</code>"),
@@ -148,8 +224,9 @@ def _header(document: dict[str, Any], catalog: dict[str, Rule]) -> list[str]:
     )
     out.append("</header>")
     out.append(
-        '<nav><ul><li><a href="#summary">Summary</a></li><li><a href="#coverage">Coverage</a></li>'
-        '<li><a href="#findings">Findings</a></li><li><a href="#suppressions">Suppressions</a></li></ul></nav>'
+        '<nav><ul><li><a href="#summary">Summary</a></li><li><a href="#map">Estate map</a></li>'
+        '<li><a href="#coverage">Coverage</a></li><li><a href="#findings">Findings</a></li>'
+        '<li><a href="#suppressions">Suppressions</a></li></ul></nav>'
     )
     return out
 
@@ -239,7 +316,7 @@ def _coverage(document: dict[str, Any], catalog: dict[str, Rule]) -> list[str]:
             [
                 _tr(
                     h(n["rule_id"]),
-                    h(catalog[n["rule_id"]].title if n["rule_id"] in catalog else ""),
+                    inline(catalog[n["rule_id"]].title) if n["rule_id"] in catalog else "",
                     h(n["reason"]),
                 )
                 for n in cov["not_assessed"]
@@ -331,12 +408,10 @@ def _example(flow: dict[str, Any]) -> list[str]:
 def _rule_refs(rule: Rule | None) -> list[str]:
     if rule is None:
         return ['<p class="muted">This rule is not in the rule catalog of this pathaudit version.</p>']
-    out = [
-        "<h4>Why it matters</h4>",
-        f'<pre class="text">{h(rule.rationale)}</pre>',
-        "<h4>References</h4>",
-        "<ul>",
-    ]
+    out = ["<h4>Why it matters</h4>", f'<div class="md">{rule_html(rule.rationale)}</div>']
+    if rule.notes:
+        out += ["<h4>Notes</h4>", f'<div class="md">{rule_html(rule.notes)}</div>']
+    out += ["<h4>References</h4>", "<ul>"]
     for r in rule.references:
         url = _href(r.get("url"))
         label = h(r.get("title") or r.get("url"))
@@ -363,17 +438,34 @@ def _rule_refs(rule: Rule | None) -> list[str]:
     return out
 
 
-def _finding(f: dict[str, Any], index: int, rule: Rule | None, same_fix_as: int | None = None) -> list[str]:
-    """One finding; `same_fix_as` is the number of an earlier finding of the rule whose remediation text
-    is identical: it is referred to instead of repeated (a rule's fix is usually one text)."""
+def _title(f: dict[str, Any], rule: Rule | None) -> str:
+    """The rule catalog's title (code spans rendered) when the finding carries it, else its own, escaped."""
+    own = text(f.get("title"))
+    return inline(own) if rule is not None and own == rule.title else h(own)
+
+
+def _remediation(f: dict[str, Any], rule: Rule | None) -> str:
+    """The rule catalog's remediation rendered (its Markdown subset) when the finding carries exactly that
+    text; any other text (an older version's, a crafted document's) is shown as it is, escaped."""
+    fix = text(f.get("remediation"))
+    if rule is not None and fix == rule.remediation:
+        return f'<div class="md">{rule_html(fix)}</div>'
+    return f'<pre class="text">{h(fix)}</pre>'
+
+
+def _finding(
+    f: dict[str, Any], index: int, rule: Rule | None, anchor: str, same_fix_as: int | None = None
+) -> list[str]:
+    """One finding (its element id is `anchor`); `same_fix_as` is the number of an earlier finding of the
+    rule whose remediation text is identical: it is referred to instead of repeated (a rule's fix is
+    usually one text)."""
     sup = f.get("suppression")
     classes = ["finding", f["severity"] if f["severity"] in SEVERITIES else "info"]
     if sup:
         classes.append("suppressed")
-    fp = "".join(c for c in text(f.get("fingerprint")) if c.isalnum())
     out = [
-        f'<article class="{" ".join(classes)}" id="f-{fp}">',
-        f"<h3>{index}. {_badge(f['severity'], bool(sup))} {h(f['rule_id'])} {h(f.get('title'))}: "
+        f'<article class="{" ".join(classes)}" id="{h(anchor)}">',
+        f"<h3>{index}. {_badge(f['severity'], bool(sup))} {h(f['rule_id'])} {_title(f, rule)}: "
         f"{h(short_name(f['resource_id']))}</h3>",
         f"<p>{h(f.get('message'))}</p>",
     ]
@@ -420,16 +512,63 @@ def _finding(f: dict[str, Any], index: int, rule: Rule | None, same_fix_as: int 
     else:
         out.append('<p class="muted">No evidence properties recorded.</p>')
     if same_fix_as is None:
-        out += ["<h4>Remediation</h4>", f'<pre class="text">{h(f.get("remediation"))}</pre>']
+        out += ["<h4>Remediation</h4>", _remediation(f, rule)]
     else:
         out += ["<h4>Remediation</h4>", f'<p class="muted">As for finding {same_fix_as} above.</p>']
     out.append("</article>")
     return out
 
 
-def _findings(document: dict[str, Any], catalog: dict[str, Rule]) -> list[str]:
-    """Findings grouped by rule, most severe rule first: an index of the rules with their counts, then
-    per rule its rationale, references and mappings once and its findings (numbered in document order)."""
+def finding_anchors(findings: list[dict[str, Any]]) -> list[str]:
+    """The element id of each finding: `f-` and its fingerprint's letters and digits; a finding whose
+    fingerprint is empty or already taken (a crafted document) gets its number appended, so every id
+    is unique and every link resolves."""
+    seen: set[str] = set()
+    out = []
+    for i, f in enumerate(findings, 1):
+        base = "f-" + "".join(c for c in text(f.get("fingerprint")) if c.isalnum())[:64]
+        anchor = base if base != "f-" and base not in seen else f"{base}-{i}"
+        seen.add(anchor)
+        out.append(anchor)
+    return out
+
+
+INDEX_OPEN = 10  # a rule's findings are listed open in the index up to this many, else folded
+
+
+def _index(
+    groups: dict[str, list[tuple[int, dict[str, Any]]]],
+    catalog: dict[str, Rule],
+    rule_ids: dict[str, str],
+    anchors: list[str],
+) -> list[str]:
+    """The index: each rule (link to its section) with its findings (links to each), folded (no script:
+    `<details>`) when a rule has more than INDEX_OPEN."""
+    out = ['<nav class="index"><ul>']
+    for rid, items in groups.items():
+        rule = catalog.get(rid)
+        title = f" {inline(rule.title)}" if rule is not None else ""
+        out.append(f'<li><a href="#{h(rule_ids[rid])}">{h(rid)}</a>{title} ({len(items)})')
+        entries = [
+            f'<li><a href="#{h(anchors[i - 1])}">{i}. {h(short_name(text(f.get("resource_id"))))}</a> '
+            f'<span class="muted">{h(f.get("severity"))}, {h(f.get("status"))}'
+            + (", suppressed" if f.get("suppression") else "")
+            + "</span></li>"
+            for i, f in items
+        ]
+        if len(items) > INDEX_OPEN:
+            out.append(f"<details><summary>{len(items)} findings</summary>")
+            out += ['<ul class="idx">', *entries, "</ul>", "</details></li>"]
+        else:
+            out += ['<ul class="idx">', *entries, "</ul></li>"]
+    out.append("</ul></nav>")
+    return out
+
+
+def _findings(document: dict[str, Any], catalog: dict[str, Rule], anchors: list[str]) -> list[str]:
+    """Findings grouped by rule, most severe rule first: an index of the rules with their findings (each a
+    link), then per rule its rationale, references and mappings once and its findings (numbered in
+    document order)."""
     findings = document["findings"]
     out = ['<section id="findings">', f"<h2>Findings ({len(findings)})</h2>"]
     if not findings:
@@ -437,21 +576,22 @@ def _findings(document: dict[str, Any], catalog: dict[str, Rule]) -> list[str]:
     groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for i, f in enumerate(findings, 1):
         groups.setdefault(str(f["rule_id"]), []).append((i, f))
-    out.append('<nav class="index"><ul>')
+    rule_ids: dict[str, str] = {}
+    for rid in groups:
+        base = f"rule-{_anchor(rid)}"
+        rule_ids[rid] = base if base not in rule_ids.values() else f"{base}-{len(rule_ids) + 1}"
+    out += _index(groups, catalog, rule_ids, anchors)
     for rid, items in groups.items():
         rule = catalog.get(rid)
-        title = f" {h(rule.title)}" if rule is not None else ""
-        out.append(f'<li><a href="#rule-{h(_anchor(rid))}">{h(rid)}</a>{title} ({len(items)})</li>')
-    out.append("</ul></nav>")
-    for rid, items in groups.items():
-        rule = catalog.get(rid)
-        out.append(f'<section class="rule" id="rule-{h(_anchor(rid))}">')
-        out.append(f"<h3>{h(rid)}{(' ' + h(rule.title)) if rule is not None else ''} ({len(items)})</h3>")
+        out.append(f'<section class="rule" id="{h(rule_ids[rid])}">')
+        out.append(
+            f"<h3>{h(rid)}{(' ' + inline(rule.title)) if rule is not None else ''} ({len(items)})</h3>"
+        )
         out += _rule_refs(rule)
         first_with: dict[str, int] = {}
         for i, f in items:
             fix = text(f.get("remediation"))
-            out += _finding(f, i, rule, first_with.get(fix))
+            out += _finding(f, i, rule, anchors[i - 1], first_with.get(fix))
             first_with.setdefault(fix, i)
         out.append("</section>")
     out.append("</section>")
@@ -462,17 +602,17 @@ def _anchor(rule_id: str) -> str:
     return "".join(c for c in rule_id if c.isalnum())
 
 
-def _suppressions(document: dict[str, Any]) -> list[str]:
+def _suppressions(document: dict[str, Any], anchors: list[str]) -> list[str]:
     out = ['<section id="suppressions">', "<h2>Suppressions</h2>"]
-    rows = [f for f in document["findings"] if f.get("suppression")]
+    rows = [(i, f) for i, f in enumerate(document["findings"], 1) if f.get("suppression")]
     if rows:
         lines = []
-        for f in rows:
+        for i, f in rows:
             s = f["suppression"]
             fp = "".join(c for c in text(f.get("fingerprint")) if c.isalnum())
             lines.append(
                 _tr(
-                    f'<a href="#f-{fp}">{h(fp[:12])}</a>',
+                    f'<a href="#{h(anchors[i - 1])}">{i}. {h(fp[:12])}</a>',
                     h(f["rule_id"]),
                     _code(f["resource_id"]),
                     h(s.get("reason")),
@@ -500,7 +640,7 @@ def _suppressions(document: dict[str, Any]) -> list[str]:
     return out
 
 
-def _lines_html(document: dict[str, Any], catalog: dict[str, Rule]) -> list[str]:
+def _lines_html(document: dict[str, Any], catalog: dict[str, Rule], estate: Any = None) -> list[str]:
     out = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -514,24 +654,28 @@ def _lines_html(document: dict[str, Any], catalog: dict[str, Rule]) -> list[str]
         "</head>",
         "<body>",
     ]
+    anchors = finding_anchors(document["findings"])
     out += _header(document, catalog)
     out += _summary(document)
+    out += map_section(document, anchors, estate)
     out += _coverage(document, catalog)
-    out += _findings(document, catalog)
-    out += _suppressions(document)
-    estate = document["estate"]
+    out += _findings(document, catalog, anchors)
+    out += _suppressions(document, anchors)
+    meta = document["estate"]
     out.append(
         f'<footer><p class="muted">pathaudit {h(document["tool"]["version"])} · estate sha256 '
-        f"<code>{h(estate['sha256'])}</code> · collected at {h(estate.get('collected_at') or 'unknown')}</p>"
-        "</footer>"
+        f"<code>{h(meta['sha256'])}</code> · collected at {h(meta.get('collected_at') or 'unknown')} · "
+        f"generated at {h(report_time(document) or 'unknown')}</p></footer>"
     )
     out += ["</body>", "</html>"]
     return out
 
 
-def iter_html(document: dict[str, Any], catalog: dict[str, Rule]) -> Iterator[bytes]:
-    return encode_lines(_lines_html(document, catalog))
+def iter_html(document: dict[str, Any], catalog: dict[str, Rule], *, estate: Any = None) -> Iterator[bytes]:
+    """The report in pieces; `estate` (auditor.estate.model.Estate, from an audit run) draws the whole
+    estate on the map, None (a saved findings document) draws the findings' flows only."""
+    return encode_lines(_lines_html(document, catalog, estate))
 
 
-def render_html(document: dict[str, Any], catalog: dict[str, Rule]) -> bytes:
-    return b"".join(iter_html(document, catalog))
+def render_html(document: dict[str, Any], catalog: dict[str, Rule], *, estate: Any = None) -> bytes:
+    return b"".join(iter_html(document, catalog, estate=estate))

@@ -5,7 +5,13 @@ estate): each input file is scanned once (cached) and every JSON object with an 
 indexed by lower-cased id. The resource's own object wins over a reference to it (`{"id": ...}`
 inside another resource): an object that also has a `name` or `type` key is preferred, else the
 first occurrence. Files larger than FULL_SCAN_BYTES are indexed by a cheaper regex pass (first `"id"`
-followed by another key). Unreadable or missing inputs simply yield no location.
+followed by another key).
+
+GitHub code scanning rejects a SARIF file in which a result has no physical location, so
+`SourceLocator.physical` always answers: the input file and line that hold the resource; else the
+fallback artifact (the findings document `pathaudit report` read, or the snapshot a live audit kept),
+at the line of the resource's `"resource_id"`/`"id"` in it; else the first input the run read, line 1
+(docs/findings.md, "SARIF").
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ BUNDLED_PREFIX = "bundled:"
 FULL_SCAN_BYTES = 4 * 1024 * 1024  # above: the regex pass (a 47 MB export: 0.5 s instead of ~100 s)
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]')
 _QUICK_ID = re.compile(r'"id"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,')
+_RESOURCE_ID = re.compile(r'"resource_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+LIVE_PREFIX = "live:"  # how a live audit lists its temporary snapshot (auditor.cli)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +112,20 @@ def index_text(text: str) -> dict[str, int]:
     return {k: v[1] for k, v in best.items()}
 
 
+def resource_id_index(text: str) -> dict[str, int]:
+    """lower id -> 1-based line of its first `"resource_id"` value (a findings document)."""
+    out: dict[str, int] = {}
+    line, last_pos = 1, 0
+    for m in _RESOURCE_ID.finditer(text):
+        key = _decode('"' + m.group(1) + '"').lower()
+        if key in out:
+            continue
+        line += text.count("\n", last_pos, m.start())
+        last_pos = m.start()
+        out[key] = line
+    return out
+
+
 def quick_index(text: str) -> dict[str, int]:
     out: dict[str, int] = {}
     line, last_pos = 1, 0
@@ -121,10 +143,14 @@ class SourceLocator:
     """Finds the input file and line of resource ids; each file is read and indexed at most once."""
 
     def __init__(
-        self, inputs: Iterable[str], resolver: Callable[[str], Path | None] = default_resolver
+        self,
+        inputs: Iterable[str],
+        resolver: Callable[[str], Path | None] = default_resolver,
+        fallback: str | None = None,
     ) -> None:
         self.inputs = list(inputs)
         self.resolver = resolver
+        self.fallback = fallback
         self._index: dict[str, dict[str, int]] = {}
 
     def _file_index(self, name: str) -> dict[str, int]:
@@ -132,7 +158,7 @@ class SourceLocator:
             self._index[name] = self._build(name)
         return self._index[name]
 
-    def _build(self, name: str) -> dict[str, int]:
+    def _build(self, name: str, findings: bool = False) -> dict[str, int]:
         path = self.resolver(name)
         if path is None:
             return {}
@@ -145,7 +171,10 @@ class SourceLocator:
         except (OSError, EOFError, gzip.BadGzipFile):
             return {}
         content = blob.decode("utf-8", errors="replace")
-        return index_text(content) if len(blob) <= FULL_SCAN_BYTES else quick_index(content)
+        index = index_text(content) if len(blob) <= FULL_SCAN_BYTES else quick_index(content)
+        if findings:  # a findings document: the finding's own "resource_id" line wins over flow ids
+            return {**index, **resource_id_index(content)}
+        return index
 
     def locate(self, resource_id: str) -> Location | None:
         key = resource_id.lower()
@@ -154,6 +183,19 @@ class SourceLocator:
             if line is not None:
                 return Location(name, line)
         return None
+
+    def physical(self, resource_id: str) -> tuple[Location, bool]:
+        """Where a SARIF result points, always: (location, whether the resource itself was found there)."""
+        found = self.locate(resource_id)
+        if found is not None:
+            return found, True
+        if self.fallback is not None:
+            if self.fallback not in self._index:
+                self._index[self.fallback] = self._build(self.fallback, findings=True)
+            line = self._index[self.fallback].get(resource_id.lower())
+            return Location(self.fallback, line or 1), line is not None
+        readable = next((n for n in self.inputs if self.resolver(n) is not None), None)
+        return Location(readable or (self.inputs[0] if self.inputs else "findings.json"), 1), False
 
 
 @functools.lru_cache(maxsize=1024)
@@ -172,6 +214,8 @@ def _artifact(name: str) -> dict[str, str]:
     directory), bundled demo files against PATHAUDIT_BUNDLED, anything else as an absolute file URI."""
     if name.startswith(BUNDLED_PREFIX):
         return {"uri": quote(name[len(BUNDLED_PREFIX) :]), "uriBaseId": "PATHAUDIT_BUNDLED"}
+    if name.startswith(LIVE_PREFIX):  # a live audit's snapshot, by its file name (kept with --out DIR)
+        name = Path(name[len(LIVE_PREFIX) :]).name
     path = Path(name)
     if path.is_absolute():
         try:

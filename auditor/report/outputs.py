@@ -49,6 +49,7 @@ class ReportContext:
     estate: Any = None
     # SARIF: the file a result points at when no input file holds its resource (docs/findings.md)
     fallback_artifact: str | None = None
+    sarif_category: str | None = None  # automationDetails.id (--sarif-category)
     _cache: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -66,7 +67,7 @@ class ReportContext:
             document,
             catalog,
             assessed,
-            SourceLocator(document["estate"]["inputs"]),
+            SourceLocator(document["estate"]["inputs"], fallback=fallback_artifact),
             flow_rows,
             estate=estate,
             fallback_artifact=fallback_artifact,
@@ -87,12 +88,12 @@ def chunks(fmt: str, ctx: ReportContext) -> Iterator[bytes]:
         render_table(doc, buf)
         return iter((buf.getvalue().encode("utf-8"),))
     if fmt == "sarif":
-        from auditor.report.sarif import github_warnings, iter_sarif
+        from auditor.report.sarif import github_warnings, iter_sarif, measured
 
         for w in github_warnings(doc):
             if w not in ctx.notices:
                 ctx.notices.append(w)
-        return iter_sarif(doc, ctx.catalog, ctx.locator)
+        return measured(iter_sarif(doc, ctx.catalog, ctx.locator, ctx.sarif_category), ctx.notices)
     if fmt == "junit":
         from auditor.report.junit import iter_junit
 
@@ -104,11 +105,11 @@ def chunks(fmt: str, ctx: ReportContext) -> Iterator[bytes]:
     if fmt == "csv":
         from auditor.report.csv_report import iter_csv
 
-        return iter_csv(doc)
+        return iter_csv(doc, ctx.catalog)
     if fmt == "html":
         from auditor.report.html import iter_html
 
-        return iter_html(doc, ctx.catalog)
+        return iter_html(doc, ctx.catalog, estate=ctx.estate)
     raise UsageError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
 
 

@@ -1,8 +1,11 @@
 """SARIF 2.1.0 (OASIS errata01) for code-scanning UIs: GitHub, Azure DevOps, GitLab, VS Code viewers.
 
 One reportingDescriptor per catalog rule; one result per finding with the resource id as a logical
-location and, when the input file can be read, a physical location (file + line of the resource's
-`"id"`). `partialFingerprints["pathaudit/v1"]` is the finding fingerprint so re-runs match up.
+location and always a physical location, which GitHub code scanning requires of every result: the
+input file and line of the resource's `"id"`, else a fallback artifact (auditor.report.locate,
+docs/findings.md "SARIF"). `partialFingerprints["pathaudit/v1"]` is the finding fingerprint so
+re-runs match up; `automationDetails.id` names the audit so several scheduled audits can be uploaded
+side by side.
 Suppressed findings carry `suppressions` (kind external, status accepted, the reason as justification).
 """
 
@@ -23,6 +26,8 @@ LEVEL = {"high": "error", "medium": "warning", "low": "note", "info": "note"}
 # GitHub code scanning buckets: >= 9 critical, 7-8.9 high, 4-6.9 medium, 0.1-3.9 low.
 SECURITY_SEVERITY = {"high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
 FINGERPRINT_KEY = "pathaudit/v1"
+INFORMATION_URI = "https://pathaudit.dev/"
+DEFAULT_CATEGORY = "pathaudit/"  # automationDetails.id: "<category>/" (GitHub: one category per analysis)
 
 
 def rule_name(title: str) -> str:
@@ -115,12 +120,14 @@ def location(
     loc: dict[str, Any] = {}
     if loc_id is not None:
         loc["id"] = loc_id
-    found = locator.locate(resource_id) if locator is not None else None  # indexed once per input file
-    if found is not None:
+    if locator is not None:  # each input file indexed once
+        found, exact = locator.physical(resource_id)
         loc["physicalLocation"] = {
             "artifactLocation": artifact_location(found.input),
             "region": {"startLine": found.line},
         }
+        if not exact:  # the file stands for the estate; the logical location names the resource
+            loc["properties"] = {"fallback": True}
     loc["logicalLocations"] = [logical(resource_id)]
     if message:
         loc["message"] = {"text": sarif_text(message)}
@@ -182,6 +189,7 @@ def sarif_log(
     catalog: dict[str, Rule],
     locator: SourceLocator | None = None,
     results: bool = True,
+    category: str | None = None,
 ) -> dict[str, Any]:
     rules = [catalog[rid] for rid in sorted(catalog)]
     rule_index = {r.id: i for i, r in enumerate(rules)}
@@ -215,11 +223,13 @@ def sarif_log(
         "tool": {
             "driver": {
                 "name": "pathaudit",
+                "informationUri": INFORMATION_URI,
                 "version": document["tool"]["version"],
                 "semanticVersion": document["tool"]["version"],
                 "rules": [descriptor(r) for r in rules],
             }
         },
+        "automationDetails": {"id": automation_id(category)},
         "invocations": [invocation],
         "originalUriBaseIds": {
             "%SRCROOT%": {
@@ -251,6 +261,9 @@ def sarif_log(
 # a run over 25,000 results is rejected, only the top 5,000 by severity are kept; a result over 1,000
 # locations is rejected.
 GITHUB_RESULTS_REJECTED = 25_000
+GITHUB_GZIP_BYTES = (
+    10 * 1024 * 1024
+)  # an upload over 10 MB gzip-compressed is rejected (same docs: file-too-large)
 GITHUB_RESULTS_SHOWN = 5_000
 GITHUB_LOCATIONS = 1_000
 
@@ -270,11 +283,39 @@ def github_warnings(document: dict[str, Any]) -> list[str]:
     return []
 
 
+def automation_id(category: str | None) -> str:
+    """`automationDetails.id`: the category ends with "/" so GitHub reads all of it as the category
+    (https://docs.github.com/en/code-security/code-scanning/integrating-with-code-scanning/sarif-support-for-code-scanning)."""
+    cat = (category or DEFAULT_CATEGORY).strip()
+    return cat if cat.endswith("/") else cat + "/"
+
+
+def measured(chunks: Iterator[bytes], notices: list[str]) -> Iterator[bytes]:
+    """Pass the SARIF bytes through while gzip-compressing them on the side, and add a notice when the
+    compressed file is over GitHub's upload limit (the size only exists once it is written)."""
+    import zlib
+
+    z = zlib.compressobj(6, zlib.DEFLATED, 31)
+    size = 0
+    for chunk in chunks:
+        size += len(z.compress(chunk))
+        yield chunk
+    size += len(z.flush())
+    if size > GITHUB_GZIP_BYTES:
+        notices.append(
+            f"SARIF is {size / 2**20:.1f} MB gzip-compressed: GitHub code scanning rejects uploads over "
+            f"{GITHUB_GZIP_BYTES // 2**20} MB (narrow it with --rule or --severity)"
+        )
+
+
 def iter_sarif(
-    document: dict[str, Any], catalog: dict[str, Rule], locator: SourceLocator | None = None
+    document: dict[str, Any],
+    catalog: dict[str, Rule],
+    locator: SourceLocator | None = None,
+    category: str | None = None,
 ) -> Iterator[bytes]:
     """The SARIF log in pieces, one result at a time (same bytes as dumping it whole)."""
-    log = sarif_log(document, catalog, locator, results=False)
+    log = sarif_log(document, catalog, locator, results=False, category=category)
     rules = [catalog[rid] for rid in sorted(catalog)]
     rule_index = {r.id: i for i, r in enumerate(rules)}
     results = (result(f, rule_index, locator) for f in document["findings"])
@@ -282,6 +323,9 @@ def iter_sarif(
 
 
 def render_sarif(
-    document: dict[str, Any], catalog: dict[str, Rule], locator: SourceLocator | None = None
+    document: dict[str, Any],
+    catalog: dict[str, Rule],
+    locator: SourceLocator | None = None,
+    category: str | None = None,
 ) -> bytes:
-    return b"".join(iter_sarif(document, catalog, locator))
+    return b"".join(iter_sarif(document, catalog, locator, category))

@@ -5,14 +5,11 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from auditor.ids import name_of
 from auditor.safetext import terminal
 
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 ROWS_SHOWN = 50  # a screenful or two: the rest is counted, and every other format has them all
-
-
-def short_name(resource_id: str) -> str:
-    return resource_id.rstrip("/").rsplit("/", 1)[-1]
 
 
 def render_table(document: dict[str, Any], out: TextIO | None = None) -> None:
@@ -50,7 +47,7 @@ def render_table(document: dict[str, Any], out: TextIO | None = None) -> None:
             Text(sev, style=style),
             Text(terminal(f["rule_id"])),
             Text(terminal(f["status"])),
-            Text(terminal(short_name(f["resource_id"]))),
+            Text(terminal(name_of(f["resource_id"]))),
             Text(terminal(f["message"])),
         ]
         if baseline is not None:

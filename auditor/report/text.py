@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from auditor.ids import name_of
 from auditor.safetext import text
 
 # Markdown: backslash-escape what starts emphasis, code, links, tables, strikethrough; entities for HTML.
@@ -87,8 +88,7 @@ def csv_cell(value: Any) -> str:
 
 def short_name(resource_id: str) -> str:
     """The last segment of a resource id (its name); the id itself when it has no '/'."""
-    name = (resource_id or "").rstrip("/").rsplit("/", 1)[-1]
-    return name or resource_id or ""
+    return name_of(resource_id or "") or resource_id or ""
 
 
 def truncate(s: str, limit: int) -> str:

@@ -35,6 +35,7 @@ from typing import Any
 
 from auditor.config import Config
 from auditor.estate.model import Estate, HubGateway, Peering, PrivateEndpoint, Subnet
+from auditor.ids import key
 from auditor.ipnet import RFC1918, RFC6598, Cidr, fmt_ip, parse_cidr
 from auditor.routing.table import PROTECTED_SYSTEM_HOPS, SOURCE_RANK, EffectiveRoute, RouteTableView
 
@@ -92,25 +93,25 @@ class RoutingModel:
         out: dict[str, list[Any]] = {}
         for p in self.estate.peerings.values():
             if p.state == "Connected" and p.remote_vnet_id:
-                out.setdefault(p.vnet_id.lower(), []).append(p)
+                out.setdefault(key(p.vnet_id), []).append(p)
         for lst in out.values():
-            lst.sort(key=lambda p: p.id.lower())
+            lst.sort(key=lambda p: key(p.id))
         return out
 
     @cached_property
     def pe_routes_by_vnet(self) -> dict[str, list[PeRoute]]:
         """VNet (lower id) -> the PE /32s living in it."""
         out: dict[str, list[PeRoute]] = {}
-        for pe in sorted(self.estate.private_endpoints.values(), key=lambda p: p.id.lower()):
-            subnet = self.estate.subnets.get((pe.subnet_id or "").lower())
+        for pe in sorted(self.estate.private_endpoints.values(), key=lambda p: key(p.id)):
+            subnet = self.estate.subnets.get(key(pe.subnet_id or ""))
             if subnet is None:
                 continue
-            vnet = self.estate.vnets.get(subnet.vnet_id.lower())
+            vnet = self.estate.vnets.get(key(subnet.vnet_id))
             for ip in sorted(pe.ips):
                 rng = None
                 if vnet is not None:
                     rng = next((r for r in vnet.prefixes if r.contains_ip(ip)), None)
-                out.setdefault(subnet.vnet_id.lower(), []).append(
+                out.setdefault(key(subnet.vnet_id), []).append(
                     PeRoute(pe, ip, rng, subnet.pe_policies, subnet.id)
                 )
         return out
@@ -120,14 +121,14 @@ class RoutingModel:
         """Virtual network gateway id (lower) -> on-premises prefixes it advertises, with their origin."""
         out: dict[str, list[tuple[Cidr, str]]] = {}
         for gw in self.estate.vnet_gateways.values():
-            out[gw.id.lower()] = []
-        for conn in sorted(self.estate.connections.values(), key=lambda c: c.id.lower()):
+            out[key(gw.id)] = []
+        for conn in sorted(self.estate.connections.values(), key=lambda c: key(c.id)):
             if not conn.gateway_id or not conn.local_gateway_id:
                 continue
-            lgw = self.estate.local_gateways.get(conn.local_gateway_id.lower())
-            if lgw is None or conn.gateway_id.lower() not in out:
+            lgw = self.estate.local_gateways.get(key(conn.local_gateway_id))
+            if lgw is None or key(conn.gateway_id) not in out:
                 continue
-            out[conn.gateway_id.lower()].extend((p, lgw.id) for p in lgw.prefixes)
+            out[key(conn.gateway_id)].extend((p, lgw.id) for p in lgw.prefixes)
         for gid, lst in out.items():
             lst.extend((p, "config:network.on_premises") for p in self.config.on_premises)
             firsts: dict[Cidr, str] = {}  # each prefix once, with the first origin that names it
@@ -142,20 +143,20 @@ class RoutingModel:
         own: dict[str, list[str]] = {}
         for gw in self.estate.vnet_gateways.values():
             if gw.vnet_id:
-                own.setdefault(gw.vnet_id.lower(), []).append(gw.id)
+                own.setdefault(key(gw.vnet_id), []).append(gw.id)
         out = {k: sorted(v, key=str.lower) for k, v in own.items()}
         # (vnet, remote) -> does any Connected vnet->remote peering allow gateway transit; indexed once
         # so a hub with thousands of spokes is not rescanned per spoke
         transit: dict[tuple[str, str], bool] = {}
         for vnet_id, peerings in self.connected_peerings.items():
             for q in peerings:
-                key = (vnet_id, q.remote_vnet_id.lower())
-                transit[key] = transit.get(key, False) or q.allow_gateway_transit
+                pair = (vnet_id, key(q.remote_vnet_id))
+                transit[pair] = transit.get(pair, False) or q.allow_gateway_transit
         for vnet_id, peerings in self.connected_peerings.items():
             for p in peerings:
                 if not p.use_remote_gateways:
                     continue
-                remote = p.remote_vnet_id.lower()
+                remote = key(p.remote_vnet_id)
                 if transit.get((remote, vnet_id)) is False:
                     continue  # the hub side is known and allows no gateway transit
                 for gid in own.get(remote, []):
@@ -168,7 +169,7 @@ class RoutingModel:
         out: dict[tuple[str, str], Peering] = {}
         for vnet_id, peerings in self.connected_peerings.items():
             for p in peerings:
-                out.setdefault((vnet_id, p.remote_vnet_id.lower()), p)
+                out.setdefault((vnet_id, key(p.remote_vnet_id)), p)
         return out
 
     @cached_property
@@ -177,7 +178,7 @@ class RoutingModel:
         for vnet_id, remote in self.peering_to:
             out.setdefault(vnet_id, {vnet_id}).add(remote)
         for vnet_id, hub_id in self.hub_of_vnet.items():
-            out.setdefault(vnet_id, {vnet_id}).add(hub_id.lower())
+            out.setdefault(vnet_id, {vnet_id}).add(key(hub_id))
         return {k: frozenset(v) for k, v in out.items()}
 
     def reachable_from(self, vnet_key: str) -> frozenset[str]:
@@ -223,16 +224,14 @@ class RoutingModel:
     @cached_property
     def hub_of_vnet(self) -> dict[str, str]:
         return {
-            c.remote_vnet_id.lower(): c.hub_id
-            for c in self.estate.hub_connections.values()
-            if c.remote_vnet_id
+            key(c.remote_vnet_id): c.hub_id for c in self.estate.hub_connections.values() if c.remote_vnet_id
         }
 
     # ------------------------------------------------------------------ tables
 
     def table_for_subnet(self, subnet_id: str) -> RouteTableView | None:
-        key = self.subnet_keys.get(subnet_id.lower())
-        return None if key is None else self.table(key)
+        context = self.subnet_keys.get(key(subnet_id))
+        return None if context is None else self.table(context)
 
     def table(self, key: tuple[str, str | None, tuple[str, ...]]) -> RouteTableView:
         view = self._tables.get(key)
@@ -244,12 +243,12 @@ class RoutingModel:
     def all_tables(self) -> list[RouteTableView]:
         return [self.table(k) for k in sorted(self.contexts, key=lambda k: (k[0], k[1] or "", k[2]))]
 
-    def _compute(self, key: tuple[str, str | None, tuple[str, ...]]) -> RouteTableView:
-        vnet_key, rt_key, service_endpoints = key
+    def _compute(self, context: tuple[str, str | None, tuple[str, ...]]) -> RouteTableView:
+        vnet_key, rt_key, service_endpoints = context
         estate = self.estate
         vnet = estate.vnets.get(vnet_key)
         rt = estate.route_tables.get(rt_key) if rt_key else None
-        subnets = self.contexts.get(key, [])
+        subnets = self.contexts.get(context, [])
         notes: list[str] = []
         dbp = bool(rt and rt.disable_bgp_route_propagation)
         routes: list[EffectiveRoute] = []
@@ -292,12 +291,12 @@ class RoutingModel:
         location = (vnet.location if vnet else "").lower()
         peered_vnets: list[str] = []
         for p in self.connected_peerings.get(vnet_key, []):
-            remote = estate.vnets.get(p.remote_vnet_id.lower())
+            remote = estate.vnets.get(key(p.remote_vnet_id))
             prefixes = p.remote_prefixes or (remote.prefixes if remote else ())
             hop = "VNetPeering"
             if remote is not None and location and remote.location and remote.location.lower() != location:
                 hop = "VNetGlobalPeering"
-            peered_vnets.append(p.remote_vnet_id.lower())
+            peered_vnets.append(key(p.remote_vnet_id))
             for rng in prefixes:
                 add(
                     source="Default",
@@ -348,7 +347,7 @@ class RoutingModel:
             notes.append("disableBgpRoutePropagation: gateway routes are not propagated to this route table")
         elif gateways:
             for gid in gateways:
-                for prefix, origin in self.gateway_prefixes.get(gid.lower(), []):
+                for prefix, origin in self.gateway_prefixes.get(key(gid), []):
                     add(
                         source="VirtualNetworkGateway",
                         prefix=prefix,
@@ -384,7 +383,12 @@ class RoutingModel:
         select(routes)
         routes.sort(key=display_order)
         return RouteTableView(
-            key, vnet.id if vnet else vnet_key, rt.id if rt else None, [s.id for s in subnets], routes, notes
+            context,
+            vnet.id if vnet else vnet_key,
+            rt.id if rt else None,
+            [s.id for s in subnets],
+            routes,
+            notes,
         )
 
     def hub_gateway_prefixes(self, gw: HubGateway) -> list[Cidr]:
@@ -392,7 +396,7 @@ class RoutingModel:
         [network] on_premises (ExpressRoute learns them over BGP: none in ARM)."""
         out: list[Cidr] = []
         for sid in gw.site_ids:
-            site = self.estate.vpn_sites.get(sid.lower())
+            site = self.estate.vpn_sites.get(key(sid))
             out += site.prefixes if site is not None else ()
         out += self.config.on_premises
         return list(dict.fromkeys(out))
@@ -402,8 +406,8 @@ class RoutingModel:
         intent = next(
             (
                 ri
-                for ri in sorted(self.estate.routing_intents.values(), key=lambda r: r.id.lower())
-                if ri.hub_id.lower() == hub_id.lower()
+                for ri in sorted(self.estate.routing_intents.values(), key=lambda r: key(r.id))
+                if key(ri.hub_id) == key(hub_id)
             ),
             None,
         )
@@ -418,10 +422,10 @@ class RoutingModel:
 
     def next_hop_ip(self, next_hop: str | None) -> int | None:
         """The address of a routing-intent next hop: the hub firewall's, or a hub NVA's first instance."""
-        fw = self.estate.firewalls.get((next_hop or "").lower())
+        fw = self.estate.firewalls.get(key(next_hop or ""))
         if fw is not None and fw.private_ip is not None:
             return fw.private_ip
-        nva = self.estate.hub_nvas.get((next_hop or "").lower())
+        nva = self.estate.hub_nvas.get(key(next_hop or ""))
         return nva.ips[0] if nva is not None and nva.ips else None
 
     def intent_private_ip(self, hub_id: str) -> int | None:
@@ -430,7 +434,7 @@ class RoutingModel:
     def _vwan_routes(self, hub_id: str, vnet_key: str, dbp: bool) -> list[EffectiveRoute]:
         """INFERENCE (https://learn.microsoft.com/azure/virtual-wan/how-to-routing-policies): what a VWAN spoke learns from its hub."""
         estate = self.estate
-        hub = estate.virtual_hubs.get(hub_id.lower())
+        hub = estate.virtual_hubs.get(key(hub_id))
         out: list[EffectiveRoute] = []
         intent_id, private_hop, internet_hop = self.intent(hub_id)
 
@@ -457,14 +461,14 @@ class RoutingModel:
         if internet_hop:
             add(parse_cidr("0.0.0.0/0"), internet_hop, intent_id)  # type: ignore[arg-type]
         # branches behind the hub's gateways (VPN site ranges, config on_premises) reach spokes through the hub
-        for gw in sorted(estate.hub_gateways.values(), key=lambda g: g.id.lower()):
-            if (gw.hub_id or "").lower() == hub_id.lower():
+        for gw in sorted(estate.hub_gateways.values(), key=lambda g: key(g.id)):
+            if key(gw.hub_id or "") == key(hub_id):
                 for rng in self.hub_gateway_prefixes(gw):
                     add(rng, private_hop, gw.id)
         if hub is not None and hub.prefix is not None:
             add(hub.prefix, None, hub.id)
         for other, other_hub in sorted(self.hub_of_vnet.items()):
-            if other == vnet_key or other_hub.lower() != hub_id.lower():
+            if other == vnet_key or key(other_hub) != key(hub_id):
                 continue
             remote = estate.vnets.get(other)
             for rng in remote.prefixes if remote else ():
@@ -474,8 +478,8 @@ class RoutingModel:
 
 def context_key(subnet: Subnet) -> tuple[str, str | None, tuple[str, ...]]:
     return (
-        subnet.vnet_id.lower(),
-        subnet.route_table_id.lower() if subnet.route_table_id else None,
+        key(subnet.vnet_id),
+        key(subnet.route_table_id) if subnet.route_table_id else None,
         tuple(sorted(subnet.service_endpoints)),
     )
 

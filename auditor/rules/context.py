@@ -14,6 +14,7 @@ from auditor.catalog import Rule
 from auditor.config import Config
 from auditor.estate.model import Estate
 from auditor.findings import Evidence, Finding
+from auditor.ids import key
 from auditor.problems import Problem
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class AuditContext:
             watched = [
                 pe.id
                 for pe in self.estate.private_endpoints.values()
-                if any((c.target_id or "").lower() in accounts for c in pe.connections)
+                if any(key(c.target_id or "") in accounts for c in pe.connections)
             ]
         flows = self.memo[memo_key] = self.flows.reported_flows(
             reported,
@@ -91,11 +92,9 @@ class AuditContext:
     @cached_property
     def gateway_subnet_ids(self) -> set[str]:
         """Subnets of the API gateway: APIM in a VNet (internal or external) plus config gateways."""
-        ids = {
-            a.subnet_id.lower() for a in self.estate.apims.values() if a.subnet_id and a.vnet_type != "None"
-        }
+        ids = {key(a.subnet_id) for a in self.estate.apims.values() if a.subnet_id and a.vnet_type != "None"}
         for gw in self.config.gateways:
-            ids.update(s.lower() for s in gw.subnets)
+            ids.update(key(s) for s in gw.subnets)
         return ids
 
     def finding(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from auditor.findings import Evidence, Finding, NotAssessed
+from auditor.ids import key
 from auditor.problems import MISSING
 from auditor.rules.context import AuditContext
 
@@ -14,7 +15,7 @@ def evaluate(ctx: AuditContext, only: set[str] | None = None) -> tuple[list[Find
     gaps: dict[str, list] = {}
     for p in ctx.estate.problems:
         if p.effect == MISSING and p.resource_id:
-            gaps.setdefault(p.resource_id.lower(), []).append(p)
+            gaps.setdefault(key(p.resource_id), []).append(p)
     for rule in ctx.running.values():
         for item in rule.check()(ctx) or ():
             if isinstance(item, NotAssessed):
@@ -24,7 +25,7 @@ def evaluate(ctx: AuditContext, only: set[str] | None = None) -> tuple[list[Find
                 item.related_ids = related_ids(item)
                 scrub_finding(item)
                 for rid in (item.resource_id, *item.related_ids):
-                    for p in gaps.get(rid.lower(), ()):
+                    for p in gaps.get(key(rid), ()):
                         item.evidence.append(Evidence("unresolved", p.resource_id, p.field, None, p.problem))
                 findings.append(item)
     findings.sort(key=Finding.sort_key)
@@ -51,11 +52,11 @@ def related_ids(finding: Finding) -> list[str]:
     found: set[str] = set(finding.related_ids)
     named_ids(finding.flow, found)
     named_ids([(e.id, e.value) for e in finding.evidence], found)
-    primary = finding.resource_id.lower()
+    primary = key(finding.resource_id)
     seen: dict[str, str] = {}
     for rid in sorted(found):
-        if rid.lower() != primary:
-            seen.setdefault(rid.lower(), rid)
+        if key(rid) != primary:
+            seen.setdefault(key(rid), rid)
     return sorted(seen.values(), key=str.lower)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from auditor.findings import Evidence
+from auditor.ids import key
 from auditor.ipnet import fmt_ip
 from auditor.paths.analysis import Flow
 from auditor.rules.context import AuditContext
@@ -38,7 +39,7 @@ def grouped_flow(flows: list[Flow]) -> dict[str, Any]:
     dests: dict[tuple[str, int, int], Flow] = {}
     for f in flows:
         dests.setdefault((f.pe.id, f.pe_ip, f.port), f)
-    order = sorted(dests, key=lambda d: (d[0].lower(), d[1], d[2]))
+    order = sorted(dests, key=lambda d: (key(d[0]), d[1], d[2]))
     first = order[0]
     example = merged_flow_dict(
         [f for f in flows if (f.pe.id, f.pe_ip, f.port) == first and f.source == dests[first].source]
@@ -145,8 +146,8 @@ def context_resource(f: Flow) -> str:
 
 def nva_name(ctx: AuditContext, unit: str) -> str:
     """How messages name an NVA: its VM for a VM NVA's NIC, else the scale set or hub NVA itself."""
-    nic = ctx.estate.nics.get(unit.lower())
-    vm = ctx.estate.vms.get((nic.vm_id or "").lower()) if nic is not None else None
+    nic = ctx.estate.nics.get(key(unit))
+    vm = ctx.estate.vms.get(key(nic.vm_id or "")) if nic is not None else None
     return vm.name if vm is not None else ctx.estate.name_of(unit)
 
 
@@ -166,7 +167,7 @@ def nvas_to_endpoints(ctx: AuditContext) -> dict[str, tuple]:
         targets = seen.get(id(f.tail.appliances))
         if targets is None:
             targets = seen[id(f.tail.appliances)] = [
-                out.setdefault(unit.lower(), (app, unit, members, []))[3]
+                out.setdefault(key(unit), (app, unit, members, []))[3]
                 for app in f.tail.appliances
                 if app.kind == "nva"
                 for unit, members in sorted(app.units.items())

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from auditor.findings import Evidence, Finding
+from auditor.rules import remedy
 from auditor.rules.context import AuditContext
 
 
@@ -25,3 +27,18 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             f"{account.kind or 'AI'} account {account.name}: {why}; anyone holding a key can call it without Entra ID.",
             evidence=[Evidence("property", account.id, "properties.disableLocalAuth", value)],
         )
+
+
+def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
+    """Turn keys off. Callers still using keys break: move them to Entra ID first (AOAI006 says when the
+    account cannot, for want of a custom subdomain)."""
+    fix = remedy.set_property(
+        finding["resource_id"],
+        "properties.disableLocalAuth",
+        True,
+        "AOAI001: keys enabled",
+        (
+            "every caller that still sends an api-key header is refused: move callers to Microsoft Entra ID first",
+        ),
+    )
+    return [fix]

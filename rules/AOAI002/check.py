@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from auditor.findings import Evidence, Finding
+from auditor.rules import remedy
 from auditor.rules.context import AuditContext
 
 
@@ -24,3 +26,18 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 Evidence("property", account.id, "properties.networkAcls.defaultAction", default_action),
             ],
         )
+
+
+def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
+    return [
+        remedy.set_property(
+            finding["resource_id"],
+            "properties.publicNetworkAccess",
+            "Disabled",
+            "AOAI002: open to public networks",
+            (
+                "callers over the internet (including an API gateway outside a VNet) lose access: they must "
+                "come through a private endpoint",
+            ),
+        )
+    ]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from auditor.findings import Evidence, Finding
+from auditor.ids import key
 from auditor.ipnet import PrefixError, parse_cidr, parse_ip
+from auditor.rules import remedy
 from auditor.rules.context import AuditContext
 
 
@@ -41,7 +44,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if account.public_network_access == "Disabled" or acls is None or acls.default_action != "Deny":
             continue
         bad_ips = [r for r in acls.ip_rules if not admits_only_gateway(r, gateway_ips)]
-        bad_subnets = [s for s in acls.virtual_network_rules if s.lower() not in gateway_subnets]
+        bad_subnets = [s for s in acls.virtual_network_rules if key(s) not in gateway_subnets]
         if not bad_ips and not bad_subnets:
             continue
         evidence = [Evidence("property", account.id, "properties.networkAcls.ipRules", r) for r in bad_ips]
@@ -76,3 +79,19 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             evidence=evidence,
             related_ids=list(bad_subnets),
         )
+
+
+def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
+    """Close public access: the IP rules then admit no one, the gateway reaches the account privately."""
+    return [
+        remedy.set_property(
+            finding["resource_id"],
+            "properties.publicNetworkAccess",
+            "Disabled",
+            "AOAI003: network rules admit non-gateway sources",
+            (
+                "the sources the IP rules admitted lose access; the gateway must reach the account through a "
+                "private endpoint",
+            ),
+        )
+    ]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from auditor.findings import Evidence, Finding
+from auditor.rules import remedy
 from auditor.rules.context import AuditContext
 
 
@@ -26,3 +28,13 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             evidence=[Evidence("property", account.id, "properties.privateEndpointConnections", states)],
             related_ids=[c.private_endpoint_id for c in account.pe_connections if c.private_endpoint_id],
         )
+
+
+def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
+    return [
+        remedy.cannot(
+            "approve (or create) a private endpoint connection",
+            "approving a connection is an action on the account's privateEndpointConnections, not a property "
+            "pathaudit can set in a change set: `az network private-endpoint-connection approve --id <connection id>`",
+        )
+    ]

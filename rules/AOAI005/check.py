@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from auditor.findings import Evidence, Finding, NotAssessed
+from auditor.ids import key
+from auditor.rules import remedy
 from auditor.rules.context import AuditContext
 from auditor.rules.pathutil import LIST_CAP, PATHS_SHOWN
 
@@ -32,13 +34,11 @@ def check(ctx: AuditContext) -> Iterator[Finding | NotAssessed]:
     flows_by_pe: dict[str, list] = {}
     for f in ctx.reported_flows:
         if f.outcome == "delivered":
-            flows_by_pe.setdefault(f.pe.id.lower(), []).append(f)
+            flows_by_pe.setdefault(key(f.pe.id), []).append(f)
     pes_of: dict[str, list] = {}  # account id -> its Approved private endpoints, in id order
-    for pe in sorted(estate.private_endpoints.values(), key=lambda p: p.id.lower()):
+    for pe in sorted(estate.private_endpoints.values(), key=lambda p: key(p.id)):
         if pe.approved:
-            for aid in sorted(
-                {(c.target_id or "").lower() for c in pe.connections if c.status == "Approved"}
-            ):
+            for aid in sorted({key(c.target_id or "") for c in pe.connections if c.status == "Approved"}):
                 if aid in estate.ai_accounts:
                     pes_of.setdefault(aid, []).append(pe)
     names: dict[tuple[str, ...], str] = {}
@@ -47,8 +47,8 @@ def check(ctx: AuditContext) -> Iterator[Finding | NotAssessed]:
         pes = pes_of.get(aid, [])
         bypass = []
         for pe in pes:
-            for f in flows_by_pe.get(pe.id.lower(), []):
-                subnets = [s for s in f.source_subnets if s.lower() not in gateway]
+            for f in flows_by_pe.get(key(pe.id), []):
+                subnets = [s for s in f.source_subnets if key(s) not in gateway]
                 if f.source_kind == "subnet" and not subnets:
                     continue
                 bypass.append((f, subnets))
@@ -113,3 +113,14 @@ def subnets_label(ctx: AuditContext, context: str, subnets: tuple[str, ...]) -> 
     if len(subnets) <= 5:
         return ", ".join(sorted(ctx.estate.name_of(s) for s in subnets))
     return f"{ctx.estate.name_of(context)} ({len(subnets)} subnets)"
+
+
+def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
+    return [
+        remedy.cannot(
+            "admit only the gateway to the account's private endpoints",
+            "the fix is an NSG on each private-endpoint subnet that admits only the gateway's subnets, with NSG "
+            "network policies enabled; its rules depend on the other callers you mean to keep, so pathaudit "
+            "does not write it for you (see the rule's remediation)",
+        )
+    ]

@@ -4,8 +4,10 @@ https://learn.microsoft.com/azure/ai-services/cognitive-services-custom-subdomai
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from auditor.findings import Evidence, Finding
+from auditor.rules import remedy
 from auditor.rules.context import AuditContext
 
 
@@ -27,3 +29,16 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             "without locking callers out.",
             evidence=[Evidence("property", account.id, "properties.customSubDomainName", value)],
         )
+
+
+def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
+    account = ctx.estate.ai_accounts.get(finding["resource_id"].lower())
+    name = (account.name if account is not None else remedy.name_of(finding["resource_id"])).lower()
+    fix = remedy.set_property(
+        finding["resource_id"],
+        "properties.customSubDomainName",
+        name,
+        "AOAI006: no custom subdomain",
+        ("a custom subdomain cannot be changed or removed once set: check the name is the one you want",),
+    )
+    return [fix]

@@ -10,8 +10,10 @@ configuration implies the asymmetry; `pathaudit confirm` looks for traffic evide
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from auditor.findings import Evidence, Finding
+from auditor.rules import remedy
 from auditor.rules.context import AuditContext
 from auditor.rules.pathutil import (
     context_resource,
@@ -108,3 +110,18 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             flow=flow,
             key=(app_id,),
         )
+
+
+def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
+    """Bring the replies back through the appliance: the NVA's opt-in (or its SNAT), or the firewall's
+    SNAT. Changing the routes instead moves traffic off the inspection path: not proposed."""
+    out: list[remedy.Fix] = []
+    for app_id in (finding.get("flow") or {}).get("appliances") or []:
+        fw = ctx.estate.firewalls.get(app_id.lower())
+        if fw is not None:
+            out.append(remedy.firewall_snat(ctx, fw.id, "NET001: asymmetric private endpoint flow"))
+            continue
+        app = remedy.appliance(ctx, app_id)
+        if app is not None:
+            out.extend(remedy.nva_opt_in(ctx, app, "NET001: asymmetric private endpoint flow"))
+    return out or [remedy.cannot("bring the replies back", "the appliance on this path is not in the input")]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from auditor.findings import Evidence, Finding
+from auditor.ids import type_of
 from auditor.paths.appliances import Appliance
+from auditor.rules import remedy
 from auditor.rules.context import AuditContext
 from auditor.rules.pathutil import nva_name, nvas_to_endpoints, source_label
 
@@ -42,9 +45,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         where = (
             "its NIC"
             if untagged == [unit]
-            and not unit.lower()
-            .split("/providers/")[-1]
-            .startswith("microsoft.compute/virtualmachinescalesets")
+            and not type_of(unit).startswith("microsoft.compute/virtualmachinescalesets")
             else ", ".join(sorted(ctx.estate.name_of(n) for n in untagged))
         )
         yield ctx.finding(
@@ -56,3 +57,29 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             evidence=[Evidence("property", m, "tags.disableSnatOnPL", None, "tag absent") for m in untagged],
             related_ids=sorted({f.pe.id for f in flows} | {app.id}),
         )
+
+
+def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
+    unit = finding["resource_id"]
+    name = remedy.name_of(unit)
+    return [
+        remedy.Fix(
+            title=f"tag {name} with disableSnatOnPL=true",
+            changes=(
+                {
+                    "id": unit,
+                    "tags": {"disableSnatOnPL": "true"},
+                    "reason": "NET002: NVA without disableSnatOnPL",
+                },
+            ),
+            az=(f"az tag update --resource-id {unit} --operation Merge --tags disableSnatOnPL=true",),
+            bicep="tags: { disableSnatOnPL: 'true' }",
+            side_effects=(remedy.TAG_COST.format(name=name),),
+        ),
+        remedy.Fix(
+            title=f"SNAT private-endpoint traffic on {name} itself (vendor configuration) and declare it",
+            declaration=f'[[appliances]]\nnic = "{unit}"\nsnat = true',
+            cannot="SNAT inside a vendor NVA is not an Azure resource property: configure it on the appliance, "
+            "then declare it in pathaudit.toml",
+        ),
+    ]

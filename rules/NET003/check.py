@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from auditor.findings import Evidence, Finding
+from auditor.ids import key
 from auditor.paths.appliances import Appliance, TagFinding
+from auditor.rules import remedy
 from auditor.rules.context import AuditContext
 from auditor.rules.pathutil import nva_name, nvas_to_endpoints
 
@@ -76,8 +79,8 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         if f.outcome != "delivered":
             continue
         for app in f.tail.appliances:
-            if app.kind == "azure-firewall" and app.tags and app.id.lower() not in seen:
-                seen.add(app.id.lower())
+            if app.kind == "azure-firewall" and app.tags and key(app.id) not in seen:
+                seen.add(key(app.id))
                 t = app.tags[0]
                 yield ctx.finding(
                     "NET003",
@@ -85,3 +88,34 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                     f"Azure Firewall {app.name} carries {t.key}={t.value!r}: {t.problem}.",
                     evidence=[Evidence("property", app.id, f"tags.{t.key}", t.value)],
                 )
+
+
+def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
+    """The tag goes on the NVA's NIC (or scale set) with the value `true`; on an Azure Firewall it has no
+    effect, so it is removed (the firewall's own SNAT is NET004's)."""
+    rid = finding["resource_id"]
+    record = ctx.estate.records.get(rid.lower()) or {}
+    present = sorted(k for k in (record.get("tags") or {}) if k.lower() == "disablesnatonpl")
+    if rid.lower() in ctx.estate.firewalls or rid.lower() in ctx.estate.hub_nvas:
+        return [
+            remedy.Fix(
+                title=f"remove the ineffective tag from {remedy.name_of(rid)}",
+                changes=({"id": rid, "tags": dict.fromkeys(present), "reason": "NET003: tag has no effect"},),
+                az=tuple(f"az tag update --resource-id {rid} --operation Delete --tags {n}" for n in present),
+            )
+        ]
+    wrong = [k for k in present if k != "disableSnatOnPL"]
+    change: dict[str, Any] = {
+        "id": rid,
+        "tags": {**dict.fromkeys(wrong), "disableSnatOnPL": "true"},
+        "reason": "NET003: tag not effective",
+    }
+    return [
+        remedy.Fix(
+            title=f"tag {remedy.name_of(rid)} with disableSnatOnPL=true (exact key and value)",
+            changes=(change,),
+            az=(f"az tag update --resource-id {rid} --operation Merge --tags disableSnatOnPL=true",),
+            bicep="tags: { disableSnatOnPL: 'true' }",
+            side_effects=(remedy.TAG_COST.format(name=remedy.name_of(rid)),),
+        )
+    ]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from auditor.findings import Evidence, Finding
+from auditor.ids import key
 from auditor.paths.appliances import firewall_private_ranges
+from auditor.rules import remedy
 from auditor.rules.context import AuditContext
 from auditor.rules.pathutil import unresolved_evidence
 
@@ -23,7 +26,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 continue
             snat, why = ctx.flows.firewall_snat(app.firewall, f.pe_ip)
             if not snat:
-                hits.setdefault(app.id.lower(), (app, why, []))[2].append(f)
+                hits.setdefault(key(app.id), (app, why, []))[2].append(f)
     for app, why, flows in (hits[k] for k in sorted(hits)):
         ranges, origin = firewall_private_ranges(estate, app.firewall)
         pes = sorted({f.pe.name for f in flows})
@@ -64,3 +67,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 {f.pe.id for f in flows} | ({app.firewall.policy_id} if app.firewall.policy_id else set())
             ),
         )
+
+
+def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
+    return [
+        remedy.firewall_snat(
+            ctx, finding["resource_id"], "NET004: firewall does not SNAT to private endpoints"
+        )
+    ]

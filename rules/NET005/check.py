@@ -7,12 +7,15 @@ VNet or peering route beats anyway never meant to inspect this traffic (scenario
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from auditor.findings import Evidence, Finding
+from auditor.ids import key
 from auditor.ipnet import fmt_ip
 from auditor.paths.flow import Flow
 from auditor.routing.lpm import PrefixMap
 from auditor.routing.table import EffectiveRoute
+from auditor.rules import remedy
 from auditor.rules.context import AuditContext
 from auditor.rules.pathutil import group_flows, grouped_flow, source_label
 
@@ -56,17 +59,17 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             or f.tail.route.kind != "private-endpoint"
         ):
             continue  # shadowed_udr would say None
-        key = (id(f.view), f.pe_ip, id(f.tail.route))
-        if key not in seen:
-            seen[key] = shadowed_udr(f, maps)
-        udr = seen[key]
+        memo = (id(f.view), f.pe_ip, id(f.tail.route))
+        if memo not in seen:
+            seen[memo] = shadowed_udr(f, maps)
+        udr = seen[memo]
         if udr is not None:
             udrs[id(f)] = udr
     hits = [f for f in ctx.reported_flows if id(f) in udrs]
     for (subnet_id,), group in group_flows(hits, lambda f: ((f.pe.subnet_id or f.pe.id),)).items():
         flow = grouped_flow(group)
         f = next(g for g in group if g.pe.id == flow["destinations"][0]["id"])
-        pe_subnet = estate.subnets.get(subnet_id.lower())
+        pe_subnet = estate.subnets.get(key(subnet_id))
         policies = pe_subnet.pe_policies if pe_subnet else "unknown"
         shadowed: dict[str, tuple[EffectiveRoute, Flow]] = {}
         for g in group:
@@ -113,3 +116,41 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             ),
             flow=flow,
         )
+
+
+def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
+    """Let the UDR apply (route-table network policies on the endpoints' subnet). That puts the
+    appliance the UDR names on the path; if it would not bring the replies back, the same fix makes it
+    do so, or the change would trade this finding for an asymmetric flow (NET001)."""
+    subnet_id = finding["resource_id"]
+    base = remedy.pe_subnet_policies(ctx, subnet_id, "RouteTable", "NET005: PE route bypasses the UDR")
+    extra: dict[str, remedy.Fix] = {}
+    maps: dict[int, PrefixMap[EffectiveRoute]] = {}
+    for f in ctx.reported_flows:
+        if (f.pe.subnet_id or "").lower() != subnet_id.lower() or f.view is None:
+            continue
+        udr = shadowed_udr(f, maps)
+        app = ctx.flows._appliance_of(udr, f.view.key[0]) if udr is not None else None
+        if app is None or app.id.lower() in extra or ctx.flows.quiet(app, f.pe_ip, lambda a: False):
+            continue
+        if app.firewall is not None:
+            extra[app.id.lower()] = remedy.firewall_snat(
+                ctx, app.firewall.id, "NET005: the UDR's firewall must SNAT"
+            )
+        else:
+            extra[app.id.lower()] = remedy.nva_opt_in(
+                ctx, app, "NET005: the UDR's NVA must bring replies back"
+            )[0]
+    if not extra:
+        return [base]
+    more = [extra[k] for k in sorted(extra)]
+    return [
+        remedy.Fix(
+            title=base.title + " and " + "; ".join(x.title for x in more),
+            changes=base.changes + tuple(c for x in more for c in x.changes),
+            az=base.az + tuple(a for x in more for a in x.az),
+            bicep=base.bicep,
+            side_effects=base.side_effects + tuple(e for x in more for e in x.side_effects),
+        ),
+        base,
+    ]

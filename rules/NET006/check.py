@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from auditor.findings import Evidence, Finding
+from auditor.ids import key
+from auditor.rules import remedy
 from auditor.rules.context import AuditContext
 
 
@@ -13,7 +16,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     pe_subnets: dict[str, list[str]] = {}
     for pe in estate.private_endpoints.values():
         if pe.subnet_id:
-            pe_subnets.setdefault(pe.subnet_id.lower(), []).append(pe.id)
+            pe_subnets.setdefault(key(pe.subnet_id), []).append(pe.id)
     for sid in sorted(pe_subnets):
         subnet = estate.subnets.get(sid)
         if (
@@ -37,3 +40,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             ],
             related_ids=sorted([subnet.nsg_id, *pe_subnets[sid]]),
         )
+
+
+def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
+    return [
+        remedy.pe_subnet_policies(
+            ctx, finding["resource_id"], "NetworkSecurityGroup", "NET006: NSG not enforced"
+        )
+    ]

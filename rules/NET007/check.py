@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from auditor.findings import Evidence, Finding
+from auditor.ids import key
 from auditor.paths.appliances import Blackhole
+from auditor.rules import remedy
 from auditor.rules.context import AuditContext
 
 
@@ -15,7 +18,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
     index = ctx.flows.appliances
     for tid in sorted(ctx.estate.route_tables):
         table = ctx.estate.route_tables[tid]
-        vnets: list[str | None] = [*sorted({s.lower().split("/subnets/")[0] for s in table.subnet_ids})] or [
+        vnets: list[str | None] = [*sorted({key(s).split("/subnets/")[0] for s in table.subnet_ids})] or [
             None
         ]
         bad = []
@@ -51,3 +54,28 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             ],
             related_ids=sorted(table.subnet_ids),
         )
+
+
+def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
+    """A next hop held by a NIC that does not forward: turn forwarding on. A next hop nobody holds: which
+    appliance was meant is a design decision a plan cannot make."""
+    out: list[remedy.Fix] = []
+    for e in finding.get("evidence") or []:
+        nic = ctx.estate.nics.get(str(e.get("id") or "").lower())
+        if nic is not None and e.get("path") == "properties.enableIPForwarding":
+            out.append(
+                remedy.set_property(
+                    nic.id,
+                    "properties.enableIPForwarding",
+                    True,
+                    "NET007: next hop without IP forwarding",
+                    (f"{nic.name} starts forwarding traffic addressed to others",),
+                )
+            )
+    return out or [
+        remedy.cannot(
+            "point the route at the appliance meant",
+            "the route's next hop is held by no appliance in the estate: which appliance was meant (or whether "
+            "the route should go) is a design decision",
+        )
+    ]

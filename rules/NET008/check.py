@@ -9,9 +9,12 @@ not). The flow is built from that statement, not from a walk (Virtual WAN routin
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from auditor.estate.model import HubGateway
 from auditor.findings import Evidence, Finding
+from auditor.ids import key
+from auditor.rules import remedy
 from auditor.rules.context import AuditContext
 from auditor.rules.pathutil import grouped_flow
 
@@ -25,21 +28,21 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
         )
         if private is None:
             continue
-        hub = estate.virtual_hubs.get(intent.hub_id.lower())
+        hub = estate.virtual_hubs.get(key(intent.hub_id))
         next_hop = private.next_hop or ""
         vnets = {
-            c.remote_vnet_id.lower()
+            key(c.remote_vnet_id)
             for c in estate.hub_connections.values()
-            if c.remote_vnet_id and c.hub_id.lower() == intent.hub_id.lower()
+            if c.remote_vnet_id and key(c.hub_id) == key(intent.hub_id)
         }
         by_subnet: dict[str, list] = {}
         for pe in estate.private_endpoints.values():
-            subnet = estate.subnets.get((pe.subnet_id or "").lower())
-            if subnet is not None and subnet.vnet_id.lower() in vnets and pe.approved:
-                by_subnet.setdefault(subnet.id.lower(), []).append(pe)
+            subnet = estate.subnets.get(key(pe.subnet_id or ""))
+            if subnet is not None and key(subnet.vnet_id) in vnets and pe.approved:
+                by_subnet.setdefault(key(subnet.id), []).append(pe)
         gateways = sorted(
-            (g for g in estate.hub_gateways.values() if (g.hub_id or "").lower() == intent.hub_id.lower()),
-            key=lambda g: g.id.lower(),
+            (g for g in estate.hub_gateways.values() if key(g.hub_id or "") == key(intent.hub_id)),
+            key=lambda g: key(g.id),
         )
         # no gateway in the input: on-premises still stands for whatever the hub connects
         entry = (
@@ -51,7 +54,7 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
             subnet = estate.subnets[sid]
             if subnet.pe_policies in ("Enabled", "RouteTableEnabled"):
                 continue
-            pes = sorted(by_subnet[sid], key=lambda p: p.id.lower())
+            pes = sorted(by_subnet[sid], key=lambda p: key(p.id))
             pe = pes[0]
             # the same model NET001 reads (FlowAnalysis.hub_flow / reply_appliance), not a separate story
             modelled = [ctx.flows.hub_flow(entry, prefixes, p, ip) for p in pes for ip in sorted(p.ips)]
@@ -78,3 +81,11 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
                 flow=flow,
                 key=(intent.hub_id,),
             )
+
+
+def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
+    return [
+        remedy.pe_subnet_policies(
+            ctx, finding["resource_id"], "RouteTable", "NET008: routing intent asymmetry"
+        )
+    ]

@@ -1,0 +1,230 @@
+"""`pathaudit whatif` and `pathaudit plan`: changes applied in memory, before/after compared, planned
+fixes that really fix, and changes that make things worse caught (exit 1)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO, run_cli
+from helpers.scenarios import SCENARIO_DIRS
+
+from auditor.audit import demo_inputs
+from auditor.config import load_config
+from auditor.errors import UsageError
+from auditor.ingest.files import read_inputs
+from auditor.whatif.changes import parse_changes
+from auditor.whatif.run import audit_raw, plan_changes, plans, run_whatif
+
+S12 = REPO / "fixtures" / "scenarios" / "S12-nsg-not-enforced" / "resources.json"
+NIC = "/subscriptions/5c3f8a2e-9d41-4b7a-a6e3-2f8b1c0d7e95/resourceGroups/rg-connectivity-nva-weu/providers/Microsoft.Network/networkInterfaces/nic-nva-fw01"
+
+
+def estates() -> list[tuple[str, list[Path], dict[Path, str] | None, Path | None]]:
+    paths, display = demo_inputs()
+    out: list[tuple[str, list[Path], dict[Path, str] | None, Path | None]] = [("demo", paths, display, None)]
+    for folder in SCENARIO_DIRS:
+        config = folder / "pathaudit.toml"
+        out.append((folder.name[:3], [folder / "resources.json"], None, config if config.is_file() else None))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "paths", "display", "config_path"), estates(), ids=[e[0] for e in estates()]
+)
+def test_first_planned_fix_resolves_each_finding_or_says_why_not(name, paths, display, config_path) -> None:
+    config = load_config(config_path)
+    current = audit_raw(read_inputs(paths, display), config)
+    doc = current.document()
+    fixes = plans(current, doc)
+    for f in doc["findings"]:
+        proposed = fixes[f["fingerprint"]]
+        assert proposed, f"{name}: {f['rule_id']} on {f['resource_id']} has no plan at all"
+        first = proposed[0]
+        if not first.changes:
+            assert first.cannot, f"{name}: {f['rule_id']}: a fix without a change set must say why"
+            continue
+        changes = plan_changes(current, doc, {f["fingerprint"]})
+        result = run_whatif(paths, config, changes, display)
+        resolved = {x["fingerprint"] for x in result.comparison.resolved}
+        assert f["fingerprint"] in resolved, f"{name}: {first.title} does not resolve {f['rule_id']}"
+        assert result.comparison.worse("medium") == [], (
+            name,
+            f["rule_id"],
+            result.comparison.worse("medium"),
+        )
+
+
+def s12_rows(tmp_path: Path, allow: str) -> tuple[Path, str]:
+    """S12 (an NSG on the PE subnet, not enforced) with the NSG's allow rule admitting `allow`."""
+    rows = json.loads(S12.read_text(encoding="utf-8"))
+    subnet = None
+    for row in rows:
+        if row["type"] == "microsoft.network/networksecuritygroups":
+            for rule in row["properties"]["securityRules"]:
+                if rule["properties"]["access"] == "Allow":
+                    rule["properties"]["sourceAddressPrefix"] = allow
+        for sn in (row.get("properties") or {}).get("subnets") or []:
+            if sn["id"].endswith("/subnets/snet-pe"):
+                subnet = sn["id"]
+    assert subnet is not None
+    path = tmp_path / "estate.json"
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    return path, subnet
+
+
+def test_enforcing_an_nsg_that_blocks_the_gateway_is_caught(tmp_path: Path) -> None:
+    estate, subnet = s12_rows(tmp_path, "10.9.9.0/24")  # not the APIM subnet (10.1.2.0/24)
+    code, out, err = run_cli(
+        "whatif",
+        str(estate),
+        "--set",
+        subnet,
+        "properties.privateEndpointNetworkPolicies=Enabled",
+        "--format",
+        "json",
+    )
+    assert code == 1, err
+    doc = json.loads(out)
+    broken = [f for f in doc["flows"] if f["breaks"]]
+    assert broken and all(f["after"] == "blocked" and f["before"] != "blocked" for f in broken)
+    assert any("gateway path" in w for w in doc["verdict"]["worse"])
+    # the same change with the NSG admitting the gateway is safe, and it resolves NET006
+    estate, subnet = s12_rows(tmp_path, "10.1.2.0/24")
+    code, out, err = run_cli(
+        "whatif",
+        str(estate),
+        "--set",
+        subnet,
+        "properties.privateEndpointNetworkPolicies=Enabled",
+        "--format",
+        "json",
+    )
+    doc = json.loads(out)
+    assert code == 0, doc["verdict"]
+    assert "NET006" in {f["rule_id"] for f in doc["findings"]["resolved"]}
+    assert any(f["after"] == "blocked" for f in doc["flows"]), "non-gateway sources are now blocked: shown"
+
+
+def test_tag_short_form_on_the_demo_resolves_net001_and_net002() -> None:
+    code, out, err = run_cli("whatif", "--demo", "--tag", NIC, "disableSnatOnPL=true", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert {f["rule_id"] for f in doc["findings"]["resolved"]} == {"NET001", "NET002"}
+    assert doc["findings"]["new"] == []
+    assert {(f["before"], f["after"]) for f in doc["flows"]} == {("asymmetric", "symmetric")}
+    again = run_cli("whatif", "--demo", "--tag", NIC, "disableSnatOnPL=true", "--format", "json")[1]
+    assert again == out, "same input, same bytes"
+
+
+def test_route_change_shows_in_effective_routes(tmp_path: Path) -> None:
+    rows = json.loads(S12.read_text(encoding="utf-8"))
+    table = next(r for r in rows if r["type"] == "microsoft.network/routetables")
+    nva = table["properties"]["routes"][0]["properties"]["nextHopIpAddress"]
+    change = tmp_path / "change.yaml"
+    change.write_text(
+        "changes:\n"
+        f"  - id: {table['id']}\n"
+        "    reason: send 192.168.0.0/16 to the NVA too\n"
+        "    add_route: {name: onprem, addressPrefix: 192.168.0.0/16, nextHopType: VirtualAppliance, "
+        f"nextHopIpAddress: {nva}}}\n",
+        encoding="utf-8",
+    )
+    code, out, err = run_cli("whatif", str(S12), "--change", str(change), "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    [routes] = doc["routes"]
+    assert routes["context"] == table["id"]
+    assert f"192.168.0.0/16 -> VirtualAppliance {nva} (User, Active)" in routes["added"]
+    # the on-premises prefix learned from the gateway loses to the UDR (User beats BGP at equal length)
+    assert "192.168.0.0/16 -> VirtualNetworkGateway (VirtualNetworkGateway, Active)" in routes["removed"]
+    assert any(
+        r.startswith("192.168.0.0/16 -> VirtualNetworkGateway") and "Invalid" in r for r in routes["added"]
+    )
+    assert doc["changes"][0]["reason"] == "send 192.168.0.0/16 to the NVA too"
+    # a route to an address nobody holds is caught as a new NET007 (exit 1)
+    change.write_text(change.read_text(encoding="utf-8").replace(nva, "10.0.9.9"), encoding="utf-8")
+    code, out, _ = run_cli("whatif", str(S12), "--change", str(change), "--format", "markdown")
+    assert code == 1 and out.startswith("### What if") and "new NET007 (high) on rt-spoke" in out
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {
+                "id": "/subscriptions/x/resourceGroups/r/providers/Microsoft.Network/networkInterfaces/nope",
+                "tags": {"a": "b"},
+            },
+            "no resource",
+        ),
+        (
+            {"id": NIC, "set": {"properties.enableIPForwardin": True}},
+            "does not exist on microsoft.network/networkinterfaces",
+        ),
+        (
+            {"id": NIC, "add_route": {"name": "r", "addressPrefix": "0.0.0.0/0", "nextHopType": "Internet"}},
+            "routes are added to and removed from route tables",
+        ),
+    ],
+)
+def test_invalid_changes_are_usage_errors_naming_the_change(change: dict[str, Any], expected: str) -> None:
+    paths, display = demo_inputs()
+    changes = parse_changes({"changes": [change]}, "proposed.json")
+    with pytest.raises(UsageError, match=r"proposed\.json change 1") as err:
+        run_whatif(paths, load_config(None), changes, display)
+    assert expected in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"changes": []},
+        {"changes": [{"id": NIC}]},
+        {"changes": [{"id": NIC, "set": {"sku": 1}}]},
+        {"change": []},
+    ],
+)
+def test_malformed_change_sets_are_refused(doc: dict[str, Any]) -> None:
+    with pytest.raises(UsageError, match=r"^c\.json: "):
+        parse_changes(copy.deepcopy(doc), "c.json")
+
+
+def test_cli_errors_are_one_line_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "c.json"
+    bad.write_text(
+        '{"changes": [{"id": "/subscriptions/x/y", "set": {"properties.a": 1}}]}', encoding="utf-8"
+    )
+    code, out, err = run_cli("whatif", "--demo", "--change", str(bad))
+    assert code == 2 and out == "" and "no resource /subscriptions/x/y" in err and "Traceback" not in err
+    code, _, err = run_cli("whatif", "--demo")
+    assert code == 2 and "needs a change" in err
+
+
+def test_plan_writes_fixes_and_whatif_plan_applies_them(tmp_path: Path) -> None:
+    code, _, err = run_cli(
+        "audit", "--demo", "--format", "json", "-o", str(tmp_path / "f.json"), "--fail-on", "never"
+    )
+    assert code in (0, 3), err
+    code, out, err = run_cli("plan", str(tmp_path / "f.json"), "--format", "json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["schema"] == "pathaudit/plan@1"
+    by_rule = {p["rule_id"]: p for p in plan["plans"]}
+    net002 = by_rule["NET002"]["fixes"]
+    assert net002[0]["changes"][0]["tags"] == {"disableSnatOnPL": "true"}
+    assert (
+        net002[0]["az"][0].startswith("az tag update")
+        and "maintenance window" in net002[0]["side_effects"][0]
+    )
+    assert net002[1]["declaration"].startswith("[[appliances]]") and net002[1]["changes"] == []
+    code, out, err = run_cli(
+        "whatif", "--demo", "--plan", str(tmp_path / "f.json"), "--only", "NET004", "--format", "json"
+    )
+    doc = json.loads(out)
+    assert code == 0, doc["verdict"]
+    assert "NET004" in {f["rule_id"] for f in doc["findings"]["resolved"]}
+    assert any("snat.privateRanges" in c["change"] for c in doc["changes"])
