@@ -228,3 +228,37 @@ def test_plan_writes_fixes_and_whatif_plan_applies_them(tmp_path: Path) -> None:
     assert code == 0, doc["verdict"]
     assert "NET004" in {f["rule_id"] for f in doc["findings"]["resolved"]}
     assert any("snat.privateRanges" in c["change"] for c in doc["changes"])
+
+
+def test_incomplete_coverage_is_never_reported_safe(tmp_path: Path) -> None:
+    """A referenced resource missing from the input makes coverage incomplete: a harmless change then
+    exits 3, never 0 ("safe")."""
+    rows = json.loads(S12.read_text(encoding="utf-8"))
+    rows = [r for r in rows if r["type"] != "microsoft.network/networksecuritygroups"]  # still referenced
+    estate = tmp_path / "estate.json"
+    estate.write_text(json.dumps(rows), encoding="utf-8")
+    table = next(r for r in rows if r["type"] == "microsoft.network/routetables")
+    code, out, err = run_cli("whatif", str(estate), "--tag", table["id"], "owner=netops", "--format", "json")
+    doc = json.loads(out)
+    assert doc["coverage"] == {"before_complete": False, "after_complete": False}
+    assert doc["verdict"]["worse"] == [] and (code, doc["verdict"]["exit"]) == (3, 3), err
+    code, out, _ = run_cli("whatif", str(estate), "--tag", table["id"], "owner=netops")
+    assert code == 3 and "coverage is incomplete (exit 3)" in out
+
+
+def test_hostile_names_are_escaped_in_every_whatif_format(tmp_path: Path) -> None:
+    """Names and tag values are attacker-controlled: every whatif format escapes them."""
+    from helpers.report_docs import IMG, SCRIPT, hostile_estate, write_estate
+
+    rows = hostile_estate()
+    path = write_estate(tmp_path, rows)
+    target = next(r["id"] for r in rows if SCRIPT in r["id"])
+    outs = {}
+    for fmt in ("html", "markdown", "table", "json"):
+        code, out, err = run_cli("whatif", str(path), "--tag", target, f"note={IMG}\x1b[31m", "--format", fmt)
+        assert code in (0, 1, 3) and "Traceback" not in err, err
+        outs[fmt] = out
+    assert SCRIPT not in outs["html"] and IMG not in outs["html"] and "&lt;img" in outs["html"]
+    assert IMG not in outs["markdown"] and "\x1b" not in outs["markdown"]
+    assert "\x1b" not in outs["table"] and "onerror" in outs["table"]
+    assert json.loads(outs["json"])["changes"][0]["change"].endswith(f"note={IMG}\x1b[31m")

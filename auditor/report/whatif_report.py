@@ -28,6 +28,7 @@ def whatif_document(w: Any, fail_on: str) -> dict[str, Any]:
     """The comparison as data (auditor.whatif.run.WhatIf)."""
     c = w.comparison
     worse = c.worse(fail_on)
+    complete = w.before_doc["coverage"]["complete"] and w.after_doc["coverage"]["complete"]
     return {
         "schema": WHATIF_SCHEMA,
         "changes": [{"where": ch.where, "change": ch.describe(), "reason": ch.reason} for ch in w.changes],
@@ -74,7 +75,8 @@ def whatif_document(w: Any, fail_on: str) -> dict[str, Any]:
             "before_complete": w.before_doc["coverage"]["complete"],
             "after_complete": w.after_doc["coverage"]["complete"],
         },
-        "verdict": {"fail_on": fail_on, "worse": worse, "exit": 1 if worse else 0},
+        # never "safe" on incomplete coverage: what the input could not show may be what breaks (exit 3)
+        "verdict": {"fail_on": fail_on, "worse": worse, "exit": 1 if worse else 0 if complete else 3},
     }
 
 
@@ -123,6 +125,10 @@ def _lines(doc: dict[str, Any], esc: Any, code: Any, heading: Any) -> list[str]:
     out += ["", heading("Verdict"), ""]
     if v["worse"]:
         out += [f"- NOT SAFE (exit 1, --fail-on {v['fail_on']}): {esc(w)}" for w in v["worse"]]
+    elif v["exit"] == 3:
+        out.append(
+            f"- no new finding at or above {v['fail_on']} and no gateway path broken, but coverage is incomplete (exit 3)"
+        )
     else:
         out.append(f"- no new finding at or above {v['fail_on']} and no gateway path broken (exit 0)")
     if not (doc["coverage"]["before_complete"] and doc["coverage"]["after_complete"]):
