@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -31,6 +31,9 @@ from auditor.problems import EXPORT_INCOMPLETE, FILE_NOT_READ, Problem, sort_key
 from auditor.rules.context import AuditContext
 from auditor.rules.engine import evaluate
 from auditor.rules.selection import Selection
+
+if TYPE_CHECKING:
+    from auditor.paths.analysis import FlowAnalysis
 
 
 def demo_inputs() -> tuple[list[Path], dict[Path, str]]:
@@ -272,11 +275,13 @@ def run_audit(
     severity: str | None = None,
     progress: Reporter | None = None,
     estate: Estate | None = None,
+    on_analysis: Callable[[FlowAnalysis], None] | None = None,
 ) -> AuditResult:
     """`today` decides which suppressions have expired (default: the local date); `baseline` is an
     older findings document to mark findings new/unchanged against. `only` / `skip` are --rule /
     --skip-rule, `severity` the --severity minimum (auditor.rules.selection); `progress` hears about
-    each stage (auditor.collect.progress.stage_reporter)."""
+    each stage (auditor.collect.progress.stage_reporter); `on_analysis` sees the flow analysis before
+    the rules do (whatif hands it the walks of the audit before a change: auditor.paths.reuse)."""
     from auditor.suppress import apply_baseline, apply_suppressions
 
     progress = progress or Reporter()
@@ -290,7 +295,7 @@ def run_audit(
     if estate is None:  # `whatif` builds its estates itself, from one read of the inputs
         estate = load_estate(inputs, display)
     with gc_paused():  # see auditor.gcpause: the rules and the catalog lost a fifth to collections
-        ctx = AuditContext(estate=estate, config=config, catalog=catalog)
+        ctx = AuditContext(estate=estate, config=config, catalog=catalog, on_analysis=on_analysis)
         ctx.only = running
         if any(rule.flows for rule in ctx.running.values()):
             # what the path rules would compute on first use anyway, here so the display can name it

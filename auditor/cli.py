@@ -17,6 +17,7 @@ import click
 from auditor import __version__
 from auditor.collect.credentials import CLOUDS, CREDENTIAL_KINDS, DEFAULT_TOKEN_ENV
 from auditor.errors import PathauditError
+from auditor.gcpause import settle
 from auditor.sink import write_all
 
 SEVERITY_CHOICES = ["high", "medium", "low", "info", "never"]
@@ -342,6 +343,7 @@ def audit(
             severity=severity,
             progress=progress,
         )
+    settle()  # only rendering is left (auditor.gcpause)
     report_problems(result.problems)
     report_annotations(result.warnings, result.baseline)
     for line in result.selection.lines():
@@ -972,6 +974,9 @@ def collect_cmd(out: Path | None, live: dict) -> None:
 
 
 def main() -> None:
+    from auditor import gcpause
+
+    gcpause.EXITS_AFTER_COMMAND = True
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

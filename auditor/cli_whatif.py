@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from auditor.cli import SEVERITY_CHOICES, USAGE_CODE, err, exit_codes, report_problems
+from auditor.gcpause import settle
+
+if TYPE_CHECKING:
+    from auditor.whatif.changes import Change
 
 WHATIF_FORMATS = ["table", "json", "markdown", "html"]
 
@@ -20,9 +25,11 @@ Examples:
   pathaudit whatif estate/ --plan findings.json --only NET001     # try the planned fixes
 
 """ + exit_codes(
-    "0  the change adds no finding at or above --fail-on and breaks no gateway path",
-    "1  it adds one, or a flow from the API gateway to an AI account's endpoint is blocked after it",
+    "0  nothing worse: no new finding at or above --fail-on, no gateway path broken, coverage complete",
+    "1  worse (the verdict says why): a new or rising finding at or above --fail-on, a flow that newly "
+    "breaks, or the API gateway losing its path to an AI account",
     USAGE_CODE + "; an unknown resource id or property path names the change",
+    "3  nothing worse, but coverage is incomplete before or after the change: never reported safe",
 )
 EPILOG_PLAN = """\b
 Examples:
@@ -63,6 +70,86 @@ def _document_inputs(findings: Path) -> tuple[dict, list[Path], dict[Path, str]]
     return document, paths, display
 
 
+def _plan_as_changes(path: Path) -> list[Change] | None:
+    """`--change plan.json`: a pathaudit/plan@1 document (`pathaudit plan --format json`) read as the
+    change set `whatif --plan` would apply: the first fix with changes of each plan, each edit once.
+    None when the file is not a plan document (load_changes then reads it, and names what is wrong)."""
+    import json
+
+    from auditor.errors import UsageError
+    from auditor.report.plan_text import PLAN_SCHEMA
+    from auditor.rules.remedy import qualified_name
+    from auditor.safetext import terminal
+    from auditor.whatif.changes import parse_changes
+
+    try:
+        raw = path.read_text(encoding="utf-8")
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            doc = yaml.safe_load(raw)
+        else:
+            doc = json.loads(raw)
+    except Exception:  # unreadable or not JSON/YAML: load_changes says so
+        return None
+    if not isinstance(doc, dict) or doc.get("schema") != PLAN_SCHEMA:
+        return None
+    plans = doc.get("plans")
+    if not isinstance(plans, list) or not all(
+        isinstance(p, dict) and isinstance(p.get("fixes"), list) for p in plans
+    ):
+        raise UsageError(f"{path}: a {PLAN_SCHEMA} document needs `plans`, each with a `fixes` list")
+    changes: list[Change] = []
+    seen: set[str] = set()
+    for item in plans:
+        fix = next(
+            (
+                f
+                for f in item["fixes"]
+                if isinstance(f, dict) and isinstance(f.get("changes"), list) and f["changes"]
+            ),
+            None,
+        )
+        if fix is None:
+            continue
+        label = (
+            f"{terminal(item.get('rule_id'))} {terminal(qualified_name(str(item.get('resource_id') or '')))}"
+        )
+        for i, change in enumerate(fix["changes"], 1):
+            sig = json.dumps(change, sort_keys=True)
+            if sig in seen:  # two findings, one fix (as `whatif --plan`)
+                continue
+            seen.add(sig)
+            changes += parse_changes({"changes": [change]}, f"{path} plan for {label} ({i})")
+    if not changes:
+        raise UsageError(f"{path}: no plan of this {PLAN_SCHEMA} document has a fix a change set can express")
+    return changes
+
+
+def _change_file(path: Path) -> list[Change]:
+    """A `--change` file: a change set, or a plan document (_plan_as_changes)."""
+    from auditor.whatif.changes import load_changes
+
+    planned = _plan_as_changes(path)
+    return planned if planned is not None else load_changes(path)
+
+
+def _check_only(only: tuple[str, ...], findings: list[dict[str, Any]], source: Path) -> None:
+    """Every --only value names a rule id or a fingerprint of the document's findings: a typo must not
+    read as "nothing to fix"."""
+    from auditor.safetext import terminal
+
+    rules = sorted({str(f.get("rule_id")) for f in findings})
+    fingerprints = {str(f.get("fingerprint")) for f in findings}
+    unknown = [o for o in only if o not in rules and o not in fingerprints]
+    if unknown:
+        raise click.UsageError(
+            f"--only {', '.join(unknown)} matches no rule id or fingerprint of the findings in {source}: "
+            f"--only takes one of its rule ids ({terminal(', '.join(rules)) or 'it has no findings'}) or the "
+            "fingerprint of one of its findings"
+        )
+
+
 def _write(blob: bytes, out: Path | None) -> None:
     from auditor.sink import write_all, write_file_atomic
 
@@ -80,7 +167,8 @@ def _write(blob: bytes, out: Path | None) -> None:
     "change_files",
     multiple=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Change-set file, JSON or YAML (repeatable; docs/whatif.md).",
+    help="Change-set file, JSON or YAML (repeatable; docs/whatif.md), or a `plan --format json` document "
+    "(the first fix of each plan).",
 )
 @click.option(
     "--tag", "tags", multiple=True, nargs=2, metavar="ID KEY=VALUE", help="Merge a tag into resource ID."
@@ -135,19 +223,23 @@ def whatif(
     from auditor.config import load_config
     from auditor.ingest.files import read_inputs
     from auditor.report.whatif_report import render_whatif, whatif_document
-    from auditor.whatif.changes import load_changes, short_form
-    from auditor.whatif.run import audit_raw, plan_changes, run_whatif
+    from auditor.whatif.changes import short_form
+    from auditor.whatif.run import audit_before, plan_changes, run_whatif
 
     paths, display = _inputs(inputs, demo)
     config = load_config(config_path)
-    changes = [c for f in change_files for c in load_changes(f)]
+    changes = [c for f in change_files for c in _change_file(f)]
     changes += [short_form("tag", rid, kv) for rid, kv in tags]
     changes += [short_form("set", rid, kv) for rid, kv in sets]
+    raw, baseline = None, None
     if plan_from is not None:
         from auditor.suppress import load_document
 
         planned = load_document(plan_from)
-        current = audit_raw(read_inputs(paths, display), config)
+        _check_only(only, planned["findings"], plan_from)
+        raw = read_inputs(paths, display)
+        baseline = audit_before(raw, config)  # also the "before" of the what-if below
+        current = baseline.result
         known = {f["fingerprint"] for f in current.document()["findings"]}
         missing = [f["fingerprint"] for f in planned["findings"] if f["fingerprint"] not in known]
         if missing:
@@ -163,7 +255,8 @@ def whatif(
             raise click.UsageError(f"{plan_from}: no finding selected has a fix a change set can express")
     elif only:
         raise click.UsageError("--only selects planned fixes: use it with --plan")
-    result = run_whatif(paths, config, changes, display)
+    result = run_whatif(paths, config, changes, display, raw=raw, before=baseline)
+    settle()  # only rendering is left (auditor.gcpause)
     report_problems(result.after.problems)
     doc = whatif_document(result, fail_on)
     _write(render_whatif(doc, fmt), out)
@@ -185,6 +278,7 @@ def plan(findings: Path, only: tuple[str, ...], fmt: str, out: Path | None, conf
     from auditor.whatif.run import audit_raw, plan_document
 
     document, paths, display = _document_inputs(findings)
+    _check_only(only, document["findings"], findings)
     current = audit_raw(read_inputs(paths, display), load_config(config_path))
     doc = current.document()
     wanted = {f["fingerprint"] for f in document["findings"]}

@@ -24,3 +24,17 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+# Set by the console entry point (auditor.cli.main): the process ends when the command does.
+EXITS_AFTER_COMMAND = False
+
+
+def settle() -> None:
+    """Once a command has computed its result and only renders it before the process exits: move every
+    object alive into the permanent generation (gc.freeze), so neither the collections that rendering
+    triggers nor the one at interpreter exit rescans the estate, the flows and the findings. Measured at
+    10k subnets: 2.3 s of `whatif` (two audits' heaps) and about 1 s of `audit`. Only under the console
+    entry point: a library caller or an in-process test keeps its collector as it was."""
+    if EXITS_AFTER_COMMAND:
+        gc.freeze()

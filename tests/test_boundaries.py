@@ -41,6 +41,7 @@ TOP = frozenset(
         "auditor.whatif.changes",
         "auditor.whatif.compare",
         "auditor.whatif.run",
+        "auditor.whatif.scope",
         "auditor.cli_whatif",
     }
 )

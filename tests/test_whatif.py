@@ -262,3 +262,89 @@ def test_hostile_names_are_escaped_in_every_whatif_format(tmp_path: Path) -> Non
     assert IMG not in outs["markdown"] and "\x1b" not in outs["markdown"]
     assert "\x1b" not in outs["table"] and "onerror" in outs["table"]
     assert json.loads(outs["json"])["changes"][0]["change"].endswith(f"note={IMG}\x1b[31m")
+
+
+def demo_ids() -> dict[str, str]:
+    paths, display = demo_inputs()
+    doc = audit_raw(read_inputs(paths, display), load_config(None)).document()
+    ids = {}
+    for f in doc["findings"]:
+        ids.setdefault(f"{f['rule_id']} {f['severity']}", f["resource_id"])
+    return ids
+
+
+def test_closing_public_access_the_gateway_relies_on_is_caught() -> None:
+    """ais-contoso-lab: its only private endpoint is Pending and its IP rules admit the APIM's public
+    IP. Closing public access cuts the gateway off: no finding says so, the reach check does."""
+    paths, display = demo_inputs()
+    lab = demo_ids()["AOAI003 medium"]
+    change = parse_changes(
+        {"changes": [{"id": lab, "set": {"properties.publicNetworkAccess": "Disabled"}}]}, "t"
+    )
+    result = run_whatif(paths, load_config(None), change, display)
+    assert [(a.rsplit("/", 1)[-1], how) for a, how in result.comparison.lost] == [
+        ("ais-contoso-lab", "its public endpoint, through IP rule 198.51.100.20")
+    ]
+    assert any(
+        "can no longer reach AI account ais-contoso-lab" in w for w in result.comparison.worse("never")
+    )
+    code, out, _ = run_cli("whatif", "--demo", "--set", lab, "properties.publicNetworkAccess=Disabled")
+    assert code == 1 and "can no longer reach AI account ais-contoso-lab" in out
+    # narrowing the IP rules to the gateway's address (AOAI003's first planned fix) keeps it reachable
+    keep = parse_changes(
+        {"changes": [{"id": lab, "set": {"properties.networkAcls.ipRules": [{"value": "198.51.100.20"}]}}]},
+        "t",
+    )
+    assert run_whatif(paths, load_config(None), keep, display).comparison.lost == []
+
+
+def test_a_finding_that_rises_in_severity_is_worse() -> None:
+    """Keys back on aoai-contoso-prod: AOAI005 (a private path around the gateway) rises from medium to
+    high with the same fingerprint, besides the new AOAI001."""
+    prod = demo_ids()["AOAI005 medium"]
+    inputs, display = demo_inputs()
+    change = parse_changes({"changes": [{"id": prod, "set": {"properties.disableLocalAuth": False}}]}, "t")
+    result = run_whatif(inputs, load_config(None), change, display)
+    assert [(b["rule_id"], b["severity"], a["severity"]) for b, a in result.comparison.worsened] == [
+        ("AOAI005", "medium", "high")
+    ]
+    assert "AOAI005 on aoai-contoso-prod rises from medium to high" in result.comparison.worse("high")
+    assert not any("rises" in w for w in result.comparison.worse("never"))
+
+
+def test_a_flow_that_turns_asymmetric_inside_an_existing_finding_is_worse() -> None:
+    """NET005's second planned fix (RouteTableEnabled on snet-pe-legacy without SNAT on the firewall)
+    resolves NET005 and adds no finding, but on-premises traffic to the blob endpoint becomes asymmetric:
+    the change is refused; with the firewall made to SNAT as well (the first fix) it is not."""
+    inputs, display = demo_inputs()
+    subnet = demo_ids()["NET005 medium"]
+    only_policies = parse_changes(
+        {
+            "changes": [
+                {"id": subnet, "set": {"properties.privateEndpointNetworkPolicies": "RouteTableEnabled"}}
+            ]
+        },
+        "t",
+    )
+    result = run_whatif(inputs, load_config(None), only_policies, display)
+    assert result.comparison.new == []
+    assert [(c.context, c.before, c.after) for c in result.comparison.flows] == [
+        ("on-premises", "symmetric", "asymmetric")
+    ]
+    assert result.comparison.worse("medium") == [
+        "flows from on-premises to 1 endpoint(s) become asymmetric (were symmetric)"
+    ]
+    assert result.comparison.worse("never") == []
+
+
+def test_planned_changes_are_made_once_whatever_the_reason() -> None:
+    """NET001 on three route tables asks for the same firewall policy SNAT setting: one change, not three."""
+    paths, display = demo_inputs()
+    current = audit_raw(read_inputs(paths, display), load_config(None))
+    changes = plan_changes(current, current.document(), None)
+    edits = [
+        json.dumps([c.resource_id.lower(), c.tags, c.set, c.unset, c.add_route, c.add], sort_keys=True)
+        for c in changes
+    ]
+    assert len(edits) == len(set(edits)), [e for e in edits if edits.count(e) > 1]
+    assert len({c.reason for c in changes}) > 1  # the reasons differed: the dedup is what made them one

@@ -1,6 +1,6 @@
 """Estate stage: a typed, indexed model of raw ARM resources."""
 
-from auditor.estate.build import build_estate
+from auditor.estate.build import Merged, build_estate, merge_inputs
 from auditor.estate.model import Estate
 
-__all__ = ["Estate", "build_estate"]
+__all__ = ["Estate", "Merged", "build_estate", "merge_inputs"]

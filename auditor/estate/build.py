@@ -9,6 +9,7 @@ value inside an otherwise usable resource is ignored with a Problem; the rest is
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from auditor.estate import enums
@@ -1203,18 +1204,40 @@ def resolve_effective_routes(raw: RawInputs, estate: Estate) -> None:
         estate.effective_routes[key(owner)] = routes
 
 
+@dataclass
+class Merged:
+    """The inputs' resources as canonical records, one per id, before any parser reads them: what
+    `pathaudit whatif` builds both of its estates from (merge once, build twice)."""
+
+    records: dict[str, dict[str, Any]]
+    files: dict[str, str]
+    problems: list[Problem]
+
+
+def merge_inputs(raw: RawInputs) -> Merged:
+    with gc_paused():
+        scratch = Estate(records={}, files={})
+        merge_records(raw, scratch)
+        return Merged(scratch.records, scratch.files, scratch.problems)
+
+
 def build_estate(
-    raw: RawInputs, edit: Callable[[dict[str, dict[str, Any]], dict[str, str]], None] | None = None
+    raw: RawInputs,
+    edit: Callable[[dict[str, dict[str, Any]], dict[str, str]], None] | None = None,
+    merged: Merged | None = None,
 ) -> Estate:
     """The garbage collector is paused while the estate is built, as during the parse: the build
     allocates millions of acyclic objects, and cyclic-GC passes over the parsed documents cost about
-    as much as the build itself on large estates (tests/bench/load.py)."""
+    as much as the build itself on large estates (tests/bench/load.py). `merged`: the records of an
+    earlier merge of the same `raw` (never modified: `edit` replaces the records it changes)."""
     with gc_paused():
-        return _build(raw, edit)
+        return _build(raw, edit, merged)
 
 
 def _build(
-    raw: RawInputs, edit: Callable[[dict[str, dict[str, Any]], dict[str, str]], None] | None = None
+    raw: RawInputs,
+    edit: Callable[[dict[str, dict[str, Any]], dict[str, str]], None] | None = None,
+    merged: Merged | None = None,
 ) -> Estate:
     estate = Estate(records={}, files={})
     estate.problems.extend(raw.problems)
@@ -1222,7 +1245,12 @@ def _build(
     estate.read_files = list(raw.read)
     estate.collected_at = raw.collected_at
     pending = Pending()
-    merge_records(raw, estate)
+    if merged is None:
+        merge_records(raw, estate)
+    else:
+        estate.records.update(merged.records)
+        estate.files.update(merged.files)
+        estate.problems.extend(merged.problems)
     if (
         edit is not None
     ):  # pathaudit whatif: proposed changes, made to the records before any parser reads them

@@ -38,6 +38,7 @@ from auditor.paths.flow import ALL, DELIVERING_HOPS, STORAGE_TYPE, Flow, Mitigat
 from auditor.paths.forward import ForwardWalk
 from auditor.paths.nsg_gate import NsgGate
 from auditor.paths.returns import ReturnWalk
+from auditor.paths.reuse import WalkReuse
 from auditor.paths.snat import SnatDecisions
 from auditor.paths.walk import Hop, Tail, ip_text
 from auditor.problems import Problem
@@ -57,6 +58,10 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
     cache: AnalysisCaches = field(default_factory=AnalysisCaches)
     # what the analysis could not resolve and that mattered (firewall rules it read): incomplete coverage
     coverage_gaps: dict[tuple[str, str], Problem] = field(default_factory=dict)
+    # whatif (auditor.paths.reuse): the walks of the analysis before a change, and whether this analysis
+    # keeps every walk it makes for the one after (an audit keeps them per endpoint only)
+    reuse: WalkReuse | None = None
+    keep_walks: bool = False
 
     def __post_init__(self) -> None:
         self.routing = RoutingModel(self.estate, self.config)
@@ -161,7 +166,7 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
         self, pe: PrivateEndpoint, ip: int, delivered_only: bool, groups: list[SourceGroup] | None = None
     ) -> list[Flow]:
         out: list[Flow] = []
-        cache: dict = {}  # walks to this destination, per view
+        cache: dict = self.cache.tails if self.keep_walks else {}  # walks to this destination, per view
         pe_id = key(pe.id)
         inbound = self._inbound(self.pe_nsg(pe), ip)
         port = self.port

@@ -70,6 +70,10 @@ class ForwardWalk(AnalysisPart):
         return (("place", place) if place else None), None
 
     def _tail(self, view: RouteTableView, dst: int, visited: tuple[str, ...], cache: dict) -> Tail:
+        if self.reuse is not None:  # whatif: the walk before the change, where the change left it as it was
+            reused = self.reuse.tail(view, dst, visited)
+            if reused is not None:
+                return reused
         route = view.lookup(dst)
         t = route.next_hop_type if route is not None else None
         vnet = view.key[0]
@@ -162,6 +166,11 @@ class ForwardWalk(AnalysisPart):
         hit = cache.get(memo)
         if hit is not None:
             return hit
+        if self.reuse is not None:
+            reused = self.reuse.via(target, dst, visited)
+            if reused is not None:
+                cache[memo] = reused
+                return reused
         app_hop = Hop(target.name, target.kind, target.id, target.ip_text)
         out: tuple[list[Hop], str, str, list[Appliance], Blackhole | None, EffectiveRoute | None]
         if key(target.id) in visited or len(visited) >= MAX_HOPS:

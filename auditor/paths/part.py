@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from auditor.paths.appliances import ApplianceIndex
     from auditor.paths.caches import AnalysisCaches
     from auditor.paths.flow import Flow, Mitigation
+    from auditor.paths.reuse import WalkReuse
     from auditor.paths.walk import Hop, Tail
     from auditor.problems import Problem
     from auditor.routing.engine import RoutingModel
@@ -28,6 +29,7 @@ class AnalysisPart:
     appliances: ApplianceIndex
     cache: AnalysisCaches
     coverage_gaps: dict[tuple[str, str], Problem]
+    reuse: WalkReuse | None
 
     if TYPE_CHECKING:
         # what one part calls on another (defined in analysis.py, forward.py, snat.py, returns.py, nsg_gate.py)

@@ -2,8 +2,9 @@
 changed, effective routes that changed, and whether the change may go ahead.
 
 Formats: `table` (terminal), `json` (pathaudit/whatif@1), `markdown` (for a change-request ticket),
-`html` (a self-contained section). Every estate string is escaped for its format (names and tags are
-attacker-controlled); the same input gives the same bytes.
+`html` (a self-contained page in the evidence report's style: its CSS and Content-Security-Policy, no
+script, no fetch; the body is one `<section class="whatif" id="whatif">`). Every estate string is
+escaped for its format (names and tags are attacker-controlled); the same input gives the same bytes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from auditor.report.text import h, md, short_name
+from auditor.ids import name_of
+from auditor.report.text import encode_lines, h, md, short_name
+from auditor.rules.remedy import qualified_name
 from auditor.safetext import terminal
 
 WHATIF_SCHEMA = "pathaudit/whatif@1"
@@ -31,12 +34,17 @@ def whatif_document(w: Any, fail_on: str) -> dict[str, Any]:
     complete = w.before_doc["coverage"]["complete"] and w.after_doc["coverage"]["complete"]
     return {
         "schema": WHATIF_SCHEMA,
-        "changes": [{"where": ch.where, "change": ch.describe(), "reason": ch.reason} for ch in w.changes],
+        "changes": [
+            {"where": ch.where, "id": _change_id(ch), "change": ch.describe(), "reason": ch.reason}
+            for ch in w.changes
+        ],
         "findings": {
             "resolved": [_finding(f) for f in c.resolved],
             "unchanged": [_finding(f) for f in c.unchanged],
             "new": [_finding(f) for f in c.new],
+            "worsened": [{**_finding(a), "severity_before": b["severity"]} for b, a in c.worsened],
         },
+        "gateway_loses": [{"account": account, "reached_before_by": how} for account, how in c.lost],
         "flows": [
             {
                 "context": x.context,
@@ -80,61 +88,104 @@ def whatif_document(w: Any, fail_on: str) -> dict[str, Any]:
     }
 
 
+def _change_id(ch: Any) -> str:
+    """The resource a change edits, or the one it adds."""
+    return ch.resource_id or str((ch.add or {}).get("id") or "")
+
+
+def _change_text(c: dict[str, Any]) -> str:
+    """A change's one line with its resource named with its parents (`vnet-a/snet-pe: set ...`):
+    auditor.whatif.changes.Change.describe names it by its last segment only."""
+    text, rid = c["change"], c.get("id") or ""
+    short, full = name_of(rid), qualified_name(rid)
+    if not rid or short == full:
+        return text
+    if text.startswith(f"{short}: "):
+        return full + text[len(short) :]
+    if text.startswith("add ") and text.endswith(f" {short}"):  # `add TYPE NAME`
+        return text[: -len(short)] + full
+    return text
+
+
+def _appliances(ids: list[str]) -> str:
+    return f"via {', '.join(qualified_name(i) for i in ids)}" if ids else "(no appliance)"
+
+
+def _section(out: list[str], title: str, items: list[str]) -> None:
+    """A heading, a blank line, its items and a blank line after them: an empty section is its
+    heading alone, one blank line from the next."""
+    out += [title, "", *items, *([""] if items else [])]
+
+
 def _lines(doc: dict[str, Any], esc: Any, code: Any, heading: Any) -> list[str]:
-    out = [heading("What if"), ""]
-    out += [
-        f"- {esc(c['change'])}" + (f" ({esc(c['reason'])})" if c["reason"] else "") for c in doc["changes"]
+    """The table and Markdown report. Resources are named with their parents (`vnet-a/snet-pe`,
+    `rt-x/route-y`): two subnets called snet-pe in different VNets read apart."""
+    out: list[str] = []
+    changes = [
+        f"- {esc(_change_text(c))}" + (f" ({esc(c['reason'])})" if c["reason"] else "")
+        for c in doc["changes"]
     ]
+    _section(out, heading("What if"), changes)
     fs = doc["findings"]
-    out += [
-        "",
+    _section(
+        out,
         heading(
             f"Findings: {len(fs['resolved'])} resolved, {len(fs['new'])} new, {len(fs['unchanged'])} unchanged"
         ),
-        "",
-    ]
-    for label in ("resolved", "new"):
-        out += [
-            f"- {label}: {f['rule_id']} [{f['severity']}] {esc(short_name(f['resource_id']))} ({code(f['fingerprint'])})"
+        [
+            f"- {label}: {esc(f['rule_id'])} [{esc(f['severity'])}] {esc(qualified_name(f['resource_id']))} "
+            f"({code(f['fingerprint'])})"
+            for label in ("resolved", "new")
             for f in fs[label]
-        ]
+        ],
+    )
     flows = doc["flows"]
-    out += [
-        "",
+    items = []
+    for x in flows[:SHOWN]:
+        mark = " BREAKS THE GATEWAY PATH" if x["breaks"] else ""
+        names = ", ".join(qualified_name(d["id"]) for d in x["destinations"][:5])
+        more = f" and {x['destinations_total'] - 5} more" if x["destinations_total"] > 5 else ""
+        before, after = x["before"], x["after"]
+        if x["appliances_before"] != x["appliances_after"]:  # else `symmetric -> symmetric` says nothing
+            before = f"{before} {_appliances(x['appliances_before'])}"
+            after = f"{after} {_appliances(x['appliances_after'])}"
+        items.append(
+            f"- {esc(qualified_name(x['context']))}: {esc(before)} -> {esc(after)} to {esc(names)}{more}{mark}"
+        )
+    if len(flows) > SHOWN:
+        items.append(f"- ... and {len(flows) - SHOWN} more (--format json lists them all)")
+    _section(
+        out,
         heading(
             f"Flows whose verdict changes: {sum(x['destinations_total'] for x in flows)} endpoint(s) in {len(flows)} "
             f"group(s) (compared: {doc['flows_compared']})"
         ),
-        "",
-    ]
-    for x in flows[:SHOWN]:
-        mark = " BREAKS THE GATEWAY PATH" if x["breaks"] else ""
-        names = ", ".join(short_name(d["id"]) for d in x["destinations"][:5])
-        more = f" and {x['destinations_total'] - 5} more" if x["destinations_total"] > 5 else ""
-        out.append(
-            f"- {esc(short_name(x['context']))}: {x['before']} -> {x['after']} to {esc(names)}{more}{mark}"
-        )
-    if len(flows) > SHOWN:
-        out.append(f"- ... and {len(flows) - SHOWN} more (--format json lists them all)")
+        items,
+    )
     routes = doc["routes"]
-    out += ["", heading(f"Route contexts whose effective routes change: {len(routes)}"), ""]
+    items = []
     for r in routes[:SHOWN]:
-        out.append(f"- {esc(short_name(r['context']))}:")
-        out += [f"  + {esc(line)}" for line in r["added"]] + [f"  - {esc(line)}" for line in r["removed"]]
+        items.append(f"- {esc(qualified_name(r['context']))}:")
+        items += [f"  + {esc(line)}" for line in r["added"]] + [f"  - {esc(line)}" for line in r["removed"]]
+    _section(out, heading(f"Route contexts whose effective routes change: {len(routes)}"), items)
     v = doc["verdict"]
-    out += ["", heading("Verdict"), ""]
+    items = []
     if v["worse"]:
-        out += [f"- NOT SAFE (exit 1, --fail-on {v['fail_on']}): {esc(w)}" for w in v["worse"]]
+        items += [f"- NOT SAFE (exit 1, --fail-on {esc(v['fail_on'])}): {esc(w)}" for w in v["worse"]]
     elif v["exit"] == 3:
-        out.append(
-            f"- no new finding at or above {v['fail_on']} and no gateway path broken, but coverage is incomplete (exit 3)"
+        items.append(
+            f"- no new finding at or above {esc(v['fail_on'])} and no gateway path broken, but coverage is "
+            "incomplete (exit 3)"
         )
     else:
-        out.append(f"- no new finding at or above {v['fail_on']} and no gateway path broken (exit 0)")
+        items.append(f"- no new finding at or above {esc(v['fail_on'])} and no gateway path broken (exit 0)")
     if not (doc["coverage"]["before_complete"] and doc["coverage"]["after_complete"]):
-        out.append(
+        items.append(
             "- coverage is incomplete: the comparison covers only what the input lets pathaudit assess"
         )
+    _section(out, heading("Verdict"), items)
+    while out and not out[-1]:  # no blank line after the last item
+        out.pop()
     return out
 
 
@@ -148,11 +199,223 @@ def render_whatif(doc: dict[str, Any], fmt: str) -> bytes:
         lines = _lines(doc, md, lambda t: f"`{t}`", lambda t: f"### {t}")
         return ("\n".join(lines) + "\n").encode("utf-8")
     if fmt == "html":
-        body = _lines(doc, h, lambda t: f"<code>{h(t)}</code>", lambda t: f"<h3>{h(t)}</h3>")
-        items = []
-        for line in body:
-            if not line:
-                continue
-            items.append(line if line.startswith("<h3>") else f"<p>{line}</p>")
-        return ('<section class="whatif">\n' + "\n".join(items) + "\n</section>\n").encode("utf-8")
+        return b"".join(encode_lines(_html(doc)))
     raise ValueError(f"unknown whatif format {fmt!r} (known: {', '.join(FORMATS)})")
+
+
+# --- html ------------------------------------------------------------------------------------------
+
+TITLE = "pathaudit what-if"
+# Added to the evidence report's stylesheet (auditor.report.html.CSS); like it, no URL of any kind.
+WHATIF_CSS = """
+.whatif .verdict{font-size:16px}.whatif .verdict ul{margin:6px 0 0;padding-left:22px;font-weight:400}
+.whatif ul.findings{padding-left:20px}.whatif ul.findings li{margin:3px 0}
+.whatif ol.changes li{margin:3px 0}.whatif .reason{color:var(--muted)}
+.whatif .arrow{color:var(--muted);padding:0 4px}
+.whatif td.breaks{background:#fee2e2;font-weight:600}.whatif td.nobreak{color:var(--muted)}
+.whatif .gone{color:var(--high);font-weight:600}.whatif .kept{color:#15803d;font-weight:600}
+.whatif ul.routes{list-style:none;padding-left:8px;margin:2px 0 8px}
+.whatif ul.routes.added li::before{content:"+ ";font-weight:700;color:#15803d}
+.whatif ul.routes.removed li::before{content:"\\2212  ";font-weight:700;color:var(--high)}
+.whatif h4{font-size:13px;margin:8px 0 2px}
+"""
+GONE = ("blocked", "absent", "not delivered")
+
+
+def _verdict_html(doc: dict[str, Any]) -> list[str]:
+    """The verdict first and in colour: the reason a reviewer opens the page."""
+    v = doc["verdict"]
+    fail_on = h(v["fail_on"])
+    if v["worse"]:
+        out = [
+            '<div class="banner bad verdict" id="verdict">',
+            f"Verdict: NOT SAFE (exit 1, --fail-on {fail_on})",
+            "<ul>",
+            *(f"<li>{h(w)}</li>" for w in v["worse"]),
+            "</ul>",
+        ]
+    elif v["exit"] == 3:
+        out = [
+            '<div class="banner warn verdict" id="verdict">',
+            f"Verdict: no new finding at or above {fail_on} and no gateway path broken, but coverage is "
+            "incomplete (exit 3)",
+        ]
+    else:
+        out = [
+            '<div class="banner ok verdict" id="verdict">',
+            f"Verdict: no new finding at or above {fail_on} and no gateway path broken (exit 0)",
+        ]
+    out.append("</div>")
+    cov = doc["coverage"]
+    if not (cov["before_complete"] and cov["after_complete"]):
+        sides = [
+            s for s, ok in (("before", cov["before_complete"]), ("after", cov["after_complete"])) if not ok
+        ]
+        out.append(
+            '<p class="banner warn">Coverage is incomplete (' + " and ".join(sides) + " the change): the "
+            "comparison covers only what the input lets pathaudit assess, so it is never reported safe.</p>"
+        )
+    return out
+
+
+def _severity(severity: Any) -> str:
+    cls = f"sev-{severity}" if severity in ("high", "medium", "low", "info") else "sev-info"
+    return f'<span class="badge {cls}">{h(severity)}</span>'
+
+
+def _finding_li(f: dict[str, Any]) -> str:
+    return (
+        f"<li>{_severity(f['severity'])} <strong>{h(f['rule_id'])}</strong> "
+        f"{h(short_name(f['resource_id']))}: {h(f.get('title') or '')} "
+        f'<code class="fp">{h(f["fingerprint"])}</code><br>'
+        f'<code class="muted">{h(f["resource_id"])}</code></li>'
+    )
+
+
+def _findings_html(fs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    out = [
+        f"<h2>Findings: {len(fs['resolved'])} resolved, {len(fs['new'])} new, "
+        f"{len(fs['unchanged'])} unchanged</h2>",
+        '<p class="muted">Compared by fingerprint: a finding that disappears is resolved, one that appears is '
+        "new (a finding whose flows only grow or shrink keeps its fingerprint and stays unchanged).</p>",
+    ]
+    for label, title in (("resolved", "Resolved"), ("new", "New")):
+        out.append(f"<h3>{title} ({len(fs[label])})</h3>")
+        if fs[label]:
+            out += [f'<ul class="findings {label}">', *(_finding_li(f) for f in fs[label]), "</ul>"]
+        else:
+            out.append('<p class="muted">none</p>')
+    if fs["unchanged"]:
+        out += [
+            f"<details><summary>Unchanged ({len(fs['unchanged'])})</summary>",
+            '<ul class="findings unchanged">',
+            *(_finding_li(f) for f in fs["unchanged"]),
+            "</ul></details>",
+        ]
+    return out
+
+
+def _names(ids: list[str]) -> str:
+    return ", ".join(h(short_name(i)) for i in ids) if ids else '<span class="muted">none</span>'
+
+
+def _state(verdict: str) -> str:
+    cls = "gone" if verdict in GONE else "kept" if verdict == "symmetric" else ""
+    return f'<span class="{cls}">{h(verdict)}</span>' if cls else h(verdict)
+
+
+def _flow_row(x: dict[str, Any]) -> str:
+    context = f"<strong>{h(short_name(x['context']))}</strong>"
+    if x["subnets_total"]:  # none for traffic entering from on-premises
+        subnets = x["subnets"][:5]
+        more = x["subnets_total"] - len(subnets)
+        context += (
+            f'<br><span class="muted">{x["subnets_total"]} subnet(s): {_names(subnets)}'
+            f"{f' and {more} more' if more > 0 else ''}</span>"
+        )
+    change = f'{_state(x["before"])}<span class="arrow">&rarr;</span>{_state(x["after"])}'
+    before, after = x["appliances_before"], x["appliances_after"]
+    if before == after:
+        apps = _names(before)
+    else:
+        apps = f'{_names(before)}<span class="arrow">&rarr;</span>{_names(after)}'
+    dests = ", ".join(f"{h(short_name(d['id']))}:{h(d['port'])}" for d in x["destinations"])
+    listed = len(x["destinations"])
+    if x["destinations_total"] > listed:
+        dests += f" and {x['destinations_total'] - listed} more"
+    if x["breaks"]:
+        cut = ", ".join(f"{h(short_name(d['id']))}:{h(d['port'])}" for d in x["breaks"])
+        breaks = f'<td class="breaks">yes: {cut}</td>'
+    else:
+        breaks = '<td class="nobreak">no</td>'
+    return f"<tr><td>{context}</td><td>{change}</td><td>{apps}</td><td>{dests}</td>{breaks}</tr>"
+
+
+def _flows_html(doc: dict[str, Any]) -> list[str]:
+    flows = doc["flows"]
+    out = [
+        f"<h2>Flows whose verdict changes: {sum(x['destinations_total'] for x in flows)} endpoint(s) in "
+        f"{len(flows)} group(s)</h2>",
+        f'<p class="muted">Compared: {h(doc["flows_compared"])}. One row per route context whose flows changed '
+        "the same way through the same appliances.</p>",
+    ]
+    if not flows:
+        return [*out, '<p class="muted">none</p>']
+    out.append(
+        '<table class="flows"><thead><tr><th>route context</th><th>before &rarr; after</th>'
+        "<th>appliances</th><th>private endpoints</th><th>breaks the gateway path</th></tr></thead><tbody>"
+    )
+    out += [_flow_row(x) for x in flows[:SHOWN]]
+    out.append("</tbody></table>")
+    if len(flows) > SHOWN:
+        out.append(
+            f'<p class="muted">&hellip; and {len(flows) - SHOWN} more (--format json lists them all)</p>'
+        )
+    return out
+
+
+def _routes_html(doc: dict[str, Any]) -> list[str]:
+    routes = doc["routes"]
+    out = [f"<h2>Route contexts whose effective routes change: {len(routes)}</h2>"]
+    if not routes:
+        return [*out, '<p class="muted">none</p>']
+    for r in routes[:SHOWN]:
+        more = len(r["subnets"]) - 10
+        out += [
+            f"<h3>{h(short_name(r['context']))}</h3>",
+            f'<p class="muted"><code>{h(r["context"])}</code><br>subnets: {_names(r["subnets"][:10])}'
+            f"{f' and {more} more' if more > 0 else ''}</p>",
+        ]
+        for label in ("added", "removed"):
+            if r[label]:
+                out += [
+                    f"<h4>{label.capitalize()} ({len(r[label])})</h4>",
+                    f'<ul class="routes {label}">',
+                    *(f"<li><code>{h(line)}</code></li>" for line in r[label]),
+                    "</ul>",
+                ]
+    if len(routes) > SHOWN:
+        out.append(
+            f'<p class="muted">&hellip; and {len(routes) - SHOWN} more (--format json lists them all)</p>'
+        )
+    return out
+
+
+def _html(doc: dict[str, Any]) -> list[str]:
+    from auditor import __version__
+    from auditor.report.html import CSP, CSS
+
+    changes = [
+        f"<li>{h(c['change'])}"
+        + (f' <span class="reason">({h(c["reason"])})</span>' if c["reason"] else "")
+        + f'<br><span class="muted">{h(c["where"])}</span></li>'
+        for c in doc["changes"]
+    ]
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{h(CSP)}">',
+        '<meta name="referrer" content="no-referrer">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{h(TITLE)}</title>",
+        f"<style>{CSS}{WHATIF_CSS}</style>",
+        "</head>",
+        "<body>",
+        '<section class="whatif" id="whatif">',
+        "<h1>What if</h1>",
+        *_verdict_html(doc),
+        f"<h2>The change ({len(changes)})</h2>",
+        '<ol class="changes">',
+        *changes,
+        "</ol>",
+        *_findings_html(doc["findings"]),
+        *_flows_html(doc),
+        *_routes_html(doc),
+        "</section>",
+        f'<footer><p class="muted">pathaudit {h(__version__)} · {h(doc["schema"])} · the model is '
+        "pathaudit&rsquo;s computed data plane, not Azure&rsquo;s</p></footer>",
+        "</body>",
+        "</html>",
+    ]

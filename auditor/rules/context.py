@@ -6,6 +6,7 @@ computed once on first use so an audit with only posture rules never pays for ro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -33,13 +34,18 @@ class AuditContext:
     only: set[str] | None = None  # the rule ids evaluated (None: every rule of the catalog)
     labels: dict[tuple, str] = field(default_factory=dict)  # pathutil.source_label's memo
     memo: dict[Any, Any] = field(default_factory=dict)  # per-audit results rules share
+    # called with the flow analysis once it exists, before any rule reads it (whatif's walk reuse)
+    on_analysis: Callable[[FlowAnalysis], None] | None = None
 
     @cached_property
     def flows(self) -> FlowAnalysis:
         """Forward and return walks for every (route context x private endpoint); computed once."""
         from auditor.paths.analysis import FlowAnalysis
 
-        return FlowAnalysis(self.estate, self.config)
+        analysis = FlowAnalysis(self.estate, self.config)
+        if self.on_analysis is not None:
+            self.on_analysis(analysis)
+        return analysis
 
     @property
     def reported_flows(self) -> list[Flow]:

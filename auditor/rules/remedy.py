@@ -6,12 +6,23 @@ first one is what `pathaudit whatif --plan` applies. Each carries the change set
 the az CLI command and the Bicep property beside it, and the side effects the model can see. A fix
 ARM cannot express (SNAT configured inside a vendor NVA) is expressed as the pathaudit.toml
 declaration that models it, and says so; a finding nothing can fix mechanically says why.
+
+Every fix that changes traffic says what it costs (`side_effects`): who loses access, which flows
+move through which appliance, what a log stops showing, what needs a maintenance window.
+
+Bicep: one snippet per resource the fix changes, each headed by a `//` comment naming the resource,
+values written as Bicep writes them (https://learn.microsoft.com/azure/azure-resource-manager/bicep/
+data-types): strings single-quoted with `\\`, `'`, `${` and control characters escaped, booleans,
+integers and null bare, objects and arrays one property or item a line with no commas. A snippet is
+the fragment to merge into the resource's declaration, as `az` merges tags.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+import unicodedata
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -24,7 +35,7 @@ class Fix:
     title: str
     changes: tuple[dict[str, Any], ...] = ()  # change-set entries (auditor/schemas/changeset.schema.json)
     az: tuple[str, ...] = ()  # the same change as az CLI commands
-    bicep: str = ""  # ... and as the Bicep/ARM property
+    bicep: str = ""  # ... and as Bicep: one `// id` headed snippet per resource (bicep())
     side_effects: tuple[str, ...] = ()  # what else changes, as far as the model can see
     declaration: str = ""  # a pathaudit.toml declaration, for what ARM cannot express
     cannot: str = ""  # why no change set can fix it (then `changes` is empty)
@@ -44,30 +55,126 @@ def name_of(rid: str) -> str:
     return rid.rstrip("/").rsplit("/", 1)[-1]
 
 
+def qualified_name(rid: str) -> str:
+    """A resource's name with its parents', as ARM names child resources: `.../virtualNetworks/vnet-a/
+    subnets/snet-pe` -> `vnet-a/snet-pe`, `.../routeTables/rt-x/routes/route-y` -> `rt-x/route-y`; a
+    top-level resource's own name. Two subnets called snet-pe in different VNets read apart. Text that
+    is no resource id (`on-premises`) is its own name."""
+    trimmed = rid.rstrip("/")
+    at = trimmed.lower().rfind("/providers/")
+    parts = trimmed[at + len("/providers/") :].split("/") if at >= 0 else []
+    if len(parts) < 3 or len(parts) % 2 == 0 or not all(parts):
+        return name_of(rid) or rid
+    return "/".join(parts[2::2])
+
+
 def rg_of(rid: str) -> str:
     parts = rid.split("/")
     low = [p.lower() for p in parts]
     return parts[low.index("resourcegroups") + 1] if "resourcegroups" in low else ""
 
 
-def tag(rid: str, key: str, value: str, reason: str) -> Fix:
+# --- Bicep --------------------------------------------------------------------------------------------
+
+_BICEP_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_BICEP_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_UNSEEN = ("Cc", "Cf", "Cs", "Zl", "Zp")  # control, format (bidi overrides), surrogate, line/paragraph
+
+
+def bicep_string(value: str) -> str:
+    """A Bicep string literal: single quotes; `\\` and `'` escaped, `${` (interpolation) as `\\${`, line
+    breaks and tabs as `\\n` `\\r` `\\t`, any other control or invisible character as `\\u{X}`."""
+    out = []
+    for i, ch in enumerate(value):
+        if ch in _BICEP_ESCAPES:
+            out.append(_BICEP_ESCAPES[ch])
+        elif ch == "$" and value.startswith("{", i + 1):
+            out.append("\\$")
+        elif unicodedata.category(ch) in _UNSEEN:
+            out.append(f"\\u{{{ord(ch):X}}}")
+        else:
+            out.append(ch)
+    return "'" + "".join(out) + "'"
+
+
+def bicep_key(name: str) -> str:
+    """An object property name: bare when it is an identifier, else a string (`'Network.SNAT.PrivateRanges'`)."""
+    return name if _BICEP_IDENTIFIER.match(name) else bicep_string(name)
+
+
+def bicep_value(value: Any, level: int = 0) -> str:
+    """A JSON value as a Bicep expression; objects and arrays span lines, indented two spaces a level."""
+    inner, outer = "  " * (level + 1), "  " * level
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):  # Bicep has integers only: a decimal goes through json()
+        return f"json({bicep_string(json.dumps(value))})"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        rows = [f"{inner}{bicep_key(str(k))}: {bicep_value(v, level + 1)}" for k, v in value.items()]
+        return "{\n" + "\n".join(rows) + f"\n{outer}}}"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        rows = [f"{inner}{bicep_value(v, level + 1)}" for v in value]
+        return "[\n" + "\n".join(rows) + f"\n{outer}]"
+    return bicep_string(str(value))
+
+
+def bicep(rid: str, path: str, value: Any) -> str:
+    """The snippet setting the dotted `path` (`properties.snat.privateRanges`, `tags`) to `value` on the
+    resource `rid`, headed by a comment naming the resource (one line, whatever the id holds)."""
+    head, *rest = path.split(".")
+    for part in reversed(rest):
+        value = {part: value}
+    label = "".join(ch if unicodedata.category(ch) not in _UNSEEN else " " for ch in rid)
+    return f"// {' '.join(label.split())}\n{bicep_key(head)}: {bicep_value(value)}"
+
+
+def tag(rid: str, key: str, value: str, reason: str, side_effects: tuple[str, ...] = ()) -> Fix:
     return Fix(
-        title=f"tag {name_of(rid)} with {key}={value}",
+        title=f"tag {qualified_name(rid)} with {key}={value}",
         changes=({"id": rid, "tags": {key: value}, "reason": reason},),
         az=(f"az tag update --resource-id {rid} --operation Merge --tags {key}={value}",),
-        bicep=f"tags: {{ {key}: '{value}' }}",
+        bicep=bicep(rid, "tags", {key: value}),
+        side_effects=side_effects,
     )
 
 
 def set_property(rid: str, path: str, value: Any, reason: str, side_effects: tuple[str, ...] = ()) -> Fix:
-    prop = path.removeprefix("properties.")
     return Fix(
-        title=f"set {path} = {json.dumps(value)} on {name_of(rid)}",
+        title=f"set {path} = {json.dumps(value)} on {qualified_name(rid)}",
         changes=({"id": rid, "set": {path: value}, "reason": reason},),
         az=(f"az resource update --ids {rid} --set {path}={json.dumps(value)}",),
-        bicep=f"properties: {{ {prop.replace('.', ': { ')}: {json.dumps(value)} {'}' * prop.count('.')}}}",
+        bicep=bicep(rid, path, value),
         side_effects=side_effects,
     )
+
+
+def combine(title: str, fixes: list[Fix]) -> Fix:
+    """Several fixes applied as one: every change, command, snippet and cost, in order (costs once each)."""
+    return Fix(
+        title=title,
+        changes=tuple(c for x in fixes for c in x.changes),
+        az=tuple(a for x in fixes for a in x.az),
+        bicep="\n".join(x.bicep for x in fixes if x.bicep),
+        side_effects=tuple(dict.fromkeys(e for x in fixes for e in x.side_effects)),
+    )
+
+
+def costing(fix: Fix, *costs: str) -> Fix:
+    """`fix` with more side effects."""
+    return replace(fix, side_effects=fix.side_effects + costs)
+
+
+def toml_string(value: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's; DEL, which JSON leaves alone, escaped too)."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def cannot(title: str, why: str) -> Fix:
@@ -104,16 +211,16 @@ def firewall_snat(ctx: AuditContext, firewall_id: str, reason: str) -> Fix:
     """Make an Azure Firewall SNAT every private destination: its policy's snat.privateRanges, or a
     classic firewall's Network.SNAT.PrivateRanges (https://learn.microsoft.com/azure/firewall/snat-private-range)."""
     fw = ctx.estate.firewalls.get(firewall_id.lower())
-    name = name_of(firewall_id)
+    name = qualified_name(firewall_id)
     if fw is not None and fw.policy_id:
         fix = set_property(fw.policy_id, "properties.snat.privateRanges", ALWAYS_SNAT, reason)
         return Fix(
-            title=f"make firewall policy {name_of(fw.policy_id)} always SNAT (used by {name})",
+            title=f"make firewall policy {qualified_name(fw.policy_id)} always SNAT (used by {name})",
             changes=fix.changes,
             az=(
                 f"az network firewall policy update --ids {fw.policy_id} --private-ranges 255.255.255.255/32",
             ),
-            bicep="properties: { snat: { privateRanges: [ '255.255.255.255/32' ] } }",
+            bicep=fix.bicep,
             side_effects=(SNAT_COST.format(name=name),),
         )
     extra = dict(fw.additional_properties) if fw is not None else {}
@@ -122,8 +229,31 @@ def firewall_snat(ctx: AuditContext, firewall_id: str, reason: str) -> Fix:
         title=f"make firewall {name} always SNAT (classic rules: Network.SNAT.PrivateRanges)",
         changes=({"id": firewall_id, "set": {"properties.additionalProperties": extra}, "reason": reason},),
         az=(f"az network firewall update --ids {firewall_id} --private-ranges 255.255.255.255/32",),
-        bicep="properties: { additionalProperties: { 'Network.SNAT.PrivateRanges': '255.255.255.255/32' } }",
+        bicep=bicep(firewall_id, "properties.additionalProperties", extra),
         side_effects=(SNAT_COST.format(name=name),),
+    )
+
+
+def opt_in(units: list[str], name: str, reason: str) -> Fix:
+    """The disableSnatOnPL=true tag on each NVA (NIC or scale set) behind `name`, as one fix."""
+    tags = [tag(u, "disableSnatOnPL", "true", reason) for u in units]
+    fix = (
+        tags[0] if len(tags) == 1 else combine(f"opt {name} in to disableSnatOnPL ({len(units)} NVAs)", tags)
+    )
+    return replace(fix, side_effects=(TAG_COST.format(name=name),))
+
+
+def snat_declaration(units: list[str], name: str) -> Fix:
+    """SNAT configured on the NVA itself: vendor configuration, declared in pathaudit.toml so audits model it."""
+    return Fix(
+        title=f"SNAT private-endpoint traffic on {name} itself (vendor configuration) and declare it",
+        declaration="\n".join(f"[[appliances]]\nnic = {toml_string(u)}\nsnat = true" for u in units),
+        cannot="SNAT inside a vendor NVA is not an Azure resource property: configure it on the appliance, "
+        "then declare it in pathaudit.toml so audits model it",
+        side_effects=(
+            f"flows through {name} to private endpoints are SNATed: the endpoints and their logs see {name}'s "
+            "address instead of the client's",
+        ),
     )
 
 
@@ -132,54 +262,49 @@ def nva_opt_in(ctx: AuditContext, app: Appliance, reason: str) -> list[Fix]:
     its NIC or scale set, https://learn.microsoft.com/azure/private-link/private-link-disable-snat) or
     SNATs; the second is vendor configuration, modelled by declaring it in pathaudit.toml."""
     units = sorted(app.units) or sorted(app.nic_ids) or [app.id]
-    tags = [tag(u, "disableSnatOnPL", "true", reason) for u in units]
-    first = Fix(
+    first = replace(
+        opt_in(units, app.name, reason),
         title=f"opt {app.name} in to disableSnatOnPL ({len(units)} NVA{'s' if len(units) > 1 else ''})",
-        changes=tuple(c for t in tags for c in t.changes),
-        az=tuple(a for t in tags for a in t.az),
-        bicep=tags[0].bicep,
-        side_effects=(TAG_COST.format(name=app.name),),
     )
-    declare = Fix(
-        title=f"SNAT private-endpoint traffic on {app.name} itself (vendor configuration) and declare it",
-        declaration="\n".join(f'[[appliances]]\nnic = "{u}"\nsnat = true' for u in units),
-        cannot="SNAT inside a vendor NVA is not an Azure resource property: configure it on the appliance, "
-        "then declare it in pathaudit.toml so audits model it",
-        side_effects=(f"flows through {app.name} to private endpoints lose their client addresses",),
-    )
-    return [first, declare]
+    return [first, snat_declaration(units, app.name)]
 
 
-def pe_subnet_policies(ctx: AuditContext, subnet_id: str, need: str, reason: str) -> Fix:
+def pe_subnet_policies(
+    ctx: AuditContext, subnet_id: str, need: str, reason: str, traffic: tuple[str, ...] = ()
+) -> Fix:
     """Turn on `need` ("RouteTable" or "NetworkSecurityGroup") in a subnet's
-    privateEndpointNetworkPolicies, keeping what is on (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)."""
+    privateEndpointNetworkPolicies, keeping what is on (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy).
+    `traffic`: what the rule knows the change does to flows (which appliance they now pass), a cost too."""
     subnet = ctx.estate.subnets.get(subnet_id.lower())
     now = subnet.pe_policies if subnet is not None else "Disabled"
-    has = {
+    had = {
         "Enabled": {"RouteTable", "NetworkSecurityGroup"},
         "RouteTableEnabled": {"RouteTable"},
         "NetworkSecurityGroupEnabled": {"NetworkSecurityGroup"},
-    }.get(now, set()) | {need}
+    }.get(now, set())
+    has = had | {need}
     value = "Enabled" if len(has) == 2 else f"{need}Enabled"
+    where = qualified_name(subnet_id)
     costs = []
-    if "NetworkSecurityGroup" in has and subnet is not None and subnet.nsg_id:
+    if "NetworkSecurityGroup" in has - had and subnet is not None and subnet.nsg_id:
         costs.append(
-            f"NSG {name_of(subnet.nsg_id)} starts filtering traffic to the private endpoints in {name_of(subnet_id)}: "
+            f"NSG {qualified_name(subnet.nsg_id)} starts filtering traffic to the private endpoints in {where}: "
             "sources it does not allow lose access"
         )
-    if "RouteTable" in has and subnet is not None and subnet.route_table_id:
+    if "RouteTable" in has - had and subnet is not None and subnet.route_table_id:
         costs.append(
-            f"the UDRs of {name_of(subnet.route_table_id)} start to apply to the private endpoints' routes"
+            f"the UDRs of {qualified_name(subnet.route_table_id)} start to apply to the private endpoints' routes"
         )
+    costs += traffic
     fix = set_property(subnet_id, "properties.privateEndpointNetworkPolicies", value, reason, tuple(costs))
     vnet = subnet_id.split("/subnets/")[0]
     return Fix(
-        title=f"set privateEndpointNetworkPolicies = {value} on subnet {name_of(subnet_id)} (was {now})",
+        title=f"set privateEndpointNetworkPolicies = {value} on subnet {where} (was {now})",
         changes=fix.changes,
         az=(
             f"az network vnet subnet update --resource-group {rg_of(subnet_id)} --vnet-name {name_of(vnet)} "
             f"--name {name_of(subnet_id)} --private-endpoint-network-policies {value}",
         ),
-        bicep=f"properties: {{ privateEndpointNetworkPolicies: '{value}' }}",
+        bicep=fix.bicep,
         side_effects=fix.side_effects,
     )

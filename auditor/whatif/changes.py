@@ -19,10 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import UsageError
+from auditor.ingest.normalize import EXTRACTED_CHILDREN, canonical, extract_children
 from auditor.packaged import PACKAGE_DIR
 
 SCHEMA_FILE = PACKAGE_DIR / "schemas" / "changeset.schema.json"
 ROUTE_TYPE = "microsoft.network/routetables/routes"
+SUBNET_TYPE = "microsoft.network/virtualnetworks/subnets"
+# A subnet's association (its property) and the resource type that lists the subnet back in its own
+# `properties.subnets`. The estate build reads both sides (auditor/estate/build.py `link`), so a change
+# to one side is made to the other too, as an export after the change would show it.
+ASSOCIATIONS = (
+    ("routeTable", "microsoft.network/routetables"),
+    ("networkSecurityGroup", "microsoft.network/networksecuritygroups"),
+)
 
 # Property paths a change may set on a resource type even where the export leaves them out (ARM omits
 # unset properties). Any other path must already exist on the resource.
@@ -205,6 +214,51 @@ def _settable(rtype: str, path: str) -> bool:
     return any(path == p or path.startswith(p + ".") for p in SETTABLE.get(rtype, ()))
 
 
+def _ref_key(value: Any) -> str | None:
+    """An ARM reference `{"id": ...}` (or a bare id string), as the estate build reads it -> key."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return _key(value) if isinstance(value, str) and value else None
+
+
+def _added_records(change: Change) -> list[dict[str, Any]]:
+    """The canonical records of an added resource: the resource and its nested children (a route
+    table's routes, an NSG's security rules, a VNet's subnets), split as ingest splits an export
+    (auditor/ingest/normalize.py). A child written without an id (as in an ARM template) gets the one
+    ARM gives it, `<parent id>/<list>/<name>`."""
+    where = f"{change.where}: add"
+    row = copy.deepcopy(change.add or {})
+    props = row.get("properties")
+    if props is not None and not isinstance(props, dict):
+        raise UsageError(f"{where}: properties: expected an object, got {type(props).__name__}")
+    rec = canonical(row)
+    parent = rec["id"].rstrip("/")
+    for prop, _child_type in EXTRACTED_CHILDREN.get(rec["type"], ()):
+        items = rec["properties"].get(prop)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            raise UsageError(f"{where}: properties.{prop}: expected a list, got {type(items).__name__}")
+        for i, item in enumerate(items):
+            field = f"properties.{prop}[{i}]"
+            if not isinstance(item, dict):
+                raise UsageError(f"{where}: {field}: expected an object, got {type(item).__name__}")
+            if not isinstance(item.get("id"), str) or not item["id"]:
+                name = item.get("name")
+                if not isinstance(name, str) or not name:
+                    raise UsageError(f"{where}: {field}: a child needs an `id` or a `name`")
+                item["id"] = f"{parent}/{prop}/{name}"
+            elif _key(item["id"].rstrip("/").rsplit("/", 1)[0]) != _key(f"{parent}/{prop}"):
+                raise UsageError(f"{where}: {field}: {item['id']} is not a child of {rec['id']}")
+    children = extract_children(rec)
+    seen: set[str] = set()
+    for child in children:
+        if _key(child["id"]) in seen:
+            raise UsageError(f"{where}: {child['id']} is given twice")
+        seen.add(_key(child["id"]))
+    return [rec, *children]
+
+
 def apply_changes(
     records: dict[str, dict[str, Any]], files: dict[str, str], changes: list[Change]
 ) -> set[str]:
@@ -218,16 +272,56 @@ def apply_changes(
             touched.add(k)
         return records[k]
 
+    # keys of the route tables and NSGs, found on the first change to a subnet's association
+    listing: dict[str, list[str]] = {}
+
+    def associate(k: str, prop: str, list_type: str) -> None:
+        """Subnet `k` is associated with what its `properties.<prop>` names (or nothing): every other
+        `list_type` record stops listing it in `properties.subnets`, and the one it names lists it."""
+        if not listing:
+            for rtype in (t for _, t in ASSOCIATIONS):
+                listing[rtype] = []
+            for rk, rec in records.items():
+                if rec.get("type") in listing:
+                    listing[rec["type"]].append(rk)
+        subnet = records[k]
+        props = subnet.get("properties")
+        new = _ref_key(props.get(prop)) if isinstance(props, dict) else None
+        for rk in listing[list_type]:
+            if rk == new:
+                continue
+            props = records[rk].get("properties")
+            named = props.get("subnets") if isinstance(props, dict) else None
+            if isinstance(named, list) and any(_ref_key(s) == k for s in named):
+                own(rk)["properties"]["subnets"] = [s for s in named if _ref_key(s) != k]
+        target = records.get(new) if new is not None else None
+        if new is not None and target is not None and target.get("type") == list_type:
+            props = target.get("properties")
+            named = props.get("subnets") if isinstance(props, dict) else None
+            if named is None or (isinstance(named, list) and all(_ref_key(s) != k for s in named)):
+                rec = own(new)
+                if not isinstance(rec.get("properties"), dict):
+                    rec["properties"] = {}
+                rec["properties"]["subnets"] = [*(named or []), {"id": subnet["id"]}]
+
     for change in changes:
         if change.add is not None:
-            rec = change.add
-            k = _key(rec["id"])
-            if k in records:
-                raise UsageError(f"{change.where}: add: {rec['id']} already exists in the estate")
-            records[k] = {**copy.deepcopy(rec), "type": rec["type"].lower()}
-            records[k].setdefault("properties", {})
-            files[k] = change.where
-            touched.add(k)
+            added = _added_records(change)
+            for rec in added:
+                if _key(rec["id"]) in records:
+                    raise UsageError(f"{change.where}: add: {rec['id']} already exists in the estate")
+            for rec in added:
+                k = _key(rec["id"])
+                records[k] = rec
+                files[k] = change.where
+                touched.add(k)
+                if rec["type"] in listing:
+                    listing[rec["type"]].append(k)
+            for rec in added:
+                if rec["type"] == SUBNET_TYPE:
+                    for prop, list_type in ASSOCIATIONS:
+                        if _ref_key(rec["properties"].get(prop)) is not None:
+                            associate(_key(rec["id"]), prop, list_type)
             continue
         k = _key(change.resource_id)
         if k not in records:
@@ -258,6 +352,11 @@ def apply_changes(
             _set(own(k), path, value)
         for path in change.unset:
             _unset(own(k), path)
+        if rtype == SUBNET_TYPE:
+            for prop, list_type in ASSOCIATIONS:
+                p = f"properties.{prop}"
+                if any(x == p or x.startswith(p + ".") for x in [*change.set, *change.unset]):
+                    associate(k, prop, list_type)
         if change.add_route is not None:
             route = change.add_route
             rid = f"{records[k]['id'].rstrip('/')}/routes/{route['name']}"

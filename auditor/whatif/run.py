@@ -8,6 +8,7 @@ only by what the change does.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,18 +16,25 @@ from typing import Any
 from auditor.audit import AuditResult, run_audit
 from auditor.config import Config
 from auditor.errors import UsageError
-from auditor.estate import build_estate
+from auditor.estate import Merged, build_estate, merge_inputs
+from auditor.gcpause import gc_paused
 from auditor.ingest.files import RawInputs, read_inputs
+from auditor.ipnet import PrefixError, parse_cidr, parse_ip
+from auditor.paths.analysis import FlowAnalysis
+from auditor.paths.reuse import WalkReuse
 from auditor.rules.remedy import Fix
 from auditor.whatif.changes import Change, apply_changes, parse_changes
 from auditor.whatif.compare import (
     Comparison,
+    FlowFact,
     compare_findings,
     compare_flows,
+    compare_reach,
     compare_routes,
     flow_facts,
     route_table,
 )
+from auditor.whatif.scope import walks_reusable
 
 
 @dataclass
@@ -37,6 +45,8 @@ class WhatIf:
     before_doc: dict[str, Any]
     after_doc: dict[str, Any]
     comparison: Comparison
+    reuse: WalkReuse | None = None  # the walks carried over from before the change (None: none were)
+    why_not: str | None = None  # why the walks were not reused
 
 
 def audit_raw(
@@ -54,6 +64,68 @@ def audit_raw(
     return run_audit([], config, estate=estate, **kwargs)
 
 
+@dataclass
+class Sides:
+    """The two audits of one what-if, the second reusing the first's forward walks where the change
+    left them as they were (auditor.paths.reuse, auditor.whatif.scope)."""
+
+    before: AuditResult
+    after: AuditResult
+    reuse: WalkReuse | None  # None: the change may move walks, every one was computed again
+    why_not: str | None  # why walks were not reused
+
+
+@dataclass
+class Baseline:
+    """The audit before a change and what the audit after it reuses: the merged records (built again
+    with the change applied) and, held by its flow analysis, every forward walk it made."""
+
+    result: AuditResult
+    merged: Merged | None  # None: audited without keeping anything for reuse
+
+
+def audit_before(raw: RawInputs, config: Config, reuse: bool = True, **kwargs: Any) -> Baseline:
+    if not reuse:
+        return Baseline(audit_raw(raw, config, **kwargs), None)
+
+    def keep(analysis: FlowAnalysis) -> None:
+        analysis.keep_walks = True
+
+    merged = merge_inputs(raw)
+    estate = build_estate(raw, merged=merged)
+    return Baseline(run_audit([], config, estate=estate, on_analysis=keep, **kwargs), merged)
+
+
+def audit_both(
+    raw: RawInputs,
+    config: Config,
+    changes: list[Change],
+    reuse: bool = True,
+    before: Baseline | None = None,
+    **kwargs: Any,
+) -> Sides:
+    """`before` (from audit_before) when the caller has audited the estate already (`whatif --plan`).
+    Without `reuse` the audit after the change is made from scratch (tests compare both ways)."""
+    base = before if before is not None else audit_before(raw, config, reuse, **kwargs)
+    touched: set[str] = set()
+
+    def edit(records: dict[str, dict[str, Any]], files: dict[str, str]) -> None:
+        touched.update(apply_changes(records, files, changes))
+
+    estate = build_estate(raw, edit, merged=base.merged if reuse else None)
+    prior = base.result
+    why_not = walks_reusable(prior.estate.records, estate.records, touched) if reuse else "reuse is off"
+    shared: list[WalkReuse] = []
+
+    def attach(analysis: FlowAnalysis) -> None:
+        if prior.context is not None:
+            shared.append(WalkReuse(prior.context.flows, analysis))
+            analysis.reuse = shared[0]
+
+    after = run_audit([], config, estate=estate, on_analysis=attach if why_not is None else None, **kwargs)
+    return Sides(prior, after, shared[0] if shared else None, why_not)
+
+
 def gateway_subnets(result: AuditResult) -> set[str]:
     return {s.lower() for s in result.context.gateway_subnet_ids} if result.context is not None else set()
 
@@ -65,6 +137,66 @@ def ai_endpoints(result: AuditResult) -> set[str]:
         for pe in result.estate.private_endpoints.values()
         if any((c.target_id or "").lower() in accounts for c in pe.connections)
     }
+
+
+def gateway_reach(result: AuditResult, facts: set[FlowFact]) -> dict[str, str]:
+    """Per AI account (id) the API gateway can reach, how: a delivered flow from a gateway
+    subnet to one of its approved private endpoints, else its public endpoint when public network
+    access is on and its network rules admit the gateway (open, an IP rule covering a gateway public
+    IP, or a virtual network rule for a gateway subnet). Empty without a gateway in the estate.
+    Connection approval: https://learn.microsoft.com/azure/private-link/manage-private-endpoint;
+    network rules: https://learn.microsoft.com/azure/ai-services/cognitive-services-virtual-networks"""
+    estate, context = result.estate, result.context
+    gateways = gateway_subnets(result)
+    public_ips: list[int] = []
+    for apim in estate.apims.values():
+        for text in (*apim.public_ips, *apim.outbound_public_ips):
+            try:
+                public_ips.append(parse_ip(text))
+            except PrefixError:
+                continue
+    if context is None or not (gateways or estate.apims):
+        return {}
+    approved: dict[str, str] = {}  # PE id (as the flows carry it) -> account id
+    for pe in estate.private_endpoints.values():
+        for c in pe.connections:
+            if (c.target_id or "").lower() in estate.ai_accounts and c.status.lower() == "approved":
+                approved[pe.id] = estate.ai_accounts[(c.target_id or "").lower()].id
+    reached: dict[str, set[str]] = {}
+    from_gateway: dict[tuple[str, ...], bool] = {}
+    for _ctx, subnets, pe_id, _port, verdict, _apps in facts:
+        account = approved.get(pe_id)
+        if account is None or verdict in ("blocked", "absent", "not delivered"):
+            continue
+        hit = from_gateway.get(subnets)
+        if hit is None:
+            hit = from_gateway[subnets] = any(s.lower() in gateways for s in subnets)
+        if hit:
+            reached.setdefault(account, set()).add(pe_id.rsplit("/", 1)[-1])
+    out = {account: f"private endpoint {min(names)}" for account, names in reached.items()}
+    for account in sorted(estate.ai_accounts.values(), key=lambda a: a.id.lower()):
+        k = account.id
+        if k in out or (account.public_network_access or "").lower() == "disabled":
+            continue
+        acls = account.network_acls
+        if acls is None or (acls.default_action or "").lower() != "deny":
+            out[k] = "its public endpoint, open to all networks"
+            continue
+        for rule in acls.ip_rules:
+            try:
+                cidr = parse_cidr(rule)
+            except PrefixError:
+                continue
+            if any(cidr.contains_ip(ip) for ip in public_ips):
+                out[k] = f"its public endpoint, through IP rule {rule}"
+                break
+        else:
+            subnet = next((s for s in acls.virtual_network_rules if s.lower() in gateways), None)
+            if subnet is not None:
+                out[k] = (
+                    f"its public endpoint, through the virtual network rule for {subnet.rsplit('/', 1)[-1]}"
+                )
+    return out
 
 
 # Above this many (route context x endpoint) pairs, only the flows the rules read are compared (every
@@ -85,24 +217,39 @@ def run_whatif(
     config: Config,
     changes: list[Change],
     display: dict[Path, str] | None = None,
+    *,
+    raw: RawInputs | None = None,
+    before: Baseline | None = None,
     **kwargs: Any,
 ) -> WhatIf:
+    """`raw` and `before` when the caller has read and audited the inputs already (`whatif --plan`)."""
     if not changes:
         raise UsageError(
             "whatif needs a change: --change FILE, --tag ID KEY=VALUE, --set ID PATH=VALUE or --plan"
         )
-    raw = read_inputs(inputs, display)
-    before = audit_raw(raw, config, **kwargs)
-    after = audit_raw(raw, config, changes, **kwargs)
+    with gc_paused():  # both audits and the comparison: millions of acyclic tuples (auditor.gcpause)
+        if raw is None:
+            raw = read_inputs(inputs, display)
+        return _run_whatif(raw, config, changes, before, **kwargs)
+
+
+def _run_whatif(
+    raw: RawInputs, config: Config, changes: list[Change], baseline: Baseline | None, **kwargs: Any
+) -> WhatIf:
+    sides = audit_both(raw, config, changes, before=baseline, **kwargs)
+    before, after = sides.before, sides.after
     before_doc, after_doc = before.document(), after.document()
     comparison = Comparison()
     compare_findings(before_doc, after_doc, comparison)
     analysis = before.context.flows if before.context is not None else None
     pairs = len(analysis.source_groups) * len(analysis.endpoints) if analysis is not None else 0
     comparison.every_flow = pairs <= EVERY_FLOW_PAIRS
+    facts_before = compared_flows(before, comparison.every_flow)
+    facts_after = compared_flows(after, comparison.every_flow)
+    compare_reach(gateway_reach(before, facts_before), gateway_reach(after, facts_after), comparison)
     compare_flows(
-        compared_flows(before, comparison.every_flow),
-        compared_flows(after, comparison.every_flow),
+        facts_before,
+        facts_after,
         gateway_subnets(before) | gateway_subnets(after),
         ai_endpoints(before),
         comparison,
@@ -114,7 +261,7 @@ def run_whatif(
             route_table(after.context.flows.routing.all_tables()),
             comparison,
         )
-    return WhatIf(changes, before, after, before_doc, after_doc, comparison)
+    return WhatIf(changes, before, after, before_doc, after_doc, comparison, sides.reuse, sides.why_not)
 
 
 def plans(result: AuditResult, document: dict[str, Any]) -> dict[str, list[Fix]]:
@@ -160,8 +307,9 @@ def plan_changes(result: AuditResult, document: dict[str, Any], only: set[str] |
     seen: set[str] = set()
     for f, fix in picked:
         for i, c in enumerate(fix.changes, 1):
-            sig = repr(sorted(c.items()))
-            if sig in seen:  # two findings, one fix (the NIC tag resolves NET001 and NET002)
+            # two findings, one fix (the NIC tag resolves NET001 and NET002): the same edit whatever the reason
+            sig = json.dumps({k: v for k, v in c.items() if k != "reason"}, sort_keys=True)
+            if sig in seen:
                 continue
             seen.add(sig)
             changes += parse_changes(

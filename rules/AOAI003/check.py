@@ -82,16 +82,69 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 
 def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
-    """Close public access: the IP rules then admit no one, the gateway reaches the account privately."""
-    return [
+    """First, the network rules narrowed to the gateway's own sources (nothing else moves); then public
+    access closed, which only keeps the gateway if it reaches the account through an approved private
+    endpoint (whatif checks that: an account the gateway can no longer reach fails the change)."""
+    rid = finding["resource_id"]
+    record = ctx.estate.records.get(key(rid)) or {}
+    acls = ((record.get("properties") or {}).get("networkAcls")) or {}
+    gateway_ips = gateway_public_ips(ctx)
+    gateway_subnets = ctx.gateway_subnet_ids
+    reason = "AOAI003: network rules admit non-gateway sources"
+    kept_ips = [r for r in acls.get("ipRules") or [] if admits_only_gateway(str(_value(r)), gateway_ips)]
+    dropped_ips = [str(_value(r)) for r in acls.get("ipRules") or [] if r not in kept_ips]
+    kept_vnets = [
+        r for r in acls.get("virtualNetworkRules") or [] if key(str(_value(r, "id"))) in gateway_subnets
+    ]
+    dropped_vnets = [
+        ctx.estate.name_of(str(_value(r, "id")))
+        for r in acls.get("virtualNetworkRules") or []
+        if r not in kept_vnets
+    ]
+    out = []
+    narrowed = []
+    if dropped_ips:
+        narrowed.append(remedy.set_property(rid, "properties.networkAcls.ipRules", kept_ips, reason))
+    if dropped_vnets:
+        narrowed.append(
+            remedy.set_property(rid, "properties.networkAcls.virtualNetworkRules", kept_vnets, reason)
+        )
+    if narrowed:
+        lost = ", ".join([*dropped_ips, *dropped_vnets])
+        out.append(
+            remedy.Fix(
+                title=f"admit only the API gateway in the network rules of {remedy.name_of(rid)}",
+                changes=tuple(c for f in narrowed for c in f.changes),
+                az=tuple(a for f in narrowed for a in f.az),
+                bicep="\n".join(f.bicep for f in narrowed),
+                side_effects=(f"the sources these rules admitted lose access: {lost}",),
+            )
+        )
+    approved = any(c.status.lower() == "approved" for c in _account_connections(ctx, rid))
+    out.append(
         remedy.set_property(
-            finding["resource_id"],
+            rid,
             "properties.publicNetworkAccess",
             "Disabled",
-            "AOAI003: network rules admit non-gateway sources",
+            reason,
             (
-                "the sources the IP rules admitted lose access; the gateway must reach the account through a "
-                "private endpoint",
+                "every source reaching the account over its public endpoint loses access, the gateway too "
+                "unless it reaches an approved private endpoint of the account"
+                + ("" if approved else " (this account has none approved: approve or create one first)"),
             ),
         )
+    )
+    return out
+
+
+def _value(rule: Any, field: str = "value") -> Any:
+    return rule.get(field) if isinstance(rule, dict) else rule
+
+
+def _account_connections(ctx: AuditContext, rid: str) -> list[Any]:
+    return [
+        c
+        for pe in ctx.estate.private_endpoints.values()
+        for c in pe.connections
+        if key(c.target_id or "") == key(rid)
     ]

@@ -60,26 +60,10 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 
 def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
+    """The NVA's opt-in, or its own SNAT declared: the same two fixes NET001 proposes for its appliance."""
     unit = finding["resource_id"]
-    name = remedy.name_of(unit)
+    name = remedy.qualified_name(unit)
     return [
-        remedy.Fix(
-            title=f"tag {name} with disableSnatOnPL=true",
-            changes=(
-                {
-                    "id": unit,
-                    "tags": {"disableSnatOnPL": "true"},
-                    "reason": "NET002: NVA without disableSnatOnPL",
-                },
-            ),
-            az=(f"az tag update --resource-id {unit} --operation Merge --tags disableSnatOnPL=true",),
-            bicep="tags: { disableSnatOnPL: 'true' }",
-            side_effects=(remedy.TAG_COST.format(name=name),),
-        ),
-        remedy.Fix(
-            title=f"SNAT private-endpoint traffic on {name} itself (vendor configuration) and declare it",
-            declaration=f'[[appliances]]\nnic = "{unit}"\nsnat = true',
-            cannot="SNAT inside a vendor NVA is not an Azure resource property: configure it on the appliance, "
-            "then declare it in pathaudit.toml",
-        ),
+        remedy.opt_in([unit], name, "NET002: NVA without disableSnatOnPL"),
+        remedy.snat_declaration([unit], name),
     ]

@@ -99,9 +99,13 @@ def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
     if rid.lower() in ctx.estate.firewalls or rid.lower() in ctx.estate.hub_nvas:
         return [
             remedy.Fix(
-                title=f"remove the ineffective tag from {remedy.name_of(rid)}",
+                title=f"remove the ineffective tag from {remedy.qualified_name(rid)}",
                 changes=({"id": rid, "tags": dict.fromkeys(present), "reason": "NET003: tag has no effect"},),
                 az=tuple(f"az tag update --resource-id {rid} --operation Delete --tags {n}" for n in present),
+                side_effects=(
+                    f"no flow changes: {remedy.qualified_name(rid)} does not read the tag (its SNAT is its own "
+                    "configuration)",
+                ),
             )
         ]
     wrong = [k for k in present if k != "disableSnatOnPL"]
@@ -110,12 +114,13 @@ def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
         "tags": {**dict.fromkeys(wrong), "disableSnatOnPL": "true"},
         "reason": "NET003: tag not effective",
     }
+    fix = remedy.opt_in([rid], remedy.qualified_name(rid), "NET003: tag not effective")
     return [
         remedy.Fix(
-            title=f"tag {remedy.name_of(rid)} with disableSnatOnPL=true (exact key and value)",
+            title=f"{fix.title} (exact key and value)",
             changes=(change,),
-            az=(f"az tag update --resource-id {rid} --operation Merge --tags disableSnatOnPL=true",),
-            bicep="tags: { disableSnatOnPL: 'true' }",
-            side_effects=(remedy.TAG_COST.format(name=remedy.name_of(rid)),),
+            az=fix.az,
+            bicep=fix.bicep,
+            side_effects=fix.side_effects,
         )
     ]

@@ -123,7 +123,7 @@ def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
     appliance the UDR names on the path; if it would not bring the replies back, the same fix makes it
     do so, or the change would trade this finding for an asymmetric flow (NET001)."""
     subnet_id = finding["resource_id"]
-    base = remedy.pe_subnet_policies(ctx, subnet_id, "RouteTable", "NET005: PE route bypasses the UDR")
+    apps: dict[str, str] = {}  # every appliance a shadowed UDR names: the flows move through it
     extra: dict[str, remedy.Fix] = {}
     maps: dict[int, PrefixMap[EffectiveRoute]] = {}
     for f in ctx.reported_flows:
@@ -131,7 +131,10 @@ def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
             continue
         udr = shadowed_udr(f, maps)
         app = ctx.flows._appliance_of(udr, f.view.key[0]) if udr is not None else None
-        if app is None or app.id.lower() in extra or ctx.flows.quiet(app, f.pe_ip, lambda a: False):
+        if app is None:
+            continue
+        apps[app.id.lower()] = app.name
+        if app.id.lower() in extra or ctx.flows.quiet(app, f.pe_ip, lambda a: False):
             continue
         if app.firewall is not None:
             extra[app.id.lower()] = remedy.firewall_snat(
@@ -141,16 +144,20 @@ def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
             extra[app.id.lower()] = remedy.nva_opt_in(
                 ctx, app, "NET005: the UDR's NVA must bring replies back"
             )[0]
+    through = ", ".join(apps[k] for k in sorted(apps)) or "the appliance the UDR names"
+    where = remedy.qualified_name(subnet_id)
+    moved = (
+        f"traffic the endpoints' /32 routes delivered to {where} directly now follows the UDR through "
+        f"{through}: its rules decide what reaches the endpoints",
+    )
+    base = remedy.pe_subnet_policies(ctx, subnet_id, "RouteTable", "NET005: PE route bypasses the UDR", moved)
     if not extra:
         return [base]
     more = [extra[k] for k in sorted(extra)]
-    return [
-        remedy.Fix(
-            title=base.title + " and " + "; ".join(x.title for x in more),
-            changes=base.changes + tuple(c for x in more for c in x.changes),
-            az=base.az + tuple(a for x in more for a in x.az),
-            bicep=base.bicep,
-            side_effects=base.side_effects + tuple(e for x in more for e in x.side_effects),
-        ),
+    lost = ", ".join(apps[k] for k in sorted(extra))
+    alone = remedy.costing(
         base,
-    ]
+        f"{lost} does not bring the replies back: the flows it now carries become asymmetric (NET001) "
+        "until it does (fix 1)",
+    )
+    return [remedy.combine(base.title + " and " + "; ".join(x.title for x in more), [base, *more]), alone]

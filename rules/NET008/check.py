@@ -84,8 +84,25 @@ def check(ctx: AuditContext) -> Iterator[Finding]:
 
 
 def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
+    """Route-table network policies on the endpoints' subnet: on-premises traffic to them then takes the
+    routing intent's next hop, as their replies already do."""
+    hubs = [
+        i.hub_id
+        for rid in finding.get("related_ids") or []
+        if (i := ctx.estate.routing_intents.get(key(rid))) is not None
+    ]
+    app = ctx.flows.intent_next_hop(hubs[0]) if hubs else None
+    through = app.name if app is not None else "the routing intent's next hop"
+    where = remedy.qualified_name(finding["resource_id"])
     return [
         remedy.pe_subnet_policies(
-            ctx, finding["resource_id"], "RouteTable", "NET008: routing intent asymmetry"
+            ctx,
+            finding["resource_id"],
+            "RouteTable",
+            "NET008: routing intent asymmetry",
+            (
+                f"on-premises traffic to the private endpoints in {where} goes through {through}, as their "
+                "replies already do: its rules decide what reaches the endpoints",
+            ),
         )
     ]
