@@ -207,7 +207,7 @@ def new_table(routes: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-ROUTES = [
+ROUTES: list[dict[str, Any]] = [
     {  # as an export writes it
         "id": f"{RT_NEW}/routes/default-via-afw",
         "name": "default-via-afw",

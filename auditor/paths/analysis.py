@@ -340,6 +340,23 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
         find the same with all."""
         return self._delivered(Keep(reported, frozenset(key(w) for w in watched), pe_routes, unmitigated))
 
+    def delivered_between(self, pairs: dict[str, set[str]]) -> list[Flow]:
+        """The delivered flows of these pairs only: endpoint id -> route context ids (Flow.source). What
+        `whatif` asks of one side for the flows the other side's rules reported, so both sides are
+        compared on the same pairs without walking every pair of a large estate."""
+        by_context: dict[str, list[SourceGroup]] = {}
+        for g in self.source_groups:
+            by_context.setdefault(g.ctx_id, []).append(g)
+        flows: list[Flow] = []
+        with gc_paused():
+            for pe, ip in self.endpoints:
+                wanted = pairs.get(pe.id)
+                if not wanted:
+                    continue
+                groups = [g for c in sorted(wanted) for g in by_context.get(c, ())]
+                flows += [f for f in self._flows(pe, ip, True, groups) if f.source in wanted]
+        return flows
+
     def _delivered(self, keep: Keep | None) -> list[Flow]:
         flows: list[Flow] = []
         with gc_paused():

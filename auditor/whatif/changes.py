@@ -3,7 +3,10 @@
 A change set is a list of changes keyed by resource id (auditor/schemas/changeset.schema.json,
 docs/whatif.md). The edits are made to the canonical records the estate is built from (after ingest
 has split nested children such as subnets and routes into records of their own), so a change
-to a subnet, a route or a tag is seen by every later stage exactly as if the export had said it.
+to a subnet, a route or a tag is seen by every later stage exactly as if the export had said it. So
+an added resource is split as an export is (a route table's inline routes become route records), and
+a change to a subnet's route table or NSG is made on the other side too (the table or NSG that lists
+the subnet in `properties.subnets`), since the estate build reads both sides.
 
 A change that names no resource of the estate, or a property path that does not exist on that
 resource type, is a usage error naming the change: a typo must never look like a harmless change.

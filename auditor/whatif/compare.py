@@ -160,10 +160,9 @@ def compare_flows(
     every_flow: bool = True,
 ) -> None:
     """With `every_flow`, both sides hold every flow and a missing one does not exist (its context or
-    endpoint came or went). Otherwise both hold the flows a rule reads (AuditContext.reported_flows):
-    every delivered flow to an AI account's endpoint, so a missing one there is not delivered; for
-    other endpoints a missing flow is delivered without anything to report (symmetric or mitigated)
-    or not delivered, and is shown as `unreported`.
+    endpoint came or went). Otherwise both hold the delivered flows of the pairs (route context,
+    endpoint) either side's rules read (auditor.whatif.run.same_pairs), so a missing one is not
+    delivered.
 
     Only the facts in one side's set difference are looked at, keyed by (context, endpoint, port).
     Where both sides hold a key with the same subnet classes, the classes are paired whole; where a
@@ -206,9 +205,7 @@ def compare_flows(
     members: dict[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], set[tuple[str, ...]]] = {}
     for source, subnets, pe, port, bst, ast in changes:
         if bst is None or ast is None:
-            missing = (
-                "absent" if every_flow else "not delivered" if pe.lower() in ai_endpoints else "unreported"
-            )
+            missing = "absent" if every_flow else "not delivered"
             bst, ast = bst or (missing, none), ast or (missing, none)
         gkey = (source.lower(), bst[0], ast[0], bst[1], ast[1])
         group = groups.get(gkey)

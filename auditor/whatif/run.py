@@ -165,15 +165,15 @@ def gateway_reach(result: AuditResult, facts: set[FlowFact]) -> dict[str, str]:
     reached: dict[str, set[str]] = {}
     from_gateway: dict[tuple[str, ...], bool] = {}
     for _ctx, subnets, pe_id, _port, verdict, _apps in facts:
-        account = approved.get(pe_id)
-        if account is None or verdict in ("blocked", "absent", "not delivered"):
+        owner = approved.get(pe_id)
+        if owner is None or verdict in ("blocked", "absent", "not delivered"):
             continue
         hit = from_gateway.get(subnets)
         if hit is None:
             hit = from_gateway[subnets] = any(s.lower() in gateways for s in subnets)
         if hit:
-            reached.setdefault(account, set()).add(pe_id.rsplit("/", 1)[-1])
-    out = {account: f"private endpoint {min(names)}" for account, names in reached.items()}
+            reached.setdefault(owner, set()).add(pe_id.rsplit("/", 1)[-1])
+    out = {owner: f"private endpoint {min(names)}" for owner, names in reached.items()}
     for account in sorted(estate.ai_accounts.values(), key=lambda a: a.id.lower()):
         k = account.id
         if k in out or (account.public_network_access or "").lower() == "disabled":
@@ -212,6 +212,29 @@ def compared_flows(result: AuditResult, every_flow: bool) -> set[Any]:
     return flow_facts(result.context.reported_flows)
 
 
+def same_pairs(
+    before: AuditResult, facts_before: set[FlowFact], after: AuditResult, facts_after: set[FlowFact]
+) -> None:
+    """On a large estate each side holds the flows its own rules read. A pair (route context, endpoint)
+    one side reported and the other did not (a tag makes an NVA's flows symmetric: no rule reads them
+    any more) is asked of the other side too, delivered flows only as the rules read them, so both
+    sides are compared on the same pairs and a flow missing from one side is one not delivered there."""
+    if before.context is None or after.context is None:
+        return
+    analyses = {id(before): before.context.flows, id(after): after.context.flows}
+    seen_before = {(f[0], f[2]) for f in facts_before}
+    seen_after = {(f[0], f[2]) for f in facts_after}
+    for facts, result, missing in (
+        (facts_after, after, seen_before - seen_after),
+        (facts_before, before, seen_after - seen_before),
+    ):
+        pairs: dict[str, set[str]] = {}
+        for context, endpoint in missing:
+            pairs.setdefault(endpoint, set()).add(context)
+        if pairs:
+            facts |= flow_facts(analyses[id(result)].delivered_between(pairs))
+
+
 def run_whatif(
     inputs: list[Path],
     config: Config,
@@ -246,6 +269,8 @@ def _run_whatif(
     comparison.every_flow = pairs <= EVERY_FLOW_PAIRS
     facts_before = compared_flows(before, comparison.every_flow)
     facts_after = compared_flows(after, comparison.every_flow)
+    if not comparison.every_flow:
+        same_pairs(before, facts_before, after, facts_after)
     compare_reach(gateway_reach(before, facts_before), gateway_reach(after, facts_after), comparison)
     compare_flows(
         facts_before,
