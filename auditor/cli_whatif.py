@@ -257,7 +257,7 @@ def whatif(
         raise click.UsageError("--only selects planned fixes: use it with --plan")
     result = run_whatif(paths, config, changes, display, raw=raw, before=baseline)
     settle()  # only rendering is left (auditor.gcpause)
-    report_problems(result.after.problems)
+    report_problems(result.after_problems)
     doc = whatif_document(result, fail_on)
     _write(render_whatif(doc, fmt), out)
     sys.exit(doc["verdict"]["exit"])

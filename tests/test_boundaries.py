@@ -42,6 +42,7 @@ TOP = frozenset(
         "auditor.whatif.compare",
         "auditor.whatif.run",
         "auditor.whatif.scope",
+        "auditor.whatif.worker",
         "auditor.cli_whatif",
     }
 )

@@ -6,7 +6,7 @@ routes) are split into records as ingest splits an export."""
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -18,7 +18,8 @@ from auditor.errors import UsageError
 from auditor.estate import Estate, build_estate
 from auditor.ingest.files import RawInputs, read_inputs
 from auditor.whatif.changes import Change, apply_changes, parse_changes
-from auditor.whatif.run import WhatIf, audit_raw, run_whatif
+from auditor.whatif.compare import Comparison
+from auditor.whatif.run import audit_both, audit_raw, run_whatif
 
 DATA = "/subscriptions/a8e2d6c4-3b1f-4e9a-8c7d-61f0b5a3e2d8/resourceGroups/rg-data-prod-weu/providers/Microsoft.Network"
 APP = "/subscriptions/a8e2d6c4-3b1f-4e9a-8c7d-61f0b5a3e2d8/resourceGroups/rg-app-prod-weu/providers/Microsoft.Network"
@@ -38,9 +39,20 @@ def demo_raw() -> RawInputs:
     return read_inputs(paths, display)
 
 
-def whatif(changes: list[Change]) -> WhatIf:
+@dataclass
+class Tried:
+    """Both audits of a what-if and its comparison."""
+
+    before: AuditResult
+    after: AuditResult
+    comparison: Comparison
+
+
+def whatif(changes: list[Change]) -> Tried:
     paths, display = demo_inputs()
-    return run_whatif(paths, load_config(None), changes, display, raw=demo_raw())
+    sides = audit_both(demo_raw(), load_config(None), changes)
+    result = run_whatif(paths, load_config(None), changes, display, raw=demo_raw())
+    return Tried(sides.before, sides.after, result.comparison)
 
 
 def user_routes(result: AuditResult, subnet_id: str) -> set[str]:

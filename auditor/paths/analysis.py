@@ -42,9 +42,7 @@ from auditor.paths.reuse import WalkReuse
 from auditor.paths.snat import SnatDecisions
 from auditor.paths.walk import Hop, Tail, ip_text
 from auditor.problems import Problem
-from auditor.routing.engine import (
-    RoutingModel,
-)
+from auditor.routing.engine import CONTEXT_ON_PREMISES, RoutingModel
 from auditor.routing.table import RouteTableView
 
 
@@ -163,7 +161,12 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
         return out
 
     def _flows(
-        self, pe: PrivateEndpoint, ip: int, delivered_only: bool, groups: list[SourceGroup] | None = None
+        self,
+        pe: PrivateEndpoint,
+        ip: int,
+        delivered_only: bool,
+        groups: list[SourceGroup] | None = None,
+        on_premises: bool = True,
     ) -> list[Flow]:
         out: list[Flow] = []
         cache: dict = self.cache.tails if self.keep_walks else {}  # walks to this destination, per view
@@ -295,7 +298,10 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
                         _return=[],
                     )
                 )
-        out += [f for f in self.on_premises_flows(pe, ip) if f.outcome == "delivered" or not delivered_only]
+        if on_premises:
+            out += [
+                f for f in self.on_premises_flows(pe, ip) if f.outcome == "delivered" or not delivered_only
+            ]
         return out
 
     @staticmethod
@@ -354,7 +360,11 @@ class FlowAnalysis(SourcesAndEntries, ForwardWalk, SnatDecisions, ReturnWalk, Ns
                 if not wanted:
                     continue
                 groups = [g for c in sorted(wanted) for g in by_context.get(c, ())]
-                flows += [f for f in self._flows(pe, ip, True, groups) if f.source in wanted]
+                flows += [
+                    f
+                    for f in self._flows(pe, ip, True, groups, on_premises=CONTEXT_ON_PREMISES in wanted)
+                    if f.source in wanted
+                ]
         return flows
 
     def _delivered(self, keep: Keep | None) -> list[Flow]:

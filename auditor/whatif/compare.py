@@ -187,7 +187,10 @@ def compare_flows(
         b, a = removed.get(k), added.get(k)
         if b is None or a is None:
             for subnets, state in b or a or ():
-                changes.append((*k[:1], subnets, k[1], k[2], state if b else None, state if a else None))
+                changes.append((k[0], subnets, k[1], k[2], state if b else None, state if a else None))
+            continue
+        if len(b) == 1 and len(a) == 1 and b[0][0] == a[0][0]:  # most: one class, a new verdict
+            changes.append((k[0], b[0][0], k[1], k[2], b[0][1], a[0][1]))
             continue
         bs, as_ = dict(b), dict(a)
         if bs.keys() == as_.keys() and len(bs) == len(b) and len(as_) == len(a):

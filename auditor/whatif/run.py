@@ -9,6 +9,7 @@ only by what the change does.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,13 @@ from auditor.ingest.files import RawInputs, read_inputs
 from auditor.ipnet import PrefixError, parse_cidr, parse_ip
 from auditor.paths.analysis import FlowAnalysis
 from auditor.paths.reuse import WalkReuse
+from auditor.problems import Problem
 from auditor.rules.remedy import Fix
 from auditor.whatif.changes import Change, apply_changes, parse_changes
 from auditor.whatif.compare import (
     Comparison,
     FlowFact,
+    Routes,
     compare_findings,
     compare_flows,
     compare_reach,
@@ -40,10 +43,9 @@ from auditor.whatif.scope import walks_reusable
 @dataclass
 class WhatIf:
     changes: list[Change]
-    before: AuditResult
-    after: AuditResult
     before_doc: dict[str, Any]
     after_doc: dict[str, Any]
+    after_problems: list[Problem]  # what the input could not show after the change (the CLI says so)
     comparison: Comparison
     reuse: WalkReuse | None = None  # the walks carried over from before the change (None: none were)
     why_not: str | None = None  # why the walks were not reused
@@ -212,27 +214,70 @@ def compared_flows(result: AuditResult, every_flow: bool) -> set[Any]:
     return flow_facts(result.context.reported_flows)
 
 
-def same_pairs(
-    before: AuditResult, facts_before: set[FlowFact], after: AuditResult, facts_after: set[FlowFact]
-) -> None:
+@dataclass
+class Side:
+    """What the comparison reads of one audit. Plain data (it pickles), so the audit after a change can
+    run in a second process (auditor.whatif.worker)."""
+
+    document: dict[str, Any]
+    problems: list[Problem]
+    reported: set[FlowFact]  # the flows the rules read (the pairs compared on a large estate)
+    every: set[FlowFact] | None  # every flow, blocked ones included; None above EVERY_FLOW_PAIRS pairs
+    routes: Routes
+    reach: dict[str, str]  # gateway_reach
+    gateways: set[str]  # gateway_subnets
+    ai: set[str]  # ai_endpoints
+
+
+def summarize(result: AuditResult, every_flow_pairs: int | None = None) -> Side:
+    """`every_flow_pairs`: the threshold (default EVERY_FLOW_PAIRS, read at call time)."""
+    limit = EVERY_FLOW_PAIRS if every_flow_pairs is None else every_flow_pairs
+    analysis = result.context.flows if result.context is not None else None
+    pairs = len(analysis.source_groups) * len(analysis.endpoints) if analysis is not None else 0
+    reported = compared_flows(result, False)
+    every = compared_flows(result, True) if pairs <= limit else None
+    return Side(
+        result.document(),
+        list(result.problems),
+        reported,
+        every,
+        route_table(analysis.routing.all_tables()) if analysis is not None else {},
+        # every delivered flow to an AI account's endpoint is among the reported ones
+        gateway_reach(result, reported),
+        gateway_subnets(result),
+        ai_endpoints(result),
+    )
+
+
+def missing_pairs(facts: set[FlowFact], other: set[FlowFact]) -> dict[str, set[str]]:
+    """Endpoint id -> the route contexts `other` holds a flow of to it and `facts` does not."""
+    have = {(f[0], f[2]) for f in facts}
+    pairs: dict[str, set[str]] = {}
+    for context, endpoint in {(f[0], f[2]) for f in other} - have:
+        pairs.setdefault(endpoint, set()).add(context)
+    return pairs
+
+
+def delivered_facts(result: AuditResult, pairs: dict[str, set[str]]) -> set[FlowFact]:
     """On a large estate each side holds the flows its own rules read. A pair (route context, endpoint)
     one side reported and the other did not (a tag makes an NVA's flows symmetric: no rule reads them
     any more) is asked of the other side too, delivered flows only as the rules read them, so both
     sides are compared on the same pairs and a flow missing from one side is one not delivered there."""
-    if before.context is None or after.context is None:
-        return
-    analyses = {id(before): before.context.flows, id(after): after.context.flows}
-    seen_before = {(f[0], f[2]) for f in facts_before}
-    seen_after = {(f[0], f[2]) for f in facts_after}
-    for facts, result, missing in (
-        (facts_after, after, seen_before - seen_after),
-        (facts_before, before, seen_after - seen_before),
-    ):
-        pairs: dict[str, set[str]] = {}
-        for context, endpoint in missing:
-            pairs.setdefault(endpoint, set()).add(context)
-        if pairs:
-            facts |= flow_facts(analyses[id(result)].delivered_between(pairs))
+    if not pairs or result.context is None:
+        return set()
+    return flow_facts(result.context.flows.delivered_between(pairs))
+
+
+# Above this many resources in the inputs, and with a second CPU, the audit after the change runs in a
+# second process while this one audits the estate as it is (auditor.whatif.worker)
+PARALLEL_RESOURCES = 20_000
+
+
+def cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def run_whatif(
@@ -243,9 +288,12 @@ def run_whatif(
     *,
     raw: RawInputs | None = None,
     before: Baseline | None = None,
+    parallel: bool | None = None,
     **kwargs: Any,
 ) -> WhatIf:
-    """`raw` and `before` when the caller has read and audited the inputs already (`whatif --plan`)."""
+    """`raw` and `before` when the caller has read and audited the inputs already (`whatif --plan`).
+    `parallel`: the audit after the change in a second process (None: when the estate is large and a
+    second CPU is there); the answer is the same either way (tests/test_whatif_parallel.py)."""
     if not changes:
         raise UsageError(
             "whatif needs a change: --change FILE, --tag ID KEY=VALUE, --set ID PATH=VALUE or --plan"
@@ -253,6 +301,10 @@ def run_whatif(
     with gc_paused():  # both audits and the comparison: millions of acyclic tuples (auditor.gcpause)
         if raw is None:
             raw = read_inputs(inputs, display)
+        if parallel is None:
+            parallel = len(raw.resources) >= PARALLEL_RESOURCES and cpus() >= 2
+        if parallel:
+            return _in_two_processes(inputs, display, raw, config, changes, before, kwargs)
         return _run_whatif(raw, config, changes, before, **kwargs)
 
 
@@ -260,33 +312,82 @@ def _run_whatif(
     raw: RawInputs, config: Config, changes: list[Change], baseline: Baseline | None, **kwargs: Any
 ) -> WhatIf:
     sides = audit_both(raw, config, changes, before=baseline, **kwargs)
-    before, after = sides.before, sides.after
-    before_doc, after_doc = before.document(), after.document()
+    before, after = summarize(sides.before), summarize(sides.after)
+    return _compare(
+        changes,
+        before,
+        after,
+        lambda pairs: delivered_facts(sides.before, pairs),
+        lambda pairs: delivered_facts(sides.after, pairs),
+        sides.reuse,
+        sides.why_not,
+    )
+
+
+def _in_two_processes(
+    inputs: list[Path],
+    display: dict[Path, str] | None,
+    raw: RawInputs,
+    config: Config,
+    changes: list[Change],
+    baseline: Baseline | None,
+    kwargs: dict[str, Any],
+) -> WhatIf:
+    """The audit after the change in a second process (auditor.whatif.worker) while this one audits the
+    estate as it is: the walks are not shared, the work is done at the same time. The changes are
+    tried on the records here first, so a change that names nothing fails before either audit."""
+    from auditor.whatif.worker import Job, Worker
+
+    merged = merge_inputs(raw)
+    apply_changes(dict(merged.records), dict(merged.files), changes)  # usage errors, at once
+    with Worker.start(Job(inputs, display, config, changes, kwargs, EVERY_FLOW_PAIRS)) as worker:
+        result = (
+            baseline.result
+            if baseline is not None
+            else run_audit([], config, estate=build_estate(raw, merged=merged), **kwargs)
+        )
+        before = summarize(result)
+        after = worker.side()
+        return _compare(
+            changes,
+            before,
+            after,
+            lambda pairs: delivered_facts(result, pairs),
+            worker.delivered,
+            None,
+            "the audit after the change ran in a second process",
+        )
+
+
+def _compare(
+    changes: list[Change],
+    before: Side,
+    after: Side,
+    more_before: Any,
+    more_after: Any,
+    reuse: WalkReuse | None,
+    why_not: str | None,
+) -> WhatIf:
     comparison = Comparison()
-    compare_findings(before_doc, after_doc, comparison)
-    analysis = before.context.flows if before.context is not None else None
-    pairs = len(analysis.source_groups) * len(analysis.endpoints) if analysis is not None else 0
-    comparison.every_flow = pairs <= EVERY_FLOW_PAIRS
-    facts_before = compared_flows(before, comparison.every_flow)
-    facts_after = compared_flows(after, comparison.every_flow)
-    if not comparison.every_flow:
-        same_pairs(before, facts_before, after, facts_after)
-    compare_reach(gateway_reach(before, facts_before), gateway_reach(after, facts_after), comparison)
+    compare_findings(before.document, after.document, comparison)
+    comparison.every_flow = before.every is not None and after.every is not None
+    if comparison.every_flow:
+        facts_before, facts_after = set(before.every or ()), set(after.every or ())
+    else:
+        facts_before, facts_after = set(before.reported), set(after.reported)
+        facts_after |= more_after(missing_pairs(facts_after, facts_before))
+        facts_before |= more_before(missing_pairs(facts_before, facts_after))
+    compare_reach(before.reach, after.reach, comparison)
     compare_flows(
         facts_before,
         facts_after,
-        gateway_subnets(before) | gateway_subnets(after),
-        ai_endpoints(before),
+        before.gateways | after.gateways,
+        before.ai,
         comparison,
         comparison.every_flow,
     )
-    if before.context is not None and after.context is not None:
-        compare_routes(
-            route_table(before.context.flows.routing.all_tables()),
-            route_table(after.context.flows.routing.all_tables()),
-            comparison,
-        )
-    return WhatIf(changes, before, after, before_doc, after_doc, comparison, sides.reuse, sides.why_not)
+    compare_routes(before.routes, after.routes, comparison)
+    return WhatIf(changes, before.document, after.document, after.problems, comparison, reuse, why_not)
 
 
 def plans(result: AuditResult, document: dict[str, Any]) -> dict[str, list[Fix]]:

@@ -6,8 +6,11 @@ The estate is tests/bench/paths.py's worst case (every spoke routes private traf
 NVA: at 10k subnets 200 spokes, 2k endpoints). Per size and change, in this process and with the
 garbage collector as the commands leave it: one audit (`run_audit` + the findings document, loading
 included: what `pathaudit audit FILE --format json` computes) and one `run_whatif` with that change
-(inputs read once, the estate built and audited before and after, the forward walks reused where the
-change leaves them, findings, flows and effective routes compared). The best of `--runs` each.
+(inputs read once, the estate built and audited before and after, findings, flows and effective
+routes compared), in two modes: `1 proc`, the audit after the change in this process, reusing the
+merged records and the forward walks of the audit before wherever the change leaves them (`reused`
+and `walked` count them); `2 proc`, the audit after the change in a second process at the same time
+(what `whatif` does on a large estate with a second CPU; nothing is reused). The best of `--runs` each.
 Target: whatif <= 2x the audit. Changes:
 
   - tag: disableSnatOnPL=true on the first hub's NVA NIC. Every flow through that NVA changes verdict
@@ -88,7 +91,7 @@ def main() -> int:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pathaudit-whatif-"))
     print(
-        f"{'subnets':>8} {'change':>6} {'audit s':>8} {'whatif s':>9} {'ratio':>6} {'reused':>8} {'walked':>7} "
+        f"{'subnets':>8} {'change':>6} {'mode':>6} {'audit s':>8} {'whatif s':>9} {'ratio':>6} {'reused':>8} {'walked':>7} "
         f"{'resolved':>8} {'new':>4} {'flows':>6} {'routes':>6}"
     )
     for size in (int(s) for s in args.sizes.split(",")):
@@ -99,17 +102,23 @@ def main() -> int:
         del rows
         audit = best(args.runs, lambda path=path: run_audit([path], Config()).document())
         for name, (change, flags) in changes.items():
-            whatif = best(args.runs, lambda change=change, path=path: run_whatif([path], Config(), [change]))
-            w = run_whatif([path], Config(), [change])
-            c, reuse = w.comparison, w.reuse
-            hits, misses = (reuse.hits, reuse.misses) if reuse is not None else (0, 0)
-            print(
-                f"{size:>8} {name:>6} {audit:>8.2f} {whatif:>9.2f} {whatif / audit:>6.2f} {hits:>8} {misses:>7} "
-                f"{len(c.resolved):>8} {len(c.new):>4} {len(c.flows):>6} {len(c.routes):>6}  "
-                f"target whatif <= 2x audit: {'met' if whatif <= 2 * audit else 'MISSED'}",
-                flush=True,
-            )
-            del w
+            for mode, parallel in (("1 proc", False), ("2 proc", True)):
+                whatif = best(
+                    args.runs,
+                    lambda change=change, path=path, parallel=parallel: run_whatif(
+                        [path], Config(), [change], parallel=parallel
+                    ),
+                )
+                w = run_whatif([path], Config(), [change], parallel=parallel)
+                c, reuse = w.comparison, w.reuse
+                hits, misses = (reuse.hits, reuse.misses) if reuse is not None else (0, 0)
+                print(
+                    f"{size:>8} {name:>6} {mode:>6} {audit:>8.2f} {whatif:>9.2f} {whatif / audit:>6.2f} {hits:>8} "
+                    f"{misses:>7} {len(c.resolved):>8} {len(c.new):>4} {len(c.flows):>6} {len(c.routes):>6}  "
+                    f"target whatif <= 2x audit: {'met' if whatif <= 2 * audit else 'MISSED'}",
+                    flush=True,
+                )
+                del w
             if args.cli and flags is not None:
                 a = min(
                     cli("audit", path, "--format", "json", "-o", work / "a.json") for _ in range(args.runs)
