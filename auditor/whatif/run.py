@@ -19,7 +19,7 @@ from auditor.config import Config
 from auditor.errors import UsageError
 from auditor.estate import Merged, build_estate, merge_inputs
 from auditor.gcpause import gc_paused
-from auditor.ingest.files import RawInputs, read_inputs
+from auditor.ingest.files import RawInputs, discover, read_inputs
 from auditor.ipnet import PrefixError, parse_cidr, parse_ip
 from auditor.paths.analysis import FlowAnalysis
 from auditor.paths.reuse import WalkReuse
@@ -268,9 +268,23 @@ def delivered_facts(result: AuditResult, pairs: dict[str, set[str]]) -> set[Flow
     return flow_facts(result.context.flows.delivered_between(pairs))
 
 
-# Above this many resources in the inputs, and with a second CPU, the audit after the change runs in a
-# second process while this one audits the estate as it is (auditor.whatif.worker)
-PARALLEL_RESOURCES = 20_000
+# Above this many bytes of input (a .json.gz counts ten times its size), and with a second CPU, the
+# audit after the change runs in a second process while this one audits the estate as it is
+# (auditor.whatif.worker). Decided before reading, so that the worker reads and imports meanwhile. The
+# 10k-subnet benchmark estate is 40 MB; the demo, 0.1 MB; a process costs about half a second.
+PARALLEL_BYTES = 8_000_000
+
+
+def input_bytes(inputs: list[Path]) -> int:
+    total = 0
+    for path, error, _ in discover(inputs):
+        if error is None:
+            try:
+                size = path.stat().st_size
+            except OSError:
+                continue
+            total += size * 10 if path.name.endswith(".gz") else size
+    return total
 
 
 def cpus() -> int:
@@ -298,13 +312,13 @@ def run_whatif(
         raise UsageError(
             "whatif needs a change: --change FILE, --tag ID KEY=VALUE, --set ID PATH=VALUE or --plan"
         )
+    if parallel is None:
+        parallel = cpus() >= 2 and input_bytes(inputs) >= PARALLEL_BYTES
     with gc_paused():  # both audits and the comparison: millions of acyclic tuples (auditor.gcpause)
-        if raw is None:
-            raw = read_inputs(inputs, display)
-        if parallel is None:
-            parallel = len(raw.resources) >= PARALLEL_RESOURCES and cpus() >= 2
         if parallel:
             return _in_two_processes(inputs, display, raw, config, changes, before, kwargs)
+        if raw is None:
+            raw = read_inputs(inputs, display)
         return _run_whatif(raw, config, changes, before, **kwargs)
 
 
@@ -327,7 +341,7 @@ def _run_whatif(
 def _in_two_processes(
     inputs: list[Path],
     display: dict[Path, str] | None,
-    raw: RawInputs,
+    raw: RawInputs | None,
     config: Config,
     changes: list[Change],
     baseline: Baseline | None,
@@ -335,12 +349,15 @@ def _in_two_processes(
 ) -> WhatIf:
     """The audit after the change in a second process (auditor.whatif.worker) while this one audits the
     estate as it is: the walks are not shared, the work is done at the same time. The changes are
-    tried on the records here first, so a change that names nothing fails before either audit."""
+    tried on the records here first, so a change that names nothing fails before the audit here (the
+    worker reports the same error; it is stopped on the way out)."""
     from auditor.whatif.worker import Job, Worker
 
-    merged = merge_inputs(raw)
-    apply_changes(dict(merged.records), dict(merged.files), changes)  # usage errors, at once
     with Worker.start(Job(inputs, display, config, changes, kwargs, EVERY_FLOW_PAIRS)) as worker:
+        if raw is None:
+            raw = read_inputs(inputs, display)
+        merged = merge_inputs(raw)
+        apply_changes(dict(merged.records), dict(merged.files), changes)  # usage errors before any audit
         result = (
             baseline.result
             if baseline is not None

@@ -13,6 +13,7 @@ have been raised there; anything else ends the worker and the parent reports it 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import subprocess
@@ -88,10 +89,13 @@ class Worker:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if kind is not None:  # the parent failed (a usage error, an interrupt): the answer is not wanted
+            self.proc.kill()
         if self.proc.stdin is not None:
-            self.proc.stdin.close()
+            with contextlib.suppress(BrokenPipeError):
+                self.proc.stdin.close()
         try:
-            self.proc.wait(timeout=30 if kind is None else 1)
+            self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
