@@ -6,7 +6,7 @@ comparison reports too. The fixtures are small, so the threshold is lowered to f
 from __future__ import annotations
 
 import pytest
-from test_whatif_reuse import estates, kinds_of_change
+from helpers.whatif_cases import estates, kinds_of_change
 
 import auditor.whatif.run as whatif_run
 from auditor.config import load_config

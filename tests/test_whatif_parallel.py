@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from helpers.scenarios import scenario
-from test_whatif_reuse import kinds_of_change
+from helpers.whatif_cases import kinds_of_change
 
 import auditor.whatif.run as whatif_run
 from auditor.audit import demo_inputs
