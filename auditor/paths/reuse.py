@@ -18,7 +18,7 @@ checks that reuse changes no finding, flow or coverage line, estate by estate.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -138,27 +138,18 @@ class WalkReuse:
         """The walk from `view` (an `after` view) to `dst`, or None when it must be computed."""
         old_view = self._before_view(view)
         if old_view is None:
-            self.misses += 1
-            return None
-        before = self.before
-        old = before._walk(old_view, dst, visited, before.cache.tails)
-        tid = id(old)
-        if tid in self._tails:
-            hit = self._tails[tid]
-        else:
+            return self._counted(None)
+        old = self.before._walk(old_view, dst, visited, self.before.cache.tails)
+
+        def carried() -> Tail | None:
             apps = self._appliances(old.appliances)
-            hit = self._tails[tid] = (
-                None
-                if apps is None
-                else Tail(
-                    old.route, old.hops, old.outcome, old.reason, apps, old.blackhole, old.blackhole_route
-                )
+            if apps is None:
+                return None
+            return Tail(
+                old.route, old.hops, old.outcome, old.reason, apps, old.blackhole, old.blackhole_route
             )
-        if hit is None:
-            self.misses += 1
-        else:
-            self.hits += 1
-        return hit
+
+        return self._counted(self._translated(self._tails, old, carried))
 
     def via(self, target: Appliance, dst: int, visited: tuple[str, ...]) -> Via | None:
         """The walk on from `target` (an `after` appliance) to `dst`, or None when it must be computed."""
@@ -167,19 +158,25 @@ class WalkReuse:
             self._index_appliances()
             old_target = self._back.get((target.id, target.ip))
             if old_target is None:
-                self.misses += 1
-                return None
-        before = self.before
-        old = before._via(old_target, dst, visited, before.cache.tails)
-        vid = id(old)
-        if vid in self._vias:
-            hit = self._vias[vid]
-        else:
+                return self._counted(None)
+        old = self.before._via(old_target, dst, visited, self.before.cache.tails)
+
+        def carried() -> Via | None:
             hops, outcome, reason, apps, blackhole, route = old
             mapped = self._appliances(apps)
-            hit = self._vias[vid] = (
-                None if mapped is None else (hops, outcome, reason, mapped, blackhole, route)
-            )
+            return None if mapped is None else (hops, outcome, reason, mapped, blackhole, route)
+
+        return self._counted(self._translated(self._vias, old, carried))
+
+    @staticmethod
+    def _translated(memo: dict[int, Any], old: Any, carried: Callable[[], Any]) -> Any:
+        """`old` (a walk of `before`, alive as long as it) as the new analysis sees it, worked out once."""
+        oid = id(old)
+        if oid not in memo:
+            memo[oid] = carried()
+        return memo[oid]
+
+    def _counted(self, hit: Any) -> Any:
         if hit is None:
             self.misses += 1
         else:
