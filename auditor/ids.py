@@ -27,7 +27,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ResourceId", "is_resource_id", "key", "name_of", "parent_of", "record_name", "type_of"]
+__all__ = [
+    "ResourceId",
+    "is_resource_id",
+    "key",
+    "name_of",
+    "parent_of",
+    "qualified_name",
+    "record_name",
+    "type_of",
+]
 
 
 def key(rid: str) -> str:
@@ -49,6 +58,21 @@ def name_of(rid: str) -> str:
     wins). Text only: the name of a child resource is its own, not its parent's.
     """
     return rid.rstrip("/").rsplit("/", 1)[-1]
+
+
+def qualified_name(rid: str) -> str:
+    """A resource's name with its parents', as ARM names child resources: `.../virtualNetworks/vnet-a/
+    subnets/snet-pe` -> `vnet-a/snet-pe`, `.../routeTables/rt-x/routes/route-y` -> `rt-x/route-y`; a
+    top-level resource's own name. Two subnets called snet-pe in different VNets read apart. Read after
+    the last `/providers/` (any case), so an extension resource is named with its own parents only. Text
+    that is no resource id (`on-premises`) is its own name (`name_of`). For display: reports, plans and
+    whatif's reasons name resources this way."""
+    trimmed = rid.rstrip("/")
+    at = trimmed.lower().rfind("/providers/")
+    parts = trimmed[at + len("/providers/") :].split("/") if at >= 0 else []
+    if len(parts) < 3 or len(parts) % 2 == 0 or not all(parts):
+        return name_of(rid) or rid
+    return "/".join(parts[2::2])
 
 
 def record_name(rec: Mapping[str, Any]) -> Any:

@@ -123,7 +123,8 @@ def test_demo_fix_is_a_complete_page_listing_what_it_resolves() -> None:
     [(cls, text)] = p.verdict
     assert "ok" in cls.split()
     assert " ".join(text.split()) == (
-        "Verdict: no new finding at or above medium and no gateway path broken (exit 0)"
+        "Verdict: nothing worse: no new or risen finding at or above medium, no flow newly broken, the "
+        "gateway keeps every path (exit 0)"
     )
     [row] = p.rows  # rt-app: asymmetric -> symmetric through fw01, three endpoints
     cells = [t for _, t in row]
@@ -150,7 +151,7 @@ def test_a_change_that_adds_findings_is_not_safe_and_lists_them(tmp_path: Path) 
     assert " ".join(text.split()).startswith("Verdict: NOT SAFE (exit 1, --fail-on medium) new NET001 (high)")
     assert p.items[""] == [w for w in doc["verdict"]["worse"]]  # the reasons, under the banner
     assert [[t for _, t in row][:2] for row in p.rows] == [
-        ["rt-data1 subnet(s): snet-data", "symmetric→asymmetric"]
+        ["rt-data1 subnet(s): vnet-data-weu/snet-data", "symmetric→asymmetric"]  # named with its VNet
     ]
     assert p.items["changes"][0].startswith("nic-nva-fw03: remove tag disableSnatOnPL (tidy up tags)")
     # the same change with --fail-on never: the findings no longer fail it

@@ -5,6 +5,8 @@ Formats: `table` (terminal), `json` (pathaudit/whatif@1), `markdown` (for a chan
 `html` (a self-contained page in the evidence report's style: its CSS and Content-Security-Policy, no
 script, no fetch; the body is one `<section class="whatif" id="whatif">`). Every estate string is
 escaped for its format (names and tags are attacker-controlled); the same input gives the same bytes.
+Every format names a resource with its parents (`vnet-a/snet-pe`, auditor.ids.qualified_name), as the
+verdict's reasons do.
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from auditor.ids import name_of
-from auditor.report.text import encode_lines, h, md, short_name
-from auditor.rules.remedy import qualified_name
+from auditor.ids import name_of, qualified_name
+from auditor.report.text import encode_lines, h, md
 from auditor.safetext import terminal
 
 WHATIF_SCHEMA = "pathaudit/whatif@1"
@@ -111,6 +112,19 @@ def _appliances(ids: list[str]) -> str:
     return f"via {', '.join(qualified_name(i) for i in ids)}" if ids else "(no appliance)"
 
 
+def nothing_worse(fail_on: str, esc: Any) -> str:
+    """What a verdict without reasons says, every format alike: none of what
+    auditor.whatif.compare.Comparison.worse counts happened. Findings and flows that newly break count
+    at and above --fail-on (a flow turning asymmetric or return-unroutable weighs as NET001, high), so
+    with `never` only the gateway's paths and reach do."""
+    if fail_on == "never":
+        return "nothing worse: the gateway keeps every path, and --fail-on never counts no finding or flow"
+    return (
+        f"nothing worse: no new or risen finding at or above {esc(fail_on)}, no flow newly broken, "
+        "the gateway keeps every path"
+    )
+
+
 def _section(out: list[str], title: str, items: list[str]) -> None:
     """A heading, a blank line, its items and a blank line after them: an empty section is its
     heading alone, one blank line from the next."""
@@ -173,12 +187,9 @@ def _lines(doc: dict[str, Any], esc: Any, code: Any, heading: Any) -> list[str]:
     if v["worse"]:
         items += [f"- NOT SAFE (exit 1, --fail-on {esc(v['fail_on'])}): {esc(w)}" for w in v["worse"]]
     elif v["exit"] == 3:
-        items.append(
-            f"- no new finding at or above {esc(v['fail_on'])} and no gateway path broken, but coverage is "
-            "incomplete (exit 3)"
-        )
+        items.append(f"- {nothing_worse(v['fail_on'], esc)}, but coverage is incomplete (exit 3)")
     else:
-        items.append(f"- no new finding at or above {esc(v['fail_on'])} and no gateway path broken (exit 0)")
+        items.append(f"- {nothing_worse(v['fail_on'], esc)} (exit 0)")
     if not (doc["coverage"]["before_complete"] and doc["coverage"]["after_complete"]):
         items.append(
             "- coverage is incomplete: the comparison covers only what the input lets pathaudit assess"
@@ -237,13 +248,12 @@ def _verdict_html(doc: dict[str, Any]) -> list[str]:
     elif v["exit"] == 3:
         out = [
             '<div class="banner warn verdict" id="verdict">',
-            f"Verdict: no new finding at or above {fail_on} and no gateway path broken, but coverage is "
-            "incomplete (exit 3)",
+            f"Verdict: {nothing_worse(v['fail_on'], h)}, but coverage is incomplete (exit 3)",
         ]
     else:
         out = [
             '<div class="banner ok verdict" id="verdict">',
-            f"Verdict: no new finding at or above {fail_on} and no gateway path broken (exit 0)",
+            f"Verdict: {nothing_worse(v['fail_on'], h)} (exit 0)",
         ]
     out.append("</div>")
     cov = doc["coverage"]
@@ -266,7 +276,7 @@ def _severity(severity: Any) -> str:
 def _finding_li(f: dict[str, Any]) -> str:
     return (
         f"<li>{_severity(f['severity'])} <strong>{h(f['rule_id'])}</strong> "
-        f"{h(short_name(f['resource_id']))}: {h(f.get('title') or '')} "
+        f"{h(qualified_name(f['resource_id']))}: {h(f.get('title') or '')} "
         f'<code class="fp">{h(f["fingerprint"])}</code><br>'
         f'<code class="muted">{h(f["resource_id"])}</code></li>'
     )
@@ -296,7 +306,7 @@ def _findings_html(fs: dict[str, list[dict[str, Any]]]) -> list[str]:
 
 
 def _names(ids: list[str]) -> str:
-    return ", ".join(h(short_name(i)) for i in ids) if ids else '<span class="muted">none</span>'
+    return ", ".join(h(qualified_name(i)) for i in ids) if ids else '<span class="muted">none</span>'
 
 
 def _state(verdict: str) -> str:
@@ -305,7 +315,7 @@ def _state(verdict: str) -> str:
 
 
 def _flow_row(x: dict[str, Any]) -> str:
-    context = f"<strong>{h(short_name(x['context']))}</strong>"
+    context = f"<strong>{h(qualified_name(x['context']))}</strong>"
     if x["subnets_total"]:  # none for traffic entering from on-premises
         subnets = x["subnets"][:5]
         more = x["subnets_total"] - len(subnets)
@@ -319,12 +329,12 @@ def _flow_row(x: dict[str, Any]) -> str:
         apps = _names(before)
     else:
         apps = f'{_names(before)}<span class="arrow">&rarr;</span>{_names(after)}'
-    dests = ", ".join(f"{h(short_name(d['id']))}:{h(d['port'])}" for d in x["destinations"])
+    dests = ", ".join(f"{h(qualified_name(d['id']))}:{h(d['port'])}" for d in x["destinations"])
     listed = len(x["destinations"])
     if x["destinations_total"] > listed:
         dests += f" and {x['destinations_total'] - listed} more"
     if x["breaks"]:
-        cut = ", ".join(f"{h(short_name(d['id']))}:{h(d['port'])}" for d in x["breaks"])
+        cut = ", ".join(f"{h(qualified_name(d['id']))}:{h(d['port'])}" for d in x["breaks"])
         breaks = f'<td class="breaks">yes: {cut}</td>'
     else:
         breaks = '<td class="nobreak">no</td>'
@@ -362,7 +372,7 @@ def _routes_html(doc: dict[str, Any]) -> list[str]:
     for r in routes[:SHOWN]:
         more = len(r["subnets"]) - 10
         out += [
-            f"<h3>{h(short_name(r['context']))}</h3>",
+            f"<h3>{h(qualified_name(r['context']))}</h3>",
             f'<p class="muted"><code>{h(r["context"])}</code><br>subnets: {_names(r["subnets"][:10])}'
             f"{f' and {more} more' if more > 0 else ''}</p>",
         ]
@@ -386,7 +396,7 @@ def _html(doc: dict[str, Any]) -> list[str]:
     from auditor.report.html import CSP, CSS
 
     changes = [
-        f"<li>{h(c['change'])}"
+        f"<li>{h(_change_text(c))}"
         + (f' <span class="reason">({h(c["reason"])})</span>' if c["reason"] else "")
         + f'<br><span class="muted">{h(c["where"])}</span></li>'
         for c in doc["changes"]

@@ -15,15 +15,27 @@ values written as Bicep writes them (https://learn.microsoft.com/azure/azure-res
 data-types): strings single-quoted with `\\`, `'`, `${` and control characters escaped, booleans,
 integers and null bare, objects and arrays one property or item a line with no commas. A snippet is
 the fragment to merge into the resource's declaration, as `az` merges tags.
+
+az: one command a line for a POSIX shell (the az docs write bash), built by `az_command`: every
+argument goes through `shlex.quote`, so a resource id, tag key or value, or JSON value holding `$(...)`,
+backticks, `;`, quotes, spaces or newlines stays one argument when the line is pasted, and
+`shlex.split` gives back exactly the values the change set holds. `--set path=value` is one argument
+whose value is JSON (az parses it as JSON when it can, so strings stay strings: `'x="true"'`).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+
+# re-exported: the rules' fixes() name resources through remedy (the helpers are auditor.ids's)
+from auditor.ids import name_of as name_of
+from auditor.ids import qualified_name as qualified_name
 
 if TYPE_CHECKING:
     from auditor.paths.appliances import Appliance
@@ -51,27 +63,33 @@ class Fix:
         return out
 
 
-def name_of(rid: str) -> str:
-    return rid.rstrip("/").rsplit("/", 1)[-1]
+# --- az -----------------------------------------------------------------------------------------------
 
 
-def qualified_name(rid: str) -> str:
-    """A resource's name with its parents', as ARM names child resources: `.../virtualNetworks/vnet-a/
-    subnets/snet-pe` -> `vnet-a/snet-pe`, `.../routeTables/rt-x/routes/route-y` -> `rt-x/route-y`; a
-    top-level resource's own name. Two subnets called snet-pe in different VNets read apart. Text that
-    is no resource id (`on-premises`) is its own name."""
-    trimmed = rid.rstrip("/")
-    at = trimmed.lower().rfind("/providers/")
-    parts = trimmed[at + len("/providers/") :].split("/") if at >= 0 else []
-    if len(parts) < 3 or len(parts) % 2 == 0 or not all(parts):
-        return name_of(rid) or rid
-    return "/".join(parts[2::2])
+def az_command(command: str, options: dict[str, str | Sequence[str]]) -> str:
+    """`az {command}` (words of this module's own) with its options, each option's value or values
+    quoted for a POSIX shell: `shlex.split` of the line gives back every value exactly, as one argument."""
+    words = ["az", *command.split()]
+    for option, value in options.items():
+        words += [option, *([value] if isinstance(value, str) else value)]
+    return shlex.join(words)
 
 
-def rg_of(rid: str) -> str:
-    parts = rid.split("/")
-    low = [p.lower() for p in parts]
-    return parts[low.index("resourcegroups") + 1] if "resourcegroups" in low else ""
+def az_set(path: str, value: Any) -> str:
+    """The `--set` argument setting the dotted `path` to `value`, as JSON (compact, ASCII: a non-ASCII
+    or invisible character is a `\\uXXXX` escape az decodes)."""
+    return f"{path}={json.dumps(value, separators=(',', ':'))}"
+
+
+def tag_command(rid: str, tags: dict[str, str]) -> str:
+    """`az tag update` merging `tags` into the resource's tags (one `key=value` argument a tag)."""
+    pairs = [f"{k}={v}" for k, v in tags.items()]
+    return az_command("tag update", {"--resource-id": rid, "--operation": "Merge", "--tags": pairs})
+
+
+def untag_command(rid: str, keys: Sequence[str]) -> str:
+    """`az tag update` deleting the tags named `keys` (by name, whatever their value)."""
+    return az_command("tag update", {"--resource-id": rid, "--operation": "Delete", "--tags": keys})
 
 
 # --- Bicep --------------------------------------------------------------------------------------------
@@ -140,7 +158,7 @@ def tag(rid: str, key: str, value: str, reason: str, side_effects: tuple[str, ..
     return Fix(
         title=f"tag {qualified_name(rid)} with {key}={value}",
         changes=({"id": rid, "tags": {key: value}, "reason": reason},),
-        az=(f"az tag update --resource-id {rid} --operation Merge --tags {key}={value}",),
+        az=(tag_command(rid, {key: value}),),
         bicep=bicep(rid, "tags", {key: value}),
         side_effects=side_effects,
     )
@@ -150,7 +168,7 @@ def set_property(rid: str, path: str, value: Any, reason: str, side_effects: tup
     return Fix(
         title=f"set {path} = {json.dumps(value)} on {qualified_name(rid)}",
         changes=({"id": rid, "set": {path: value}, "reason": reason},),
-        az=(f"az resource update --ids {rid} --set {path}={json.dumps(value)}",),
+        az=(az_command("resource update", {"--ids": rid, "--set": az_set(path, value)}),),
         bicep=bicep(rid, path, value),
         side_effects=side_effects,
     )
@@ -218,7 +236,9 @@ def firewall_snat(ctx: AuditContext, firewall_id: str, reason: str) -> Fix:
             title=f"make firewall policy {qualified_name(fw.policy_id)} always SNAT (used by {name})",
             changes=fix.changes,
             az=(
-                f"az network firewall policy update --ids {fw.policy_id} --private-ranges 255.255.255.255/32",
+                az_command(
+                    "network firewall policy update", {"--ids": fw.policy_id, "--private-ranges": ALWAYS_SNAT}
+                ),
             ),
             bicep=fix.bicep,
             side_effects=(SNAT_COST.format(name=name),),
@@ -228,7 +248,7 @@ def firewall_snat(ctx: AuditContext, firewall_id: str, reason: str) -> Fix:
     return Fix(
         title=f"make firewall {name} always SNAT (classic rules: Network.SNAT.PrivateRanges)",
         changes=({"id": firewall_id, "set": {"properties.additionalProperties": extra}, "reason": reason},),
-        az=(f"az network firewall update --ids {firewall_id} --private-ranges 255.255.255.255/32",),
+        az=(az_command("network firewall update", {"--ids": firewall_id, "--private-ranges": ALWAYS_SNAT}),),
         bicep=bicep(firewall_id, "properties.additionalProperties", extra),
         side_effects=(SNAT_COST.format(name=name),),
     )
@@ -297,13 +317,14 @@ def pe_subnet_policies(
         )
     costs += traffic
     fix = set_property(subnet_id, "properties.privateEndpointNetworkPolicies", value, reason, tuple(costs))
-    vnet = subnet_id.split("/subnets/")[0]
     return Fix(
         title=f"set privateEndpointNetworkPolicies = {value} on subnet {where} (was {now})",
         changes=fix.changes,
-        az=(
-            f"az network vnet subnet update --resource-group {rg_of(subnet_id)} --vnet-name {name_of(vnet)} "
-            f"--name {name_of(subnet_id)} --private-endpoint-network-policies {value}",
+        az=(  # by id: the id as the change set holds it, whatever its resource group and VNet are called
+            az_command(
+                "network vnet subnet update",
+                {"--ids": subnet_id, "--private-endpoint-network-policies": value},
+            ),
         ),
         bicep=fix.bicep,
         side_effects=fix.side_effects,

@@ -71,37 +71,37 @@ class Comparison:
         """Why the change should not go ahead: a new finding at or above `fail_on`, a finding that rises to
         it, a flow that newly breaks (asymmetric, BROKEN_FLOW_SEVERITY), a broken gateway path or an AI
         account the gateway can no longer reach. The last two count whatever `fail_on` says: the gateway
-        losing its backend is an outage, not a finding."""
+        losing its backend is an outage, not a finding. Resources are named with their parents
+        (`vnet-a/snet-pe`), as the reports name them."""
+        from auditor.ids import qualified_name as name  # here: this method is all that names resources
+
         out = []
         if fail_on != "never":
             limit = SEVERITIES.index(fail_on)
             out += [
-                f"new {f['rule_id']} ({f['severity']}) on {f['resource_id'].rsplit('/', 1)[-1]}"
+                f"new {f['rule_id']} ({f['severity']}) on {name(f['resource_id'])}"
                 for f in self.new
                 if f.get("suppression") is None and SEVERITIES.index(f["severity"]) <= limit
             ]
             out += [
-                f"{a['rule_id']} on {a['resource_id'].rsplit('/', 1)[-1]} rises from {b['severity']} to "
-                f"{a['severity']}"
+                f"{a['rule_id']} on {name(a['resource_id'])} rises from {b['severity']} to {a['severity']}"
                 for b, a in self.worsened
                 if a.get("suppression") is None and SEVERITIES.index(a["severity"]) <= limit
             ]
             if SEVERITIES.index(BROKEN_FLOW_SEVERITY) <= limit:
                 out += [
-                    f"flows from {c.context.rsplit('/', 1)[-1]} to {c.total} endpoint(s) become {c.after} "
-                    f"(were {c.before})"
+                    f"flows from {name(c.context)} to {c.total} endpoint(s) become {c.after} (were {c.before})"
                     for c in self.flows
                     if c.after in BROKEN and c.before not in BROKEN
                 ]
         for c in self.flows:
             out += [
-                f"the gateway path {c.context.rsplit('/', 1)[-1]} -> {dest.rsplit('/', 1)[-1]}:{port} is "
-                f"{c.after} after the change"
+                f"the gateway path {name(c.context)} -> {name(dest)}:{port} is {c.after} after the change"
                 for (dest, port), broken in sorted(c.destinations.items())
                 if broken
             ]
         out += [
-            f"the API gateway can no longer reach AI account {account.rsplit('/', 1)[-1]} (before: {how})"
+            f"the API gateway can no longer reach AI account {name(account)} (before: {how})"
             for account, how in self.lost
         ]
         return out

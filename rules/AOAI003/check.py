@@ -113,7 +113,7 @@ def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
         lost = ", ".join([*dropped_ips, *dropped_vnets])
         out.append(
             remedy.Fix(
-                title=f"admit only the API gateway in the network rules of {remedy.name_of(rid)}",
+                title=f"admit only the API gateway in the network rules of {remedy.qualified_name(rid)}",
                 changes=tuple(c for f in narrowed for c in f.changes),
                 az=tuple(a for f in narrowed for a in f.az),
                 bicep="\n".join(f.bicep for f in narrowed),

@@ -101,7 +101,7 @@ def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
             remedy.Fix(
                 title=f"remove the ineffective tag from {remedy.qualified_name(rid)}",
                 changes=({"id": rid, "tags": dict.fromkeys(present), "reason": "NET003: tag has no effect"},),
-                az=tuple(f"az tag update --resource-id {rid} --operation Delete --tags {n}" for n in present),
+                az=(remedy.untag_command(rid, present),) if present else (),
                 side_effects=(
                     f"no flow changes: {remedy.qualified_name(rid)} does not read the tag (its SNAT is its own "
                     "configuration)",
@@ -115,11 +115,14 @@ def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
         "reason": "NET003: tag not effective",
     }
     fix = remedy.opt_in([rid], remedy.qualified_name(rid), "NET003: tag not effective")
+    # as the change set: the wrong-case keys deleted first (tag names are case-insensitive in Azure, so a
+    # Merge alone may keep the old key's case), then the exact key merged
+    delete = (remedy.untag_command(rid, wrong),) if wrong else ()
     return [
         remedy.Fix(
             title=f"{fix.title} (exact key and value)",
             changes=(change,),
-            az=fix.az,
+            az=(*delete, *fix.az),
             bicep=fix.bicep,
             side_effects=fix.side_effects,
         )
