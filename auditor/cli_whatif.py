@@ -25,7 +25,8 @@ Examples:
   pathaudit whatif estate/ --plan findings.json --only NET001     # try the planned fixes
 
 """ + exit_codes(
-    "0  nothing worse: no new finding at or above --fail-on, no gateway path broken, coverage complete",
+    "0  nothing worse (no new or risen finding at or above --fail-on, no flow newly broken, the gateway "
+    "keeps every path) and coverage complete",
     "1  worse (the verdict says why): a new or rising finding at or above --fail-on, a flow that newly "
     "breaks, or the API gateway losing its path to an AI account",
     USAGE_CODE + "; an unknown resource id or property path names the change",
@@ -77,8 +78,8 @@ def _plan_as_changes(path: Path) -> list[Change] | None:
     import json
 
     from auditor.errors import UsageError
+    from auditor.ids import qualified_name
     from auditor.report.plan_text import PLAN_SCHEMA
-    from auditor.rules.remedy import qualified_name
     from auditor.safetext import terminal
     from auditor.whatif.changes import parse_changes
 

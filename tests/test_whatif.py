@@ -348,3 +348,26 @@ def test_planned_changes_are_made_once_whatever_the_reason() -> None:
     ]
     assert len(edits) == len(set(edits)), [e for e in edits if edits.count(e) > 1]
     assert len({c.reason for c in changes}) > 1  # the reasons differed: the dedup is what made them one
+
+
+def test_the_nsg_cost_names_the_sources_whatif_shows_blocked() -> None:
+    """NET006's fix enforces nsg-pe on snet-pe. The plan's cost names the sources the NSG would deny; the
+    what-if of that fix shows the same sources' flows to the endpoints there becoming blocked."""
+    from auditor.rules.nsg_effects import sources_denied
+
+    paths, display = demo_inputs()
+    current = audit_raw(read_inputs(paths, display), load_config(None))
+    doc = current.document()
+    finding = next(f for f in doc["findings"] if f["rule_id"] == "NET006")
+    assert current.context is not None
+    named = set()
+    for label in sources_denied(current.context, finding["resource_id"]):
+        named.update(label.split(", "))
+    result = run_whatif(
+        paths, load_config(None), plan_changes(current, doc, {finding["fingerprint"]}), display
+    )
+    blocked = set()
+    for c in result.comparison.flows:
+        if c.after == "blocked" and c.before != "blocked":
+            blocked.update(s.rsplit("/", 1)[-1] for s in c.subnets) if c.subnets else blocked.add(c.context)
+    assert named and named == blocked, (sorted(named), sorted(blocked))

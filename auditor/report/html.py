@@ -640,8 +640,10 @@ def _suppressions(document: dict[str, Any], anchors: list[str]) -> list[str]:
     return out
 
 
-def _lines_html(document: dict[str, Any], catalog: dict[str, Rule], estate: Any = None) -> list[str]:
-    out = [
+def page_head(title: str, css: str) -> list[str]:
+    """The start of every pathaudit page, up to <body>: no script and nothing fetched (the CSP forbids
+    both), no referrer, inline CSS."""
+    return [
         "<!DOCTYPE html>",
         '<html lang="en">',
         "<head>",
@@ -649,11 +651,15 @@ def _lines_html(document: dict[str, Any], catalog: dict[str, Rule], estate: Any 
         f'<meta http-equiv="Content-Security-Policy" content="{h(CSP)}">',
         '<meta name="referrer" content="no-referrer">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{h(TITLE)}</title>",
-        f"<style>{CSS}</style>",
+        f"<title>{h(title)}</title>",
+        f"<style>{css}</style>",
         "</head>",
         "<body>",
     ]
+
+
+def _lines_html(document: dict[str, Any], catalog: dict[str, Rule], estate: Any = None) -> list[str]:
+    out = page_head(TITLE, CSS)
     anchors = finding_anchors(document["findings"])
     out += _header(document, catalog)
     out += _summary(document)

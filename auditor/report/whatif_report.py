@@ -393,7 +393,7 @@ def _routes_html(doc: dict[str, Any]) -> list[str]:
 
 def _html(doc: dict[str, Any]) -> list[str]:
     from auditor import __version__
-    from auditor.report.html import CSP, CSS
+    from auditor.report.html import CSS, page_head
 
     changes = [
         f"<li>{h(_change_text(c))}"
@@ -402,17 +402,7 @@ def _html(doc: dict[str, Any]) -> list[str]:
         for c in doc["changes"]
     ]
     return [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{h(CSP)}">',
-        '<meta name="referrer" content="no-referrer">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{h(TITLE)}</title>",
-        f"<style>{CSS}{WHATIF_CSS}</style>",
-        "</head>",
-        "<body>",
+        *page_head(TITLE, CSS + WHATIF_CSS),
         '<section class="whatif" id="whatif">',
         "<h1>What if</h1>",
         *_verdict_html(doc),

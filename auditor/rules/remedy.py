@@ -307,10 +307,9 @@ def pe_subnet_policies(
     where = qualified_name(subnet_id)
     costs = []
     if "NetworkSecurityGroup" in has - had and subnet is not None and subnet.nsg_id:
-        costs.append(
-            f"NSG {qualified_name(subnet.nsg_id)} starts filtering traffic to the private endpoints in {where}: "
-            "sources it does not allow lose access"
-        )
+        from auditor.rules.nsg_effects import cost_line
+
+        costs.append(cost_line(ctx, subnet_id, qualified_name(subnet.nsg_id), where))
     if "RouteTable" in has - had and subnet is not None and subnet.route_table_id:
         costs.append(
             f"the UDRs of {qualified_name(subnet.route_table_id)} start to apply to the private endpoints' routes"
