@@ -82,6 +82,7 @@ def _plan_as_changes(path: Path) -> list[Change] | None:
     from auditor.report.plan_text import PLAN_SCHEMA
     from auditor.safetext import terminal
     from auditor.whatif.changes import parse_changes
+    from auditor.whatif.run import edit_signature
 
     try:
         raw = path.read_text(encoding="utf-8")
@@ -117,7 +118,7 @@ def _plan_as_changes(path: Path) -> list[Change] | None:
             f"{terminal(item.get('rule_id'))} {terminal(qualified_name(str(item.get('resource_id') or '')))}"
         )
         for i, change in enumerate(fix["changes"], 1):
-            sig = json.dumps(change, sort_keys=True)
+            sig = edit_signature(change) if isinstance(change, dict) else json.dumps(change)
             if sig in seen:  # two findings, one fix (as `whatif --plan`)
                 continue
             seen.add(sig)

@@ -353,6 +353,7 @@ def test_planned_changes_are_made_once_whatever_the_reason() -> None:
 def test_the_nsg_cost_names_the_sources_whatif_shows_blocked() -> None:
     """NET006's fix enforces nsg-pe on snet-pe. The plan's cost names the sources the NSG would deny; the
     what-if of that fix shows the same sources' flows to the endpoints there becoming blocked."""
+    from auditor.ids import qualified_name
     from auditor.rules.nsg_effects import sources_denied
 
     paths, display = demo_inputs()
@@ -369,5 +370,5 @@ def test_the_nsg_cost_names_the_sources_whatif_shows_blocked() -> None:
     blocked = set()
     for c in result.comparison.flows:
         if c.after == "blocked" and c.before != "blocked":
-            blocked.update(s.rsplit("/", 1)[-1] for s in c.subnets) if c.subnets else blocked.add(c.context)
+            blocked.update(qualified_name(s) for s in c.subnets) if c.subnets else blocked.add(c.context)
     assert named and named == blocked, (sorted(named), sorted(blocked))

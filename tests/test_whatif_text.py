@@ -70,11 +70,12 @@ def test_two_subnets_of_one_name_read_apart_and_routes_name_their_table() -> Non
         in markdown.splitlines()
     )
     assert "- rt-data/default-via-legacy-nva: set" in markdown
-    # JSON keeps Change.describe's text and gains the resource's id
+    # JSON: Change.describe's text, with the qualified name too, and the resource's id
     _, out, _ = whatif(*args, "--format", "json")
     changes = json.loads(out)["changes"]
     assert [c["id"] for c in changes] == [SNET_PE_AI, SNET_PE_VWAN, ROUTE]
-    assert changes[0]["change"].startswith("snet-pe: set ")
+    assert changes[0]["change"].startswith("vnet-ai-weu/snet-pe: set ")
+    assert changes[1]["change"].startswith("vnet-vwan-spoke/snet-pe: set ")
 
 
 def test_a_flow_group_that_only_changes_appliance_shows_them() -> None:
@@ -202,3 +203,18 @@ def test_change_reads_a_plan_document(findings: Path, tmp_path: Path) -> None:
     plan.write_text(json.dumps(bad), encoding="utf-8")
     code, out, err = run_cli("whatif", "--demo", "--change", plan)
     assert code == 2 and out == "" and "Traceback" not in err and f"{plan} plan for X" in err
+
+
+def test_a_risen_finding_is_listed_with_the_findings_in_every_format() -> None:
+    """Keys back on aoai-contoso-prod: its AOAI005 keeps its fingerprint and rises from medium to high.
+    The verdict says so, and so does the findings section (not only the verdict)."""
+    prod = f"{SUB_AI}/resourceGroups/rg-ai-prod-weu/providers/Microsoft.CognitiveServices/accounts/aoai-contoso-prod"
+    args = ("--demo", "--set", prod, "properties.disableLocalAuth=false")
+    code, table, _ = whatif(*args)
+    assert code == 1
+    risen = [line for line in table.splitlines() if line.startswith("- risen: ")]
+    assert len(risen) == 1 and "AOAI005 [medium -> high] aoai-contoso-prod" in risen[0]
+    _, html, _ = whatif(*args, "--format", "html")
+    assert "<h3>Risen (1)</h3>" in html and "medium &rarr; " in html
+    _, markdown, _ = whatif(*args, "--format", "markdown")
+    assert any(line.startswith("- risen: AOAI005 [medium -> high]") for line in markdown.splitlines())

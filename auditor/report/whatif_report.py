@@ -112,6 +112,11 @@ def _appliances(ids: list[str]) -> str:
     return f"via {', '.join(qualified_name(i) for i in ids)}" if ids else "(no appliance)"
 
 
+def _with_appliances(verdict: str, ids: list[str]) -> str:
+    """A verdict with the appliances it passes; a flow that does not exist passes none worth saying."""
+    return verdict if verdict == "absent" and not ids else f"{verdict} {_appliances(ids)}"
+
+
 def nothing_worse(fail_on: str, esc: Any) -> str:
     """What a verdict without reasons says, every format alike: none of what
     auditor.whatif.compare.Comparison.worse counts happened. Findings and flows that newly break count
@@ -151,6 +156,11 @@ def _lines(doc: dict[str, Any], esc: Any, code: Any, heading: Any) -> list[str]:
             f"({code(f['fingerprint'])})"
             for label in ("resolved", "new")
             for f in fs[label]
+        ]
+        + [
+            f"- risen: {esc(f['rule_id'])} [{esc(f['severity_before'])} -> {esc(f['severity'])}] "
+            f"{esc(qualified_name(f['resource_id']))} ({code(f['fingerprint'])})"
+            for f in fs.get("worsened", [])
         ],
     )
     flows = doc["flows"]
@@ -161,8 +171,8 @@ def _lines(doc: dict[str, Any], esc: Any, code: Any, heading: Any) -> list[str]:
         more = f" and {x['destinations_total'] - 5} more" if x["destinations_total"] > 5 else ""
         before, after = x["before"], x["after"]
         if x["appliances_before"] != x["appliances_after"]:  # else `symmetric -> symmetric` says nothing
-            before = f"{before} {_appliances(x['appliances_before'])}"
-            after = f"{after} {_appliances(x['appliances_after'])}"
+            before = _with_appliances(before, x["appliances_before"])
+            after = _with_appliances(after, x["appliances_after"])
         items.append(
             f"- {esc(qualified_name(x['context']))}: {esc(before)} -> {esc(after)} to {esc(names)}{more}{mark}"
         )
@@ -295,6 +305,14 @@ def _findings_html(fs: dict[str, list[dict[str, Any]]]) -> list[str]:
             out += [f'<ul class="findings {label}">', *(_finding_li(f) for f in fs[label]), "</ul>"]
         else:
             out.append('<p class="muted">none</p>')
+    risen = fs.get("worsened", [])
+    if risen:
+        out += [
+            f"<h3>Risen ({len(risen)})</h3>",
+            '<ul class="findings risen">',
+            *(_finding_li(f).replace("<li>", f"<li>{h(f['severity_before'])} &rarr; ", 1) for f in risen),
+            "</ul>",
+        ]
     if fs["unchanged"]:
         out += [
             f"<details><summary>Unchanged ({len(fs['unchanged'])})</summary>",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from auditor.ids import key
+from auditor.ids import key, qualified_name
 from auditor.ipnet import Cidr
 from auditor.paths import nsg as nsgs
 from auditor.paths.flow import SNAT_HOW
@@ -60,7 +60,7 @@ def sources_denied(ctx: AuditContext, subnet_id: str) -> list[str]:
 
 
 def label_of(ctx: AuditContext, subnets: list[str]) -> str:
-    names = sorted(ctx.estate.name_of(s) for s in subnets)
+    names = sorted((qualified_name(s) for s in subnets), key=str.lower)
     return ", ".join(names[:3]) + (f" and {len(names) - 3} more subnets" if len(names) > 3 else "")
 
 

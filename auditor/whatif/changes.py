@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import UsageError
+from auditor.ids import qualified_name
 from auditor.ingest.normalize import EXTRACTED_CHILDREN, canonical, extract_children
 from auditor.packaged import PACKAGE_DIR
 
@@ -87,7 +88,7 @@ class Change:
 
     def describe(self) -> str:
         """One line a change ticket can carry."""
-        name = self.resource_id.rstrip("/").rsplit("/", 1)[-1] if self.resource_id else ""
+        name = qualified_name(self.resource_id) if self.resource_id else ""
         parts = [f"tag {k}={v}" if v is not None else f"remove tag {k}" for k, v in sorted(self.tags.items())]
         parts += [f"set {p}={json.dumps(v)}" for p, v in sorted(self.set.items())]
         parts += [f"unset {p}" for p in self.unset]
@@ -99,7 +100,7 @@ class Change:
         if self.remove_route is not None:
             parts.append(f"remove route {self.remove_route}")
         if self.add is not None:
-            return f"add {self.add.get('type')} {self.add.get('name') or self.add.get('id')}"
+            return f"add {self.add.get('type')} {qualified_name(str(self.add.get('id') or '')) or self.add.get('name')}"
         return f"{name}: {', '.join(parts)}"
 
 

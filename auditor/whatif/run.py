@@ -19,6 +19,7 @@ from auditor.config import Config
 from auditor.errors import UsageError
 from auditor.estate import Merged, build_estate, merge_inputs
 from auditor.gcpause import gc_paused
+from auditor.ids import qualified_name
 from auditor.ingest.files import RawInputs, discover, read_inputs
 from auditor.ipnet import PrefixError, parse_cidr, parse_ip
 from auditor.paths.analysis import FlowAnalysis
@@ -195,9 +196,7 @@ def gateway_reach(result: AuditResult, facts: set[FlowFact]) -> dict[str, str]:
         else:
             subnet = next((s for s in acls.virtual_network_rules if s.lower() in gateways), None)
             if subnet is not None:
-                out[k] = (
-                    f"its public endpoint, through the virtual network rule for {subnet.rsplit('/', 1)[-1]}"
-                )
+                out[k] = f"its public endpoint, through the virtual network rule for {qualified_name(subnet)}"
     return out
 
 
@@ -436,6 +435,12 @@ def plan_document(result: AuditResult, document: dict[str, Any]) -> dict[str, An
     return {"schema": "pathaudit/plan@1", "estate": document["estate"], "plans": items}
 
 
+def edit_signature(change: dict[str, Any]) -> str:
+    """Two findings, one fix (the NIC tag resolves NET001 and NET002): the same edit whatever its reason,
+    made once."""
+    return json.dumps({k: v for k, v in change.items() if k != "reason"}, sort_keys=True)
+
+
 def plan_changes(result: AuditResult, document: dict[str, Any], only: set[str] | None) -> list[Change]:
     """The first fix of each selected finding (by rule id or fingerprint), as changes."""
     picked = []
@@ -450,12 +455,11 @@ def plan_changes(result: AuditResult, document: dict[str, Any], only: set[str] |
     seen: set[str] = set()
     for f, fix in picked:
         for i, c in enumerate(fix.changes, 1):
-            # two findings, one fix (the NIC tag resolves NET001 and NET002): the same edit whatever the reason
-            sig = json.dumps({k: v for k, v in c.items() if k != "reason"}, sort_keys=True)
+            sig = edit_signature(c)
             if sig in seen:
                 continue
             seen.add(sig)
             changes += parse_changes(
-                {"changes": [c]}, f"plan for {f['rule_id']} {f['resource_id'].rsplit('/', 1)[-1]} ({i})"
+                {"changes": [c]}, f"plan for {f['rule_id']} {qualified_name(f['resource_id'])} ({i})"
             )
     return changes
