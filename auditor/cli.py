@@ -359,6 +359,7 @@ def audit(
             flow_rows=lambda: result.flow_rows(document),
             estate=result.estate,
             say_written=False,
+            fail_on=fail_on,
         )
         if bundle is not None:
             from auditor.report.bundle import command_from_context, write_audit_bundle
@@ -399,6 +400,7 @@ def render(
     estate: object = None,
     fallback_artifact: str | None = None,
     say_written: bool = True,
+    fail_on: str = "high",
 ) -> list[Path]:
     """Write `document` in one or more formats (auditor.report.outputs); `catalog` defaults to the bundled
     one. With --out, one line on stderr says what was written where (unless `say_written` is False: the
@@ -411,7 +413,13 @@ def render(
         catalog = load_catalog()
     formats = [fmt] if isinstance(fmt, str) else list(fmt)
     ctx = ReportContext.for_document(
-        document, catalog, assessed, flow_rows, estate=estate, fallback_artifact=fallback_artifact
+        document,
+        catalog,
+        assessed,
+        flow_rows,
+        estate=estate,
+        fallback_artifact=fallback_artifact,
+        fail_on=fail_on,
     )
     written = write_reports(ctx, formats, out)
     for notice in ctx.notices:
@@ -619,7 +627,7 @@ def report_cmd(
     for line in lines:
         err(f"pathaudit: {line}")
     # SARIF: a resource no listed input still holds points at this document (GitHub needs a file)
-    render(document, fmt, out, fallback_artifact=str(findings))
+    render(document, fmt, out, fallback_artifact=str(findings), fail_on=fail_on)
     sys.exit(document_exit_code(document, fail_on, allow_incomplete))
 
 
@@ -904,7 +912,7 @@ def confirm(
     for line in result.lines():
         err(f"pathaudit: {line}")
     report_problems(result.problems)
-    render(result.document, fmt, out)
+    render(result.document, fmt, out, fail_on=fail_on)
     if bundle is not None:
         from auditor.catalog import load_catalog
         from auditor.report.bundle import command_from_context, write_audit_bundle

@@ -280,13 +280,13 @@ def test_demo_estate_two_runs_identical_and_reports_current(tmp_path, monkeypatc
             "audit",
             "--demo",
             "--fail-on",
-            "never",
+            "high",  # as the Makefile: JUnit fails the demo's high findings, and the audit exits 1
             *[x for f in DEMO_FORMATS for x in ("--format", f)],
             "--out",
             str(out),
         ]
         res = runner.invoke(cli, args)
-        assert res.exit_code == 0, res.output
+        assert res.exit_code == 1, res.output
         outs.append(out)
     expected = sorted(FILENAMES[f] for f in DEMO_FORMATS)
     assert sorted(p.name for p in outs[0].iterdir()) == expected

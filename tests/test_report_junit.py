@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_cli
 from helpers.report_docs import (
     IMG,
     SCRIPT,
@@ -355,3 +358,24 @@ def test_hostile_strings_are_well_formed_xml():
     skipped = next(s for s in root.iter("skipped") if s.get("message", "").startswith("suppressed: "))
     assert IMG in skipped.get("message") and SCRIPT in skipped.text and IMG in skipped.text
     assert all(s.get("timestamp") is None for s in root.iter("testsuite"))  # collected_at is not a time
+
+
+@pytest.mark.parametrize("command", ["audit", "report"])
+def test_fail_on_from_the_command_line_decides_the_junit_failures(tmp_path: Path, command: str) -> None:
+    """`--fail-on medium` makes the demo's medium findings failures; by default (high) they are skipped.
+    The JUnit failure count always agrees with the exit code's reason."""
+    findings = tmp_path / "findings.json"
+    code, _, _ = run_cli("audit", "--demo", "--format", "json", "-o", findings, "--fail-on", "never")
+    assert code == 0
+    counts = {}
+    for fail_on in ("high", "medium"):
+        out = tmp_path / f"{command}-{fail_on}.junit.xml"
+        if command == "audit":
+            run_cli("audit", "--demo", "--format", "junit", "-o", out, "--fail-on", fail_on)
+        else:
+            run_cli("report", findings, "--format", "junit", "-o", out, "--fail-on", fail_on)
+        counts[fail_on] = int(parse(out.read_bytes()).get("failures"))
+    doc = json.loads(findings.read_text(encoding="utf-8"))
+    assert counts["high"] == sum(1 for f in doc["findings"] if f["severity"] == "high")
+    assert counts["medium"] == sum(1 for f in doc["findings"] if f["severity"] in ("high", "medium"))
+    assert counts["medium"] > counts["high"]

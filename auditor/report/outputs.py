@@ -50,6 +50,7 @@ class ReportContext:
     # SARIF: the file a result points at when no input file holds its resource (docs/findings.md)
     fallback_artifact: str | None = None
     sarif_category: str | None = None  # automationDetails.id (--sarif-category)
+    fail_on: str = "high"  # JUnit: findings at or above it are failures, the others skipped (--fail-on)
     _cache: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -62,6 +63,7 @@ class ReportContext:
         *,
         estate: Any = None,
         fallback_artifact: str | None = None,
+        fail_on: str = "high",
     ) -> ReportContext:
         return cls(
             document,
@@ -71,6 +73,7 @@ class ReportContext:
             flow_rows,
             estate=estate,
             fallback_artifact=fallback_artifact,
+            fail_on=fail_on,
         )
 
 
@@ -97,7 +100,7 @@ def chunks(fmt: str, ctx: ReportContext) -> Iterator[bytes]:
     if fmt == "junit":
         from auditor.report.junit import iter_junit
 
-        return iter_junit(doc, ctx.catalog, ctx.assessed)
+        return iter_junit(doc, ctx.catalog, ctx.assessed, fail_on=ctx.fail_on)
     if fmt == "markdown":
         from auditor.report.markdown import iter_markdown
 
