@@ -60,3 +60,33 @@ def test_a_change_naming_nothing_fails_before_either_audit() -> None:
             display,
             parallel=True,
         )
+
+
+def test_an_unexpected_error_in_the_worker_is_one_line_without_a_traceback(capfd, monkeypatch) -> None:
+    """A worker that crashes (here: given no config) says what happened in one line, which the parent
+    raises; no traceback reaches standard error unless PATHAUDIT_DEBUG is set."""
+    from auditor.whatif.worker import Job, Worker
+
+    monkeypatch.delenv("PATHAUDIT_DEBUG", raising=False)
+    paths, display = demo_inputs()
+    job = Job(paths, display, None, [], {}, 0)  # type: ignore[arg-type]
+    with (
+        pytest.raises(RuntimeError, match=r"in the what-if worker process: AttributeError"),
+        Worker.start(job) as w,
+    ):
+        w.side()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_usage_error_in_the_worker_is_raised_as_such(monkeypatch) -> None:
+    """The worker's own usage errors (here: a change naming nothing, sent to it directly) come back as
+    the same error, not as an internal one."""
+    from auditor.whatif.worker import Job, Worker
+
+    paths, display = demo_inputs()
+    job = Job(paths, display, load_config(None), [Change("t", "/subscriptions/x", tags={"a": "b"})], {}, 0)
+    with (
+        pytest.raises(UsageError, match="no resource /subscriptions/x in the estate"),
+        Worker.start(job) as w,
+    ):
+        w.side()

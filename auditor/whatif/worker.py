@@ -43,6 +43,14 @@ class Failure:
     error: PathauditError
 
 
+@dataclass
+class Crash:
+    """An unexpected error in the worker, as one line (no traceback reaches the user unless
+    PATHAUDIT_DEBUG is set, as in the parent)."""
+
+    what: str
+
+
 class Worker:
     """The parent's end: start it, read its Side, ask it for the delivered flows of some pairs."""
 
@@ -74,6 +82,8 @@ class Worker:
             raise RuntimeError(f"the what-if worker process ended without an answer (exit {code})") from None
         if isinstance(msg, Failure):
             raise msg.error
+        if isinstance(msg, Crash):
+            raise RuntimeError(f"in the what-if worker process: {msg.what}")
         return msg
 
     def side(self) -> Any:
@@ -128,7 +138,22 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         stdout.flush()
 
 
-if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
-    sys.stdout.flush()
+def main() -> None:
+    try:
+        serve(sys.stdin.buffer, sys.stdout.buffer)
+    except Exception as exc:  # the parent says "internal error" with this line
+        if os.environ.get("PATHAUDIT_DEBUG"):
+            raise
+        with contextlib.suppress(OSError):
+            pickle.dump(Crash(f"{type(exc).__name__}: {exc}"), sys.stdout.buffer)
+    with contextlib.suppress(OSError):
+        sys.stdout.flush()
     os._exit(0)  # the heap is dropped with the process: no teardown of a large estate
+
+
+if __name__ == "__main__":
+    # run as the importable module, not as __main__: what it pickles (Failure, Crash) must unpickle in
+    # the parent under auditor.whatif.worker
+    from auditor.whatif.worker import main as serve_as_module
+
+    serve_as_module()
