@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from auditor.cli import SEVERITY_CHOICES, USAGE_CODE, err, exit_codes, report_problems
 from auditor.gcpause import settle
-
-if TYPE_CHECKING:
-    from auditor.whatif.changes import Change
 
 WHATIF_FORMATS = ["table", "json", "markdown", "html"]
 
@@ -69,71 +66,6 @@ def _document_inputs(findings: Path) -> tuple[dict, list[Path], dict[Path, str]]
         paths.append(path)
         display[path] = name
     return document, paths, display
-
-
-def _plan_as_changes(path: Path) -> list[Change] | None:
-    """`--change plan.json`: a pathaudit/plan@1 document (`pathaudit plan --format json`) read as the
-    change set `whatif --plan` would apply: the first fix with changes of each plan, each edit once.
-    None when the file is not a plan document (load_changes then reads it, and names what is wrong)."""
-    import json
-
-    from auditor.errors import UsageError
-    from auditor.ids import qualified_name
-    from auditor.report.plan_text import PLAN_SCHEMA
-    from auditor.safetext import terminal
-    from auditor.whatif.changes import parse_changes
-    from auditor.whatif.run import edit_signature
-
-    try:
-        raw = path.read_text(encoding="utf-8")
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            doc = yaml.safe_load(raw)
-        else:
-            doc = json.loads(raw)
-    except Exception:  # unreadable or not JSON/YAML: load_changes says so
-        return None
-    if not isinstance(doc, dict) or doc.get("schema") != PLAN_SCHEMA:
-        return None
-    plans = doc.get("plans")
-    if not isinstance(plans, list) or not all(
-        isinstance(p, dict) and isinstance(p.get("fixes"), list) for p in plans
-    ):
-        raise UsageError(f"{path}: a {PLAN_SCHEMA} document needs `plans`, each with a `fixes` list")
-    changes: list[Change] = []
-    seen: set[str] = set()
-    for item in plans:
-        fix = next(
-            (
-                f
-                for f in item["fixes"]
-                if isinstance(f, dict) and isinstance(f.get("changes"), list) and f["changes"]
-            ),
-            None,
-        )
-        if fix is None:
-            continue
-        label = (
-            f"{terminal(item.get('rule_id'))} {terminal(qualified_name(str(item.get('resource_id') or '')))}"
-        )
-        for i, change in enumerate(fix["changes"], 1):
-            sig = edit_signature(change) if isinstance(change, dict) else json.dumps(change)
-            if sig in seen:  # two findings, one fix (as `whatif --plan`)
-                continue
-            seen.add(sig)
-            changes += parse_changes({"changes": [change]}, f"{path} plan for {label} ({i})")
-    if not changes:
-        raise UsageError(f"{path}: no plan of this {PLAN_SCHEMA} document has a fix a change set can express")
-    return changes
-
-
-def _change_file(path: Path) -> list[Change]:
-    """A `--change` file: a change set, or a plan document (_plan_as_changes)."""
-    from auditor.whatif.changes import load_changes
-
-    planned = _plan_as_changes(path)
-    return planned if planned is not None else load_changes(path)
 
 
 def _check_only(only: tuple[str, ...], findings: list[dict[str, Any]], source: Path) -> None:
@@ -225,12 +157,12 @@ def whatif(
     from auditor.config import load_config
     from auditor.ingest.files import read_inputs
     from auditor.report.whatif_report import render_whatif, whatif_document
-    from auditor.whatif.changes import short_form
+    from auditor.whatif.changes import load_changes, short_form
     from auditor.whatif.run import audit_before, plan_changes, run_whatif
 
     paths, display = _inputs(inputs, demo)
     config = load_config(config_path)
-    changes = [c for f in change_files for c in _change_file(f)]
+    changes = [c for f in change_files for c in load_changes(f)]
     changes += [short_form("tag", rid, kv) for rid, kv in tags]
     changes += [short_form("set", rid, kv) for rid, kv in sets]
     raw, baseline = None, None

@@ -96,6 +96,21 @@ class AuditContext:
         return [*analysis.coverage_gaps.values(), *analysis.appliances.gaps.values()]
 
     @cached_property
+    def gateway_public_ips(self) -> set[int]:
+        """The API gateway's public addresses (APIM public and outbound IPs): what an AI account's IP
+        rules must admit for the gateway to reach its public endpoint. Unparsable values are skipped."""
+        from auditor.ipnet import PrefixError, parse_ip
+
+        ips: set[int] = set()
+        for apim in self.estate.apims.values():
+            for text in (*apim.public_ips, *apim.outbound_public_ips):
+                try:
+                    ips.add(parse_ip(text))
+                except PrefixError:
+                    continue
+        return ips
+
+    @cached_property
     def gateway_subnet_ids(self) -> set[str]:
         """Subnets of the API gateway: APIM in a VNet (internal or external) plus config gateways."""
         ids = {key(a.subnet_id) for a in self.estate.apims.values() if a.subnet_id and a.vnet_type != "None"}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -25,6 +26,8 @@ from auditor.errors import UsageError
 from auditor.ids import qualified_name
 from auditor.ingest.normalize import EXTRACTED_CHILDREN, canonical, extract_children
 from auditor.packaged import PACKAGE_DIR
+from auditor.report.plan_text import PLAN_SCHEMA
+from auditor.safetext import terminal
 
 SCHEMA_FILE = PACKAGE_DIR / "schemas" / "changeset.schema.json"
 ROUTE_TYPE = "microsoft.network/routetables/routes"
@@ -160,7 +163,61 @@ def load_changes(path: Path) -> list[Change]:
         raise UsageError(f"{path}: not a change set: {str(exc).splitlines()[0]}") from None
     except Exception as exc:  # yaml.YAMLError
         raise UsageError(f"{path}: not a change set: {str(exc).splitlines()[0]}") from None
+    if isinstance(doc, dict) and doc.get("schema") == PLAN_SCHEMA:
+        return plan_document_changes(doc, str(path))
     return parse_changes(doc, str(path))
+
+
+def edit_signature(change: Any) -> str:
+    """Two findings, one fix (the NIC tag resolves NET001 and NET002): the same edit whatever its reason,
+    made once."""
+    if isinstance(change, dict):
+        change = {k: v for k, v in change.items() if k != "reason"}
+    return json.dumps(change, sort_keys=True)
+
+
+def first_fixes(picked: Iterable[tuple[str, str, list[Any]]], source: str = "") -> list[Change]:
+    """(rule id, resource id, change-set entries of its first fix) per finding -> the changes, each edit
+    once: what `whatif --plan` applies and what `whatif --change plan.json` reads."""
+    changes: list[Change] = []
+    seen: set[str] = set()
+    prefix = f"{source} " if source else ""
+    for rule_id, resource_id, entries in picked:
+        label = f"{prefix}plan for {terminal(rule_id)} {terminal(qualified_name(resource_id))}"
+        for i, entry in enumerate(entries, 1):
+            sig = edit_signature(entry)
+            if sig not in seen:
+                seen.add(sig)
+                changes += parse_changes({"changes": [entry]}, f"{label} ({i})")
+    return changes
+
+
+def plan_document_changes(doc: dict[str, Any], source: str) -> list[Change]:
+    """A pathaudit/plan@1 document (`pathaudit plan --format json`) as the change set `whatif --plan` would
+    apply: the first fix with changes of each plan."""
+    plans = doc.get("plans")
+    if not isinstance(plans, list) or not all(
+        isinstance(p, dict) and isinstance(p.get("fixes"), list) for p in plans
+    ):
+        raise UsageError(f"{source}: a {PLAN_SCHEMA} document needs `plans`, each with a `fixes` list")
+    picked = []
+    for item in plans:
+        fix = next(
+            (
+                f
+                for f in item["fixes"]
+                if isinstance(f, dict) and isinstance(f.get("changes"), list) and f["changes"]
+            ),
+            None,
+        )
+        if fix is not None:
+            picked.append((str(item.get("rule_id")), str(item.get("resource_id") or ""), fix["changes"]))
+    changes = first_fixes(picked, source)
+    if not changes:
+        raise UsageError(
+            f"{source}: no plan of this {PLAN_SCHEMA} document has a fix a change set can express"
+        )
+    return changes
 
 
 def parse_value(text: str) -> Any:

@@ -8,7 +8,6 @@ only by what the change does.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +18,15 @@ from auditor.config import Config
 from auditor.errors import UsageError
 from auditor.estate import Merged, build_estate, merge_inputs
 from auditor.gcpause import gc_paused
-from auditor.ids import qualified_name
+from auditor.ids import key, qualified_name
 from auditor.ingest.files import RawInputs, discover, read_inputs
-from auditor.ipnet import PrefixError, parse_cidr, parse_ip
+from auditor.ipnet import PrefixError, parse_cidr
 from auditor.paths.analysis import FlowAnalysis
 from auditor.paths.reuse import WalkReuse
 from auditor.problems import Problem
+from auditor.report.plan_text import PLAN_SCHEMA
 from auditor.rules.remedy import Fix
-from auditor.whatif.changes import Change, apply_changes, parse_changes
+from auditor.whatif.changes import Change, apply_changes, first_fixes
 from auditor.whatif.compare import (
     Comparison,
     FlowFact,
@@ -151,20 +151,15 @@ def gateway_reach(result: AuditResult, facts: set[FlowFact]) -> dict[str, str]:
     network rules: https://learn.microsoft.com/azure/ai-services/cognitive-services-virtual-networks"""
     estate, context = result.estate, result.context
     gateways = gateway_subnets(result)
-    public_ips: list[int] = []
-    for apim in estate.apims.values():
-        for text in (*apim.public_ips, *apim.outbound_public_ips):
-            try:
-                public_ips.append(parse_ip(text))
-            except PrefixError:
-                continue
     if context is None or not (gateways or estate.apims):
         return {}
+    public_ips = context.gateway_public_ips
     approved: dict[str, str] = {}  # PE id (as the flows carry it) -> account id
     for pe in estate.private_endpoints.values():
         for c in pe.connections:
-            if (c.target_id or "").lower() in estate.ai_accounts and c.status.lower() == "approved":
-                approved[pe.id] = estate.ai_accounts[(c.target_id or "").lower()].id
+            account = estate.ai_accounts.get(key(c.target_id or ""))
+            if account is not None and c.status.lower() == "approved":
+                approved[pe.id] = account.id
     reached: dict[str, set[str]] = {}
     from_gateway: dict[tuple[str, ...], bool] = {}
     for _ctx, subnets, pe_id, _port, verdict, _apps in facts:
@@ -432,34 +427,17 @@ def plan_document(result: AuditResult, document: dict[str, Any]) -> dict[str, An
                 "fixes": [x.to_dict() for x in fixes.get(f["fingerprint"], [])],
             }
         )
-    return {"schema": "pathaudit/plan@1", "estate": document["estate"], "plans": items}
-
-
-def edit_signature(change: dict[str, Any]) -> str:
-    """Two findings, one fix (the NIC tag resolves NET001 and NET002): the same edit whatever its reason,
-    made once."""
-    return json.dumps({k: v for k, v in change.items() if k != "reason"}, sort_keys=True)
+    return {"schema": PLAN_SCHEMA, "estate": document["estate"], "plans": items}
 
 
 def plan_changes(result: AuditResult, document: dict[str, Any], only: set[str] | None) -> list[Change]:
     """The first fix of each selected finding (by rule id or fingerprint), as changes."""
-    picked = []
     fixes = plans(result, document)
+    picked = []
     for f in document["findings"]:
         if only and f["rule_id"] not in only and f["fingerprint"] not in only:
             continue
         applicable = [x for x in fixes.get(f["fingerprint"], []) if x.changes]
         if applicable:
-            picked.append((f, applicable[0]))
-    changes: list[Change] = []
-    seen: set[str] = set()
-    for f, fix in picked:
-        for i, c in enumerate(fix.changes, 1):
-            sig = edit_signature(c)
-            if sig in seen:
-                continue
-            seen.add(sig)
-            changes += parse_changes(
-                {"changes": [c]}, f"plan for {f['rule_id']} {qualified_name(f['resource_id'])} ({i})"
-            )
-    return changes
+            picked.append((f["rule_id"], f["resource_id"], list(applicable[0].changes)))
+    return first_fixes(picked)

@@ -7,20 +7,9 @@ from typing import Any
 
 from auditor.findings import Evidence, Finding
 from auditor.ids import key
-from auditor.ipnet import PrefixError, parse_cidr, parse_ip
+from auditor.ipnet import PrefixError, parse_cidr
 from auditor.rules import remedy
 from auditor.rules.context import AuditContext
-
-
-def gateway_public_ips(ctx: AuditContext) -> set[int]:
-    ips: set[int] = set()
-    for apim in ctx.estate.apims.values():
-        for text in (*apim.public_ips, *apim.outbound_public_ips):
-            try:
-                ips.add(parse_ip(text))
-            except PrefixError:
-                continue
-    return ips
 
 
 def admits_only_gateway(rule: str, gateway_ips: set[int]) -> bool:
@@ -36,7 +25,7 @@ def admits_only_gateway(rule: str, gateway_ips: set[int]) -> bool:
 
 
 def check(ctx: AuditContext) -> Iterator[Finding]:
-    gateway_ips = gateway_public_ips(ctx)
+    gateway_ips = ctx.gateway_public_ips
     gateway_subnets = ctx.gateway_subnet_ids
     no_gateway = not gateway_ips and not gateway_subnets
     for account in ctx.estate.ai_accounts.values():
@@ -88,7 +77,7 @@ def fixes(finding: dict[str, Any], ctx: AuditContext) -> list[remedy.Fix]:
     rid = finding["resource_id"]
     record = ctx.estate.records.get(key(rid)) or {}
     acls = ((record.get("properties") or {}).get("networkAcls")) or {}
-    gateway_ips = gateway_public_ips(ctx)
+    gateway_ips = ctx.gateway_public_ips
     gateway_subnets = ctx.gateway_subnet_ids
     reason = "AOAI003: network rules admit non-gateway sources"
     kept_ips = [r for r in acls.get("ipRules") or [] if admits_only_gateway(str(_value(r)), gateway_ips)]
