@@ -116,7 +116,12 @@ def hostile_doc() -> dict[str, Any]:
     return {
         "schema": "pathaudit/whatif@1",
         "changes": [
-            {"where": "t", "id": f"{vnet}/subnets/{evil}", "change": f"{evil}: tag a={evil}", "reason": evil}
+            {
+                "where": "t",
+                "id": f"{vnet}/subnets/{evil}",
+                "change": f"{evil}/{evil}: tag a={evil}",
+                "reason": evil,
+            }
         ],
         "findings": {"resolved": [], "unchanged": [], "new": []},
         "flows": [

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from auditor.ids import name_of, qualified_name
+from auditor.ids import qualified_name
 from auditor.report.text import encode_lines, h, md
 from auditor.safetext import terminal
 
@@ -94,20 +94,6 @@ def _change_id(ch: Any) -> str:
     return ch.resource_id or str((ch.add or {}).get("id") or "")
 
 
-def _change_text(c: dict[str, Any]) -> str:
-    """A change's one line with its resource named with its parents (`vnet-a/snet-pe: set ...`):
-    auditor.whatif.changes.Change.describe names it by its last segment only."""
-    text, rid = c["change"], c.get("id") or ""
-    short, full = name_of(rid), qualified_name(rid)
-    if not rid or short == full:
-        return text
-    if text.startswith(f"{short}: "):
-        return full + text[len(short) :]
-    if text.startswith("add ") and text.endswith(f" {short}"):  # `add TYPE NAME`
-        return text[: -len(short)] + full
-    return text
-
-
 def _appliances(ids: list[str]) -> str:
     return f"via {', '.join(qualified_name(i) for i in ids)}" if ids else "(no appliance)"
 
@@ -141,8 +127,7 @@ def _lines(doc: dict[str, Any], esc: Any, code: Any, heading: Any) -> list[str]:
     `rt-x/route-y`): two subnets called snet-pe in different VNets read apart."""
     out: list[str] = []
     changes = [
-        f"- {esc(_change_text(c))}" + (f" ({esc(c['reason'])})" if c["reason"] else "")
-        for c in doc["changes"]
+        f"- {esc(c['change'])}" + (f" ({esc(c['reason'])})" if c["reason"] else "") for c in doc["changes"]
     ]
     _section(out, heading("What if"), changes)
     fs = doc["findings"]
@@ -240,6 +225,8 @@ WHATIF_CSS = """
 .whatif ul.routes.removed li::before{content:"\\2212  ";font-weight:700;color:var(--high)}
 .whatif h4{font-size:13px;margin:8px 0 2px}
 """
+# Verdicts of a flow that does not arrive (auditor.whatif.compare reads them too): blocked, on a side
+# where its context or endpoint does not exist, or not delivered (large estates)
 GONE = ("blocked", "absent", "not delivered")
 
 
@@ -414,7 +401,7 @@ def _html(doc: dict[str, Any]) -> list[str]:
     from auditor.report.html import CSS, page_head
 
     changes = [
-        f"<li>{h(_change_text(c))}"
+        f"<li>{h(c['change'])}"
         + (f' <span class="reason">({h(c["reason"])})</span>' if c["reason"] else "")
         + f'<br><span class="muted">{h(c["where"])}</span></li>'
         for c in doc["changes"]

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.findings import SEVERITIES
+from auditor.ids import qualified_name as name
+from auditor.report.whatif_report import GONE
 
 
 @dataclass
@@ -73,8 +75,6 @@ class Comparison:
         account the gateway can no longer reach. The last two count whatever `fail_on` says: the gateway
         losing its backend is an outage, not a finding. Resources are named with their parents
         (`vnet-a/snet-pe`), as the reports name them."""
-        from auditor.ids import qualified_name as name  # here: this method is all that names resources
-
         out = []
         if fail_on != "never":
             limit = SEVERITIES.index(fail_on)
@@ -161,7 +161,7 @@ def compare_flows(
 ) -> None:
     """With `every_flow`, both sides hold every flow and a missing one does not exist (its context or
     endpoint came or went). Otherwise both hold the delivered flows of the pairs (route context,
-    endpoint) either side's rules read (auditor.whatif.run.same_pairs), so a missing one is not
+    endpoint) either side's rules read (auditor.whatif.run.missing_pairs and delivered_facts), so a missing one is not
     delivered.
 
     Only the facts in one side's set difference are looked at, keyed by (context, endpoint, port).
@@ -170,7 +170,7 @@ def compare_flows(
     only is one change for all its subnets. The work is linear in the flows that differ, never in
     flows x subnets (the 10k-subnet benchmark flips 203k flows of 24 subnets each)."""
     none: tuple[str, ...] = ()
-    gone = ("blocked", "absent", "not delivered")
+    gone = GONE
     removed: dict[tuple[str, str, int], list[tuple[tuple[str, ...], State]]] = {}
     added: dict[tuple[str, str, int], list[tuple[tuple[str, ...], State]]] = {}
     for side, facts in ((removed, before - after), (added, after - before)):

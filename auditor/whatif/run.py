@@ -25,6 +25,7 @@ from auditor.paths.analysis import FlowAnalysis
 from auditor.paths.reuse import WalkReuse
 from auditor.problems import Problem
 from auditor.report.plan_text import PLAN_SCHEMA
+from auditor.report.whatif_report import GONE
 from auditor.rules.remedy import Fix
 from auditor.whatif.changes import Change, apply_changes, first_fixes
 from auditor.whatif.compare import (
@@ -164,7 +165,7 @@ def gateway_reach(result: AuditResult, facts: set[FlowFact]) -> dict[str, str]:
     from_gateway: dict[tuple[str, ...], bool] = {}
     for _ctx, subnets, pe_id, _port, verdict, _apps in facts:
         owner = approved.get(pe_id)
-        if owner is None or verdict in ("blocked", "absent", "not delivered"):
+        if owner is None or verdict in GONE:
             continue
         hit = from_gateway.get(subnets)
         if hit is None:
