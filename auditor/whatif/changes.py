@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import UsageError
-from auditor.ids import qualified_name
+from auditor.ids import key, qualified_name
 from auditor.ingest.normalize import EXTRACTED_CHILDREN, canonical, extract_children
 from auditor.packaged import PACKAGE_DIR
 from auditor.report.plan_text import PLAN_SCHEMA
@@ -238,10 +238,6 @@ def short_form(kind: str, resource_id: str, assignment: str) -> Change:
     return Change(where=f"--set {name}", resource_id=resource_id, set={name: parse_value(value)})
 
 
-def _key(rid: str) -> str:
-    return rid.lower()
-
-
 def _exists(rec: dict[str, Any], path: str) -> bool:
     node: Any = rec
     for part in path.split("."):
@@ -279,7 +275,7 @@ def _ref_key(value: Any) -> str | None:
     """An ARM reference `{"id": ...}` (or a bare id string), as the estate build reads it -> key."""
     if isinstance(value, dict):
         value = value.get("id")
-    return _key(value) if isinstance(value, str) and value else None
+    return key(value) if isinstance(value, str) and value else None
 
 
 def _added_records(change: Change) -> list[dict[str, Any]]:
@@ -309,14 +305,14 @@ def _added_records(change: Change) -> list[dict[str, Any]]:
                 if not isinstance(name, str) or not name:
                     raise UsageError(f"{where}: {field}: a child needs an `id` or a `name`")
                 item["id"] = f"{parent}/{prop}/{name}"
-            elif _key(item["id"].rstrip("/").rsplit("/", 1)[0]) != _key(f"{parent}/{prop}"):
+            elif key(item["id"].rstrip("/").rsplit("/", 1)[0]) != key(f"{parent}/{prop}"):
                 raise UsageError(f"{where}: {field}: {item['id']} is not a child of {rec['id']}")
     children = extract_children(rec)
     seen: set[str] = set()
     for child in children:
-        if _key(child["id"]) in seen:
+        if key(child["id"]) in seen:
             raise UsageError(f"{where}: {child['id']} is given twice")
-        seen.add(_key(child["id"]))
+        seen.add(key(child["id"]))
     return [rec, *children]
 
 
@@ -369,10 +365,10 @@ def apply_changes(
         if change.add is not None:
             added = _added_records(change)
             for rec in added:
-                if _key(rec["id"]) in records:
+                if key(rec["id"]) in records:
                     raise UsageError(f"{change.where}: add: {rec['id']} already exists in the estate")
             for rec in added:
-                k = _key(rec["id"])
+                k = key(rec["id"])
                 records[k] = rec
                 files[k] = change.where
                 touched.add(k)
@@ -382,9 +378,9 @@ def apply_changes(
                 if rec["type"] == SUBNET_TYPE:
                     for prop, list_type in ASSOCIATIONS:
                         if _ref_key(rec["properties"].get(prop)) is not None:
-                            associate(_key(rec["id"]), prop, list_type)
+                            associate(key(rec["id"]), prop, list_type)
             continue
-        k = _key(change.resource_id)
+        k = key(change.resource_id)
         if k not in records:
             raise UsageError(f"{change.where}: no resource {change.resource_id} in the estate")
         rtype = records[k]["type"]
@@ -421,7 +417,7 @@ def apply_changes(
         if change.add_route is not None:
             route = change.add_route
             rid = f"{records[k]['id'].rstrip('/')}/routes/{route['name']}"
-            rk = _key(rid)
+            rk = key(rid)
             if rk in records:
                 raise UsageError(f"{change.where}: add_route: route {route['name']} already exists")
             props = {p: v for p, v in route.items() if p != "name"}
@@ -429,7 +425,7 @@ def apply_changes(
             files[rk] = change.where
             touched.add(rk)
         if change.remove_route is not None:
-            rk = _key(f"{records[k]['id'].rstrip('/')}/routes/{change.remove_route}")
+            rk = key(f"{records[k]['id'].rstrip('/')}/routes/{change.remove_route}")
             if rk not in records:
                 raise UsageError(
                     f"{change.where}: remove_route: no route {change.remove_route} in that table"
