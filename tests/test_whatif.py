@@ -372,3 +372,26 @@ def test_the_nsg_cost_names_the_sources_whatif_shows_blocked() -> None:
         if c.after == "blocked" and c.before != "blocked":
             blocked.update(qualified_name(s) for s in c.subnets) if c.subnets else blocked.add(c.context)
     assert named and named == blocked, (sorted(named), sorted(blocked))
+
+
+def test_an_unreadable_ip_rule_may_admit_the_gateway_so_losing_it_shows(tmp_path: Path) -> None:
+    """An IP rule that is no address or prefix (hand-edited, or a newer ARM shape) might be the one that
+    admits the gateway: closing public access is then reported as a possible loss, never passed quietly."""
+    lab = demo_ids()["AOAI003 medium"]
+    rows = json.loads((REPO / "fixtures" / "estates" / "demo-contoso" / "resources.json").read_text("utf-8"))
+    items = rows["data"] if isinstance(rows, dict) else rows
+    account = next(r for r in items if r["id"].lower() == lab.lower())
+    account["properties"]["networkAcls"]["ipRules"] = [{"value": "gateway-egress"}]
+    path = tmp_path / "estate.json"
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    change = parse_changes(
+        {"changes": [{"id": lab, "set": {"properties.publicNetworkAccess": "Disabled"}}]}, "t"
+    )
+    result = run_whatif([path], load_config(None), change)
+    assert [(a.rsplit("/", 1)[-1], how) for a, how in result.comparison.lost] == [
+        (
+            "ais-contoso-lab",
+            "its public endpoint, perhaps through IP rule 'gateway-egress' (not an address or prefix)",
+        )
+    ]
+    assert result.comparison.worse("never")

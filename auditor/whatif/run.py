@@ -183,10 +183,11 @@ def gateway_reach(result: AuditResult, facts: set[FlowFact]) -> dict[str, str]:
             continue
         for rule in acls.ip_rules:
             try:
-                cidr = parse_cidr(rule)
-            except PrefixError:
-                continue
-            if any(cidr.contains_ip(ip) for ip in public_ips):
+                admits = any(parse_cidr(rule).contains_ip(ip) for ip in public_ips)
+            except PrefixError:  # unreadable: it may admit the gateway, so losing it must show
+                out[k] = f"its public endpoint, perhaps through IP rule {rule!r} (not an address or prefix)"
+                break
+            if admits:
                 out[k] = f"its public endpoint, through IP rule {rule}"
                 break
         else:
